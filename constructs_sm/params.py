@@ -1,0 +1,443 @@
+"""Typed pipeline parameters: declaration, synth-time validation and their ASL checks.
+
+A :class:`Param` declares one execution-input parameter. The pipeline merges the
+declared defaults into the execution input and type-checks every parameter in the
+state machine before the first job starts (:func:`validation_states`); a bad input
+fails with the error ``InvalidParameters`` and a cause that names the parameter.
+
+Everything here is pure Python: no CDK object is created, so it is tested without a
+Stack.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+ParamType = Literal["string", "integer", "number", "boolean"]
+ParamValue = str | int | float | bool
+
+#: The error every failed execution-input check ends the execution with.
+INVALID_PARAMETERS: Final = "InvalidParameters"
+
+#: Parameter names double as JSON keys, Python attribute names and JSONPath segments.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: Parameters live under these keys of the state; a parameter may not shadow the runtime's API.
+_RESERVED_NAMES: Final = frozenset({"as_dict", "get", "items", "keys", "values"})
+_STRING_MAX = 1024
+_INT_LIMIT = 2**53  # beyond this, JSON numbers lose integer precision in Step Functions
+
+
+def _type_label(type_name: ParamType) -> str:
+    return {"string": "a string", "integer": "an integer", "number": "a number"}.get(
+        type_name, "a boolean"
+    )
+
+
+def _matches_type(value: object, type_name: ParamType) -> bool:
+    if type_name == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        return isinstance(value, int)
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed execution-input parameter of a pipeline.
+
+    Create it with :meth:`string`, :meth:`integer`, :meth:`number` or :meth:`boolean`.
+    A parameter without a default is required: an execution whose input lacks it fails
+    with ``InvalidParameters`` before any job starts.
+    """
+
+    name: str
+    type: ParamType
+    default: ParamValue | None = None
+    choices: tuple[ParamValue, ...] | None = None
+    pattern: str | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        problems = self._validate()
+        if problems:
+            raise (TypeError if any(p.startswith("!") for p in problems) else ValueError)(
+                f"Param {self.name!r}: " + "; ".join(p.lstrip("!") for p in problems)
+            )
+        if self.choices is not None:
+            object.__setattr__(self, "choices", tuple(self.choices))
+
+    # -- factories -----------------------------------------------------------------
+    @classmethod
+    def string(
+        cls,
+        name: str,
+        *,
+        default: str | None = None,
+        choices: Sequence[str] | None = None,
+        pattern: str | None = None,
+        description: str = "",
+    ) -> Param:
+        """A string parameter; ``pattern`` is a Python regular expression (``re.search``)."""
+        return cls(
+            name,
+            "string",
+            default,
+            tuple(choices) if choices is not None else None,
+            pattern,
+            description=description,
+        )
+
+    @classmethod
+    def integer(
+        cls,
+        name: str,
+        *,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        choices: Sequence[int] | None = None,
+        description: str = "",
+    ) -> Param:
+        """An integer parameter; the container receives an ``int``."""
+        return cls(
+            name,
+            "integer",
+            default,
+            tuple(choices) if choices is not None else None,
+            None,
+            minimum,
+            maximum,
+            description,
+        )
+
+    @classmethod
+    def number(
+        cls,
+        name: str,
+        *,
+        default: float | None = None,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        choices: Sequence[float] | None = None,
+        description: str = "",
+    ) -> Param:
+        """A number parameter; the container receives a ``float``."""
+        return cls(
+            name,
+            "number",
+            default,
+            tuple(choices) if choices is not None else None,
+            None,
+            minimum,
+            maximum,
+            description,
+        )
+
+    @classmethod
+    def boolean(cls, name: str, *, default: bool | None = None, description: str = "") -> Param:
+        """A boolean parameter; the container receives a ``bool``."""
+        return cls(name, "boolean", default, description=description)
+
+    # -- validation ----------------------------------------------------------------
+    def _validate(self) -> list[str]:
+        # Problems prefixed with "!" are type errors; the rest are value errors.
+        problems: list[str] = []
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            problems.append(
+                f"name must match {_NAME.pattern} (a letter, then letters, digits or _), "
+                f"got {self.name!r}"
+            )
+        elif self.name in _RESERVED_NAMES:
+            problems.append(
+                f"name {self.name!r} is reserved by the runtime's Params API; "
+                f"reserved: {', '.join(sorted(_RESERVED_NAMES))}"
+            )
+        if self.type not in ("string", "integer", "number", "boolean"):
+            return [f"type must be string, integer, number or boolean, got {self.type!r}"]
+        if self.default is not None and not _matches_type(self.default, self.type):
+            problems.append(
+                f"!default must be {_type_label(self.type)}, got {self.default!r} "
+                f"({type(self.default).__name__})"
+            )
+        if self.type == "string":
+            if self.minimum is not None or self.maximum is not None:
+                problems.append("minimum/maximum apply to integer and number parameters only")
+            problems += self._validate_pattern()
+        elif self.pattern is not None:
+            problems.append("pattern applies to string parameters only")
+        if self.type in ("integer", "number"):
+            problems += self._validate_range()
+        if self.choices is not None:
+            problems += self._validate_choices()
+        if not problems and self.default is not None:
+            problem = self.check(self.default)
+            if problem:
+                problems.append(f"default {problem}")
+        return problems
+
+    def _validate_pattern(self) -> list[str]:
+        if self.pattern is None:
+            return []
+        if not isinstance(self.pattern, str):
+            return [f"!pattern must be a str, got {type(self.pattern).__name__}"]
+        try:
+            re.compile(self.pattern)
+        except re.error as err:
+            return [f"pattern {self.pattern!r} is not a valid regular expression: {err}"]
+        return []
+
+    def _validate_range(self) -> list[str]:
+        problems = []
+        for label, bound in (("minimum", self.minimum), ("maximum", self.maximum)):
+            if bound is not None and not _matches_type(bound, self.type):
+                problems.append(
+                    f"!{label} must be {_type_label(self.type)}, got {bound!r} "
+                    f"({type(bound).__name__})"
+                )
+        if problems:
+            return problems
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            problems.append(
+                f"minimum must not exceed maximum, got minimum={self.minimum!r} "
+                f"maximum={self.maximum!r}"
+            )
+        return problems
+
+    def _validate_choices(self) -> list[str]:
+        if self.type == "boolean":
+            return ["choices do not apply to boolean parameters"]
+        choices = tuple(self.choices or ())
+        if not choices:
+            return ["choices must not be empty"]
+        wrong = [c for c in choices if not _matches_type(c, self.type)]
+        if wrong:
+            return [f"!choices must all be {_type_label(self.type)}s, got {wrong!r}"]
+        if len(set(choices)) != len(choices):
+            return [f"choices must be unique, got {list(choices)!r}"]
+        return []
+
+    # -- behaviour -----------------------------------------------------------------
+    @property
+    def required(self) -> bool:
+        """True when the parameter has no default and must be in the execution input."""
+        return self.default is None
+
+    def check(self, value: object) -> str | None:
+        """Return why ``value`` is not acceptable for this parameter, or None if it is."""
+        if not _matches_type(value, self.type):
+            return f"must be {self.describe()}, got {value!r}"
+        if isinstance(value, str):
+            if len(value) > _STRING_MAX:
+                return f"must be at most {_STRING_MAX} characters, got {len(value)}"
+            if self.pattern is not None and not re.search(self.pattern, value):
+                return f"must match {self.pattern!r}, got {value!r}"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int) and abs(value) > _INT_LIMIT:
+                return f"must be between -2**53 and 2**53, got {value!r}"
+            if self.minimum is not None and value < self.minimum:
+                return f"must be >= {self.minimum!r}, got {value!r}"
+            if self.maximum is not None and value > self.maximum:
+                return f"must be <= {self.maximum!r}, got {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {list(self.choices)!r}, got {value!r}"
+        return None
+
+    def describe(self) -> str:
+        """A human description of what the parameter accepts, used in error causes."""
+        text = _type_label(self.type)
+        if self.choices is not None:
+            text += " in " + ", ".join(json.dumps(c) for c in self.choices)
+        if self.pattern is not None:
+            text += f" matching {self.pattern}"
+        if self.minimum is not None and self.maximum is not None:
+            text += f" between {self.minimum} and {self.maximum}"
+        elif self.minimum is not None:
+            text += f" >= {self.minimum}"
+        elif self.maximum is not None:
+            text += f" <= {self.maximum}"
+        return text
+
+    def spec(self) -> dict[str, Any]:
+        """The parameter's entry in the step spec the container runtime reads."""
+        return {
+            "type": self.type,
+            "default": self.default,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "pattern": self.pattern,
+        }
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """A reference to a pipeline parameter's value at run time (``pipeline.param(name)``).
+
+    Usable as a step's input (a string parameter holding an S3 URI), as an environment
+    value (converted to a string by the state machine) or as a container argument.
+    """
+
+    param: Param
+
+    @property
+    def name(self) -> str:
+        """The parameter's name."""
+        return self.param.name
+
+    @property
+    def type(self) -> ParamType:
+        """The parameter's declared type."""
+        return self.param.type
+
+    @property
+    def json_path(self) -> str:
+        """Where the validated value lives in the state machine's state."""
+        return f"$.params.{self.param.name}"
+
+
+def validate_params(params: Sequence[Param]) -> dict[str, Param]:
+    """Check a pipeline's parameter list and index it by name."""
+    problems = []
+    for index, param in enumerate(params):
+        if not isinstance(param, Param):
+            raise TypeError(
+                f"params[{index}] must be a Param (Param.string/integer/number/boolean), "
+                f"got {param!r}"
+            )
+    names = [p.name for p in params]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        problems.append(f"params has duplicate names: {', '.join(duplicates)}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return {p.name: p for p in params}
+
+
+# -- ASL generation ----------------------------------------------------------------
+
+
+def _string_matches_glob(pattern: str) -> str | None:
+    """Translate a regex to a ``StringMatches`` glob when it is a plain anchored literal.
+
+    ``^s3://`` becomes ``s3://*``; ``\\.csv$`` becomes ``*.csv``; anything that is not a
+    literal (character classes, repetition, alternation) returns None and is checked by
+    the container runtime instead.
+    """
+    body = pattern
+    head = body.startswith("^")
+    tail = body.endswith("$") and not body.endswith("\\$")
+    body = body[1 if head else 0 : len(body) - (1 if tail else 0)]
+    literal = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            if index + 1 >= len(body) or body[index + 1].isalnum():
+                return None  # \d, \w, \b ... are classes, not literals
+            literal.append(body[index + 1])
+            index += 2
+            continue
+        if char in ".^$*+?{}[]|()":
+            return None
+        literal.append(char)
+        index += 1
+    text = "".join(literal).replace("\\", "\\\\").replace("*", "\\*")
+    return ("" if head else "*") + text + ("" if tail else "*")
+
+
+def _fail_state_name(name: str, missing: bool) -> str:
+    return f"Missing parameter {name}" if missing else f"Invalid parameter {name}"
+
+
+def _type_test(type_name: ParamType) -> str:
+    return {"string": "IsString", "boolean": "IsBoolean"}.get(type_name, "IsNumeric")
+
+
+def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dict[str, Any]]:
+    """Choice rules that fail when a (correctly typed) value is out of its declared bounds."""
+    rules: list[dict[str, Any]] = []
+    if param.type == "integer":
+        # An integer is a number whose text has no fraction or exponent.
+        for glob in ("*.*", "*e*", "*E*"):
+            rules.append({"Variable": text_path, "StringMatches": glob, "Next": fail})
+    if param.minimum is not None:
+        rules.append({"Variable": path, "NumericLessThan": param.minimum, "Next": fail})
+    if param.maximum is not None:
+        rules.append({"Variable": path, "NumericGreaterThan": param.maximum, "Next": fail})
+    if param.pattern is not None:
+        glob = _string_matches_glob(param.pattern)
+        if glob is not None:
+            rules.append({"Not": {"Variable": path, "StringMatches": glob}, "Next": fail})
+    if param.choices is not None:
+        op = "StringEquals" if param.type == "string" else "NumericEquals"
+        tests = [{"Variable": path, op: choice} for choice in param.choices]
+        condition = tests[0] if len(tests) == 1 else {"Or": tests}
+        rules.append({"Not": condition, "Next": fail})
+    return rules
+
+
+def validation_states(
+    params: Mapping[str, Param], *, next_state: str, prefix: str = ""
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """States that type-check ``$.params`` and continue at ``next_state``.
+
+    Returns the name of the first state and the states. Checks, in order: presence of
+    required parameters, the JSON type of every parameter, then bounds (integer-ness,
+    minimum/maximum, choices, patterns expressible as a ``StringMatches`` glob).
+    Each parameter has its own ``Fail`` state with error ``InvalidParameters`` and a
+    cause naming it.
+    """
+    states: dict[str, dict[str, Any]] = {}
+    if not params:
+        return next_state, states
+    presence: list[dict[str, Any]] = []
+    types: list[dict[str, Any]] = []
+    values: list[dict[str, Any]] = []
+    texts: dict[str, str] = {}
+    for name, param in params.items():
+        path = f"$.params.{name}"
+        invalid = prefix + _fail_state_name(name, missing=False)
+        if param.required:
+            missing = prefix + _fail_state_name(name, missing=True)
+            presence.append({"Not": {"Variable": path, "IsPresent": True}, "Next": missing})
+            states[missing] = {
+                "Type": "Fail",
+                "Error": INVALID_PARAMETERS,
+                "Cause": f"parameter '{name}' is required: it must be {param.describe()}",
+            }
+        types.append({"Not": {"Variable": path, _type_test(param.type): True}, "Next": invalid})
+        if param.type == "integer":
+            texts[name] = f"States.Format('{{}}', {path})"
+        values += _value_rules(param, path, f"$.checks.{name}", invalid)
+        states[invalid] = {
+            "Type": "Fail",
+            "Error": INVALID_PARAMETERS,
+            "Cause": f"parameter '{name}' must be {param.describe()}",
+        }
+    check_types = prefix + "Check parameter types"
+    check_values = prefix + "Check parameter values"
+    after_types = check_values if values else next_state
+    if texts:
+        render = prefix + "Render integer parameters"
+        states[render] = {
+            "Type": "Pass",
+            "Parameters": {f"{name}.$": expr for name, expr in texts.items()},
+            "ResultPath": "$.checks",
+            "Next": check_values,
+        }
+        after_types = render
+    states[check_types] = {"Type": "Choice", "Choices": presence + types, "Default": after_types}
+    if values:
+        states[check_values] = {"Type": "Choice", "Choices": values, "Default": next_state}
+    return check_types, states

@@ -1,0 +1,864 @@
+"""The processing pipeline: steps, their data flow and the state machine that runs them.
+
+``ProcessingPipeline`` validates every ``add_step`` call at synth time, wires IAM for
+exactly the prefixes each step reads and writes, and renders one Step Functions
+definition (JSONPath + intrinsic functions) with :func:`build_definition`:
+
+1. merge the declared defaults into the execution input and type-check every parameter
+   (``InvalidParameters`` names the parameter);
+2. write the parameters to ``<pipeline>/<execution>/_run/params.json`` (every step's
+   ``params`` channel);
+3. run the steps, in parallel where no data dependency orders them (:func:`plan`),
+   each as ``createProcessingJob.sync`` followed by reading back its returned values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+import jsii
+from aws_cdk import Aws, Duration, IStableStringProducer, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from constructs_sm import runtime as _rt
+from constructs_sm.image import ProcessingImage
+from constructs_sm.params import Param, ParamRef, ParamType, validate_params, validation_states
+from constructs_sm.roles import (
+    create_state_machine_role,
+    grant_job_events,
+    grant_run_step,
+    grant_vpc_access,
+)
+from constructs_sm.step import (
+    CHANNEL_NAME,
+    ENV_KEY,
+    MAX_CHANNELS,
+    MAX_ENV,
+    MAX_ENV_VALUE,
+    RESERVED_ENV_PREFIX,
+    RESERVED_INPUTS,
+    RESERVED_OUTPUTS,
+    RETURN_TYPES,
+    RUN_DIR,
+    S3_RETRIES,
+    S3_URI,
+    STEP_NAME,
+    EnvValue,
+    JobSettings,
+    OutputRef,
+    ProcessingStep,
+    Resources,
+    StepInput,
+    ValueRef,
+    env_literal,
+    failure_state,
+    job_name_prefix,
+    step_states,
+)
+from constructs_sm.storage import ChannelBucket
+
+PIPELINE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+#: Environment variables the pipeline sets on every job itself.
+_OWN_ENV: Final = 2
+#: A Parallel state merges its branches' results in one field; intrinsic functions nest
+#: at most 10 deep, so wider fan-outs are split into nested Parallel states.
+_MAX_BRANCHES: Final = 10
+_FAILED: Final = "Pipeline failed"
+_SUCCEEDED: Final = "Pipeline succeeded"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a step input given as a parameter (an S3 URI at run time) may point.
+
+    Steps that read a parameter-supplied URI get read access to these prefixes only.
+    """
+
+    bucket: s3.IBucket
+    prefix: str = ""
+
+
+# -- scheduling ---------------------------------------------------------------------
+
+#: A schedule: a step name, ("seq", [...]) run one after another, ("par", [...]) at once.
+Plan: TypeAlias = str | tuple[str, list["Plan"]]
+
+
+def _topological(deps: Mapping[str, Sequence[str]]) -> list[str]:
+    unknown = sorted({d for ds in deps.values() for d in ds if d not in deps})
+    if unknown:
+        raise ValueError(f"steps depend on unknown steps: {', '.join(unknown)}")
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            cycle = [*trail[trail.index(node) :], node]
+            raise ValueError(f"steps form a dependency cycle: {' -> '.join(cycle)}")
+        state[node] = 1
+        for dep in deps[node]:
+            visit(dep, [*trail, node])
+        state[node] = 2
+        order.append(node)
+
+    for node in deps:
+        visit(node, [])
+    return order
+
+
+def plan(deps: Mapping[str, Sequence[str]]) -> Plan | None:
+    """Schedule steps so that those without a data dependency run in parallel.
+
+    Independent groups become parallel branches; inside a group, the steps with no
+    pending dependency run first (in parallel), then the rest is planned again. The
+    wall time equals the critical path for series-parallel graphs; for other graphs the
+    schedule is still correct, and a step may wait for an unrelated sibling.
+    Raises ``ValueError`` on a cycle or an unknown step.
+    """
+    order = _topological(deps)
+    index = {name: position for position, name in enumerate(order)}
+    return _plan(set(deps), deps, index)
+
+
+def _components(nodes: set[str], deps: Mapping[str, Sequence[str]]) -> list[set[str]]:
+    neighbours: dict[str, set[str]] = {n: set() for n in nodes}
+    for node in nodes:
+        for dep in deps[node]:
+            if dep in nodes:
+                neighbours[node].add(dep)
+                neighbours[dep].add(node)
+    groups: list[set[str]] = []
+    seen: set[str] = set()
+    for node in nodes:
+        if node in seen:
+            continue
+        group, todo = set(), [node]
+        while todo:
+            current = todo.pop()
+            if current not in group:
+                group.add(current)
+                todo.extend(neighbours[current] - group)
+        seen |= group
+        groups.append(group)
+    return groups
+
+
+def _plan(nodes: set[str], deps: Mapping[str, Sequence[str]], index: Mapping[str, int]) -> Plan:
+    def ordered(items: set[str]) -> list[str]:
+        return sorted(items, key=index.__getitem__)
+
+    if len(nodes) == 1:
+        return next(iter(nodes))
+    groups = _components(nodes, deps)
+    if len(groups) > 1:
+        groups.sort(key=lambda g: min(index[n] for n in g))
+        return ("par", [_plan(g, deps, index) for g in groups])
+    first = {n for n in nodes if not any(d in nodes for d in deps[n])}
+    rest = nodes - first
+    head: Plan = ordered(first)[0] if len(first) == 1 else ("par", list(ordered(first)))
+    tail = _plan(rest, deps, index)
+    parts = [head, *(tail[1] if isinstance(tail, tuple) and tail[0] == "seq" else [tail])]
+    return ("seq", parts)
+
+
+def critical_path_steps(plan_: Plan | None) -> list[list[str]]:
+    """The plan as stages of steps that run together (for reports)."""
+    if plan_ is None:
+        return []
+    if isinstance(plan_, str):
+        return [[plan_]]
+    kind, parts = plan_
+    if kind == "seq":
+        return [stage for part in parts for stage in critical_path_steps(part)]
+    return [[s for part in parts for stage in critical_path_steps(part) for s in stage]]
+
+
+# -- definition ---------------------------------------------------------------------
+
+
+def _merge_expression(paths: Sequence[str]) -> str:
+    expression = paths[0]
+    for path in paths[1:]:
+        expression = f"States.JsonMerge({expression}, {path}, false)"
+    return expression
+
+
+class _DefinitionBuilder:
+    def __init__(self, settings: Mapping[str, JobSettings], partition: str) -> None:
+        self.settings = settings
+        self.partition = partition
+        self.parallels = 0
+
+    def emit(self, node: Plan, next_state: str | None, states: dict[str, Any]) -> str:
+        if isinstance(node, str):
+            failed = f"{node} failed"
+            states[failed] = failure_state()
+            first, step = step_states(
+                self.settings[node],
+                partition=self.partition,
+                next_state=next_state,
+                failed_state=failed,
+            )
+            states.update(step)
+            return first
+        kind, parts = node
+        if kind == "seq":
+            following = next_state
+            for part in reversed(parts):
+                following = self.emit(part, following, states)
+            assert following is not None
+            return following
+        if len(parts) > _MAX_BRANCHES:
+            size = -(-len(parts) // _MAX_BRANCHES)
+            parts = [("par", parts[i : i + size]) for i in range(0, len(parts), size)]
+        self.parallels += 1
+        name = f"Parallel {self.parallels}"
+        branches = []
+        for part in parts:
+            branch_states: dict[str, Any] = {}
+            start = self.emit(part, None, branch_states)
+            branches.append({"StartAt": start, "States": branch_states})
+        state: dict[str, Any] = {
+            "Type": "Parallel",
+            "Branches": branches,
+            "ResultSelector": {
+                "params.$": "$[0].params",
+                "run.$": "$[0].run",
+                "steps.$": _merge_expression([f"$[{i}].steps" for i in range(len(parts))]),
+            },
+            "ResultPath": "$",
+        }
+        if next_state is None:
+            state["End"] = True
+        else:
+            state["Next"] = next_state
+        states[name] = state
+        return name
+
+
+def build_definition(
+    *,
+    pipeline: str,
+    bucket_name: str,
+    params: Mapping[str, Param],
+    steps: Mapping[str, JobSettings],
+    deps: Mapping[str, Sequence[str]],
+    partition: str = Aws.PARTITION,
+    timeout_seconds: int | None = None,
+) -> dict[str, Any]:
+    """The pipeline's state-machine definition as Python data (strings may be tokens)."""
+    states: dict[str, Any] = {
+        _FAILED: failure_state(),
+        _SUCCEEDED: {"Type": "Succeed"},
+    }
+    builder = _DefinitionBuilder(steps, partition)
+    schedule = plan(deps)
+    first_step = builder.emit(schedule, _SUCCEEDED, states) if schedule else _SUCCEEDED
+    write = "Write parameters"
+    check, checks = validation_states(params, next_state=write)
+    states.update(checks)
+    states[write] = {
+        "Type": "Task",
+        "Resource": f"arn:{partition}:states:::aws-sdk:s3:putObject",
+        "Parameters": {
+            "Bucket.$": "$.run.bucket",
+            "Key.$": f"States.Format('{{}}/{RUN_DIR}/{_rt.PARAMS_FILE}', $.run.root)",
+            "Body.$": "States.JsonToString($.params)",
+            "ContentType": "application/json",
+        },
+        "ResultPath": None,
+        "TimeoutSeconds": 60,
+        "Retry": S3_RETRIES,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _FAILED}],
+        "Next": first_step,
+    }
+    states["Read input"] = {
+        "Type": "Pass",
+        "Parameters": {
+            "defaults": {n: p.default for n, p in params.items() if p.default is not None},
+            "input.$": "$$.Execution.Input",
+        },
+        "Next": "Merge defaults",
+    }
+    states["Merge defaults"] = {
+        "Type": "Pass",
+        "Parameters": {
+            "params.$": "States.JsonMerge($.defaults, $.input, false)",
+            "run": {
+                "bucket": bucket_name,
+                "root.$": f"States.Format('{pipeline}/{{}}', $$.Execution.Name)",
+            },
+            "steps": {},
+        },
+        "Next": check,
+    }
+    ordered = {
+        "Read input": states.pop("Read input"),
+        "Merge defaults": states.pop("Merge defaults"),
+    }
+    definition: dict[str, Any] = {
+        "Comment": f"constructs_sm pipeline {pipeline}",
+        "QueryLanguage": "JSONPath",
+        "StartAt": "Read input",
+        "States": {**ordered, **states},
+    }
+    if timeout_seconds is not None:
+        definition["TimeoutSeconds"] = timeout_seconds
+    return definition
+
+
+# -- the construct ------------------------------------------------------------------
+
+
+@jsii.implements(IStableStringProducer)
+class _LazyDefinition:
+    def __init__(self, pipeline: ProcessingPipeline) -> None:
+        self._pipeline = pipeline
+
+    def produce(self) -> str:
+        return Stack.of(self._pipeline).to_json_string(self._pipeline.render_definition())
+
+
+def _reference_problem(pipeline: object, ref: OutputRef | ValueRef, where: str) -> str | None:
+    if ref.step.pipeline is not pipeline:
+        return f"{where} refers to step {ref.step.step_name!r} of another pipeline"
+    return None
+
+
+class ProcessingPipeline(Construct):
+    """A typed SageMaker Processing pipeline run by a Step Functions state machine.
+
+    Declare typed ``params``, then add steps with :meth:`add_step`. The state machine
+    (``state_machine``) merges defaults into the execution input, validates every
+    parameter before the first job, hands data between steps through per-execution S3
+    prefixes of ``storage`` and reads values returned by containers back into its state.
+
+    :param storage: the channel bucket; its run prefix ``<pipeline_name>/`` gets a
+        lifecycle expiry.
+    :param image: the container image every step runs unless ``add_step`` overrides it.
+    :param params: the execution-input parameters.
+    :param pipeline_name: the S3 prefix and job-name prefix; defaults to the construct id.
+    :param data_sources: where parameter-supplied input URIs may point; by default the
+        ``data/`` prefix of ``storage``.
+    :param vpc: run jobs in this VPC (private subnets by default, a security group with
+        no inbound rules is created unless ``security_groups`` is given).
+    :param timeout: a limit on the whole execution; by default none (each job has its own).
+    :param tags: tags on every processing job (plus ``constructs-sm:pipeline`` and
+        ``constructs-sm:step``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: ChannelBucket,
+        image: ProcessingImage,
+        params: Sequence[Param] = (),
+        pipeline_name: str | None = None,
+        data_sources: Sequence[DataSource] | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        timeout: Duration | None = None,
+        tags: Mapping[str, str] | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        name = construct_id if pipeline_name is None else pipeline_name
+        problems = []
+        if not isinstance(name, str) or not PIPELINE_NAME.match(name):
+            problems.append(
+                f"pipeline_name must match {PIPELINE_NAME.pattern}, got {name!r}"
+                + (" (the construct id; pass pipeline_name)" if pipeline_name is None else "")
+            )
+        if not isinstance(storage, ChannelBucket):
+            problems.append(f"storage must be a ChannelBucket, got {storage!r}")
+        if not isinstance(image, ProcessingImage):
+            problems.append(f"image must be a ProcessingImage, got {image!r}")
+        if security_groups is not None and vpc is None:
+            problems.append("security_groups needs vpc")
+        if vpc_subnets is not None and vpc is None:
+            problems.append("vpc_subnets needs vpc")
+        for key, value in (tags or {}).items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                problems.append(f"tags must map str to str, got {key!r}: {value!r}")
+            elif key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+                problems.append(
+                    f"tag {key!r} is invalid: keys are 1-128 characters not starting "
+                    "with 'aws:', values at most 256"
+                )
+        if problems:
+            raise ValueError("ProcessingPipeline: " + "; ".join(problems))
+        self._params = validate_params(params)
+        super().__init__(scope, construct_id)
+        self._name = name
+        self._storage = storage
+        self._image = image
+        self._steps: dict[str, ProcessingStep] = {}
+        self._data_sources = (
+            tuple(data_sources)
+            if data_sources is not None
+            else (DataSource(storage.bucket, "data/"),)
+        )
+        self._tags = dict(tags or {})
+        self._timeout = timeout
+        self._subnet_ids: list[str] = []
+        self._security_group_ids: list[str] = []
+        self._vpc = vpc
+        if vpc is not None:
+            groups = list(security_groups or [])
+            if not groups:
+                groups = [
+                    ec2.SecurityGroup(
+                        self,
+                        "JobSecurityGroup",
+                        vpc=vpc,
+                        description=f"Processing jobs of pipeline {name} (no inbound)",
+                        allow_all_outbound=True,
+                    )
+                ]
+            self._security_group_ids = [g.security_group_id for g in groups]
+            selection = vpc_subnets or ec2.SubnetSelection(
+                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+            )
+            self._subnet_ids = list(vpc.select_subnets(selection).subnet_ids)
+        storage.add_run_prefix(f"{name}/")
+
+        self._role = create_state_machine_role(self, "StateMachineRole")
+        grant_job_events(self._role, scope=self)
+        storage.grant_write(self._role, f"{name}/*/{RUN_DIR}/")
+        self._log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self._state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_string(Lazy.string(_LazyDefinition(self))),
+            role=self._role,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self._log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+            comment=f"constructs_sm pipeline {name}",
+        )
+
+    # -- read-only views ---------------------------------------------------------------
+    @property
+    def pipeline_name(self) -> str:
+        """The pipeline's S3 prefix and job-name prefix."""
+        return self._name
+
+    @property
+    def state_machine(self) -> sfn.StateMachine:
+        """The state machine (STANDARD, logging ALL without execution data, tracing on)."""
+        return self._state_machine
+
+    @property
+    def role(self) -> iam.IRole:
+        """The role the state machine runs as."""
+        return self._role
+
+    @property
+    def log_group(self) -> logs.ILogGroup:
+        """Where the state machine's execution events are logged."""
+        return self._log_group
+
+    @property
+    def storage(self) -> ChannelBucket:
+        """The channel bucket holding the runs' handoff data."""
+        return self._storage
+
+    @property
+    def params(self) -> Mapping[str, Param]:
+        """The declared parameters by name."""
+        return dict(self._params)
+
+    @property
+    def steps(self) -> Mapping[str, ProcessingStep]:
+        """The steps in the order they were added."""
+        return dict(self._steps)
+
+    def param(self, name: str) -> ParamRef:
+        """A reference to a declared parameter, for inputs, env values and arguments."""
+        if name not in self._params:
+            raise ValueError(
+                f"unknown param {name!r}; declared params: {', '.join(self._params) or '(none)'}"
+            )
+        return ParamRef(self._params[name])
+
+    def dependencies(self) -> dict[str, list[str]]:
+        """Each step's names of the steps that must finish before it starts."""
+        return {n: [d.step_name for d in s.depends_on] for n, s in self._steps.items()}
+
+    def plan(self) -> Plan | None:
+        """How the steps are scheduled (see :func:`plan`)."""
+        return plan(self.dependencies())
+
+    def render_definition(self) -> dict[str, Any]:
+        """The state-machine definition as Python data (CDK tokens unresolved)."""
+        subnets, groups = self._subnet_ids, self._security_group_ids
+        key = self._storage.key
+        settings = {
+            name: step.job_settings(
+                image_uri=self._step_images[name].image_uri,
+                kms_key_arn=key.key_arn if key is not None else None,
+                subnet_ids=subnets,
+                security_group_ids=groups,
+                tags={
+                    **self._tags,
+                    "constructs-sm:pipeline": self._name,
+                    "constructs-sm:step": name,
+                },
+            )
+            for name, step in self._steps.items()
+        }
+        return build_definition(
+            pipeline=self._name,
+            bucket_name=self._storage.bucket.bucket_name,
+            params=self._params,
+            steps=settings,
+            deps=self.dependencies(),
+            timeout_seconds=int(self._timeout.to_seconds()) if self._timeout else None,
+        )
+
+    # -- steps -----------------------------------------------------------------------
+    _step_images: dict[str, ProcessingImage]
+
+    def add_step(
+        self,
+        name: str,
+        *,
+        code: str | Path,
+        inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None = None,
+        outputs: Sequence[str] = (),
+        env: Mapping[str, EnvValue] | None = None,
+        returns: Mapping[str, type] | None = None,
+        resources: Resources | None = None,
+        arguments: Sequence[str | ParamRef] = (),
+        after: Sequence[ProcessingStep] = (),
+        image: ProcessingImage | None = None,
+        network_isolation: bool = True,
+        role: iam.IRole | None = None,
+    ) -> ProcessingStep:
+        """Add a processing step running the Python script ``code``.
+
+        :param inputs: channel name to source: another step's ``output(...)``, a string
+            parameter (an S3 URI within ``data_sources``), a literal ``s3://`` URI, or a
+            :class:`StepInput` with explicit mode and distribution.
+        :param outputs: output channel names; each is uploaded to
+            ``<pipeline>/<execution>/<step>/<channel>/``.
+        :param env: environment values: literals, ``pipeline.param(...)`` or another
+            step's ``value(...)`` (numbers and booleans become strings; the runtime's
+            ``env()`` converts them back).
+        :param returns: values the script emits with ``runtime.emit``, by type
+            (``float``, ``int``, ``str``, ``bool``); read back into the state.
+        :param resources: compute; by default one ml.m5.xlarge for at most 24 hours.
+        :param arguments: container arguments after the script (literals or params).
+        :param after: steps that must finish first although no data flows from them.
+        :param image: this step's image; by default the pipeline's.
+        :param network_isolation: on by default; turning it off lets the container reach
+            the network (and must be acknowledged in the nag checks).
+        :param role: an existing execution role; by default one scoped to this step's
+            prefixes is created.
+        """
+        spec_inputs, spec_env, spec_returns, deps = self._validate_step(
+            name, code, inputs, outputs, env, returns, resources, arguments, after, image
+        )
+        script = Path(code)
+        step_resources = resources or Resources()
+        job_prefix = job_name_prefix(self._name, name)
+        spec = {
+            "version": 1,
+            "pipeline": self._name,
+            "step": name,
+            "params": {n: p.spec() for n, p in self._params.items()},
+            "env": {k: self._env_spec(v) for k, v in (env or {}).items()},
+            "inputs": list(spec_inputs),
+            "outputs": list(outputs),
+            "returns": dict(spec_returns),
+        }
+        step = ProcessingStep(
+            self,
+            name,
+            pipeline_name=self._name,
+            owner=self,
+            script=script,
+            spec=spec,
+            job_prefix=job_prefix,
+            inputs=spec_inputs,
+            outputs=outputs,
+            environment=spec_env,
+            arguments=arguments,
+            returns=spec_returns,
+            resources=step_resources,
+            depends_on=deps,
+            network_isolation=network_isolation,
+            role=role,
+        )
+        if not hasattr(self, "_step_images"):
+            self._step_images = {}
+        self._step_images[name] = image or self._image
+        self._grant_step(step, image or self._image)
+        self._steps[name] = step
+        return step
+
+    def _env_spec(self, value: EnvValue) -> dict[str, str]:
+        if isinstance(value, ParamRef):
+            return {"type": value.type, "source": f"param:{value.name}"}
+        if isinstance(value, ValueRef):
+            return {"type": value.type, "source": f"value:{value.step.step_name}.{value.name}"}
+        kind: ParamType = RETURN_TYPES[type(value)]
+        return {"type": kind, "source": "literal"}
+
+    def _grant_step(self, step: ProcessingStep, image: ProcessingImage) -> None:
+        role, name = step.role, self._name
+        storage = self._storage
+        storage.grant_read(role, f"{name}/*/{RUN_DIR}/")
+        for spec in step.inputs.values():
+            source = spec.source
+            if isinstance(source, OutputRef):
+                storage.grant_read(role, f"{name}/*/{source.key_suffix}")
+            elif isinstance(source, ParamRef):
+                for data in self._data_sources:
+                    _grant_bucket_read(role, data, storage)
+            else:
+                match = S3_URI.match(source)
+                if match is not None and not Token.is_unresolved(source):
+                    bucket = s3.Bucket.from_bucket_name(
+                        self, f"{step.step_name}{len(step.node.children)}Input", match.group(2)
+                    )
+                    _grant_bucket_read(role, DataSource(bucket, match.group(3)), storage)
+        for channel in step.outputs:
+            storage.grant_write(role, f"{name}/*/{step.step_name}/{channel}/")
+        if step.returns:
+            storage.grant_write(role, f"{name}/*/{step.step_name}/{_rt.RETURNS_CHANNEL}/")
+            storage.grant_read(self._role, f"{name}/*/{step.step_name}/{_rt.RETURNS_CHANNEL}/")
+        image.grant_pull(role)
+        if self._vpc is not None:
+            grant_vpc_access(role)
+        grant_run_step(
+            self._role,
+            scope=self,
+            job_prefix=step.job_prefix,
+            execution_role=role,
+            tagging=True,
+        )
+
+    def _validate_step(
+        self,
+        name: str,
+        code: str | Path,
+        inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None,
+        outputs: Sequence[str],
+        env: Mapping[str, EnvValue] | None,
+        returns: Mapping[str, type] | None,
+        resources: Resources | None,
+        arguments: Sequence[str | ParamRef],
+        after: Sequence[ProcessingStep],
+        image: ProcessingImage | None,
+    ) -> tuple[dict[str, StepInput], dict[str, EnvValue], dict[str, ParamType], list[Any]]:
+        problems: list[str] = []
+        deps: list[ProcessingStep] = []
+
+        def depend(ref_step: ProcessingStep) -> None:
+            if ref_step not in deps:
+                deps.append(ref_step)
+
+        if not isinstance(name, str) or not STEP_NAME.match(name):
+            problems.append(f"name must match {STEP_NAME.pattern}, got {name!r}")
+        elif name in self._steps:
+            problems.append(f"name {name!r} is already a step of pipeline {self._name!r}")
+        script = Path(code) if isinstance(code, str | Path) else None
+        if script is None:
+            problems.append(f"code must be a path to a Python script, got {code!r}")
+        elif not script.is_file():
+            problems.append(f"code {str(code)!r} is not a file")
+        elif script.suffix != ".py":
+            problems.append(f"code must be a Python script (*.py), got {str(code)!r}")
+        spec_inputs: dict[str, StepInput] = {}
+        for channel, source in (inputs or {}).items():
+            where = f"inputs[{channel!r}]"
+            problems += _channel_problems(channel, where, RESERVED_INPUTS)
+            spec = source if isinstance(source, StepInput) else None
+            if spec is None:
+                if not isinstance(source, OutputRef | ParamRef | str):
+                    problems.append(
+                        f"{where} must be a step output, a param, an s3:// URI or a "
+                        f"StepInput, got {source!r}"
+                    )
+                    continue
+                spec = StepInput(source)
+            problems += self._source_problems(spec.source, where, depend)
+            spec_inputs[channel] = spec
+        if len(spec_inputs) + len(RESERVED_INPUTS) > MAX_CHANNELS:
+            problems.append(
+                f"inputs has {len(spec_inputs)} channels; at most "
+                f"{MAX_CHANNELS - len(RESERVED_INPUTS)} are allowed (a job has at most "
+                f"{MAX_CHANNELS}, of which {', '.join(sorted(RESERVED_INPUTS))} are the "
+                "pipeline's)"
+            )
+        if isinstance(outputs, str) or not isinstance(outputs, Sequence):
+            problems.append(f"outputs must be a list of channel names, got {outputs!r}")
+            outputs = ()
+        for channel in outputs:
+            problems += _channel_problems(channel, f"outputs entry {channel!r}", RESERVED_OUTPUTS)
+        duplicates = sorted({c for c in outputs if list(outputs).count(c) > 1})
+        if duplicates:
+            problems.append(f"outputs has duplicate channels: {', '.join(duplicates)}")
+        spec_returns: dict[str, ParamType] = {}
+        for value_name, kind in (returns or {}).items():
+            if not isinstance(value_name, str) or not re.match(
+                r"^[A-Za-z][A-Za-z0-9_]*$", value_name
+            ):
+                problems.append(
+                    f"returns key must be an identifier (letters, digits, _), got {value_name!r}"
+                )
+            elif kind not in RETURN_TYPES:
+                problems.append(
+                    f"returns[{value_name!r}] must be float, int, str or bool, got {kind!r}"
+                )
+            else:
+                spec_returns[value_name] = RETURN_TYPES[kind]
+        out_count = len(outputs) + (1 if spec_returns else 0)
+        if out_count > MAX_CHANNELS:
+            problems.append(
+                f"outputs has {len(outputs)} channels"
+                + (" plus the returns channel" if spec_returns else "")
+                + f"; a job has at most {MAX_CHANNELS}"
+            )
+        spec_env: dict[str, EnvValue] = {}
+        for key, value in (env or {}).items():
+            where = f"env[{key!r}]"
+            if not isinstance(key, str) or not ENV_KEY.match(key):
+                problems.append(f"env key must match {ENV_KEY.pattern}, got {key!r}")
+                continue
+            if key.startswith(RESERVED_ENV_PREFIX):
+                problems.append(f"env key {key!r} uses the reserved prefix {RESERVED_ENV_PREFIX}")
+                continue
+            if isinstance(value, ParamRef):
+                problems += self._param_problems(value, where)
+            elif isinstance(value, ValueRef):
+                problem = _reference_problem(self, value, where)
+                if problem:
+                    problems.append(problem)
+                else:
+                    depend(value.step)
+            elif isinstance(value, str | int | float | bool):
+                text = env_literal(value)
+                if not Token.is_unresolved(text) and len(text) > MAX_ENV_VALUE:
+                    problems.append(
+                        f"{where} is {len(text)} characters; values are at most "
+                        f"{MAX_ENV_VALUE} (pass long values as params: every step reads "
+                        "them from its params channel)"
+                    )
+            else:
+                problems.append(
+                    f"{where} must be a str, int, float, bool, param or step value, "
+                    f"got {value!r} ({type(value).__name__})"
+                )
+                continue
+            spec_env[key] = value
+        if len(env or {}) + _OWN_ENV > MAX_ENV:
+            problems.append(
+                f"env has {len(env or {})} entries; at most {MAX_ENV - _OWN_ENV} are "
+                f"allowed (a job has at most {MAX_ENV}, {_OWN_ENV} are the pipeline's)"
+            )
+        if resources is not None and not isinstance(resources, Resources):
+            problems.append(f"resources must be a Resources, got {resources!r}")
+        if isinstance(arguments, str) or not isinstance(arguments, Sequence):
+            problems.append(f"arguments must be a list, got {arguments!r}")
+        else:
+            if len(arguments) > 96:
+                problems.append(f"arguments has {len(arguments)} items; at most 96 are allowed")
+            for position, argument in enumerate(arguments):
+                if isinstance(argument, ParamRef):
+                    problems += self._param_problems(argument, f"arguments[{position}]")
+                elif not isinstance(argument, str):
+                    problems.append(
+                        f"arguments[{position}] must be a str or param, got {argument!r}"
+                    )
+                elif not Token.is_unresolved(argument) and not 1 <= len(argument) <= 256:
+                    problems.append(
+                        f"arguments[{position}] must be 1 to 256 characters, got {len(argument)}"
+                    )
+        for position, other in enumerate(after):
+            if not isinstance(other, ProcessingStep) or other.pipeline is not self:
+                problems.append(f"after[{position}] must be a step of this pipeline, got {other!r}")
+            else:
+                depend(other)
+        if image is not None and not isinstance(image, ProcessingImage):
+            problems.append(f"image must be a ProcessingImage, got {image!r}")
+        if problems:
+            raise ValueError(f"add_step({name!r}): " + "; ".join(problems))
+        return spec_inputs, spec_env, spec_returns, deps
+
+    def _param_problems(self, ref: ParamRef, where: str) -> list[str]:
+        if self._params.get(ref.name) is not ref.param:
+            return [f"{where} refers to param {ref.name!r}, which is not declared by this pipeline"]
+        return []
+
+    def _source_problems(self, source: object, where: str, depend: Any) -> list[str]:
+        if isinstance(source, OutputRef):
+            problem = _reference_problem(self, source, where)
+            if problem:
+                return [problem]
+            depend(source.step)
+            return []
+        if isinstance(source, ParamRef):
+            problems = self._param_problems(source, where)
+            if not problems and source.type != "string":
+                problems.append(
+                    f"{where} uses param {source.name!r} of type {source.type}; an input "
+                    "param must be a string holding an S3 URI"
+                )
+            return problems
+        if isinstance(source, str):
+            if Token.is_unresolved(source):
+                return []
+            if len(source) > 1024 or not S3_URI.match(source):
+                return [f"{where} must be an s3:// URI of at most 1024 characters, got {source!r}"]
+            return []
+        return [f"{where} has an unsupported source {source!r}"]
+
+
+def _channel_problems(channel: object, where: str, reserved: frozenset[str]) -> list[str]:
+    if not isinstance(channel, str) or not CHANNEL_NAME.match(channel):
+        return [f"{where}: channel names must match {CHANNEL_NAME.pattern}, got {channel!r}"]
+    if channel in reserved:
+        return [f"{where}: channel {channel!r} is reserved ({', '.join(sorted(reserved))})"]
+    return []
+
+
+def _grant_bucket_read(role: iam.IRole, data: DataSource, storage: ChannelBucket) -> None:
+    if data.bucket is storage.bucket:
+        storage.grant_read(role, data.prefix)
+        return
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[data.bucket.arn_for_objects(f"{data.prefix}*")]
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[data.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{data.prefix}*"]}},
+        )
+    )

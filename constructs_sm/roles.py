@@ -1,0 +1,161 @@
+"""Least-privilege IAM roles: one execution role per step, one for the state machine.
+
+Trust policies carry confused-deputy conditions (``aws:SourceAccount`` and
+``aws:SourceArn``); ``iam:PassRole`` carries ``iam:PassedToService``; resources are
+scoped to the pipeline's job-name prefixes, log streams and S3 prefixes. ``"*"``
+appears only where the service requires it, each with a comment.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+SAGEMAKER: str = "sagemaker.amazonaws.com"
+STATES: str = "states.amazonaws.com"
+#: The EventBridge rule Step Functions manages to learn when a processing job ends.
+PROCESSING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+
+
+def processing_job_arn(scope: Construct, job_prefix: str) -> str:
+    """ARN pattern of the processing jobs whose names start with ``job_prefix``."""
+    return Stack.of(scope).format_arn(
+        service="sagemaker", resource="processing-job", resource_name=f"{job_prefix}-*"
+    )
+
+
+def _confused_deputy(source_arn: str) -> dict[str, dict[str, str]]:
+    return {
+        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": source_arn},
+    }
+
+
+def create_step_role(
+    scope: Construct, construct_id: str, *, job_prefix: str, description: str
+) -> iam.Role:
+    """An execution role SageMaker assumes for this step's jobs only.
+
+    It may write the step's logs and metrics; S3, KMS and ECR access are added by the
+    pipeline for exactly the prefixes and image the step uses.
+    """
+    stack = Stack.of(scope)
+    principal = iam.ServicePrincipal(SAGEMAKER).with_conditions(
+        _confused_deputy(processing_job_arn(scope, job_prefix))
+    )
+    role = iam.Role(scope, construct_id, assumed_by=principal, description=description)
+    log_group = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=PROCESSING_LOG_GROUP,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="JobLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group}:log-stream:{job_prefix}-*"],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="JobLogGroup",
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            resources=[f"{log_group}:*"],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="JobMetrics",
+            # PutMetricData has no resource type: "*" is required, narrowed by namespace.
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/ProcessingJobs"}},
+        )
+    )
+    return role
+
+
+def grant_vpc_access(role: iam.IRole) -> None:
+    """What SageMaker needs to attach a job to the pipeline's VPC."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="JobNetworkInterfaces",
+            # The EC2 network-interface and Describe* actions support no resource-level
+            # scoping at creation time: "*" is required by the service.
+            actions=[
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            resources=["*"],
+        )
+    )
+
+
+def create_state_machine_role(scope: Construct, construct_id: str) -> iam.Role:
+    """The role Step Functions assumes, trusted only from this account's state machines."""
+    stack = Stack.of(scope)
+    state_machines = stack.format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    principal = iam.ServicePrincipal(STATES).with_conditions(_confused_deputy(state_machines))
+    return iam.Role(
+        scope,
+        construct_id,
+        assumed_by=principal,
+        description="Runs the pipeline's SageMaker processing jobs",
+    )
+
+
+def grant_job_events(role: iam.IRole, *, scope: Construct) -> None:
+    """Let ``.sync`` tasks manage the EventBridge rule that reports processing-job ends."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[
+                Stack.of(scope).format_arn(
+                    service="events", resource="rule", resource_name=PROCESSING_EVENTS_RULE
+                )
+            ],
+        )
+    )
+
+
+def grant_run_step(
+    role: iam.IRole,
+    *,
+    scope: Construct,
+    job_prefix: str,
+    execution_role: iam.IRole,
+    tagging: bool,
+) -> None:
+    """Let the state machine create, watch and stop one step's jobs and pass its role."""
+    actions = [
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+    ]
+    if tagging:
+        actions += ["sagemaker:AddTags", "sagemaker:ListTags"]
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=actions, resources=[processing_job_arn(scope, job_prefix)])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+        )
+    )

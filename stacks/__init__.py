@@ -1,0 +1,1 @@
+"""Example stacks composing constructs_sm, with their processing scripts and image."""
