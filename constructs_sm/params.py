@@ -222,7 +222,7 @@ class Param:
             return ["choices must not be empty"]
         wrong = [c for c in choices if not _matches_type(c, self.type)]
         if wrong:
-            return [f"!choices must all be {_type_label(self.type)}s, got {wrong!r}"]
+            return [f"!choices must all be {self.type}s, got {wrong!r}"]
         if len(set(choices)) != len(choices):
             return [f"choices must be unique, got {list(choices)!r}"]
         return []

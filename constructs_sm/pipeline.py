@@ -67,6 +67,7 @@ from constructs_sm.step import (
 from constructs_sm.storage import ChannelBucket
 
 PIPELINE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+_BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 #: Environment variables the pipeline sets on every job itself.
 _OWN_ENV: Final = 2
 #: A Parallel state merges its branches' results in one field; intrinsic functions nest
@@ -127,6 +128,8 @@ def plan(deps: Mapping[str, Sequence[str]]) -> Plan | None:
     Raises ``ValueError`` on a cycle or an unknown step.
     """
     order = _topological(deps)
+    if not order:
+        return None
     index = {name: position for position, name in enumerate(order)}
     return _plan(set(deps), deps, index)
 
@@ -154,9 +157,26 @@ def _components(nodes: set[str], deps: Mapping[str, Sequence[str]]) -> list[set[
     return groups
 
 
+def _closure(start: str, edges: Mapping[str, Sequence[str]], nodes: set[str]) -> set[str]:
+    found: set[str] = set()
+    todo = [start]
+    while todo:
+        for other in edges.get(todo.pop(), ()):
+            if other in nodes and other not in found:
+                found.add(other)
+                todo.append(other)
+    return found
+
+
 def _plan(nodes: set[str], deps: Mapping[str, Sequence[str]], index: Mapping[str, int]) -> Plan:
     def ordered(items: set[str]) -> list[str]:
         return sorted(items, key=index.__getitem__)
+
+    def sub(items: set[str]) -> list[Plan]:
+        if not items:
+            return []
+        part = _plan(items, deps, index)
+        return list(part[1]) if isinstance(part, tuple) and part[0] == "seq" else [part]
 
     if len(nodes) == 1:
         return next(iter(nodes))
@@ -164,12 +184,25 @@ def _plan(nodes: set[str], deps: Mapping[str, Sequence[str]], index: Mapping[str
     if len(groups) > 1:
         groups.sort(key=lambda g: min(index[n] for n in g))
         return ("par", [_plan(g, deps, index) for g in groups])
-    first = {n for n in nodes if not any(d in nodes for d in deps[n])}
-    rest = nodes - first
+    dependents: dict[str, list[str]] = {n: [] for n in nodes}
+    for node in nodes:
+        for dep in deps[node]:
+            if dep in nodes:
+                dependents[dep].append(node)
+    before = {n: _closure(n, deps, nodes) for n in nodes}
+    after = {n: _closure(n, dependents, nodes) for n in nodes}
+    # A bottleneck is ordered against every other step: the graph is a series there.
+    bottlenecks = [n for n in ordered(nodes) if before[n] | after[n] | {n} == nodes]
+    if bottlenecks:
+        parts: list[Plan] = [*sub(before[bottlenecks[0]]), bottlenecks[0]]
+        for previous, current in zip(bottlenecks, bottlenecks[1:], strict=False):
+            parts += [*sub(after[previous] & before[current]), current]
+        parts += sub(after[bottlenecks[-1]])
+        return ("seq", parts)
+    # No series split (e.g. a->c, b->c, b->d): start the sources together, then the rest.
+    first = {n for n in nodes if not before[n]}
     head: Plan = ordered(first)[0] if len(first) == 1 else ("par", list(ordered(first)))
-    tail = _plan(rest, deps, index)
-    parts = [head, *(tail[1] if isinstance(tail, tuple) and tail[0] == "seq" else [tail])]
-    return ("seq", parts)
+    return ("seq", [head, *sub(nodes - first)])
 
 
 def critical_path_steps(plan_: Plan | None) -> list[list[str]]:
@@ -429,10 +462,18 @@ class ProcessingPipeline(Construct):
                     )
                 ]
             self._security_group_ids = [g.security_group_id for g in groups]
-            selection = vpc_subnets or ec2.SubnetSelection(
+            chosen = vpc_subnets or ec2.SubnetSelection(
                 subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
             )
-            self._subnet_ids = list(vpc.select_subnets(selection).subnet_ids)
+            selected = vpc.select_subnets(
+                availability_zones=chosen.availability_zones,
+                one_per_az=chosen.one_per_az,
+                subnet_filters=chosen.subnet_filters,
+                subnet_group_name=chosen.subnet_group_name,
+                subnets=chosen.subnets,
+                subnet_type=chosen.subnet_type,
+            )
+            self._subnet_ids = list(selected.subnet_ids)
         storage.add_run_prefix(f"{name}/")
 
         self._role = create_state_machine_role(self, "StateMachineRole")
@@ -637,14 +678,13 @@ class ProcessingPipeline(Construct):
                 storage.grant_read(role, f"{name}/*/{source.key_suffix}")
             elif isinstance(source, ParamRef):
                 for data in self._data_sources:
-                    _grant_bucket_read(role, data, storage)
-            else:
-                match = S3_URI.match(source)
-                if match is not None and not Token.is_unresolved(source):
-                    bucket = s3.Bucket.from_bucket_name(
-                        self, f"{step.step_name}{len(step.node.children)}Input", match.group(2)
-                    )
-                    _grant_bucket_read(role, DataSource(bucket, match.group(3)), storage)
+                    if data.bucket is storage.bucket:
+                        storage.grant_read(role, data.prefix)
+                    else:
+                        _grant_bucket_read(role, data.bucket.bucket_arn, data.prefix)
+            elif not Token.is_unresolved(source):
+                bucket, _, key = source[len("s3://") :].partition("/")
+                _grant_bucket_read(role, f"arn:{Aws.PARTITION}:s3:::{bucket}", key)
         for channel in step.outputs:
             storage.grant_write(role, f"{name}/*/{step.step_name}/{channel}/")
         if step.returns:
@@ -832,8 +872,17 @@ class ProcessingPipeline(Construct):
         if isinstance(source, str):
             if Token.is_unresolved(source):
                 return []
-            if len(source) > 1024 or not S3_URI.match(source):
-                return [f"{where} must be an s3:// URI of at most 1024 characters, got {source!r}"]
+            bucket = source[len("s3://") :].split("/", 1)[0]
+            if (
+                len(source) > 1024
+                or not source.startswith("s3://")
+                or not S3_URI.match(source)
+                or not _BUCKET_NAME.match(bucket)
+            ):
+                return [
+                    f"{where} must be an s3://<bucket>/<prefix> URI of at most 1024 "
+                    f"characters with a valid bucket name, got {source!r}"
+                ]
             return []
         return [f"{where} has an unsupported source {source!r}"]
 
@@ -846,19 +895,15 @@ def _channel_problems(channel: object, where: str, reserved: frozenset[str]) -> 
     return []
 
 
-def _grant_bucket_read(role: iam.IRole, data: DataSource, storage: ChannelBucket) -> None:
-    if data.bucket is storage.bucket:
-        storage.grant_read(role, data.prefix)
-        return
+def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
+    """Read access below ``prefix`` of a bucket that is not the channel bucket."""
     role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["s3:GetObject"], resources=[data.bucket.arn_for_objects(f"{data.prefix}*")]
-        )
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{prefix}*"])
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=["s3:ListBucket"],
-            resources=[data.bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{data.prefix}*"]}},
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
     )

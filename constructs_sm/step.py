@@ -27,14 +27,8 @@ from constructs_sm import runtime as _rt
 from constructs_sm.params import ParamRef, ParamType
 from constructs_sm.roles import create_step_role
 
-#: Processing jobs run ``python3 -c BOOTSTRAP <script> [args...]``: the bootstrap unzips the
-#: step's code channel and hands over to ``constructs_sm/runtime/launch.py``.
-BOOTSTRAP: Final = (
-    "import glob,os,runpy,sys,tempfile,zipfile as z;d=tempfile.mkdtemp();"
-    "z.ZipFile(glob.glob(os.environ.get('CSM_ML_DIR','/opt/ml')"
-    "+'/processing/input/code/*.zip')[0]).extractall(d);sys.path.insert(0,d);"
-    "runpy.run_path(d+'/constructs_sm/runtime/launch.py',run_name='__main__')"
-)
+#: Processing jobs run ``python3 -c BOOTSTRAP <script> [args...]`` (see the runtime).
+BOOTSTRAP: Final = _rt.BOOTSTRAP
 
 PROCESSING_ROOT: Final = "/opt/ml/processing"
 #: Below each run's root, the files the state machine writes itself (the params file).
@@ -533,6 +527,7 @@ def _stage_code(script: Path, spec: Mapping[str, Any]) -> Path:
         script.name: script.read_bytes(),
         _rt.SPEC_FILE: json.dumps(spec, indent=2, sort_keys=True).encode(),
         "constructs_sm/__init__.py": b'"""constructs_sm runtime, as shipped to the container."""\n',
+        "__main__.py": _rt.ZIP_MAIN.encode(),
     }
     for source in sorted(runtime_dir.glob("*.py")):
         files[f"constructs_sm/runtime/{source.name}"] = source.read_bytes()

@@ -31,12 +31,7 @@ from constructs_sm.runtime import launch
 
 RUNTIME_DIR = Path(runtime.__file__).resolve().parent
 
-BOOT = (
-    "import glob,os,runpy,sys,tempfile,zipfile as z;d=tempfile.mkdtemp();"
-    "z.ZipFile(glob.glob(os.environ.get('CSM_ML_DIR','/opt/ml')"
-    "+'/processing/input/code/*.zip')[0]).extractall(d);sys.path.insert(0,d);"
-    "runpy.run_path(d+'/constructs_sm/runtime/launch.py',run_name='__main__')"
-)
+BOOT = runtime.BOOTSTRAP
 
 QUOTED = """it's a "quoted" string  with  spaces, \\ and ünïcode"""
 
@@ -926,6 +921,7 @@ def _build_code_zip(ml: Path, script: str, helper: str = "VALUE = 'helper'\n") -
         zipped.writestr("script.py", textwrap.dedent(script))
         zipped.writestr("helper.py", helper)
         zipped.writestr("constructs_sm/__init__.py", "")
+        zipped.writestr("__main__.py", runtime.ZIP_MAIN)
         for source in sorted(RUNTIME_DIR.glob("*.py")):
             zipped.write(source, f"constructs_sm/runtime/{source.name}")
         zipped.writestr(runtime.SPEC_FILE, json.dumps(SPEC))

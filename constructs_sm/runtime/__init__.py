@@ -110,6 +110,22 @@ CODE_DIR_ENV = "CSM_CODE_DIR"
 SPEC_ENV = "CSM_STEP_SPEC"
 """Environment variable naming a spec file explicitly (takes precedence)."""
 TYPES = ("string", "integer", "number", "boolean")
+
+#: A step's ContainerEntrypoint is ``["python3", "-c", BOOTSTRAP, SCRIPT, *ARGS]``: it
+#: extracts the code channel's zip into a temporary directory and runs the zip's
+#: ``__main__.py`` (``ZIP_MAIN``), which hands over to :mod:`constructs_sm.runtime.launch`.
+#: It must stay within the 256 characters of one entrypoint item.
+BOOTSTRAP = (
+    "import glob,os,runpy,tempfile as t,zipfile as z;d=t.mkdtemp();"
+    "z.ZipFile(glob.glob(os.getenv('CSM_ML_DIR','/opt/ml')+'/processing/input/code/*.zip')[0])"
+    ".extractall(d);runpy.run_path(d,run_name='__main__')"
+)
+#: The ``__main__.py`` at the root of every step's code zip.
+ZIP_MAIN = (
+    '"""Entry point of a step\'s code channel: runs the step\'s script via the launcher."""\n'
+    "from constructs_sm.runtime.launch import main\n\n"
+    "raise SystemExit(main())\n"
+)
 """The declared value types, as they appear in the spec."""
 
 Value: TypeAlias = "str | int | float | bool"

@@ -1,9 +1,9 @@
 """Launcher of a step's script inside the processing container (standard library only).
 
 A step's ``ContainerEntrypoint`` is ``["python3", "-c", BOOTSTRAP, SCRIPT, *ARGS]``.
-The bootstrap extracts the code zip into a temporary directory ``D``, puts ``D``
-first on ``sys.path`` and runs this file as ``__main__`` with
-``sys.argv[1:] == [SCRIPT, *ARGS]``. The launcher then:
+The bootstrap extracts the code zip into a temporary directory ``D`` and runs
+``D/__main__.py`` (``runtime.ZIP_MAIN``, with ``D`` first on ``sys.path``), which
+calls :func:`main` with ``sys.argv[1:] == [SCRIPT, *ARGS]``. The launcher then:
 
 1. sets ``$CSM_CODE_DIR`` to ``D`` (unless it is already set), which is where
    :func:`constructs_sm.runtime.spec` finds ``csm_step.json``;

@@ -1,0 +1,447 @@
+"""ProcessingPipeline: synth-time validation, scheduling, IAM and the state machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+
+from constructs_sm import (
+    ChannelBucket,
+    Param,
+    ProcessingImage,
+    ProcessingPipeline,
+    ProcessingStep,
+    Resources,
+    StepInput,
+)
+from constructs_sm.pipeline import critical_path_steps, plan
+
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/processing:1"
+
+
+def _pipeline(stack: cdk.Stack, **kwargs: Any) -> ProcessingPipeline:
+    storage = ChannelBucket(stack, "Storage")
+    return ProcessingPipeline(
+        stack,
+        "Pipeline",
+        storage=storage,
+        image=ProcessingImage.from_registry(IMAGE_URI),
+        params=[
+            Param.string("raw_uri", pattern=r"^s3://"),
+            Param.integer("epochs", default=10, minimum=1),
+            Param.number("learning_rate", default=0.01),
+            Param.boolean("debug", default=False),
+        ],
+        **kwargs,
+    )
+
+
+class Built:
+    def __init__(self, script: Path) -> None:
+        self.app = cdk.App()
+        self.stack = cdk.Stack(self.app, "Test", env=cdk.Environment(region="us-east-1"))
+        pipeline = _pipeline(self.stack, tags={"team": "ml"})
+        prep = pipeline.add_step(
+            "prepare",
+            code=script,
+            inputs={"raw": pipeline.param("raw_uri")},
+            outputs=["train", "test"],
+            env={"DEBUG": pipeline.param("debug")},
+        )
+        train = pipeline.add_step(
+            "train",
+            code=script,
+            inputs={"train": prep.output("train")},
+            outputs=["model"],
+            env={"EPOCHS": pipeline.param("epochs"), "LR": pipeline.param("learning_rate")},
+            resources=Resources(instance_type="ml.m5.xlarge", instance_count=2),
+        )
+        evaluate = pipeline.add_step(
+            "evaluate",
+            code=script,
+            inputs={"model": train.output("model"), "test": prep.output("test")},
+            returns={"accuracy": float},
+        )
+        self.pipeline, self.prep, self.train, self.evaluate = pipeline, prep, train, evaluate
+        self.template = assertions.Template.from_stack(self.stack)
+        self.definition = pipeline.render_definition()
+
+
+@pytest.fixture(scope="module")
+def built(script: Path) -> Built:
+    return Built(script)
+
+
+def _policy_statements(template: assertions.Template) -> list[dict[str, Any]]:
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+# -- the state machine ----------------------------------------------------------------
+
+
+def test_state_machine_is_standard_logged_and_traced(built: Built) -> None:
+    built.template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": assertions.Match.object_like(
+                {"Level": "ALL", "IncludeExecutionData": False}
+            ),
+        },
+    )
+    assert built.pipeline.state_machine.node.id == "StateMachine"
+
+
+def test_definition_starts_with_defaults_and_validation(built: Built) -> None:
+    states = built.definition["States"]
+    assert built.definition["StartAt"] == "Read input"
+    assert built.definition["QueryLanguage"] == "JSONPath"
+    assert states["Read input"]["Parameters"]["defaults"] == {
+        "epochs": 10,
+        "learning_rate": 0.01,
+        "debug": False,
+    }
+    merge = states["Merge defaults"]["Parameters"]
+    assert merge["params.$"] == "States.JsonMerge($.defaults, $.input, false)"
+    assert merge["run"]["root.$"] == "States.Format('Pipeline/{}', $$.Execution.Name)"
+    assert states["Merge defaults"]["Next"] == "Check parameter types"
+    write = states["Write parameters"]
+    assert write["Resource"].endswith(":states:::aws-sdk:s3:putObject")
+    assert write["Parameters"]["Body.$"] == "States.JsonToString($.params)"
+    assert write["Next"] == "Run prepare"
+
+
+def test_steps_run_in_dependency_order(built: Built) -> None:
+    states = built.definition["States"]
+    assert states["Run prepare"]["Next"] == "Run train"
+    assert states["Run train"]["Next"] == "Run evaluate"
+    assert states["Run evaluate"]["Next"] == "Read evaluate values"
+    assert states["Check evaluate values"]["Default"] == "Pipeline succeeded"
+    assert built.pipeline.plan() == ("seq", ["prepare", "train", "evaluate"])
+
+
+def test_job_settings_reach_the_task(built: Built) -> None:
+    task = built.definition["States"]["Run train"]["Parameters"]
+    assert task["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert task["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
+    assert task["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    assert {"Key": "team", "Value": "ml"} in task["Tags"]
+    assert {"Key": "constructs-sm:step", "Value": "train"} in task["Tags"]
+    assert task["Environment"]["EPOCHS.$"] == "States.Format('{}', $.params.epochs)"
+    prepare = built.definition["States"]["Run prepare"]["Parameters"]
+    assert prepare["ProcessingInputs"][2]["S3Input"]["S3Uri.$"] == "$.params.raw_uri"
+
+
+def test_value_json_path(built: Built) -> None:
+    value = built.evaluate.value("accuracy")
+    assert value.json_path == "$.steps.evaluate.returned.values.accuracy"
+    assert value.type == "number"
+
+
+def test_synthesized_definition_is_json(built: Built) -> None:
+    machines = built.template.find_resources("AWS::StepFunctions::StateMachine")
+    (machine,) = machines.values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
+    assert json.loads(text)["States"]["Run prepare"]["Type"] == "Task"
+
+
+# -- IAM -------------------------------------------------------------------------------
+
+
+def test_trust_policies_carry_confused_deputy_conditions(built: Built) -> None:
+    for service in ("sagemaker.amazonaws.com", "states.amazonaws.com"):
+        built.template.has_resource_properties(
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [
+                        assertions.Match.object_like(
+                            {
+                                "Principal": {"Service": service},
+                                "Condition": {
+                                    "StringEquals": {
+                                        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+                                    },
+                                    "ArnLike": {"aws:SourceArn": assertions.Match.any_value()},
+                                },
+                            }
+                        )
+                    ]
+                }
+            },
+        )
+    roles = built.template.find_resources("AWS::IAM::Role")
+    assert len(roles) == 4  # three steps and the state machine
+
+
+def test_state_machine_role_has_exactly_the_job_actions(built: Built) -> None:
+    statements = _policy_statements(built.template)
+    sagemaker = {a for s in statements for a in _actions(s) if a.startswith("sagemaker:")}
+    assert sagemaker == {
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+        "sagemaker:AddTags",
+        "sagemaker:ListTags",
+    }
+    events = [s for s in statements if "events:PutRule" in _actions(s)]
+    assert events and "StepFunctionsGetEventsForSageMakerProcessingJobsRule" in json.dumps(events)
+    pass_role = [s for s in statements if "iam:PassRole" in _actions(s)]
+    assert pass_role
+    for statement in pass_role:
+        assert statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+        }
+
+
+def test_no_wildcard_s3_actions_and_prefix_conditions(built: Built) -> None:
+    for statement in _policy_statements(built.template):
+        actions = _actions(statement)
+        assert not any(a in ("s3:*", "*") or a.startswith("s3:*") for a in actions)
+        if "s3:ListBucket" in actions:
+            assert "s3:prefix" in json.dumps(statement.get("Condition", {}))
+
+
+def _role_policy_text(built: Built, role: iam.IRole) -> str:
+    child = role.node.default_child
+    assert isinstance(child, iam.CfnRole)
+    logical_id = built.stack.resolve(child.logical_id)
+    policies = built.template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": logical_id}]}}
+    )
+    assert policies, f"no policy attached to {logical_id}"
+    return json.dumps(policies)
+
+
+def test_step_roles_reach_only_their_prefixes(built: Built) -> None:
+    text = _role_policy_text(built, built.train.role)
+    assert "Pipeline/*/prepare/train/" in text  # its input
+    assert "Pipeline/*/train/model/" in text  # its output
+    assert "Pipeline/*/_run/" in text  # the params channel
+    assert "Pipeline/*/prepare/test/" not in text  # another step's channel
+    assert "Pipeline/*/evaluate/" not in text
+    prepare = _role_policy_text(built, built.prep.role)
+    assert "data/*" in prepare  # the default data source of parameter-supplied inputs
+
+
+def test_run_prefix_has_a_lifecycle_rule(built: Built) -> None:
+    built.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": assertions.Match.array_with(
+                    [assertions.Match.object_like({"Prefix": "Pipeline/", "Status": "Enabled"})]
+                )
+            }
+        },
+    )
+
+
+# -- scheduling (pure) ---------------------------------------------------------------
+
+
+def test_plan_runs_independent_steps_in_parallel() -> None:
+    deps = {"prep": [], "a": ["prep"], "b": ["prep"], "a2": ["a"], "join": ["a2", "b"]}
+    assert plan(deps) == ("seq", ["prep", ("par", [("seq", ["a", "a2"]), "b"]), "join"])
+    assert critical_path_steps(plan(deps)) == [["prep"], ["a", "a2", "b"], ["join"]]
+    assert plan({"x": [], "y": []}) == ("par", ["x", "y"])
+    assert plan({}) is None
+
+
+def test_plan_detects_cycles_and_unknown_steps() -> None:
+    with pytest.raises(ValueError, match=r"dependency cycle: a -> b -> a"):
+        plan({"a": ["b"], "b": ["a"]})
+    with pytest.raises(ValueError, match=r"unknown steps: ghost"):
+        plan({"a": ["ghost"]})
+
+
+def test_plan_is_series_parallel_where_possible() -> None:
+    # A bottleneck step splits the graph into a series; sources without one start together.
+    assert plan({"a": [], "b": [], "c": ["a", "b"]}) == ("seq", [("par", ["a", "b"]), "c"])
+    n_shape = {"a": [], "b": [], "c": ["a", "b"], "d": ["b"]}
+    assert plan(n_shape) == ("seq", [("par", ["a", "b"]), ("par", ["c", "d"])])
+
+
+def test_parallel_branches_merge_their_results(script: Path) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Fan")
+    pipeline = _pipeline(stack)
+    first = pipeline.add_step("first", code=script, outputs=["data"])
+    for index in range(12):
+        pipeline.add_step(f"b{index}", code=script, inputs={"d": first.output("data")})
+    states = pipeline.render_definition()["States"]
+    outer = states["Parallel 1"]
+    assert len(outer["Branches"]) == 10 or len(outer["Branches"]) < 12
+    selector = outer["ResultSelector"]["steps.$"]
+    assert selector.count("States.JsonMerge") == len(outer["Branches"]) - 1
+    nested = [b for b in outer["Branches"] if b["States"][b["StartAt"]]["Type"] == "Parallel"]
+    assert nested, "more than 10 branches are split into nested Parallel states"
+    assert outer["ResultSelector"]["params.$"] == "$[0].params"
+
+
+# -- synth-time validation -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def target(script: Path) -> tuple[ProcessingPipeline, ProcessingStep]:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Validation")
+    pipeline = _pipeline(stack)
+    step = pipeline.add_step("prep", code=script, outputs=["out"], returns={"n": int})
+    return pipeline, step
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"name": "1bad"}, r"name must match .* got '1bad'"),
+        ({"name": "prep"}, r"name 'prep' is already a step"),
+        ({"code": "missing.py"}, r"code 'missing.py' is not a file"),
+        ({"code": "pyproject.toml"}, r"code must be a Python script"),
+        ({"inputs": {"code": "s3://bucket/k"}}, r"channel 'code' is reserved"),
+        ({"inputs": {"bad name": "s3://bucket/k"}}, r"channel names must match"),
+        ({"inputs": {"x": "http//nope"}}, r"must be an s3://<bucket>/<prefix> URI"),
+        ({"inputs": {"x": "s3://b/k"}}, r"with a valid bucket name"),
+        ({"inputs": {"x": 42}}, r"must be a step output, a param, an s3:// URI or a StepInput"),
+        (
+            {"inputs": {f"c{i}": "s3://bucket/k" for i in range(9)}},
+            r"inputs has 9 channels; at most 8",
+        ),
+        ({"outputs": ["returns"]}, r"channel 'returns' is reserved"),
+        ({"outputs": ["a", "a"]}, r"duplicate channels: a"),
+        ({"outputs": "model"}, r"outputs must be a list of channel names"),
+        (
+            {"outputs": [f"o{i}" for i in range(10)], "returns": {"x": float}},
+            r"plus the returns channel",
+        ),
+        ({"env": {"1X": "v"}}, r"env key must match"),
+        ({"env": {"CSM_STEP": "v"}}, r"reserved prefix CSM_"),
+        ({"env": {"X": "v" * 257}}, r"env\['X'\] is 257 characters; values are at most 256"),
+        ({"env": {"X": [1]}}, r"must be a str, int, float, bool, param or step value"),
+        ({"env": {f"E{i}": "v" for i in range(99)}}, r"env has 99 entries; at most 98"),
+        ({"returns": {"x": list}}, r"returns\['x'\] must be float, int, str or bool"),
+        ({"returns": {"bad-name": int}}, r"returns key must be an identifier"),
+        ({"arguments": "--a"}, r"arguments must be a list"),
+        ({"arguments": [""]}, r"arguments\[0\] must be 1 to 256 characters"),
+        ({"arguments": [3]}, r"arguments\[0\] must be a str or param"),
+        ({"resources": {"instance_count": 2}}, r"resources must be a Resources"),
+        ({"image": "uri"}, r"image must be a ProcessingImage"),
+        ({"after": ["prep"]}, r"after\[0\] must be a step of this pipeline"),
+    ],
+)
+def test_add_step_validation(
+    target: tuple[ProcessingPipeline, ProcessingStep],
+    script: Path,
+    kwargs: dict[str, Any],
+    match: str,
+) -> None:
+    pipeline, _ = target
+    arguments: dict[str, Any] = {"name": "new", "code": script, **kwargs}
+    if arguments["code"] == "pyproject.toml":
+        arguments["code"] = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    with pytest.raises(ValueError, match=match):
+        pipeline.add_step(**arguments)
+
+
+def test_add_step_reports_all_problems_at_once(
+    target: tuple[ProcessingPipeline, ProcessingStep], script: Path
+) -> None:
+    pipeline, _ = target
+    with pytest.raises(ValueError, match=r"add_step\('9'\): name must match.*; .*reserved"):
+        pipeline.add_step("9", code=script, outputs=["returns"])
+
+
+def test_references_are_checked(
+    target: tuple[ProcessingPipeline, ProcessingStep], script: Path
+) -> None:
+    pipeline, step = target
+    with pytest.raises(ValueError, match=r"unknown param 'nope'; declared params: raw_uri"):
+        pipeline.param("nope")
+    with pytest.raises(ValueError, match=r"step 'prep' has no output 'missing'; its outputs: out"):
+        step.output("missing")
+    with pytest.raises(ValueError, match=r"step 'prep' returns no value 'x'; it returns: n"):
+        step.value("x")
+    with pytest.raises(ValueError, match=r"uses param 'epochs' of type integer"):
+        pipeline.add_step("n1", code=script, inputs={"x": pipeline.param("epochs")})
+    other_app = cdk.App()
+    other = _pipeline(cdk.Stack(other_app, "Other"))
+    foreign = other.add_step("src", code=script, outputs=["o"], returns={"v": int})
+    with pytest.raises(ValueError, match=r"refers to step 'src' of another pipeline"):
+        pipeline.add_step("n2", code=script, inputs={"x": foreign.output("o")})
+    with pytest.raises(ValueError, match=r"refers to step 'src' of another pipeline"):
+        pipeline.add_step("n3", code=script, env={"V": foreign.value("v")})
+    with pytest.raises(ValueError, match=r"refers to param 'raw_uri', which is not declared"):
+        pipeline.add_step("n4", code=script, env={"V": other.param("raw_uri")})
+    with pytest.raises(ValueError, match=r"after\[0\] must be a step of this pipeline"):
+        pipeline.add_step("n5", code=script, after=[foreign])
+
+
+def test_value_reference_orders_steps(
+    target: tuple[ProcessingPipeline, ProcessingStep], script: Path
+) -> None:
+    pipeline, step = target
+    later = pipeline.add_step(
+        "later",
+        code=script,
+        env={"N": step.value("n")},
+        inputs={"d": StepInput("s3://other-bucket/p/")},
+    )
+    assert later.depends_on == (step,)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"pipeline_name": "bad name"}, r"pipeline_name must match"),
+        ({"tags": {"aws:x": "y"}}, r"tag 'aws:x' is invalid"),
+        ({"security_groups": []}, r"security_groups needs vpc"),
+    ],
+)
+def test_pipeline_validation(kwargs: dict[str, Any], match: str) -> None:
+    app = cdk.App()
+    with pytest.raises(ValueError, match=match):
+        _pipeline(cdk.Stack(app, "Bad"), **kwargs)
+
+
+def test_construct_id_must_be_a_valid_name_or_pipeline_name_given() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S")
+    with pytest.raises(ValueError, match=r"the construct id; pass pipeline_name"):
+        ProcessingPipeline(
+            stack,
+            "My Pipeline",
+            storage=ChannelBucket(stack, "Storage"),
+            image=ProcessingImage.from_registry(IMAGE_URI),
+        )
+
+
+def test_vpc_jobs_get_subnets_security_group_and_eni_permissions(script: Path) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Vpc", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    pipeline = _pipeline(stack, vpc=vpc)
+    step = pipeline.add_step("only", code=script)
+    parameters = pipeline.render_definition()["States"]["Run only"]["Parameters"]
+    config = parameters["NetworkConfig"]["VpcConfig"]
+    assert len(config["Subnets"]) == 2 and len(config["SecurityGroupIds"]) == 1
+    template = assertions.Template.from_stack(stack)
+    statements = _policy_statements(template)
+    assert any("ec2:CreateNetworkInterface" in _actions(s) for s in statements)
+    assert isinstance(step.role, iam.Role)
