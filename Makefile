@@ -27,7 +27,9 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 
 demo: setup
-	$(VENV)/bin/python -m stacks.demo
+	rm -rf cdk.out
+	npx --no-install cdk synth --quiet
+	$(VENV)/bin/python -m constructs_sm.report cdk.out
 
 synth: setup
 	npx --no-install cdk synth --quiet

@@ -525,7 +525,7 @@ def _stage_code(script: Path, spec: Mapping[str, Any]) -> Path:
     runtime_dir = Path(_rt.__file__).parent
     files: dict[str, bytes] = {
         script.name: script.read_bytes(),
-        _rt.SPEC_FILE: json.dumps(spec, indent=2, sort_keys=True).encode(),
+        _rt.SPEC_FILE: json.dumps(spec, indent=2).encode(),
         "constructs_sm/__init__.py": b'"""constructs_sm runtime, as shipped to the container."""\n',
         "__main__.py": _rt.ZIP_MAIN.encode(),
     }

@@ -1,0 +1,199 @@
+"""What a synthesized app generated: pipelines, parameters, steps, handoffs and schedule.
+
+Reads a cloud assembly (``cdk.out``) the way a reviewer would: the state-machine
+definitions in the templates and the step specs inside the staged code assets. Run
+``python -m constructs_sm.report [cdk.out]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_RUN_URI = re.compile(r"^States\.Format\('s3://\{\}/\{\}/(?P<suffix>[^']*)', \$\.run\.bucket")
+_ASSET = re.compile(r"/(?P<hash>[0-9a-f]{64})\.zip$")
+
+
+@dataclass
+class StepReport:
+    """One step as generated."""
+
+    name: str
+    job: dict[str, Any]
+    spec: dict[str, Any] | None
+    inputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineReport:
+    """One pipeline's state machine as generated."""
+
+    stack: str
+    logical_id: str
+    name: str
+    definition: dict[str, Any]
+    steps: list[StepReport]
+    stages: list[str]
+
+
+def _flatten(value: Any) -> str:
+    """A template value as text: intrinsic functions become ``${...}`` placeholders."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, argument),) = value.items()
+        if key == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(_flatten(p) for p in parts)
+        if key == "Ref":
+            return "${" + str(argument) + "}"
+        if key == "Fn::GetAtt":
+            return "${" + ".".join(argument) + "}"
+        if key == "Fn::Sub":
+            return str(argument if isinstance(argument, str) else argument[0])
+    return "${" + json.dumps(value) + "}"
+
+
+def _states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition.get("States", {}).items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from _states(branch)
+
+
+def _stages(states: dict[str, Any], start: str) -> list[str]:
+    """The schedule: one entry per stage; parallel branches joined by `` | ``."""
+    stages: list[str] = []
+    name: str | None = start
+    while name is not None:
+        state = states[name]
+        if state["Type"] == "Parallel":
+            branches = [
+                " -> ".join(_stages(branch["States"], branch["StartAt"]))
+                for branch in state["Branches"]
+            ]
+            stages.append(" | ".join(f"({b})" if " " in b else b for b in branches))
+        elif state["Type"] == "Task" and name.startswith("Run "):
+            stages.append(name[4:])
+        name = state.get("Next") or state.get("Default")
+    return stages
+
+
+def read_assembly(path: Path) -> list[PipelineReport]:
+    """Every constructs_sm pipeline in the cloud assembly at ``path``."""
+    reports = []
+    for template_path in sorted(path.glob("*.template.json")):
+        template = json.loads(template_path.read_text())
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource.get("Type") != "AWS::StepFunctions::StateMachine":
+                continue
+            text = _flatten(resource["Properties"].get("DefinitionString", ""))
+            try:
+                definition = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            comment = definition.get("Comment", "")
+            if not comment.startswith("constructs_sm pipeline "):
+                continue
+            steps = []
+            for name, state in _states(definition):
+                if state.get("Type") != "Task" or not name.startswith("Run "):
+                    continue
+                job = state["Parameters"]
+                step = StepReport(name[4:], job, None)
+                for channel in job.get("ProcessingInputs", []):
+                    s3 = channel["S3Input"]
+                    uri = s3.get("S3Uri") or s3.get("S3Uri.$", "")
+                    match = _ASSET.search(uri)
+                    if channel["InputName"] == "code" and match:
+                        spec = path / f"asset.{match['hash']}" / "csm_step.json"
+                        step.spec = json.loads(spec.read_text()) if spec.is_file() else None
+                    run = _RUN_URI.match(uri)
+                    step.inputs[channel["InputName"]] = run["suffix"] if run else uri
+                for channel in job["ProcessingOutputConfig"]["Outputs"]:
+                    run = _RUN_URI.match(channel["S3Output"]["S3Uri.$"])
+                    step.outputs[channel["OutputName"]] = run["suffix"] if run else "?"
+                steps.append(step)
+            reports.append(
+                PipelineReport(
+                    stack=template_path.name.removesuffix(".template.json"),
+                    logical_id=logical_id,
+                    name=comment.removeprefix("constructs_sm pipeline "),
+                    definition=definition,
+                    steps=steps,
+                    stages=_stages(definition["States"], definition["StartAt"]),
+                )
+            )
+    return reports
+
+
+def _param_line(name: str, spec: dict[str, Any]) -> str:
+    text = f"{name}: {spec['type']}"
+    text += " (required)" if spec.get("default") is None else f" = {json.dumps(spec['default'])}"
+    for key in ("minimum", "maximum", "pattern", "choices"):
+        if spec.get(key) is not None:
+            text += f", {key} {json.dumps(spec[key])}"
+    return text
+
+
+def render(reports: list[PipelineReport]) -> str:
+    """The human report of :func:`read_assembly`'s result."""
+    lines: list[str] = []
+    for report in reports:
+        count = sum(1 for _ in _states(report.definition))
+        size = len(json.dumps(report.definition))
+        lines.append(f"Pipeline {report.name}  (stack {report.stack}, {report.logical_id})")
+        lines.append(f"  state machine: {count} states, definition {size:,} bytes")
+        spec = next((s.spec for s in report.steps if s.spec), None)
+        lines.append("  parameters (execution input, validated before the first job):")
+        for name, param in (spec or {}).get("params", {}).items():
+            lines.append(f"    {_param_line(name, param)}")
+        lines.append("  schedule (| runs in parallel, -> one after another):")
+        for number, stage in enumerate(report.stages, 1):
+            lines.append(f"    {number}. {stage}")
+        lines.append("  steps:")
+        for step in report.steps:
+            cluster = step.job["ProcessingResources"]["ClusterConfig"]
+            lines.append(
+                f"    {step.name}: {cluster['InstanceCount']} x {cluster['InstanceType']}, "
+                f"max {step.job['StoppingCondition']['MaxRuntimeInSeconds']} s, network "
+                f"isolation {'on' if step.job['NetworkConfig']['EnableNetworkIsolation'] else 'OFF'}"
+            )
+            for channel, source in step.inputs.items():
+                if channel != "code":
+                    lines.append(f"      in  {channel:<8} <- {source}")
+            for channel, target in step.outputs.items():
+                lines.append(f"      out {channel:<8} -> <run>/{target}")
+            for key, value in (step.spec or {}).get("env", {}).items():
+                lines.append(f"      env {key} ({value['type']}) <- {value['source']}")
+            for key, kind in (step.spec or {}).get("returns", {}).items():
+                lines.append(f"      returns {key} ({kind})")
+        lines.append("  handoffs live under s3://<channel bucket>/<pipeline>/<execution name>/")
+        lines.append("")
+    if not reports:
+        lines.append("no constructs_sm pipeline found")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the report of a cloud assembly; exit 1 when it holds no pipeline."""
+    parser = argparse.ArgumentParser(prog="python -m constructs_sm.report", description=__doc__)
+    parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
+    args = parser.parse_args(argv)
+    if not (args.assembly / "manifest.json").is_file():
+        print(f"{args.assembly} is not a cloud assembly (run `cdk synth` first)", file=sys.stderr)
+        return 2
+    reports = read_assembly(args.assembly)
+    print(render(reports))
+    return 0 if reports else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
