@@ -375,10 +375,9 @@ def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dic
         rules.append({"Variable": path, "NumericLessThan": param.minimum, "Next": fail})
     if param.maximum is not None:
         rules.append({"Variable": path, "NumericGreaterThan": param.maximum, "Next": fail})
-    if param.pattern is not None:
-        glob = _string_matches_glob(param.pattern)
-        if glob is not None:
-            rules.append({"Not": {"Variable": path, "StringMatches": glob}, "Next": fail})
+    pattern_glob = _string_matches_glob(param.pattern) if param.pattern is not None else None
+    if pattern_glob is not None:
+        rules.append({"Not": {"Variable": path, "StringMatches": pattern_glob}, "Next": fail})
     if param.choices is not None:
         op = "StringEquals" if param.type == "string" else "NumericEquals"
         tests = [{"Variable": path, op: choice} for choice in param.choices]

@@ -14,6 +14,7 @@ definition (JSONPath + intrinsic functions) with :func:`build_definition`:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -195,7 +196,7 @@ def _plan(nodes: set[str], deps: Mapping[str, Sequence[str]], index: Mapping[str
     bottlenecks = [n for n in ordered(nodes) if before[n] | after[n] | {n} == nodes]
     if bottlenecks:
         parts: list[Plan] = [*sub(before[bottlenecks[0]]), bottlenecks[0]]
-        for previous, current in zip(bottlenecks, bottlenecks[1:], strict=False):
+        for previous, current in itertools.pairwise(bottlenecks):
             parts += [*sub(after[previous] & before[current]), current]
         parts += sub(after[bottlenecks[-1]])
         return ("seq", parts)

@@ -161,10 +161,11 @@ def render(reports: list[PipelineReport]) -> str:
         lines.append("  steps:")
         for step in report.steps:
             cluster = step.job["ProcessingResources"]["ClusterConfig"]
+            isolated = step.job["NetworkConfig"]["EnableNetworkIsolation"]
             lines.append(
                 f"    {step.name}: {cluster['InstanceCount']} x {cluster['InstanceType']}, "
                 f"max {step.job['StoppingCondition']['MaxRuntimeInSeconds']} s, network "
-                f"isolation {'on' if step.job['NetworkConfig']['EnableNetworkIsolation'] else 'OFF'}"
+                f"isolation {'on' if isolated else 'OFF'}"
             )
             for channel, source in step.inputs.items():
                 if channel != "code":

@@ -475,7 +475,7 @@ def step_states(
             "Next": check,
         }
         rules: list[dict[str, Any]] = []
-        for name, type_name in settings.returns.items():
+        for name in settings.returns:
             path = f"$.steps.{step}.returned.values.{name}"
             rules.append({"Not": {"Variable": path, "IsPresent": True}, "Next": invalid})
         for name, type_name in settings.returns.items():
