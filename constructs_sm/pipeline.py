@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any, Final, TypeAlias
 
 import jsii
-from aws_cdk import Aws, Duration, IStableStringProducer, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import (
+    Aws,
+    CfnResource,
+    Duration,
+    IStableStringProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -500,6 +509,20 @@ class ProcessingPipeline(Construct):
             ),
             comment=f"constructs_sm pipeline {name}",
         )
+        self._depend_on_policy_only()
+
+    def _depend_on_policy_only(self) -> None:
+        """Keep the state machine's DependsOn to its role's policy.
+
+        The L2 StateMachine also depends on the role, which its ``RoleArn`` already
+        references: cfn-lint reports that as a redundant dependency (W3005).
+        """
+        machine = self._state_machine.node.default_child
+        policy = self._role.node.try_find_child("DefaultPolicy")
+        assert isinstance(machine, CfnResource) and policy is not None
+        policy_resource = policy.node.default_child
+        assert isinstance(policy_resource, CfnResource)
+        machine.add_override("DependsOn", [Stack.of(self).get_logical_id(policy_resource)])
 
     # -- read-only views ---------------------------------------------------------------
     @property

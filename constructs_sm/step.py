@@ -385,21 +385,21 @@ JOB_RETRIES: Final[list[dict[str, Any]]] = [
     {
         "ErrorEquals": ["SageMaker.ResourceLimitExceededException"],
         "IntervalSeconds": 60,
-        "BackoffRate": 2.0,
+        "BackoffRate": 1.5,
         "MaxAttempts": 8,
         "MaxDelaySeconds": 1800,
     },
     {
         "ErrorEquals": ["ThrottlingException", "SageMaker.ThrottlingException"],
         "IntervalSeconds": 2,
-        "BackoffRate": 2.0,
+        "BackoffRate": 1.5,
         "MaxAttempts": 6,
         "JitterStrategy": "FULL",
     },
     {
         "ErrorEquals": ["States.Timeout"],
         "IntervalSeconds": 30,
-        "BackoffRate": 2.0,
+        "BackoffRate": 1.5,
         "MaxAttempts": 2,
     },
 ]
@@ -409,7 +409,7 @@ S3_RETRIES: Final[list[dict[str, Any]]] = [
     {
         "ErrorEquals": ["S3.SdkClientException", "S3.S3Exception", "States.Timeout"],
         "IntervalSeconds": 1,
-        "BackoffRate": 2.0,
+        "BackoffRate": 1.5,
         "MaxAttempts": 3,
     }
 ]
