@@ -50,10 +50,10 @@ PSEUDO_PARAMETERS: Mapping[str, str] = {
 KMS_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 SAMPLE_BUCKET = "sample-bucket"
 ENTERED_TIME = "2026-01-01T00:00:00Z"
-#: Execution names: short ones where one is a prefix of another, the 80-character
-#: maximum, punctuation and non-ASCII letters Step Functions accepts.
 #: Stack names the app is deployed as: two deployments in one account and region.
 DEPLOYMENTS = ("ChurnPipeline", "ChurnPipelineStaging")
+#: Execution names: short ones where one is a prefix of another, the 80-character
+#: maximum, punctuation and non-ASCII letters Step Functions accepts.
 EXECUTION_NAMES = ("exec-1", "exec-10", "e" * 80, "Nightly_run.2026-01-01", "prüfung-ü")
 RETRY_COUNTS = range(4)
 
