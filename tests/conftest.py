@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aws_cdk as cdk
 import pytest
+
+from stacks.pipeline_stack import ChurnPipelineStack
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "stacks" / "scripts"
@@ -20,3 +26,27 @@ def root() -> Path:
 def script() -> Path:
     """A real step script of the example app."""
     return SCRIPTS / "prepare.py"
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """The example app synthesized into a cloud assembly directory."""
+
+    outdir: Path
+    stack: ChurnPipelineStack
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags the project commits in cdk.json."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@pytest.fixture(scope="session")
+def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """The example app synthesized once per test session (with cdk.json's context)."""
+    outdir = tmp_path_factory.mktemp("example-app")
+    app = cdk.App(outdir=str(outdir), context=cdk_json_context())
+    stack = ChurnPipelineStack(app, "ChurnPipeline")
+    app.synth()
+    return Assembly(outdir, stack)

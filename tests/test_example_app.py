@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aws_cdk as cdk
 import botocore.session
 import botocore.validate
 import cfnlint.api
@@ -34,6 +33,9 @@ from statelint.linter import Linter
 
 from constructs_sm import Param
 from stacks.pipeline_stack import ChurnPipelineStack
+
+if TYPE_CHECKING:
+    from tests.conftest import Assembly
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -459,23 +461,10 @@ class ExampleApp:
         return name
 
 
-def _context_from_cdk_json() -> dict[str, Any]:
-    """The context `cdk synth` would pass (feature flags of cdk.json), if there is any."""
-    cdk_json = REPO / "cdk.json"
-    if not cdk_json.is_file():
-        return {}
-    context = json.loads(cdk_json.read_text()).get("context", {})
-    assert isinstance(context, dict)
-    return context
-
-
 @pytest.fixture(scope="module")
-def example_app(tmp_path_factory: pytest.TempPathFactory) -> ExampleApp:
+def example_app(example_assembly: Assembly) -> ExampleApp:
     """The example app synthesized once into a temporary cloud assembly."""
-    outdir = tmp_path_factory.mktemp("example-app")
-    app = cdk.App(outdir=str(outdir), context=_context_from_cdk_json())
-    stack = ChurnPipelineStack(app, "ChurnPipeline")
-    app.synth()
+    outdir, stack = example_assembly.outdir, example_assembly.stack
     templates: dict[str, tuple[str, dict[str, Any]]] = {}
     machines: list[StateMachine] = []
     for path in sorted(outdir.glob("*.template.json")):

@@ -288,7 +288,8 @@ def test_parallel_branches_merge_their_results(script: Path) -> None:
         pipeline.add_step(f"b{index}", code=script, inputs={"d": first.output("data")})
     states = pipeline.render_definition()["States"]
     outer = states["Parallel 1"]
-    assert len(outer["Branches"]) == 10 or len(outer["Branches"]) < 12
+    # 12 branches exceed the 10 a single merge may nest: 6 nested Parallels of 2 each.
+    assert len(outer["Branches"]) == 6
     selector = outer["ResultSelector"]["steps.$"]
     assert selector.count("States.JsonMerge") == len(outer["Branches"]) - 1
     nested = [b for b in outer["Branches"] if b["States"][b["StartAt"]]["Type"] == "Parallel"]
