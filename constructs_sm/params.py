@@ -110,16 +110,7 @@ class Param:
         description: str = "",
     ) -> Param:
         """An integer parameter; the container receives an ``int``."""
-        return cls(
-            name,
-            "integer",
-            default,
-            tuple(choices) if choices is not None else None,
-            None,
-            minimum,
-            maximum,
-            description,
-        )
+        return cls._numeric(name, "integer", default, minimum, maximum, choices, description)
 
     @classmethod
     def number(
@@ -133,9 +124,22 @@ class Param:
         description: str = "",
     ) -> Param:
         """A number parameter; the container receives a ``float``."""
+        return cls._numeric(name, "number", default, minimum, maximum, choices, description)
+
+    @classmethod
+    def _numeric(
+        cls,
+        name: str,
+        type_name: ParamType,
+        default: float | None,
+        minimum: float | None,
+        maximum: float | None,
+        choices: Sequence[float] | None,
+        description: str,
+    ) -> Param:
         return cls(
             name,
-            "number",
+            type_name,
             default,
             tuple(choices) if choices is not None else None,
             None,

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import App, Aws, CfnElement, CfnOutput, Stack
+from aws_cdk import App, Aws, CfnOutput, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from constructs_sm.image import ProcessingImage
+from tests.cfn import logical_id, role_statements
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 REGISTRY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/trainer:v1.2"
@@ -28,19 +29,6 @@ PULL_ACTIONS = [
     "ecr:BatchGetImage",
 ]
 Json = dict[str, Any]
-
-
-def _logical_id(stack: Stack, construct: Any) -> str:
-    return stack.get_logical_id(cast(CfnElement, construct.node.default_child))
-
-
-def _role_statements(template: Template, stack: Stack, role: iam.Role) -> list[Json]:
-    role_ref = {"Ref": _logical_id(stack, role)}
-    statements: list[Json] = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if role_ref in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
 
 
 def _pull_statements(repository_arn: Any) -> list[Json]:
@@ -166,7 +154,7 @@ def test_asset_grant_pull_is_scoped_to_the_bootstrap_repository(built: Built) ->
         "AWS::IAM::Policy",
         {
             "PolicyDocument": {"Statement": _pull_statements(repository_arn)},
-            "Roles": [{"Ref": _logical_id(built.stack, built.roles["asset"])}],
+            "Roles": [{"Ref": logical_id(built.stack, built.roles["asset"])}],
         },
     )
 
@@ -185,7 +173,7 @@ def test_asset_with_a_dockerfile_in_a_subdirectory(image_dir: Path) -> None:
 
 
 def _repository_uri(built: Built, suffix: str) -> Json:
-    repository_id = _logical_id(built.stack, built.repository)
+    repository_id = logical_id(built.stack, built.repository)
     arn_part = {"Fn::Split": [":", {"Fn::GetAtt": [repository_id, "Arn"]}]}
     return {
         "Fn::Join": [
@@ -213,8 +201,8 @@ def test_repository_image_uri_uses_the_tag_or_digest(built: Built, name: str, su
 
 @pytest.mark.parametrize("name", ["tag", "digest"])
 def test_repository_grant_pull_is_scoped_to_the_repository(built: Built, name: str) -> None:
-    repository_arn = {"Fn::GetAtt": [_logical_id(built.stack, built.repository), "Arn"]}
-    assert _role_statements(built.template, built.stack, built.roles[name]) == _pull_statements(
+    repository_arn = {"Fn::GetAtt": [logical_id(built.stack, built.repository), "Arn"]}
+    assert role_statements(built.template, built.stack, built.roles[name]) == _pull_statements(
         repository_arn
     )
 
@@ -245,7 +233,7 @@ def test_registry_image_pulls_from_exactly_the_uris_repository(
     assert image.asset is None
     assert _output(built, name) == uri
     assert built.stack.resolve(image.repository_arn) == _partition_arn(arn_rest)
-    assert _role_statements(built.template, built.stack, built.roles[name]) == _pull_statements(
+    assert role_statements(built.template, built.stack, built.roles[name]) == _pull_statements(
         _partition_arn(arn_rest)
     )
     assert repr(image) == f"ProcessingImage.from_registry({uri!r})"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import App, Aws, CfnElement, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import App, Aws, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -26,6 +26,7 @@ from cdk_nag import (
 )
 
 from constructs_sm.storage import ChannelBucket
+from tests.cfn import actions, logical_id, role_statements
 
 READ_PREFIX = "Pipeline/*/prepare/train/"
 WRITE_PREFIX = "Pipeline/*/train/model/"
@@ -36,24 +37,6 @@ Json = dict[str, Any]
 
 def _role(stack: Stack, construct_id: str) -> iam.Role:
     return iam.Role(stack, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-
-
-def _logical_id(stack: Stack, construct: Any) -> str:
-    return stack.get_logical_id(cast(CfnElement, construct.node.default_child))
-
-
-def _role_statements(template: Template, stack: Stack, role: iam.Role) -> list[Json]:
-    role_ref = {"Ref": _logical_id(stack, role)}
-    statements: list[Json] = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if role_ref in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
-
-
-def _actions(statement: Json) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
 
 
 def _objects_arn(bucket_id: str, prefix: str) -> Json:
@@ -319,7 +302,7 @@ def test_lifecycle_expires_run_prefixes_noncurrent_versions_and_uploads(default:
 
 
 def test_grant_read_gets_objects_lists_with_prefix_condition_and_decrypts(default: Built) -> None:
-    statements = _role_statements(default.template, default.stack, default.reader)
+    statements = role_statements(default.template, default.stack, default.reader)
     assert statements == [
         {
             "Action": "s3:GetObject",
@@ -341,7 +324,7 @@ def test_grant_read_gets_objects_lists_with_prefix_condition_and_decrypts(defaul
 
 
 def test_grant_write_puts_objects_and_uses_the_key(default: Built) -> None:
-    statements = _role_statements(default.template, default.stack, default.writer)
+    statements = role_statements(default.template, default.stack, default.writer)
     assert statements == [
         {
             "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -357,14 +340,14 @@ def test_grant_write_puts_objects_and_uses_the_key(default: Built) -> None:
 
 
 def test_grants_never_use_s3_wildcards_delete_or_acl_actions(default: Built) -> None:
-    actions = [
+    granted = [
         action
         for policy in default.template.find_resources("AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        for action in _actions(statement)
+        for action in actions(statement)
     ]
-    assert actions, "the fixture grants something"
-    assert [a for a in actions if "*" in a or "Delete" in a or "Acl" in a] == []
+    assert granted, "the fixture grants something"
+    assert [a for a in granted if "*" in a or "Delete" in a or "Acl" in a] == []
 
 
 def test_grants_leave_the_key_policy_alone(default: Built) -> None:
@@ -431,8 +414,8 @@ def test_passed_key_and_log_bucket_are_used_not_created(custom: Custom) -> None:
     custom.template.resource_count_is("AWS::S3::Bucket", 2)
     assert custom.storage.key is custom.user_key
     assert custom.storage.log_bucket is None
-    key_id = _logical_id(custom.stack, custom.user_key)
-    logs_id = _logical_id(custom.stack, custom.user_logs)
+    key_id = logical_id(custom.stack, custom.user_key)
+    logs_id = logical_id(custom.stack, custom.user_logs)
     custom.template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -513,7 +496,7 @@ def test_long_prefix_gets_a_unique_rule_id_within_the_s3_limit(custom: Custom) -
 
 
 def test_grant_read_accepts_token_prefixes(custom: Custom) -> None:
-    statements = _role_statements(custom.template, custom.stack, custom.token_reader)
+    statements = role_statements(custom.template, custom.stack, custom.token_reader)
     condition = {
         "StringLike": {"s3:prefix": [{"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "/*/step/*"]]}]}
     }
@@ -600,9 +583,9 @@ def test_imported_bucket_key_is_the_passed_key_or_the_buckets_own(imported: Impo
 
 
 def test_imported_bucket_grants_use_its_arn_and_key(imported: Imported) -> None:
-    read = _role_statements(imported.template, imported.stack, imported.reader)
-    write = _role_statements(imported.template, imported.stack, imported.writer)
-    keyless = _role_statements(imported.template, imported.stack, imported.keyless_writer)
+    read = role_statements(imported.template, imported.stack, imported.reader)
+    write = role_statements(imported.template, imported.stack, imported.writer)
+    keyless = role_statements(imported.template, imported.stack, imported.keyless_writer)
     assert read == [
         {
             "Action": "s3:GetObject",
