@@ -41,7 +41,14 @@ from constructs import Construct
 
 from constructs_sm import runtime as _rt
 from constructs_sm.image import ProcessingImage
-from constructs_sm.params import Param, ParamRef, ParamType, validate_params, validation_states
+from constructs_sm.params import (
+    INVALID_PARAMETERS,
+    Param,
+    ParamRef,
+    ParamType,
+    validate_params,
+    validation_states,
+)
 from constructs_sm.roles import (
     create_state_machine_role,
     grant_job_events,
@@ -299,8 +306,14 @@ def build_definition(
     deps: Mapping[str, Sequence[str]],
     partition: str = Aws.PARTITION,
     timeout_seconds: int | None = None,
+    input_locations: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """The pipeline's state-machine definition as Python data (strings may be tokens)."""
+    """The pipeline's state-machine definition as Python data (strings may be tokens).
+
+    ``input_locations`` maps a string parameter used as a step input to the S3 prefixes
+    (``s3://bucket/prefix``) its value must lie under: the steps' roles may read only
+    there, so any other URI fails before the first job with ``InvalidParameters``.
+    """
     states: dict[str, Any] = {
         _FAILED: failure_state(),
         _SUCCEEDED: {"Type": "Succeed"},
@@ -309,7 +322,11 @@ def build_definition(
     schedule = plan(deps)
     first_step = builder.emit(schedule, _SUCCEEDED, states) if schedule else _SUCCEEDED
     write = "Write parameters"
-    check, checks = validation_states(params, next_state=write)
+    after_checks = write
+    if input_locations:
+        after_checks = "Check input locations"
+        states[after_checks] = _location_checks(input_locations, next_state=write, states=states)
+    check, checks = validation_states(params, next_state=after_checks)
     states.update(checks)
     states[write] = {
         "Type": "Task",
@@ -359,6 +376,33 @@ def build_definition(
     if timeout_seconds is not None:
         definition["TimeoutSeconds"] = timeout_seconds
     return definition
+
+
+def _location_checks(
+    locations: Mapping[str, Sequence[str]], *, next_state: str, states: dict[str, Any]
+) -> dict[str, Any]:
+    """A Choice failing when an input parameter points outside its allowed prefixes."""
+    rules = []
+    for name, prefixes in locations.items():
+        fail = f"Invalid location {name}"
+        tests = [
+            {"Variable": f"$.params.{name}", "StringMatches": _glob_literal(prefix) + "*"}
+            for prefix in prefixes
+        ]
+        rules.append({"Not": tests[0] if len(tests) == 1 else {"Or": tests}, "Next": fail})
+        states[fail] = {
+            "Type": "Fail",
+            "Error": INVALID_PARAMETERS,
+            "Cause": f"parameter '{name}' must be an S3 URI under "
+            + " or ".join(prefixes)
+            + " (the pipeline's data sources, which its steps may read)",
+        }
+    return {"Type": "Choice", "Choices": rules, "Default": next_state}
+
+
+def _glob_literal(text: str) -> str:
+    """Escape a literal for a ``StringMatches`` pattern (``*`` and ``\\``)."""
+    return re.sub(r"([\\*])", r"\\\1", text)
 
 
 # -- the construct ------------------------------------------------------------------
@@ -601,7 +645,17 @@ class ProcessingPipeline(Construct):
             steps=settings,
             deps=self.dependencies(),
             timeout_seconds=int(self._timeout.to_seconds()) if self._timeout else None,
+            input_locations=self._input_locations(),
         )
+
+    def _input_locations(self) -> dict[str, list[str]]:
+        locations = [f"s3://{d.bucket.bucket_name}/{d.prefix}" for d in self._data_sources]
+        return {
+            spec.source.name: locations
+            for step in self._steps.values()
+            for spec in step.inputs.values()
+            if isinstance(spec.source, ParamRef)
+        }
 
     # -- steps -----------------------------------------------------------------------
     _step_images: dict[str, ProcessingImage]

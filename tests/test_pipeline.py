@@ -446,3 +446,25 @@ def test_vpc_jobs_get_subnets_security_group_and_eni_permissions(script: Path) -
     statements = _policy_statements(template)
     assert any("ec2:CreateNetworkInterface" in _actions(s) for s in statements)
     assert isinstance(step.role, iam.Role)
+
+
+def test_input_parameters_must_point_into_the_data_sources(built: Built) -> None:
+    states = built.definition["States"]
+    check = states["Check input locations"]
+    assert check["Default"] == "Write parameters"
+    (rule,) = check["Choices"]
+    assert rule["Next"] == "Invalid location raw_uri"
+    assert rule["Not"]["Variable"] == "$.params.raw_uri"
+    resolved = built.stack.resolve(rule["Not"]["StringMatches"])
+    bucket = built.stack.resolve(built.pipeline.storage.bucket.bucket_name)
+    assert resolved == {"Fn::Join": ["", ["s3://", bucket, "/data/*"]]}
+    fail = states["Invalid location raw_uri"]
+    assert fail["Error"] == "InvalidParameters"
+    assert "parameter 'raw_uri' must be an S3 URI under" in fail["Cause"]
+    assert states["Check parameter values"]["Default"] == "Check input locations"
+
+
+def test_glob_literals_are_escaped() -> None:
+    from constructs_sm.pipeline import _glob_literal
+
+    assert _glob_literal("a*b\\c") == "a\\*b\\\\c"
