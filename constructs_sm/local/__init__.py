@@ -1,0 +1,14 @@
+"""Run pipelines offline: an embedded AWS (moto), its real Step Functions interpreter, and
+SageMaker Processing jobs as local processes.
+
+- :class:`Emulator` (``emulator``): moto in server mode in this process, with the
+  Step Functions interpreter on and the SageMaker integration registered;
+- ``jobs``: a processing job as a local process (inputs, entrypoint, outputs);
+- ``sagemaker``: the ``createProcessingJob[.sync]`` integration for the interpreter;
+
+Command line: ``python -m constructs_sm.local run --help``.
+"""
+
+from constructs_sm.local.emulator import Emulator
+
+__all__ = ["Emulator"]

@@ -1,0 +1,211 @@
+"""The embedded AWS: moto in server mode, in this process, with SageMaker jobs that run.
+
+:class:`Emulator` starts moto's threaded server on ``127.0.0.1`` (a free port), turns on
+its Step Functions interpreter (moto's ``/moto-api/config``), registers the SageMaker
+integration (:mod:`constructs_sm.local.sagemaker`) and makes Step Functions resources
+created by CloudFormation visible to the interpreter. Clients talk to it at
+``http://localhost:PORT`` (moto resolves template URLs of CloudFormation by the host name
+``localhost``; ``127.0.0.1`` breaks ``cdk deploy``).
+
+Everything it starts (jobs, the ``cdk`` CLI) gets fake credentials, a region and the
+endpoint through :attr:`Emulator.env`; nothing of the real AWS configuration leaks in.
+It must run in the process that executes the state machines, since the interpreter's
+service integrations live there: use it as a context manager::
+
+    with Emulator() as aws:
+        aws.client("s3").create_bucket(Bucket="demo")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.server import ThreadedMotoServer
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions.parser import models as sfn_parser_models
+
+from constructs_sm.local import sagemaker
+
+DEFAULT_REGION: Final = "us-east-1"
+#: moto's only account (what ``sts get-caller-identity`` returns).
+ACCOUNT: Final = DEFAULT_ACCOUNT_ID
+_FAKE_KEY: Final = "testing"
+_ACTIVE: list[Emulator] = []
+
+
+class Emulator:
+    """moto server + Step Functions interpreter + local SageMaker processing jobs.
+
+    :param region: the region every client and child process uses.
+    :param work_dir: where job directories are made; by default a temporary directory
+        removed by :meth:`stop` (pass one to keep the jobs' files and logs).
+    """
+
+    def __init__(self, *, region: str = DEFAULT_REGION, work_dir: Path | None = None) -> None:
+        self.region = region
+        self._own_work_dir = work_dir is None
+        self.work_dir = (
+            Path(tempfile.mkdtemp(prefix="constructs-sm-local-")) if work_dir is None else work_dir
+        )
+        self._server: ThreadedMotoServer | None = None
+        self._port = 0
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_backends: Any = None
+        self._session = boto3.session.Session(
+            aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=region
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start the server and register the integration; returns ``self``."""
+        if self._server is not None:
+            return self
+        if _ACTIVE:
+            raise RuntimeError(
+                "an Emulator is already running in this process (moto keeps one global state)"
+            )
+        sagemaker.check_integration_points()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
+        # The interpreter logs every failing state with its whole syntax tree; the
+        # execution history has the errors.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        self._server = server
+        self._port = int(server.get_host_and_port()[1])
+        _ACTIVE.append(self)
+        # moto's interpreter calls the server back at localhost:$MOTO_PORT.
+        for key, value in {"MOTO_PORT": str(self._port)}.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        # CloudFormation creates state machines in moto's plain Step Functions backend;
+        # the interpreter's backend (a subclass) must own them to execute them.
+        self._saved_backends = sfn_models.stepfunctions_backends
+        setattr(  # noqa: B010 (the parser backends are a subclass's; mypy wants the base)
+            sfn_models, "stepfunctions_backends", sfn_parser_models.stepfunctions_parser_backends
+        )
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        sagemaker.install(
+            sagemaker.JobRunner(
+                client=self.client_in,
+                work_dir=self.work_dir / "jobs",
+                job_env=self.env,
+                account=ACCOUNT,
+            )
+        )
+        return self
+
+    def stop(self) -> None:
+        """Stop the server, undo the registration and remove the temporary work dir."""
+        if self._server is None:
+            return
+        sagemaker.uninstall()
+        if self._saved_backends is not None:
+            sfn_models.stepfunctions_backends = self._saved_backends
+        try:
+            self._post("/moto-api/reset", {})
+        finally:
+            self._server.stop()
+            self._server = None
+            _ACTIVE.remove(self)
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            if self._own_work_dir:
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- access ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The server's port (0 before :meth:`start`)."""
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        """``http://localhost:PORT``: the endpoint every client must use."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return f"http://localhost:{self._port}"
+
+    @property
+    def account(self) -> str:
+        """The account id resources are created in."""
+        return ACCOUNT
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for child processes: fake credentials, region, endpoint."""
+        return {
+            "AWS_ACCESS_KEY_ID": _FAKE_KEY,
+            "AWS_SECRET_ACCESS_KEY": _FAKE_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+    def child_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) without AWS settings, plus :attr:`env`."""
+        source = dict(os.environ if base is None else base)
+        clean = {k: v for k, v in source.items() if not k.startswith("AWS_")}
+        clean.update(self.env)
+        return clean
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulator in its region (cached, thread-safe)."""
+        return self.client_in(service, self.region)
+
+    def client_in(self, service: str, region: str) -> Any:
+        """A boto3 client of the emulator in ``region`` (cached, thread-safe)."""
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.endpoint,
+                    config=Config(retries={"max_attempts": 2}, max_pool_connections=32),
+                )
+            return self._clients[key]
+
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"http://localhost:{self._port}{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()

@@ -1,0 +1,409 @@
+"""The SageMaker service integration that moto's Step Functions interpreter lacks.
+
+moto 5.2.5 executes ASL with a real interpreter but rejects ``arn:aws:states:::sagemaker:*``
+tasks (``sagemaker`` is in ``_UNSUPPORTED_SERVICE_NAMES`` of its
+``state_task_service_factory``). :func:`install` wraps the factory function that
+``state_task_factory`` calls, so ``sagemaker`` resources get :class:`SageMakerTaskService`:
+
+- ``createProcessingJob`` (request-response) calls the emulator's SageMaker
+  ``CreateProcessingJob`` API, so the job is registered in moto's SageMaker backend and
+  ``DescribeProcessingJob`` sees it, and starts running it as a :class:`~.jobs.LocalJob`;
+  the result is the API's response (``ProcessingJobArn``);
+- ``createProcessingJob.sync`` then polls ``DescribeProcessingJob`` until the job is
+  ``Completed`` (the result is the DescribeProcessingJob output) or ``Failed``/``Stopped``
+  (the task fails with ``States.TaskFailed`` and the DescribeProcessingJob output, with
+  its ``FailureReason``, as the cause), as the AWS integration does.
+
+API errors surface as AWS Step Functions names them: ``SageMaker.ResourceInUseException``,
+``SageMaker.ResourceLimitExceededException``, ``SageMaker.ResourceNotFoundException``,
+and ``SageMaker.AmazonSageMakerException`` for the rest (validation errors included).
+
+The patched names are checked by :func:`check_integration_points`; a moto upgrade that
+moves them fails loudly there (and in ``tests/test_local_integration.py``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, cast
+
+import botocore.exceptions
+from botocore.response import StreamingBody
+from moto.sagemaker import models as sagemaker_models
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
+
+#: The Step Functions resource name (``arn:aws:states:::sagemaker:...``).
+SERVICE_NAME: Final = "sagemaker"
+AWS_SDK: Final = "aws-sdk"
+#: The name ``state_task_factory.state_task_for`` calls to make service tasks.
+_FACTORY_NAME: Final = "state_task_service_for"
+#: How often ``.sync`` polls DescribeProcessingJob (AWS polls far less often).
+_POLL_SECONDS: Final = 0.2
+_TERMINAL: Final = frozenset({"Completed", "Failed", "Stopped"})
+#: SageMaker API error codes the Java SDK (which names Step Functions errors) models as
+#: their own exception classes; every other code is an ``AmazonSageMakerException``.
+_MODELED_ERRORS: Final = frozenset({"ResourceInUse", "ResourceLimitExceeded", "ResourceNotFound"})
+
+ClientFactory = Callable[[str, str], Any]
+"""``(service, region) -> boto3 client`` of the emulator."""
+
+
+class JobRunner:
+    """Runs the jobs the integration creates; shared by every task of an emulator.
+
+    :param client: makes boto3 clients of the emulator.
+    :param work_dir: where job directories are made.
+    :param job_env: environment every job process gets (fake credentials, endpoint).
+    :param account: the emulator's account id (where moto keeps the jobs).
+    """
+
+    def __init__(
+        self, *, client: ClientFactory, work_dir: Path, job_env: dict[str, str], account: str
+    ) -> None:
+        self.client = client
+        self.work_dir = work_dir
+        self.job_env = job_env
+        self.account = account
+        self._lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def _backend_job(self, region: str, name: str) -> Any:
+        backend = sagemaker_models.sagemaker_backends[self.account][region]
+        return backend.processing_jobs[name]
+
+    def create(self, region: str, request: dict[str, Any]) -> dict[str, Any]:
+        """CreateProcessingJob through the emulator's API, then start running it."""
+        sagemaker = self.client("sagemaker", region)
+        name = request.get("ProcessingJobName")
+        with self._lock:  # moto does not reject a duplicate name; SageMaker does
+            try:
+                sagemaker.describe_processing_job(ProcessingJobName=name)
+            except botocore.exceptions.ClientError:
+                pass
+            else:
+                raise _client_error(
+                    "ResourceInUse",
+                    f"Job name must be unique within an AWS account and region, "
+                    f"and a job with this name already exists ({name})",
+                    "CreateProcessingJob",
+                )
+            response = sagemaker.create_processing_job(**request)
+            job = self._backend_job(region, str(name))
+            # moto records a subset of the request and reports every job Completed at once.
+            job.processing_job_status = "InProgress"
+            job.processing_resources = request.get("ProcessingResources")
+            job.environment = request.get("Environment")
+            job.processing_start_time = _now()
+            job.processing_end_time = None
+        local = LocalJob(
+            request,
+            s3=self.client("s3", region),
+            work_dir=self.work_dir,
+            base_env=self.job_env,
+            should_stop=lambda: job.processing_job_status in ("Stopping", "Stopped"),
+        )
+
+        def done(outcome: JobOutcome) -> None:
+            with self._lock:
+                job.processing_job_status = outcome.status
+                job.processing_end_time = _now()
+                job.last_modified_time = job.processing_end_time
+                if outcome.failure_reason:
+                    job.failure_reason = outcome.failure_reason
+                if outcome.exit_message:
+                    job.exit_message = outcome.exit_message
+
+        self.threads.append(run_in_thread(local, done))
+        response.pop("ResponseMetadata", None)
+        return dict(response)
+
+    def describe(self, region: str, name: str) -> dict[str, Any]:
+        """DescribeProcessingJob through the emulator's API, JSON-ready (times as epoch ms)."""
+        response = self.client("sagemaker", region).describe_processing_job(ProcessingJobName=name)
+        response.pop("ResponseMetadata", None)
+        return dict(_jsonable(response))
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(tz=datetime.UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    """Timestamps as epoch milliseconds, as Step Functions shows them in task results."""
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _details(**details: Any) -> Any:
+    """moto's ``EventDetails`` (a TypedDict that declares every kind of detail)."""
+    return EventDetails(**details)  # type: ignore[typeddict-item]
+
+
+def _client_error(code: str, message: str, operation: str) -> botocore.exceptions.ClientError:
+    return botocore.exceptions.ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "local"},
+        },
+        operation,
+    )
+
+
+def error_name(code: str) -> str:
+    """The Step Functions error name of a SageMaker API error code."""
+    if code in _MODELED_ERRORS:
+        return f"SageMaker.{code}Exception"
+    return "SageMaker.AmazonSageMakerException"
+
+
+def _request_members(operation: str) -> set[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return set(model.operation_model(operation).input_shape.members)
+
+
+_RUNNER: JobRunner | None = None
+_API_PARAMETERS: Final = {"createprocessingjob": _request_members("CreateProcessingJob")}
+
+
+class SageMakerTaskService(StateTaskServiceCallback):
+    """``arn:aws:states:::sagemaker:createProcessingJob[.sync]`` for moto's interpreter."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_integration_patterns={ResourceCondition(ResourceCondition.Sync)})
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        return _API_PARAMETERS.get(self.resource.api_action.lower())
+
+    @staticmethod
+    def _runner() -> JobRunner:
+        if _RUNNER is None:
+            raise RuntimeError("no local job runner: start constructs_sm.local.Emulator first")
+        return _RUNNER
+
+    def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
+        api_errors = botocore.exceptions.ClientError | botocore.exceptions.ParamValidationError
+        if isinstance(ex, api_errors):
+            if isinstance(ex, botocore.exceptions.ClientError):
+                code = str(ex.response["Error"]["Code"])
+                message = str(ex.response["Error"]["Message"])
+                status = ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+                request_id = ex.response.get("ResponseMetadata", {}).get("RequestId", "local")
+            else:
+                code, message, status, request_id = "ValidationException", str(ex), 400, "local"
+            error = error_name(code)
+            cause = (
+                f"{message} (Service: AmazonSageMaker; Status Code: {status}; "
+                f"Error Code: {code}; Request ID: {request_id}; Proxy: null)"
+            )
+            return FailureEvent(
+                env=env,
+                error_name=CustomErrorName(error),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=_details(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=error,
+                        cause=cause,
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                    )
+                ),
+            )
+        result: FailureEvent = super()._from_error(env=env, ex=ex)
+        return result
+
+    def _eval_service_task(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        action = self.resource.api_action.lower()
+        if action != "createprocessingjob":
+            raise ValueError(f"sagemaker:{self.resource.api_action} is not supported locally")
+        response = self._runner().create(resource_runtime_part.region, normalised_parameters)
+        env.stack.append(response)
+
+    def _eval_integration_pattern(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        # moto's version assumes every callback service also supports waitForTaskToken
+        # (it calls interrupt_all() on a callback endpoint that is None otherwise); a
+        # SageMaker task only polls. TimeoutSeconds is enforced around this by the state.
+        resolve = self._build_sync_resolver(
+            env, resource_runtime_part, normalised_parameters, state_credentials
+        )
+        assert resolve is not None
+        while env.is_running():
+            result = resolve()
+            if result is not None:
+                env.stack.append(result)
+                return
+            time.sleep(_POLL_SECONDS)
+
+    def _build_sync_resolver(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> Callable[[], Any] | None:
+        env.stack.pop()  # the CreateProcessingJob response
+        name = str(normalised_parameters["ProcessingJobName"])
+        region = resource_runtime_part.region
+        runner = self._runner()
+
+        def resolve() -> Any | None:
+            job = runner.describe(region, name)
+            status = job.get("ProcessingJobStatus")
+            if status not in _TERMINAL:
+                return None
+            if status == "Completed":
+                return job
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=_details(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                            cause=to_json_str(job),
+                        )
+                    ),
+                )
+            )
+
+        return resolve
+
+
+class AwsSdkTaskService(StateTaskServiceAwsSdk):
+    """moto's ``aws-sdk`` integration, with streaming response members read as text.
+
+    moto 5.2.5 leaves ``s3:getObject``'s ``Body`` as a botocore stream object, so
+    ``States.StringToJson($.Body)`` fails; AWS Step Functions returns the body as a string.
+    """
+
+    def _eval_service_task(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        super()._eval_service_task(
+            env, resource_runtime_part, normalised_parameters, state_credentials
+        )
+        response = env.stack[-1]
+        if isinstance(response, dict):
+            for key, value in list(response.items()):
+                if isinstance(value, StreamingBody):
+                    response[key] = value.read().decode("utf-8", errors="replace")
+
+
+_original_factory: Callable[..., Any] | None = None
+
+
+def _factory(service_name: str) -> Any:
+    if service_name == SERVICE_NAME:
+        return SageMakerTaskService()
+    if service_name == AWS_SDK:
+        return cast(Any, AwsSdkTaskService)()
+    assert _original_factory is not None
+    return _original_factory(service_name=service_name)
+
+
+def check_integration_points() -> None:
+    """Fail loudly if the moto internals this module patches have moved or changed."""
+    factory = state_task_service_factory.state_task_service_for
+    problems = []
+    if list(inspect.signature(factory).parameters) != ["service_name"]:
+        problems.append(f"state_task_service_for{inspect.signature(factory)}")
+    if SERVICE_NAME not in getattr(state_task_service_factory, "_UNSUPPORTED_SERVICE_NAMES", ()):
+        problems.append("sagemaker is no longer in _UNSUPPORTED_SERVICE_NAMES")
+    if not callable(getattr(state_task_factory, _FACTORY_NAME, None)):
+        problems.append("state_task_factory no longer imports state_task_service_for")
+    for name in (
+        "_eval_service_task",
+        "_build_sync_resolver",
+        "_eval_integration_pattern",
+        "_from_error",
+    ):
+        if not hasattr(StateTaskServiceCallback, name):
+            problems.append(f"StateTaskServiceCallback.{name} is gone")
+    if not hasattr(StateTaskServiceAwsSdk, "_eval_service_task"):
+        problems.append("StateTaskServiceAwsSdk._eval_service_task is gone")
+    if not hasattr(sagemaker_models, "sagemaker_backends"):
+        problems.append("moto.sagemaker.models.sagemaker_backends is gone")
+    if problems:
+        raise RuntimeError(
+            "constructs_sm.local supports moto 5.2.5 only; its Step Functions internals "
+            "changed: " + "; ".join(problems)
+        )
+
+
+def install(runner: JobRunner) -> None:
+    """Register the SageMaker integration in this process's moto interpreter."""
+    global _RUNNER, _original_factory
+    check_integration_points()
+    _RUNNER = runner
+    if _original_factory is None:
+        _original_factory = getattr(state_task_factory, _FACTORY_NAME)
+        setattr(state_task_factory, _FACTORY_NAME, _factory)
+
+
+def uninstall() -> None:
+    """Undo :func:`install` (the interpreter rejects ``sagemaker`` tasks again)."""
+    global _RUNNER, _original_factory
+    if _original_factory is not None:
+        setattr(state_task_factory, _FACTORY_NAME, _original_factory)
+        _original_factory = None
+    _RUNNER = None
