@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import urllib.request
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -84,6 +85,9 @@ class Emulator:
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        # Skipped resource types are reported by the deployer (constructs_sm.local.deploy).
+        logging.getLogger("moto.cloudformation").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         self._server = server
