@@ -337,7 +337,7 @@ def build_definition(
             "Body.$": "States.JsonToString($.params)",
             "ContentType": "application/json",
         },
-        "ResultPath": None,
+        "ResultPath": "$.run.params_file",  # not None: CDK drops JSON nulls from definitions
         "TimeoutSeconds": 60,
         "Retry": S3_RETRIES,
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _FAILED}],
