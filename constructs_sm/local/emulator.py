@@ -37,7 +37,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import sagemaker
+from constructs_sm.local import jsonpath, sagemaker
 
 DEFAULT_REGION: Final = "us-east-1"
 #: moto's only account (what ``sts get-caller-identity`` returns).
@@ -81,12 +81,13 @@ class Emulator:
                 "an Emulator is already running in this process (moto keeps one global state)"
             )
         sagemaker.check_integration_points()
+        jsonpath.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         # Skipped resource types are reported by the deployer (constructs_sm.local.deploy).
-        logging.getLogger("moto.cloudformation").setLevel(logging.ERROR)
+        logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
@@ -105,6 +106,7 @@ class Emulator:
             sfn_models, "stepfunctions_backends", sfn_parser_models.stepfunctions_parser_backends
         )
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        jsonpath.install()
         sagemaker.install(
             sagemaker.JobRunner(
                 client=self.client_in,
@@ -120,6 +122,7 @@ class Emulator:
         if self._server is None:
             return
         sagemaker.uninstall()
+        jsonpath.uninstall()
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:

@@ -140,13 +140,13 @@ class JobRunner:
 
         def done(outcome: JobOutcome) -> None:
             with self._lock:
-                job.processing_job_status = outcome.status
                 job.processing_end_time = _now()
                 job.last_modified_time = job.processing_end_time
                 if outcome.failure_reason:
                     job.failure_reason = outcome.failure_reason
                 if outcome.exit_message:
                     job.exit_message = outcome.exit_message
+                job.processing_job_status = outcome.status  # last: describe reads unlocked
 
         self.threads.append(run_in_thread(local, done))
         response.pop("ResponseMetadata", None)

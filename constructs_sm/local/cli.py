@@ -1,0 +1,215 @@
+"""``python -m constructs_sm.local run``: deploy a CDK app into the emulator and run it.
+
+::
+
+    python -m constructs_sm.local run [--app "python app.py"] [--stack NAME]
+        [--pipeline NAME] [--input JSON] [--data LOCAL_DIR=s3://bucket/prefix/ ...]
+        [--json] [--work-dir DIR]
+
+1. start the emulator (:class:`~constructs_sm.local.emulator.Emulator`);
+2. ``cdk synth`` the app (``--app``: a command as in ``cdk.json``, or an assembly
+   directory such as ``cdk.out``; default: the project's ``cdk.json``), ``cdk bootstrap``
+   and ``cdk deploy`` it into the emulator;
+3. upload each ``--data`` directory (``{bucket}`` in the URI stands for the pipeline's
+   channel bucket, whose name is generated at deploy time; also in ``--input``);
+4. start one execution with ``--input`` and print each step's job as it starts and
+   ends, then the returned values and the S3 tree of the run's handoff prefixes;
+5. stop the emulator. ``--json`` ends the output with one line holding
+   ``{"status", "error", "cause", "steps": {step: {"status", "job_name", "values",
+   "outputs"}}}``. The exit code is 0 only when the execution succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from constructs_sm.local.deploy import CdkDeployer, DeployError
+from constructs_sm.local.emulator import Emulator
+from constructs_sm.local.runner import (
+    PipelineInfo,
+    Progress,
+    RunResult,
+    failure_summary,
+    find_pipelines,
+    list_tree,
+    seed,
+    start,
+    substitute_bucket,
+    watch,
+)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    main = argparse.ArgumentParser(
+        prog="python -m constructs_sm.local",
+        description="Run constructs_sm pipelines offline: an embedded AWS emulator (moto), "
+        "its Step Functions interpreter and processing jobs as local processes.",
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="deploy a CDK app into the emulator and run one pipeline execution",
+        description="Deploy a CDK app into the emulator with the cdk CLI and run one "
+        "execution. In --data and --input, {bucket} stands for the pipeline's channel "
+        "bucket.",
+    )
+    run.add_argument(
+        "--app",
+        help="CDK app command as in cdk.json, or a cloud assembly directory "
+        "(default: the project's cdk.json)",
+    )
+    run.add_argument("--stack", action="append", default=[], help="stack to deploy (repeatable)")
+    run.add_argument("--pipeline", help="the pipeline to run when the stacks hold several")
+    run.add_argument("--input", default="{}", help="execution input, a JSON object")
+    run.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="LOCAL_DIR=S3_URI",
+        help="upload LOCAL_DIR to the S3 prefix before the run (repeatable)",
+    )
+    run.add_argument("--json", action="store_true", help="end with one line of JSON")
+    run.add_argument(
+        "--work-dir",
+        type=Path,
+        help="keep job directories (inputs, outputs, logs) here instead of a temporary one",
+    )
+    run.add_argument(
+        "--project-dir", type=Path, default=Path.cwd(), help="where cdk runs (default: .)"
+    )
+    return main
+
+
+def _data_args(values: Sequence[str]) -> list[tuple[Path, str]]:
+    pairs = []
+    for value in values:
+        local, sep, uri = value.partition("=")
+        if not sep or not uri.startswith("s3://"):
+            raise ValueError(f"--data must be LOCAL_DIR=s3://bucket/prefix/, got {value!r}")
+        pairs.append((Path(local), uri))
+    return pairs
+
+
+def _choose(pipelines: list[PipelineInfo], wanted: str | None) -> PipelineInfo:
+    names = ", ".join(p.name for p in pipelines) or "(none)"
+    if wanted:
+        for pipeline in pipelines:
+            if pipeline.name == wanted:
+                return pipeline
+        raise ValueError(f"--pipeline {wanted!r} is not deployed; pipelines: {names}")
+    if len(pipelines) != 1:
+        raise ValueError(
+            f"the stacks hold {len(pipelines)} constructs_sm pipelines ({names}); "
+            "choose one with --pipeline"
+        )
+    return pipelines[0]
+
+
+def _format_value(value: Any) -> str:
+    return f"{json.dumps(value)} ({type(value).__name__})"
+
+
+def _size(size: int) -> str:
+    return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB"
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.width = 10
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def progress(self, event: Progress) -> None:
+        took = f"{event.duration:5.1f}s" if event.duration is not None else "      "
+        self.line(
+            f"  [{event.elapsed:6.1f}s] {event.step:<{self.width}} {event.status:<10} "
+            f"{took}  job {event.job_name}"
+        )
+        if event.failure_reason:
+            self.line(f"             {event.failure_reason}")
+
+    def result(self, result: RunResult, pipeline: PipelineInfo, emulator: Emulator) -> None:
+        if result.succeeded:
+            self.line(f"execution SUCCEEDED in {result.seconds:.1f}s")
+        else:
+            self.line(f"execution {result.status} in {result.seconds:.1f}s")
+            self.line(f"  {failure_summary(result)}")
+        values = [(s, k, v) for s, r in result.steps.items() for k, v in r.values.items()]
+        if values:
+            self.line("returned values:")
+            for step, key, value in values:
+                self.line(f"  {step}.{key} = {_format_value(value)}")
+        prefix = pipeline.run_prefix(result.execution_name)
+        tree = list_tree(emulator, pipeline.bucket, prefix)
+        self.line(f"handoff data under s3://{pipeline.bucket}/{prefix}:")
+        for key, size in tree:
+            self.line(f"  {key}  ({_size(size)})")
+        if not tree:
+            self.line("  (nothing)")
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """The ``run`` command; returns the exit code."""
+    printer = _Printer(out)
+    try:
+        params = json.loads(args.input)
+        if not isinstance(params, dict):
+            raise ValueError("--input must be a JSON object")
+        data = _data_args(args.data)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    begin = time.monotonic()
+    with Emulator(work_dir=args.work_dir) as emulator:
+        printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
+        deployer = CdkDeployer(
+            emulator, project_dir=args.project_dir, app=args.app, log=printer.line
+        )
+        try:
+            assembly = deployer.synth(emulator.work_dir / "cdk.out")
+            deployer.bootstrap(assembly)
+            stacks = deployer.deploy(assembly, args.stack)
+            for stack in stacks:
+                if stack.api_created:
+                    printer.line(
+                        f"  {stack.name}: created through the S3 API (moto's CloudFormation "
+                        f"skips them): {', '.join(stack.api_created)}"
+                    )
+            pipeline = _choose(find_pipelines(emulator, stacks), args.pipeline)
+            for local, uri in data:
+                target = substitute_bucket(uri, pipeline.bucket)
+                keys = seed(emulator, local, target)
+                printer.line(f"uploaded {len(keys)} file(s) from {local} to {target}")
+        except (DeployError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        params = json.loads(substitute_bucket(json.dumps(params), pipeline.bucket))
+        printer.width = max([len(s) for s in pipeline.steps] + [4])
+        arn, name = start(emulator, pipeline, params)
+        printer.line(f"execution {name} of pipeline {pipeline.name}, input {json.dumps(params)}")
+        result = watch(emulator, pipeline, arn, on_progress=printer.progress)
+        printer.result(result, pipeline, emulator)
+    printer.line(f"total {time.monotonic() - begin:.1f}s")
+    if args.json:
+        printer.line(json.dumps(result.to_json(), sort_keys=True))
+    return 0 if result.succeeded else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of ``python -m constructs_sm.local``."""
+    args = parser().parse_args(argv)
+    if args.command == "run":
+        return run(args, out or sys.stdout)
+    return EXIT_USAGE  # pragma: no cover (argparse requires a command)

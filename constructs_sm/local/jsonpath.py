@@ -1,0 +1,83 @@
+"""A fix of moto's JSONPath evaluation for paths through an array index (``$[1].steps``).
+
+AWS Step Functions returns the single value a definite path selects: ``$[1].steps`` on
+a Parallel state's result is branch 1's ``steps`` object. moto 5.2.5's
+``extract_json`` wraps the value in a list whenever the match's parent was reached by
+an index (its fix of getmoto/moto#7825), so ``States.JsonMerge($[0].steps, $[1].steps,
+false)`` fails with "Expected a JSON object". :func:`install` replaces the function in
+the interpreter modules that imported it: definite paths (no wildcard, slice, filter,
+union or recursive descent) return their single match; every other path keeps moto's
+behaviour.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+_SOURCE: Final = "moto.stepfunctions.parser.asl.utils.json_path"
+#: The interpreter modules that ``from ... import extract_json`` (moto 5.2.5).
+IMPORTERS: Final = (
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.timestamp_operators",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.boolean_equals",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.numeric",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.string_operators",
+    "moto.stepfunctions.parser.asl.eval.states",
+)
+_INDEFINITE: Final = re.compile(r"\*|\.\.|:|\?|,|@|\(")
+_original: Callable[[str, Any], Any] | None = None
+
+
+def is_definite(path: str) -> bool:
+    """True for a path that selects at most one node (``$.a[0].b``, not ``$.a[*].b``)."""
+    return path.startswith("$") and not _INDEFINITE.search(path)
+
+
+def extract_json(path: str, data: Any) -> Any:
+    """moto's ``extract_json``, with definite paths returning their single match."""
+    assert _original is not None
+    if is_definite(path):
+        matches = importlib.import_module("jsonpath_ng.ext").parse(path).find(data)
+        if len(matches) == 1:
+            return matches[0].value
+    return _original(path, data)
+
+
+def check_integration_points() -> None:
+    """Fail loudly if moto's ``extract_json`` or its importers moved."""
+    source = importlib.import_module(_SOURCE)
+    problems = [] if callable(getattr(source, "extract_json", None)) else [_SOURCE]
+    for name in IMPORTERS:
+        module = importlib.import_module(name)
+        if getattr(module, "extract_json", None) not in (source.extract_json, extract_json):
+            problems.append(name)
+    if problems:
+        raise RuntimeError(
+            "constructs_sm.local supports moto 5.2.5 only; extract_json moved in: "
+            + ", ".join(problems)
+        )
+
+
+def install() -> None:
+    """Use :func:`extract_json` in moto's interpreter (idempotent)."""
+    global _original
+    check_integration_points()
+    if _original is not None:
+        return
+    _original = importlib.import_module(_SOURCE).extract_json
+    for name in IMPORTERS:
+        setattr(importlib.import_module(name), "extract_json", extract_json)  # noqa: B010
+
+
+def uninstall() -> None:
+    """Restore moto's own ``extract_json``."""
+    global _original
+    if _original is None:
+        return
+    for name in IMPORTERS:
+        setattr(importlib.import_module(name), "extract_json", _original)  # noqa: B010
+    _original = None

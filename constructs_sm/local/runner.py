@@ -1,0 +1,399 @@
+"""Find the pipelines of deployed stacks, seed data, run an execution and watch it.
+
+A pipeline is recognised by its state machine's definition (as rendered by
+:func:`constructs_sm.pipeline.build_definition`): the channel bucket and run prefix in
+its ``Merge defaults`` state, and one ``createProcessingJob`` task per step whose
+``Environment`` names the step (``CSM_STEP``).
+
+:func:`watch` follows an execution as it happens: a :class:`Progress` event when a step's
+job is created (from the execution history) and when it ends (from
+``DescribeProcessingJob``), then a :class:`RunResult` with each step's status, job name,
+returned values and output URIs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import botocore.exceptions
+
+from constructs_sm.local.deploy import DeployedStack
+from constructs_sm.local.emulator import Emulator
+from constructs_sm.local.jobs import split_s3_uri
+
+_TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
+_ROOT_FORMAT: Final = re.compile(r"^States\.Format\('([^']*)/\{\}', \$\$\.Execution\.Name\)$")
+STEP_ENV: Final = "CSM_STEP"
+RETURNS_CHANNEL: Final = "returns"
+VALUES_FILE: Final = "values.json"
+#: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
+#: generated at deploy time).
+BUCKET_PLACEHOLDER: Final = "{bucket}"
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """A deployed pipeline: its state machine, channel bucket, run prefix and steps."""
+
+    name: str
+    state_machine_arn: str
+    bucket: str
+    steps: tuple[str, ...]
+    stack: str
+
+    def run_prefix(self, execution_name: str) -> str:
+        """``<pipeline>/<execution>/``: where the execution's handoff data lives."""
+        return f"{self.name}/{execution_name}/"
+
+
+@dataclass
+class Progress:
+    """A step's job was created (``InProgress``) or ended (``Completed``, ``Failed``...)."""
+
+    step: str
+    status: str
+    job_name: str
+    elapsed: float
+    duration: float | None = None
+    failure_reason: str | None = None
+
+
+@dataclass
+class StepResult:
+    """What one step did in an execution."""
+
+    status: str = "NotStarted"
+    job_name: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    duration: float | None = None
+    failure_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` form: status, job_name, values, outputs."""
+        return {
+            "status": self.status,
+            "job_name": self.job_name,
+            "values": self.values,
+            "outputs": self.outputs,
+        }
+
+
+@dataclass
+class RunResult:
+    """The end of an execution."""
+
+    execution_arn: str
+    execution_name: str
+    status: str
+    error: str | None
+    cause: str | None
+    steps: dict[str, StepResult]
+    output: Any
+    seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the execution succeeded."""
+        return self.status == "SUCCEEDED"
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"status", "error", "cause", "steps": {step: {...}}}``."""
+        return {
+            "status": self.status,
+            "error": self.error,
+            "cause": self.cause,
+            "steps": {name: step.to_json() for name, step in self.steps.items()},
+        }
+
+
+# -- finding pipelines --------------------------------------------------------------
+
+
+def _walk_states(states: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from _walk_states(branch.get("States", {}))
+
+
+def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> PipelineInfo | None:
+    """A :class:`PipelineInfo` from a state-machine definition, or None if it is not ours."""
+    states = definition.get("States", {})
+    merge = states.get("Merge defaults", {}).get("Parameters", {})
+    run = merge.get("run") if isinstance(merge, dict) else None
+    if not isinstance(run, dict) or "bucket" not in run:
+        return None
+    match = _ROOT_FORMAT.match(str(run.get("root.$", "")))
+    if not match:
+        return None
+    steps = []
+    for _name, state in _walk_states(states):
+        if ":sagemaker:createProcessingJob" in str(state.get("Resource", "")):
+            step = state.get("Parameters", {}).get("Environment", {}).get(STEP_ENV)
+            if isinstance(step, str) and step not in steps:
+                steps.append(step)
+    return PipelineInfo(
+        name=match.group(1),
+        state_machine_arn=arn,
+        bucket=str(run["bucket"]),
+        steps=tuple(steps),
+        stack=stack,
+    )
+
+
+def find_pipelines(emulator: Emulator, stacks: list[DeployedStack]) -> list[PipelineInfo]:
+    """The pipelines among the state machines of ``stacks``."""
+    sfn = emulator.client("stepfunctions")
+    found = []
+    for stack in stacks:
+        for arn in stack.physical_ids("AWS::StepFunctions::StateMachine"):
+            definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+            info = describe_pipeline(definition, arn, stack.name)
+            if info is not None:
+                found.append(info)
+    return found
+
+
+# -- data -----------------------------------------------------------------------------
+
+
+def substitute_bucket(text: str, bucket: str) -> str:
+    """Replace ``{bucket}`` with the pipeline's channel bucket."""
+    return text.replace(BUCKET_PLACEHOLDER, bucket)
+
+
+def seed(emulator: Emulator, local_dir: Path, s3_uri: str) -> list[str]:
+    """Upload every file below ``local_dir`` to ``s3_uri`` (a prefix); returns the keys.
+
+    The bucket is created if it does not exist.
+    """
+    if not local_dir.is_dir():
+        raise ValueError(f"--data: {str(local_dir)!r} is not a directory")
+    bucket, prefix = split_s3_uri(s3_uri)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    s3 = emulator.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError:
+        s3.create_bucket(Bucket=bucket)
+    keys = []
+    for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+        key = prefix + path.relative_to(local_dir).as_posix()
+        s3.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return keys
+
+
+def list_tree(emulator: Emulator, bucket: str, prefix: str) -> list[tuple[str, int]]:
+    """``(key relative to prefix, size)`` of every object below ``prefix``."""
+    s3 = emulator.client("s3")
+    items = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        items += [(obj["Key"][len(prefix) :], int(obj["Size"])) for obj in page.get("Contents", [])]
+    return sorted(items)
+
+
+# -- executions -----------------------------------------------------------------------
+
+
+def execution_name() -> str:
+    """A readable, unique execution name: ``local-YYYYmmdd-HHMMSS-xxxxxx``."""
+    now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"local-{now}-{secrets.token_hex(3)}"
+
+
+def start(
+    emulator: Emulator,
+    pipeline: PipelineInfo,
+    params: Mapping[str, Any],
+    *,
+    name: str | None = None,
+) -> tuple[str, str]:
+    """Start an execution with ``params`` as its input; returns ``(arn, name)``."""
+    name = name or execution_name()
+    response = emulator.client("stepfunctions").start_execution(
+        stateMachineArn=pipeline.state_machine_arn, name=name, input=json.dumps(dict(params))
+    )
+    return str(response["executionArn"]), name
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return None
+
+
+def _failure_reason(cause: str | None) -> str | None:
+    """The FailureReason inside a ``.sync`` task's cause (DescribeProcessingJob JSON)."""
+    if not cause:
+        return None
+    try:
+        data = json.loads(cause)
+    except ValueError:
+        return None
+    return data.get("FailureReason") if isinstance(data, dict) else None
+
+
+class _Watcher:
+    def __init__(
+        self,
+        emulator: Emulator,
+        pipeline: PipelineInfo,
+        arn: str,
+        on_progress: Callable[[Progress], None],
+    ) -> None:
+        self.emulator = emulator
+        self.pipeline = pipeline
+        self.arn = arn
+        self.on_progress = on_progress
+        self.steps = {step: StepResult() for step in pipeline.steps}
+        self.jobs: dict[str, str] = {}  # job name -> step
+        self.finished: set[str] = set()
+        self.seen_events = 0
+        self.started = time.monotonic()
+        self.sfn = emulator.client("stepfunctions")
+        self.sagemaker = emulator.client("sagemaker")
+
+    def _events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            page = self.sfn.get_execution_history(**kwargs)
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def poll(self) -> None:
+        events = self._events()
+        for event in events[self.seen_events :]:
+            details = event.get("taskScheduledEventDetails")
+            if event["type"] != "TaskScheduled" or not details:
+                continue
+            if details.get("resourceType") != "sagemaker":
+                continue
+            params = json.loads(details.get("parameters") or "{}")
+            job = params.get("ProcessingJobName")
+            step = (params.get("Environment") or {}).get(STEP_ENV)
+            if not isinstance(job, str) or not isinstance(step, str):
+                continue
+            self.jobs[job] = step
+            result = self.steps.setdefault(step, StepResult())
+            result.status, result.job_name = "InProgress", job
+            self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
+        self.seen_events = len(events)
+        for job, step in self.jobs.items():
+            if job not in self.finished:
+                self._check_job(job, step)
+
+    def _check_job(self, job: str, step: str) -> None:
+        try:
+            described = self.sagemaker.describe_processing_job(ProcessingJobName=job)
+        except botocore.exceptions.ClientError:
+            return  # scheduled, not created yet
+        status = described["ProcessingJobStatus"]
+        result = self.steps[step]
+        result.outputs = {
+            out["OutputName"]: out["S3Output"]["S3Uri"]
+            for out in described.get("ProcessingOutputConfig", {}).get("Outputs", [])
+            if out["OutputName"] != RETURNS_CHANNEL and "S3Output" in out
+        }
+        if status not in _TERMINAL_JOB:
+            return
+        self.finished.add(job)
+        begin = _seconds(described.get("ProcessingStartTime"))
+        end = _seconds(described.get("ProcessingEndTime"))
+        result.status = status
+        result.duration = end - begin if begin is not None and end is not None else None
+        result.failure_reason = described.get("FailureReason")
+        self.on_progress(
+            Progress(
+                step, status, job, self.elapsed(), result.duration, described.get("FailureReason")
+            )
+        )
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def watch(
+    emulator: Emulator,
+    pipeline: PipelineInfo,
+    arn: str,
+    *,
+    on_progress: Callable[[Progress], None] = lambda progress: None,
+    timeout: float = 3600.0,
+    interval: float = 0.2,
+) -> RunResult:
+    """Follow an execution to its end, reporting each step's job as it starts and ends."""
+    watcher = _Watcher(emulator, pipeline, arn, on_progress)
+    deadline = time.monotonic() + timeout
+    while True:
+        described = watcher.sfn.describe_execution(executionArn=arn)
+        watcher.poll()
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {arn} still running after {timeout:.0f}s")
+        time.sleep(interval)
+    output = json.loads(described["output"]) if described.get("output") else None
+    name = str(described["name"])
+    _collect_values(emulator, pipeline, name, output, watcher.steps)
+    start_time = _seconds(described.get("startDate"))
+    stop_time = _seconds(described.get("stopDate"))
+    return RunResult(
+        execution_arn=arn,
+        execution_name=name,
+        status=str(described["status"]),
+        error=described.get("error"),
+        cause=described.get("cause"),
+        steps=watcher.steps,
+        output=output,
+        seconds=(stop_time - start_time) if start_time and stop_time else watcher.elapsed(),
+    )
+
+
+def _collect_values(
+    emulator: Emulator,
+    pipeline: PipelineInfo,
+    execution: str,
+    output: Any,
+    steps: dict[str, StepResult],
+) -> None:
+    """Returned values: from the final state when it has them, else from S3."""
+    state_steps = output.get("steps", {}) if isinstance(output, dict) else {}
+    s3 = emulator.client("s3")
+    for step, result in steps.items():
+        values = (state_steps.get(step) or {}).get("returned", {}).get("values")
+        if isinstance(values, dict):
+            result.values = values
+            continue
+        if result.status != "Completed":
+            continue
+        key = f"{pipeline.run_prefix(execution)}{step}/{RETURNS_CHANNEL}/{VALUES_FILE}"
+        try:
+            body = s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
+        except botocore.exceptions.ClientError:
+            continue
+        data = json.loads(body)
+        if isinstance(data, dict):
+            result.values = data
+
+
+def failure_summary(result: RunResult) -> str:
+    """``error: cause`` with a job's FailureReason instead of the whole job description."""
+    reason = _failure_reason(result.cause)
+    return f"{result.error}: {reason or result.cause}"
