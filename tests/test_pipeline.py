@@ -468,3 +468,19 @@ def test_glob_literals_are_escaped() -> None:
     from constructs_sm.pipeline import _glob_literal
 
     assert _glob_literal("a*b\\c") == "a\\*b\\\\c"
+
+
+def test_definition_has_no_nulls(built: Built) -> None:
+    """CDK drops JSON nulls when it serializes the definition: none may be relied on."""
+
+    def walk(value: object, path: str) -> None:
+        assert value is not None, f"null at {path}"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    walk(built.definition, "$")
+    assert built.definition["States"]["Write parameters"]["ResultPath"] == "$.run.params_file"
