@@ -1,6 +1,7 @@
-"""A fix of moto's JSONPath evaluation for paths through an array index (``$[1].steps``).
+"""Two fixes of moto 5.2.5's ASL interpreter that the generated definitions need.
 
-AWS Step Functions returns the single value a definite path selects: ``$[1].steps`` on
+**JSONPath through an array index** (``$[1].steps``). AWS Step Functions returns the
+single value a definite path selects: ``$[1].steps`` on
 a Parallel state's result is branch 1's ``steps`` object. moto 5.2.5's
 ``extract_json`` wraps the value in a list whenever the match's parent was reached by
 an index (its fix of getmoto/moto#7825), so ``States.JsonMerge($[0].steps, $[1].steps,
@@ -8,6 +9,15 @@ false)`` fails with "Expected a JSON object". :func:`install` replaces the funct
 the interpreter modules that imported it: definite paths (no wildcard, slice, filter,
 union or recursive descent) return their single match; every other path keeps moto's
 behaviour.
+
+**Re-raising a caught ``States.*`` error.** The pipeline catches a step's error and
+ends in a ``Fail`` state whose ``ErrorPath`` is the caught error, inside a Parallel
+branch for parallel steps; AWS keeps the name (``States.TaskFailed`` of a failed job
+stays ``States.TaskFailed``). moto builds both the ``Fail`` state's error and the
+Parallel state's re-raised branch error as a ``CustomErrorName``, which refuses names
+starting with ``States.``, so the execution fails with ``States.Runtime`` instead.
+:func:`install` gives ``state_fail`` and ``branches_decl`` an error-name class that keeps
+the name as is.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ import importlib
 import re
 from collections.abc import Callable
 from typing import Any, Final
+
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 
 _SOURCE: Final = "moto.stepfunctions.parser.asl.utils.json_path"
 #: The interpreter modules that ``from ... import extract_json`` (moto 5.2.5).
@@ -28,8 +40,18 @@ IMPORTERS: Final = (
     "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.string_operators",
     "moto.stepfunctions.parser.asl.eval.states",
 )
+#: Modules that build a ``CustomErrorName`` from an error name known only at run time.
+ERROR_NAME_USERS: Final = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl",
+    "moto.stepfunctions.parser.asl.component.state.fail.state_fail",
+)
 _INDEFINITE: Final = re.compile(r"\*|\.\.|:|\?|,|@|\(")
 _original: Callable[[str, Any], Any] | None = None
+_original_error_names: dict[str, Any] = {}
+
+
+class RuntimeErrorName(ErrorName):
+    """An error name raised again at run time (Fail's ErrorPath, a failed branch), as is."""
 
 
 def is_definite(path: str) -> bool:
@@ -55,15 +77,18 @@ def check_integration_points() -> None:
         module = importlib.import_module(name)
         if getattr(module, "extract_json", None) not in (source.extract_json, extract_json):
             problems.append(name)
+    for name in ERROR_NAME_USERS:
+        if getattr(importlib.import_module(name), "CustomErrorName", None) is None:
+            problems.append(f"{name}.CustomErrorName")
     if problems:
         raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; extract_json moved in: "
+            "constructs_sm.local supports moto 5.2.5 only; these names moved: "
             + ", ".join(problems)
         )
 
 
 def install() -> None:
-    """Use :func:`extract_json` in moto's interpreter (idempotent)."""
+    """Apply both fixes to moto's interpreter (idempotent)."""
     global _original
     check_integration_points()
     if _original is not None:
@@ -71,13 +96,20 @@ def install() -> None:
     _original = importlib.import_module(_SOURCE).extract_json
     for name in IMPORTERS:
         setattr(importlib.import_module(name), "extract_json", extract_json)  # noqa: B010
+    for name in ERROR_NAME_USERS:
+        module = importlib.import_module(name)
+        _original_error_names[name] = module.CustomErrorName
+        setattr(module, "CustomErrorName", RuntimeErrorName)  # noqa: B010
 
 
 def uninstall() -> None:
-    """Restore moto's own ``extract_json``."""
+    """Undo :func:`install`."""
     global _original
     if _original is None:
         return
     for name in IMPORTERS:
         setattr(importlib.import_module(name), "extract_json", _original)  # noqa: B010
+    for name, original in _original_error_names.items():
+        setattr(importlib.import_module(name), "CustomErrorName", original)  # noqa: B010
+    _original_error_names.clear()
     _original = None

@@ -187,6 +187,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                         f"  {stack.name}: created through the S3 API (moto's CloudFormation "
                         f"skips them): {', '.join(stack.api_created)}"
                     )
+                if stack.not_created:
+                    printer.line(
+                        f"  {stack.name}: not applied (TLS-only, the emulator is plain HTTP): "
+                        f"{', '.join(stack.not_created)}"
+                    )
             pipeline = _choose(find_pipelines(emulator, stacks), args.pipeline)
             for local, uri in data:
                 target = substitute_bucket(uri, pipeline.bucket)

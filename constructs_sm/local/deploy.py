@@ -51,6 +51,8 @@ class DeployedStack:
     name: str
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)
     api_created: list[str] = field(default_factory=list)
+    #: Bucket policies with nothing left once the TLS-only denials are dropped.
+    not_created: list[str] = field(default_factory=list)
 
     def physical_ids(self, resource_type: str) -> list[str]:
         """Physical ids of every resource of ``resource_type``."""
@@ -202,10 +204,12 @@ class CdkDeployer:
             if rtype == "AWS::S3::BucketPolicy":
                 props = cfn_parsing.clean_json(resource.get("Properties", {}), stack.resource_map)
                 policy = plain_http_policy(props["PolicyDocument"])
+                result.resources[logical_id] = (rtype, str(props["Bucket"]))
                 if policy["Statement"]:
                     s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
-                result.api_created.append(logical_id)
-                result.resources[logical_id] = (rtype, str(props["Bucket"]))
+                    result.api_created.append(logical_id)
+                else:
+                    result.not_created.append(logical_id)
         described = cloudformation.describe_stack_resources(StackName=name)
         for item in described["StackResources"]:
             if "LogicalResourceId" not in item:  # moto lists skipped resources without one

@@ -37,7 +37,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import jsonpath, sagemaker
+from constructs_sm.local import asl_fixes, sagemaker
 
 DEFAULT_REGION: Final = "us-east-1"
 #: moto's only account (what ``sts get-caller-identity`` returns).
@@ -81,7 +81,7 @@ class Emulator:
                 "an Emulator is already running in this process (moto keeps one global state)"
             )
         sagemaker.check_integration_points()
-        jsonpath.check_integration_points()
+        asl_fixes.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -106,7 +106,7 @@ class Emulator:
             sfn_models, "stepfunctions_backends", sfn_parser_models.stepfunctions_parser_backends
         )
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        jsonpath.install()
+        asl_fixes.install()
         sagemaker.install(
             sagemaker.JobRunner(
                 client=self.client_in,
@@ -122,7 +122,7 @@ class Emulator:
         if self._server is None:
             return
         sagemaker.uninstall()
-        jsonpath.uninstall()
+        asl_fixes.uninstall()
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:

@@ -1,0 +1,70 @@
+"""A pipeline whose scripts record what they received: first -> (left || right)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+class ProbeStack(Stack):
+    """Every kind of typed passing, a step that fails on request and parallel branches."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage = ChannelBucket(self, "Storage")
+        image = ProcessingImage.from_registry(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/probe:latest"
+        )
+        pipeline = ProcessingPipeline(
+            self,
+            "Probe",
+            storage=storage,
+            image=image,
+            params=[
+                Param.integer("count", default=3, minimum=1),
+                Param.number("ratio", default=0.25),
+                Param.boolean("flag", default=False),
+                Param.string("label", default="a b 'c' \"d\""),
+                Param.number("sleep", default=0.0, minimum=0.0),
+                Param.boolean("fail", default=False),
+            ],
+        )
+        first = pipeline.add_step(
+            "first",
+            code=SCRIPTS / "first.py",
+            outputs=["data"],
+            env={
+                "COUNT": pipeline.param("count"),
+                "RATIO": pipeline.param("ratio"),
+                "FLAG": pipeline.param("flag"),
+                "LABEL": pipeline.param("label"),
+                "LIT_INT": 7,
+                "LIT_FLOAT": 2.5,
+                "LIT_BOOL": True,
+                "LIT_STR": "x y 'z'",
+            },
+            returns={"n": int, "x": float, "ok": bool, "s": str},
+        )
+        for name in ("left", "right"):
+            pipeline.add_step(
+                name,
+                code=SCRIPTS / "branch.py",
+                inputs={"data": first.output("data")},
+                outputs=["seen"],
+                env={
+                    "N": first.value("n"),
+                    "X": first.value("x"),
+                    "OK": first.value("ok"),
+                    "S": first.value("s"),
+                    "SLEEP": pipeline.param("sleep"),
+                    "FAIL": pipeline.param("fail"),
+                },
+                returns={"started": float, "ended": float},
+            )

@@ -1,0 +1,167 @@
+"""The offline engine's pure parts and the moto internals it relies on (fast, no deploy)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_factory,
+)
+
+from constructs_sm.local import asl_fixes, docker_standin, sagemaker
+from constructs_sm.local.deploy import plain_http_policy
+from constructs_sm.local.jobs import command_line, failure_reason, local_path, relative_key
+from constructs_sm.local.runner import describe_pipeline
+
+FACTORY = "state_task_service_for"
+
+
+def test_moto_is_the_pinned_version() -> None:
+    assert version("moto") == "5.2.5", "constructs_sm.local patches moto 5.2.5 internals"
+
+
+def test_integration_points_exist_with_the_expected_shape() -> None:
+    sagemaker.check_integration_points()
+    asl_fixes.check_integration_points()
+    factory = state_task_service_factory.state_task_service_for
+    assert list(inspect.signature(factory).parameters) == ["service_name"]
+    assert "sagemaker" in state_task_service_factory._UNSUPPORTED_SERVICE_NAMES
+    assert getattr(state_task_factory, FACTORY) in (factory, sagemaker._factory)
+
+
+def test_install_routes_sagemaker_and_aws_sdk_tasks_and_uninstall_restores() -> None:
+    original = getattr(state_task_factory, FACTORY)
+    runner = sagemaker.JobRunner(
+        client=lambda service, region: None, work_dir=Path(), job_env={}, account="1"
+    )
+    sagemaker.install(runner)
+    try:
+        make = getattr(state_task_factory, FACTORY)
+        assert isinstance(make(service_name="sagemaker"), sagemaker.SageMakerTaskService)
+        assert isinstance(make(service_name="aws-sdk"), sagemaker.AwsSdkTaskService)
+    finally:
+        sagemaker.uninstall()
+    assert getattr(state_task_factory, FACTORY) is original
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("ResourceInUse", "SageMaker.ResourceInUseException"),
+        ("ResourceLimitExceeded", "SageMaker.ResourceLimitExceededException"),
+        ("ValidationException", "SageMaker.AmazonSageMakerException"),
+    ],
+)
+def test_sagemaker_error_names(code: str, name: str) -> None:
+    assert sagemaker.error_name(code) == name
+
+
+def test_definite_paths_return_their_single_match() -> None:
+    asl_fixes.install()
+    try:
+        data = [{"steps": {"a": 1}}, {"steps": {"b": 2}}]
+        assert asl_fixes.extract_json("$[1].steps", data) == {"b": 2}
+        assert asl_fixes.extract_json("$[*].steps", data) == [{"a": 1}, {"b": 2}]
+    finally:
+        asl_fixes.uninstall()
+    assert asl_fixes.is_definite("$.a[0].b")
+    assert not asl_fixes.is_definite("$.a[*].b")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key", "expected"),
+    [
+        ("data/raw/", "data/raw/2024/a.csv", "2024/a.csv"),
+        ("code/abc.zip", "code/abc.zip", "abc.zip"),
+        ("abc.zip", "abc.zip", "abc.zip"),
+        ("Churn/run/_run/params.json", "Churn/run/_run/params.json", "params.json"),
+    ],
+)
+def test_relative_key(prefix: str, key: str, expected: str) -> None:
+    assert relative_key(prefix, key) == expected
+
+
+def test_relative_key_refuses_to_leave_the_channel() -> None:
+    with pytest.raises(ValueError, match="cannot be stored"):
+        relative_key("data/", "data/../../etc/passwd")
+
+
+def test_local_path_maps_opt_ml_into_the_job_dir(tmp_path: Path) -> None:
+    assert local_path(tmp_path, "/opt/ml/processing/input/raw") == (
+        tmp_path / "processing" / "input" / "raw"
+    )
+    assert local_path(tmp_path, "/data/x") == tmp_path / "fs" / "data" / "x"
+
+
+def test_command_line_runs_python_as_this_interpreter() -> None:
+    import sys
+
+    app = {"ContainerEntrypoint": ["python3", "-c", "pass"], "ContainerArguments": ["a b"]}
+    assert command_line(app) == [sys.executable, "-c", "pass", "a b"]
+    with pytest.raises(ValueError, match="ContainerEntrypoint is required"):
+        command_line({"ImageUri": "x"})
+
+
+def test_failure_reason_has_exit_code_and_stderr_tail_within_1024() -> None:
+    assert failure_reason(3, "Traceback\nboom\n") == (
+        "AlgorithmError: process exited with code 3: Traceback\nboom"
+    )
+    assert len(failure_reason(1, "x" * 5000)) <= 1024
+
+
+def test_plain_http_policy_drops_only_tls_denials() -> None:
+    allow: dict[str, Any] = {"Effect": "Allow", "Action": "s3:PutObject", "Principal": "*"}
+    deny_tls = {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    deny_version = {"Effect": "Deny", "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}}
+    policy = plain_http_policy({"Statement": [deny_tls, allow, deny_version]})
+    assert policy["Statement"] == [allow]
+
+
+def test_docker_standin_accepts_only_what_cdk_publishing_needs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for command in (["login", "-u", "AWS", "x"], ["inspect", "img"], ["tag", "a", "b"]):
+        assert docker_standin.main(command) == 0
+    assert docker_standin.main(["build", "--tag", "x", "."]) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert docker_standin.main(["run", "img"]) == 1
+
+
+def test_describe_pipeline_reads_bucket_prefix_and_steps() -> None:
+    definition = {
+        "States": {
+            "Merge defaults": {
+                "Parameters": {
+                    "run": {
+                        "bucket": "bkt",
+                        "root.$": "States.Format('Churn/{}', $$.Execution.Name)",
+                    }
+                }
+            },
+            "Parallel 1": {
+                "Type": "Parallel",
+                "Branches": [
+                    {
+                        "States": {
+                            "Run a": {
+                                "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+                                "Parameters": {"Environment": {"CSM_STEP": "a"}},
+                            }
+                        }
+                    }
+                ],
+            },
+        }
+    }
+    info = describe_pipeline(definition, "arn", "Stack")
+    assert info is not None
+    assert (info.name, info.bucket, info.steps) == ("Churn", "bkt", ("a",))
+    assert info.run_prefix("e1") == "Churn/e1/"
+    assert describe_pipeline({"States": {}}, "arn", "Stack") is None
+    assert json.dumps(info.steps)
