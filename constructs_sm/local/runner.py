@@ -278,6 +278,8 @@ class _Watcher:
                 return events
 
     def poll(self) -> None:
+        # Jobs already known first: a step ends before the steps its end lets start.
+        self._check_jobs()
         events = self._events()
         for event in events[self.seen_events :]:
             details = event.get("taskScheduledEventDetails")
@@ -295,7 +297,10 @@ class _Watcher:
             result.status, result.job_name = "InProgress", job
             self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
         self.seen_events = len(events)
-        for job, step in self.jobs.items():
+        self._check_jobs()
+
+    def _check_jobs(self) -> None:
+        for job, step in list(self.jobs.items()):
             if job not in self.finished:
                 self._check_job(job, step)
 
