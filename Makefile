@@ -1,5 +1,6 @@
 # Two commands, each doing its own set-up on a fresh machine:
-#   make demo   synthesizes the example app and prints what was generated
+#   make demo   synthesizes the example app, prints what was generated, then deploys it
+#               into an embedded AWS emulator and runs one execution offline
 #   make test   runs the full test suite (pytest, ruff, mypy --strict)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -26,10 +27,16 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# The example pipeline's default input; `make demo ARGS='--input {...}'` overrides it
+# (the last --input wins). {bucket} stands for the channel bucket, known after deploy.
+DEMO_INPUT := {"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}
+
 demo: setup
 	rm -rf cdk.out
 	npx --no-install cdk synth --quiet
 	$(VENV)/bin/python -m constructs_sm.report cdk.out
+	$(VENV)/bin/python -m constructs_sm.local run --app cdk.out \
+	  --data 'stacks/data/raw=s3://{bucket}/data/raw/' --input '$(DEMO_INPUT)' $(ARGS)
 
 synth: setup
 	npx --no-install cdk synth --quiet

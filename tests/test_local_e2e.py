@@ -32,10 +32,11 @@ from constructs_sm.local.runner import (
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("npx") is None or not (ROOT / "node_modules" / "aws-cdk").is_dir(),
-    reason="the aws-cdk CLI is not installed (npm ci)",
-)
+
+def test_the_cdk_cli_is_installed() -> None:
+    """`make test` installs the pinned CLI; without it these tests would prove nothing."""
+    assert shutil.which("npx") is not None
+    assert (ROOT / "node_modules" / "aws-cdk").is_dir(), "run `make setup` (npm ci)"
 
 
 @dataclass
