@@ -18,6 +18,8 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from constructs_sm import nag
+
 __all__ = ["ProcessingImage"]
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -299,6 +301,13 @@ class ProcessingImage:
             grantee=grantee,
             actions=list(_AUTHORIZATION_ACTIONS),
             resource_arns=["*"],
+        )
+        nag.acknowledge_wildcards(
+            grantee.grant_principal,
+            ["*"],
+            "ecr:GetAuthorizationToken supports no resource-level permission (IAM requires "
+            "Resource '*'); the token grants no access by itself, image pulls are limited "
+            "to this image's repository.",
         )
 
     def __repr__(self) -> str:

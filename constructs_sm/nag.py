@@ -57,9 +57,7 @@ from cdk_nag import (
     PCIDSS321Checks,
     ServerlessChecks,
 )
-from constructs import IConstruct
-
-from constructs_sm.step import MAX_RUNTIME_LIMIT, Resources
+from constructs import Construct, IConstruct
 
 __all__ = [
     "PACK_NAME",
@@ -67,10 +65,12 @@ __all__ = [
     "ProcessingPipelineChecks",
     "Rule",
     "acknowledge",
+    "acknowledge_wildcards",
     "apply_checks",
     "check_stack",
     "flatten_reference",
     "parse_definition",
+    "skip_checkov",
     "wildcard_finding",
 ]
 
@@ -80,6 +80,14 @@ PACK_NAME: Final = "ProcessingPipeline"
 REPORT_FILE: Final = "nag-report.json"
 _ACKNOWLEDGED_RULES: Final = "aws:cdk:acknowledged-rules"
 _MIN_REASON: Final = 10
+#: MaxRuntimeInSeconds limit of the SageMaker API (as constructs_sm.step.MAX_RUNTIME_LIMIT).
+_MAX_RUNTIME_LIMIT: Final = 777_600
+#: The findings every inline IAM policy gets from the compliance packs.
+INLINE_POLICY_FINDINGS: Final = (
+    "NIST.800.53.R5-IAMNoInlinePolicy",
+    "HIPAA.Security-IAMNoInlinePolicy",
+    "PCI.DSS.321-IAMNoInlinePolicy",
+)
 _RULES_DOC: Final = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
 
 # -- acknowledgments ----------------------------------------------------------------------
@@ -153,6 +161,47 @@ def wildcard_finding(scope: IConstruct, resource: str) -> str:
     the policy (any construct of the same stack).
     """
     return f"AwsSolutions-IAM5[Resource::{flatten_reference(Stack.of(scope).resolve(resource))}]"
+
+
+def acknowledge_wildcards(principal: object, resources: Iterable[str], reason: str) -> None:
+    """Acknowledge the ``AwsSolutions-IAM5`` findings of wildcard ``resources`` on a principal.
+
+    For grants: ``principal`` is the grantee's ``grant_principal``; when it is a construct
+    (a role, user or group of the app), each resource whose text holds ``*`` is
+    acknowledged on it with ``reason``. Other principals get no policy, hence no finding.
+    """
+    if not isinstance(principal, Construct):
+        return
+    ids = []
+    for resource in resources:
+        finding = wildcard_finding(principal, resource)
+        if "*" in finding.removeprefix("AwsSolutions-IAM5[Resource::"):
+            ids.append(finding)
+    if ids:
+        acknowledge(principal, sorted(set(ids)), reason)
+
+
+def skip_checkov(resource: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Record checkov skips, each with its reason, in a resource's template metadata.
+
+    ``resource`` is a ``CfnResource`` or a construct whose default child is one; the
+    skips land in its ``Metadata.checkov.skip`` (merged with earlier ones), where
+    ``checkov --framework cloudformation`` reads them.
+
+    :raises ValueError: for a reason shorter than 10 characters.
+    :raises TypeError: if ``resource`` is not (and has no default child that is) a
+        ``CfnResource``.
+    """
+    target = resource if isinstance(resource, CfnResource) else resource.node.default_child
+    if not isinstance(target, CfnResource):
+        raise TypeError(f"resource must be a CfnResource or an L2 construct, got {resource!r}")
+    short = [check for check, reason in reasons.items() if len(reason.strip()) < _MIN_REASON]
+    if short:
+        raise ValueError(f"skip_checkov: every skip needs a reason, got none for {short}")
+    existing = target.get_metadata("checkov") or {}
+    skips = [s for s in existing.get("skip", []) if s.get("id") not in reasons]
+    skips += [{"id": check, "comment": reason.strip()} for check, reason in reasons.items()]
+    target.add_metadata("checkov", {"skip": skips})
 
 
 # -- the resources a rule sees ------------------------------------------------------------
@@ -915,6 +964,9 @@ def _job_network_isolation(params: dict[str, Any], state: dict[str, Any]) -> str
 def _has_local_storage(instance_type: Any) -> bool:
     if not isinstance(instance_type, str):
         return False
+    # Imported here: step imports roles, which import this module.
+    from constructs_sm.step import Resources
+
     try:
         return Resources(instance_type=instance_type).local_storage
     except ValueError:
@@ -952,9 +1004,9 @@ def _job_inter_container(params: dict[str, Any], state: dict[str, Any]) -> str |
 
 def _job_max_runtime(params: dict[str, Any], state: dict[str, Any]) -> str | None:
     runtime = _static(params, "StoppingCondition", "MaxRuntimeInSeconds")
-    if _is_static_int(runtime) and 1 <= runtime <= MAX_RUNTIME_LIMIT:
+    if _is_static_int(runtime) and 1 <= runtime <= _MAX_RUNTIME_LIMIT:
         return None
-    return f"StoppingCondition.MaxRuntimeInSeconds is not a number of seconds 1-{MAX_RUNTIME_LIMIT}"
+    return f"StoppingCondition.MaxRuntimeInSeconds is not between 1 and {_MAX_RUNTIME_LIMIT}"
 
 
 def _task_timeout(params: dict[str, Any], state: dict[str, Any]) -> str | None:
@@ -1452,7 +1504,7 @@ def default_packs(scope: IConstruct, *, verbose: bool = False) -> tuple[NagPack,
 
 def collect_acknowledgments(scope: IConstruct) -> list[dict[str, str]]:
     """Every acknowledgment under ``scope``: construct path, finding id and reason, sorted."""
-    found = []
+    found: set[tuple[str, str, str]] = set()
     todo = [scope]
     while todo:
         construct = todo.pop()
@@ -1460,9 +1512,9 @@ def collect_acknowledgments(scope: IConstruct) -> list[dict[str, str]]:
             if entry.type == _ACKNOWLEDGED_RULES and isinstance(entry.data, dict):
                 for qualified, reason in entry.data.items():
                     finding = re.sub(r"^annotation::", "", qualified, flags=re.IGNORECASE)
-                    found.append({"path": construct.node.path, "id": finding, "reason": reason})
+                    found.add((construct.node.path, finding, str(reason)))
         todo.extend(construct.node.children)
-    return sorted(found, key=lambda a: (a["path"], a["id"], a["reason"]))
+    return [{"path": p, "id": i, "reason": r} for p, i, r in sorted(found)]
 
 
 def _fix(pack: str, rule_name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Final, TypeAlias
 
 import jsii
 from aws_cdk import (
+    ArnFormat,
     Aws,
     CfnResource,
     Duration,
@@ -34,11 +35,13 @@ from aws_cdk import (
 )
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from constructs_sm import nag
 from constructs_sm import runtime as _rt
 from constructs_sm.image import ProcessingImage
 from constructs_sm.params import (
@@ -50,6 +53,7 @@ from constructs_sm.params import (
     validation_states,
 )
 from constructs_sm.roles import (
+    acknowledge_inline_policy,
     create_state_machine_role,
     grant_job_events,
     grant_run_step,
@@ -538,6 +542,7 @@ class ProcessingPipeline(Construct):
             "Logs",
             retention=log_retention,
             removal_policy=RemovalPolicy.RETAIN,
+            encryption_key=_log_encryption_key(self, storage.key),
         )
         self._state_machine = sfn.StateMachine(
             self,
@@ -552,6 +557,14 @@ class ProcessingPipeline(Construct):
                 include_execution_data=False,
             ),
             comment=f"constructs_sm pipeline {name}",
+        )
+        nag.acknowledge_wildcards(
+            self._role,
+            ["*"],
+            "The state machine's X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, "
+            "GetSamplingRules, GetSamplingTargets) and execution logging through CloudWatch "
+            "Logs log deliveries (logs:CreateLogDelivery, ..., DescribeLogGroups) support no "
+            "resource-level permission: IAM requires Resource '*' for them.",
         )
         self._depend_on_policy_only()
 
@@ -735,6 +748,8 @@ class ProcessingPipeline(Construct):
             self._step_images = {}
         self._step_images[name] = image or self._image
         self._grant_step(step, image or self._image)
+        if role is not None:  # our grants create the passed role's inline policy
+            acknowledge_inline_policy(role)
         self._steps[name] = step
         return step
 
@@ -985,3 +1000,45 @@ def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
     )
+    nag.acknowledge_wildcards(
+        role,
+        [f"{bucket_arn}/{prefix}*"],
+        f"Input data is read from the data source prefix {prefix!r} only; IAM scopes a "
+        "prefix with a trailing '*'.",
+    )
+
+
+def _log_encryption_key(scope: Construct, key: kms.IKey | None) -> kms.IKey | None:
+    """The channel key, for the execution log group, if its policy can let CloudWatch Logs in.
+
+    Adds a key policy statement for ``logs.<region>.amazonaws.com``, limited by the
+    encryption context to log groups of this account and region (the log group's own
+    ARN would make the key and the log group depend on each other). An imported key's
+    policy cannot be changed here: the log group then stays encrypted by CloudWatch Logs'
+    own key (and the compliance packs report it).
+    """
+    if key is None:
+        return None
+    stack = Stack.of(scope)
+    log_groups = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    result = key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsEncryption",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+        )
+    )
+    return key if result.statement_added else None

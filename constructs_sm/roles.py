@@ -12,6 +12,8 @@ from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from constructs_sm import nag
+
 SAGEMAKER: str = "sagemaker.amazonaws.com"
 STATES: str = "states.amazonaws.com"
 #: The EventBridge rule Step Functions manages to learn when a processing job ends.
@@ -24,6 +26,20 @@ def processing_job_arn(scope: Construct, job_prefix: str) -> str:
     return Stack.of(scope).format_arn(
         service="sagemaker", resource="processing-job", resource_name=f"{job_prefix}-*"
     )
+
+
+_INLINE_POLICY_REASON = (
+    "The role's permissions are an inline policy generated for this one role from the "
+    "exact prefixes, jobs and image it uses; a customer managed policy would be a "
+    "separately attachable copy of the same statements (and is limited to 6,144 "
+    "characters, an inline policy to 10,240)."
+)
+
+
+def acknowledge_inline_policy(role: iam.IRole) -> None:
+    """Acknowledge the compliance packs' inline-policy findings on a role we grant to."""
+    if isinstance(role, Construct):
+        nag.acknowledge(role, nag.INLINE_POLICY_FINDINGS, _INLINE_POLICY_REASON)
 
 
 def _confused_deputy(source_arn: str) -> dict[str, dict[str, str]]:
@@ -75,6 +91,27 @@ def create_step_role(
             conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/ProcessingJobs"}},
         )
     )
+    nag.acknowledge_wildcards(
+        role,
+        [f"{log_group}:log-stream:{job_prefix}-*"],
+        "SageMaker names a job's log streams <job name>/<host>-<timestamp>; the job names "
+        f"of this step start with '{job_prefix}-', so the streams are scoped by that prefix.",
+    )
+    nag.acknowledge_wildcards(
+        role,
+        [f"{log_group}:*"],
+        "logs:CreateLogGroup and logs:DescribeLogStreams act on the log group "
+        f"{PROCESSING_LOG_GROUP} that SageMaker Processing writes to; the ARN of a log group "
+        "ends in ':*' in IAM.",
+    )
+    nag.acknowledge_wildcards(
+        role,
+        ["*"],
+        "cloudwatch:PutMetricData supports no resource-level permission (IAM requires "
+        "Resource '*'); it is restricted by the condition cloudwatch:namespace "
+        "/aws/sagemaker/ProcessingJobs.",
+    )
+    acknowledge_inline_policy(role)
     return role
 
 
@@ -99,6 +136,22 @@ def grant_vpc_access(role: iam.IRole) -> None:
             resources=["*"],
         )
     )
+    nag.acknowledge_wildcards(
+        role,
+        ["*"],
+        "SageMaker creates and deletes the job's network interfaces in the pipeline's VPC "
+        "with the execution role: the EC2 network-interface and Describe* actions support "
+        "no resource-level scoping at creation time (IAM requires Resource '*').",
+    )
+    policy = role.node.try_find_child("DefaultPolicy") if isinstance(role, Construct) else None
+    if policy is not None:
+        reason = (
+            "SageMaker creates the job's network interfaces in the pipeline's VPC, and the "
+            "permissions to attach them, with the execution role; these EC2 actions take "
+            "Resource '*'. The role can only be assumed by SageMaker for this step's jobs "
+            "(aws:SourceAccount, aws:SourceArn)."
+        )
+        nag.skip_checkov(policy, {"CKV_AWS_109": reason, "CKV_AWS_111": reason})
 
 
 def create_state_machine_role(scope: Construct, construct_id: str) -> iam.Role:
@@ -111,12 +164,14 @@ def create_state_machine_role(scope: Construct, construct_id: str) -> iam.Role:
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
     principal = iam.ServicePrincipal(STATES).with_conditions(_confused_deputy(state_machines))
-    return iam.Role(
+    role = iam.Role(
         scope,
         construct_id,
         assumed_by=principal,
         description="Runs the pipeline's SageMaker processing jobs",
     )
+    acknowledge_inline_policy(role)
+    return role
 
 
 def grant_job_events(role: iam.IRole, *, scope: Construct) -> None:
@@ -151,6 +206,13 @@ def grant_run_step(
         actions += ["sagemaker:AddTags", "sagemaker:ListTags"]
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=actions, resources=[processing_job_arn(scope, job_prefix)])
+    )
+    nag.acknowledge_wildcards(
+        role,
+        [processing_job_arn(scope, job_prefix)],
+        f"Every job of this step is named '{job_prefix}-<hash of execution, step, entry time "
+        "and retry count>', unknown until run time: the processing-job ARNs are scoped by "
+        "that prefix.",
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(

@@ -17,6 +17,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from constructs_sm import nag
+
 __all__ = ["ChannelBucket"]
 
 _DEFAULT_RUN_DATA_EXPIRATION = Duration.days(30)
@@ -224,6 +226,13 @@ class ChannelBucket(Construct):
                 ),
             ],
         )
+        nag.skip_checkov(
+            log_bucket,
+            {
+                "CKV_AWS_18": "This bucket is the target of the channel bucket's server access "
+                "logs; logging its own access would log the log deliveries themselves.",
+            },
+        )
         _acknowledge(
             log_bucket,
             _KMS_DEFAULT_ENCRYPTION_RULES,
@@ -330,6 +339,7 @@ class ChannelBucket(Construct):
         )
         if self._key is not None:
             grant = grant.combine(self._key.grant(grantee, *_KMS_READ_ACTIONS))
+        _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "read")
         return grant
 
     def grant_write(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
@@ -352,6 +362,7 @@ class ChannelBucket(Construct):
         )
         if self._key is not None:
             grant = grant.combine(self._key.grant(grantee, *_KMS_WRITE_ACTIONS))
+        _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "write")
         return grant
 
 
@@ -434,6 +445,18 @@ def _same_duration(value: Duration, default: Duration) -> bool:
     if value.is_unresolved():
         return False
     return value.to_seconds() == default.to_seconds()
+
+
+def _acknowledge_prefix(grantee: iam.IGrantable, objects: str, prefix: str, access: str) -> None:
+    """Acknowledge the wildcard finding of a prefix-scoped object grant on the grantee."""
+    shown = "(a token)" if Token.is_unresolved(prefix) else prefix
+    nag.acknowledge_wildcards(
+        grantee.grant_principal,
+        [objects],
+        f"Object {access} access is limited to the key prefix {shown!r}: IAM scopes a "
+        "prefix with a trailing '*', and a '*' segment stands for the execution name of "
+        "per-run handoff prefixes (<pipeline>/<execution>/<step>/<channel>/).",
+    )
 
 
 def _acknowledge(construct: IConstruct, rule_ids: tuple[str, ...], reason: str) -> None:
