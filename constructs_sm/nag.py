@@ -517,8 +517,9 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _finding(name: str) -> str:
-    """A state name usable inside a finding id (brackets would unbalance the id)."""
-    return re.sub(r"[\[\](){}]", "_", name)
+    """A state name usable in a finding id: CDK turns spaces in acknowledged ids into ``-``
+    (``Run train`` becomes ``Run-train``) and brackets would unbalance the id."""
+    return re.sub(r"[\[\](){}]", "_", name.replace(" ", "-"))
 
 
 def _output_suffixes(params: Mapping[str, Any]) -> list[str] | None:
@@ -1444,7 +1445,7 @@ class ProcessingPipelineChecks(NagPack):
 
     Rule ids are ``ProcessingPipeline-<name>`` (see :data:`RULES`), all error level.
     Findings inside a state machine are per state, e.g.
-    ``ProcessingPipeline-JobNetworkIsolation[Run train]``; IAM object access findings are
+    ``ProcessingPipeline-JobNetworkIsolation[Run-train]``; IAM object access findings are
     per resource, e.g. ``ProcessingPipeline-IamStepObjectAccess[Resource::<B.Arn>/*]``.
 
     Channel buckets are the buckets a state machine that runs processing jobs refers to

@@ -8,16 +8,20 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from constructs_sm.nag import (
     PACK_NAME,
     RULES,
     acknowledge,
+    acknowledge_wildcards,
     check_stack,
     collect_acknowledgments,
     flatten_reference,
     model_from_template,
     parse_definition,
+    skip_checkov,
 )
 
 BUCKET_ARN = {"Fn::GetAtt": ["Bucket83908E77", "Arn"]}
@@ -228,3 +232,40 @@ def test_acknowledge_rejects_bad_arguments(
     with pytest.raises(error, match=message):
         acknowledge(stack, finding_ids, reason)
     assert collect_acknowledgments(stack) == []
+
+
+def test_acknowledge_wildcards_names_the_iam5_finding_of_each_wildcard() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Stack")
+    bucket = s3.Bucket(stack, "Bucket")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    logical_id = stack.resolve(bucket.node.default_child.logical_id)  # type: ignore[union-attr]
+    resources = [bucket.arn_for_objects("runs/*"), bucket.bucket_arn, "*"]
+    acknowledge_wildcards(role, resources, "each resource is scoped as tightly as IAM allows")
+    acknowledge_wildcards(iam.AnyPrincipal(), ["*"], "not a construct: no policy, no finding")
+    assert [a["id"] for a in collect_acknowledgments(app)] == [
+        "AwsSolutions-IAM5[Resource::*]",
+        f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/runs/*]",
+    ]
+
+
+def test_skip_checkov_merges_reasoned_skips_into_the_metadata() -> None:
+    stack = cdk.Stack(cdk.App(), "Stack")
+    bucket = s3.Bucket(stack, "Bucket")
+    skip_checkov(bucket, {"CKV_AWS_18": "first reason, long enough"})
+    skip_checkov(bucket, {"CKV_AWS_21": "second reason, long enough"})
+    skip_checkov(bucket, {"CKV_AWS_18": "replaced reason, long enough"})
+    resource = bucket.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    assert resource.get_metadata("checkov") == {
+        "skip": [
+            {"id": "CKV_AWS_21", "comment": "second reason, long enough"},
+            {"id": "CKV_AWS_18", "comment": "replaced reason, long enough"},
+        ]
+    }
+    with pytest.raises(
+        ValueError, match=r"every skip needs a reason, got none for \['CKV_AWS_1'\]"
+    ):
+        skip_checkov(bucket, {"CKV_AWS_1": " "})
+    with pytest.raises(TypeError, match=r"resource must be a CfnResource or an L2 construct"):
+        skip_checkov(stack, {"CKV_AWS_1": "a reason that is long enough"})

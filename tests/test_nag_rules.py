@@ -24,7 +24,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
-from constructs_sm.nag import PACK_NAME, REQUIRED_RETRIES, RULES, ProcessingPipelineChecks
+from constructs_sm.nag import (
+    PACK_NAME,
+    REQUIRED_RETRIES,
+    RULES,
+    ProcessingPipelineChecks,
+    acknowledge,
+)
 
 JOB_RESOURCE = f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync"
 STATE = "Process data"
@@ -412,7 +418,8 @@ def rule(name: str) -> str:
 
 
 def job_rule(name: str) -> str:
-    return f"{PACK_NAME}-{name}[{STATE}]"
+    """A per-state finding: the state's name with ``-`` for spaces."""
+    return f"{PACK_NAME}-{name}[{STATE.replace(' ', '-')}]"
 
 
 #: Variant name -> (settings, the rule ids that must fire).
@@ -516,8 +523,16 @@ def fired() -> dict[str, set[str]]:
     for name, (variant, _) in VARIANTS.items():
         build(cdk.Stack(app, name), variant)
     build_hand_made(cdk.Stack(app, "HandMade"))
+    opted_out = cdk.Stack(app, "OptOutAcknowledged")
+    build(opted_out, Variant(network_isolation=False))
+    acknowledge(
+        opted_out.node.find_child("Machine"),
+        [job_rule("JobNetworkIsolation")],
+        "The job calls a licensed service over the internet; egress is filtered by the VPC.",
+    )
     report = ProcessingPipelineChecks(app).validate_scope(app)
-    result: dict[str, set[str]] = {name: set() for name in [*VARIANTS, "HandMade"]}
+    names = [*VARIANTS, "HandMade", "OptOutAcknowledged"]
+    result: dict[str, set[str]] = {name: set() for name in names}
     for violation in report.violations:
         assert violation.severity == "error", violation.rule_name
         for resource in violation.violating_resources:
@@ -561,3 +576,9 @@ def test_variants_differ_from_the_baseline_in_one_setting() -> None:
     for name, (variant, _) in VARIANTS.items():
         changed = [k for k, value in dataclasses.asdict(variant).items() if baseline[k] != value]
         assert len(changed) <= 2, f"{name} changes {changed}"
+
+
+def test_an_acknowledged_opt_out_is_not_reported(fired: dict[str, set[str]]) -> None:
+    """Opting out of network isolation is an explicit, reasoned, per-state acknowledgment."""
+    assert fired["OptOutAcknowledged"] == set()
+    assert fired["NoNetworkIsolation"] == {job_rule("JobNetworkIsolation")}
