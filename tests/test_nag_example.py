@@ -184,14 +184,14 @@ def test_templates_pass_cfn_lint(assembly: Assembly) -> None:
 
 
 def checkov_binary() -> str:
-    """``$CHECKOV``, else ``.venv-checkov/bin/checkov`` (``make .venv-checkov``), else PATH."""
+    """``$CHECKOV``, else ``.venv-checkov/bin/checkov`` (``make setup``), else on PATH."""
     for candidate in (os.environ.get("CHECKOV"), str(REPO / ".venv-checkov" / "bin" / "checkov")):
         if candidate and Path(candidate).is_file():
             return candidate
     found = shutil.which("checkov")
     if found is None:
         pytest.fail(
-            "checkov is not installed: run `make .venv-checkov` (its own virtualenv: checkov "
+            "checkov is not installed: run `make setup` (it creates .venv-checkov: checkov "
             "pins boto3 versions our dependencies do not allow) or set CHECKOV=/path/to/checkov"
         )
     return found
