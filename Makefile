@@ -25,7 +25,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+# checkov pins an older boto3/botocore than ours: it gets a virtualenv of its own.
+.venv-checkov/.installed:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --upgrade pip
+	.venv-checkov/bin/pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 
 # The example pipeline's default input; `make demo ARGS='--input {...}'` overrides it
 # (the last --input wins). {bucket} stands for the channel bucket, known after deploy.
@@ -35,7 +42,7 @@ demo: setup
 	rm -rf cdk.out
 	npx --no-install cdk synth --quiet
 	$(VENV)/bin/python -m constructs_sm.report cdk.out
-	$(VENV)/bin/python -m constructs_sm.local run --app cdk.out \
+	$(VENV)/bin/python -m constructs_sm.local run --app cdk.out --stack ChurnPipeline \
 	  --data 'stacks/data/raw=s3://{bucket}/data/raw/' --input '$(DEMO_INPUT)' $(ARGS)
 
 synth: setup

@@ -54,3 +54,17 @@ def test_runtime_example_uses_the_runtime_api() -> None:
     example = _python_blocks()[1]
     for call in re.findall(r"runtime\.(\w+)\(", example):
         assert callable(getattr(runtime, call)), call
+
+
+def test_security_section_lists_every_rule_and_acknowledged_finding(root: Path) -> None:
+    from constructs_sm.nag import RULES
+
+    text = README.read_text()
+    section = text[text.index("## Security checks") : text.index("## Limits checked")]
+    for rule in RULES:
+        assert rule.name in section, rule.name
+    for path in sorted((root / "tests" / "acknowledgments").glob("*.json")):
+        for acknowledgment in json.loads(path.read_text()):
+            finding = acknowledgment["id"].split("[")[0]
+            short = finding.split("::")[-1]
+            assert finding in section or short in section, (path.name, finding)
