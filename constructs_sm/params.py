@@ -25,7 +25,7 @@ ParamValue = str | int | float | bool
 INVALID_PARAMETERS: Final = "InvalidParameters"
 
 #: Parameter names double as JSON keys, Python attribute names and JSONPath segments.
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 #: Parameters live under these keys of the state; a parameter may not shadow the runtime's API.
 _RESERVED_NAMES: Final = frozenset({"as_dict", "get", "items", "keys", "values"})
 _STRING_MAX = 1024
@@ -67,6 +67,7 @@ class Param:
     minimum: int | float | None = None
     maximum: int | float | None = None
     description: str = ""
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
         problems = self._validate()
@@ -86,9 +87,15 @@ class Param:
         default: str | None = None,
         choices: Sequence[str] | None = None,
         pattern: str | None = None,
+        max_length: int | None = None,
         description: str = "",
     ) -> Param:
-        """A string parameter; ``pattern`` is a Python regular expression (``re.search``)."""
+        """A string parameter; ``pattern`` is a Python regular expression (``re.search``).
+
+        Values are at most 1024 characters, or ``max_length``. A string parameter used as
+        an environment value needs ``max_length`` <= 256 (or ``choices``): SageMaker
+        rejects longer environment values when it creates the job.
+        """
         return cls(
             name,
             "string",
@@ -96,6 +103,7 @@ class Param:
             tuple(choices) if choices is not None else None,
             pattern,
             description=description,
+            max_length=max_length,
         )
 
     @classmethod
@@ -178,6 +186,17 @@ class Param:
             if self.minimum is not None or self.maximum is not None:
                 problems.append("minimum/maximum apply to integer and number parameters only")
             problems += self._validate_pattern()
+            if self.max_length is not None and (
+                isinstance(self.max_length, bool)
+                or not isinstance(self.max_length, int)
+                or not 1 <= self.max_length <= _STRING_MAX
+            ):
+                problems.append(
+                    f"max_length must be an int between 1 and {_STRING_MAX}, "
+                    f"got {self.max_length!r}"
+                )
+        elif self.max_length is not None:
+            problems.append("max_length applies to string parameters only")
         elif self.pattern is not None:
             problems.append("pattern applies to string parameters only")
         if self.type in ("integer", "number"):
@@ -233,6 +252,13 @@ class Param:
 
     # -- behaviour -----------------------------------------------------------------
     @property
+    def longest(self) -> int:
+        """The longest string value accepted (``max_length``, else 1024)."""
+        if self.choices is not None:
+            return max(len(str(c)) for c in self.choices)
+        return self.max_length if isinstance(self.max_length, int) else _STRING_MAX
+
+    @property
     def required(self) -> bool:
         """True when the parameter has no default and must be in the execution input."""
         return self.default is None
@@ -242,8 +268,8 @@ class Param:
         if not _matches_type(value, self.type):
             return f"must be {self.describe()}, got {value!r}"
         if isinstance(value, str):
-            if len(value) > _STRING_MAX:
-                return f"must be at most {_STRING_MAX} characters, got {len(value)}"
+            if len(value) > self.longest:
+                return f"must be at most {self.longest} characters, got {len(value)}"
             if self.pattern is not None and not re.search(self.pattern, value):
                 return f"must match {self.pattern!r}, got {value!r}"
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -264,6 +290,8 @@ class Param:
             text += " in " + ", ".join(json.dumps(c) for c in self.choices)
         if self.pattern is not None:
             text += f" matching {self.pattern}"
+        if self.max_length is not None:
+            text += f" of at most {self.max_length} characters"
         if self.minimum is not None and self.maximum is not None:
             text += f" between {self.minimum} and {self.maximum}"
         elif self.minimum is not None:
@@ -281,6 +309,7 @@ class Param:
             "maximum": self.maximum,
             "choices": list(self.choices) if self.choices is not None else None,
             "pattern": self.pattern,
+            "max_length": self.max_length,
         }
 
 
@@ -364,8 +393,17 @@ def _fail_state_name(name: str, missing: bool) -> str:
     return f"Missing parameter {name}" if missing else f"Invalid parameter {name}"
 
 
-def _type_test(type_name: ParamType) -> str:
+def type_test(type_name: ParamType) -> str:
+    """The Choice-rule type test of a declared type (``IsString``, ``IsNumeric``, ...)."""
     return {"string": "IsString", "boolean": "IsBoolean"}.get(type_name, "IsNumeric")
+
+
+def integer_text_rules(text_path: str, fail: str) -> list[dict[str, Any]]:
+    """Choice rules failing when a number's text (``States.Format``) is not an integer."""
+    return [
+        {"Variable": text_path, "StringMatches": glob, "Next": fail}
+        for glob in ("*.*", "*e*", "*E*")
+    ]
 
 
 def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dict[str, Any]]:
@@ -373,8 +411,7 @@ def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dic
     rules: list[dict[str, Any]] = []
     if param.type == "integer":
         # An integer is a number whose text has no fraction or exponent.
-        for glob in ("*.*", "*e*", "*E*"):
-            rules.append({"Variable": text_path, "StringMatches": glob, "Next": fail})
+        rules += integer_text_rules(text_path, fail)
     if param.minimum is not None:
         rules.append({"Variable": path, "NumericLessThan": param.minimum, "Next": fail})
     if param.maximum is not None:
@@ -419,7 +456,7 @@ def validation_states(
                 "Error": INVALID_PARAMETERS,
                 "Cause": f"parameter '{name}' is required: it must be {param.describe()}",
             }
-        types.append({"Not": {"Variable": path, _type_test(param.type): True}, "Next": invalid})
+        types.append({"Not": {"Variable": path, type_test(param.type): True}, "Next": invalid})
         if param.type == "integer":
             texts[name] = f"States.Format('{{}}', {path})"
         values += _value_rules(param, path, f"$.checks.{name}", invalid)
@@ -429,7 +466,7 @@ def validation_states(
             "Cause": f"parameter '{name}' must be {param.describe()}",
         }
     check_types = prefix + "Check parameter types"
-    check_values = prefix + "Check parameter values"
+    check_values = prefix + "Check parameter bounds"
     after_types = check_values if values else next_state
     if texts:
         render = prefix + "Render integer parameters"

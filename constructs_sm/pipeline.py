@@ -15,6 +15,7 @@ definition (JSONPath + intrinsic functions) with :func:`build_definition`:
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ from constructs_sm.step import (
     env_literal,
     failure_state,
     job_name_prefix,
+    literal_type,
     step_states,
 )
 from constructs_sm.storage import ChannelBucket
@@ -94,8 +96,10 @@ _OWN_ENV: Final = 2
 #: A Parallel state merges its branches' results in one field; intrinsic functions nest
 #: at most 10 deep, so wider fan-outs are split into nested Parallel states.
 _MAX_BRANCHES: Final = 10
-_FAILED: Final = "Pipeline failed"
-_SUCCEEDED: Final = "Pipeline succeeded"
+#: Step names cannot contain ":", so these never collide with a step's state names.
+_FAILED: Final = "Pipeline: failed"
+_SUCCEEDED: Final = "Pipeline: succeeded"
+_SELECT: Final = "Pipeline: select parameters"
 
 
 @dataclass(frozen=True)
@@ -253,18 +257,28 @@ class _DefinitionBuilder:
         self.settings = settings
         self.partition = partition
         self.parallels = 0
+        self.names: set[str] = set()
+
+    def put(self, states: dict[str, Any], new: Mapping[str, Any]) -> None:
+        """Add states; state names must be unique across the whole state machine."""
+        for name, state in new.items():
+            if name in self.names:
+                raise ValueError(f"two states would be named {name!r}; rename the step")
+            if len(name) > 80:
+                raise ValueError(f"state name {name!r} is longer than 80 characters")
+            self.names.add(name)
+            states[name] = state
 
     def emit(self, node: Plan, next_state: str | None, states: dict[str, Any]) -> str:
         if isinstance(node, str):
             failed = f"{node} failed"
-            states[failed] = failure_state()
             first, step = step_states(
                 self.settings[node],
                 partition=self.partition,
                 next_state=next_state,
                 failed_state=failed,
             )
-            states.update(step)
+            self.put(states, {failed: failure_state(), **step})
             return first
         kind, parts = node
         if kind == "seq":
@@ -297,7 +311,7 @@ class _DefinitionBuilder:
             state["End"] = True
         else:
             state["Next"] = next_state
-        states[name] = state
+        self.put(states, {name: state})
         return name
 
 
@@ -318,64 +332,94 @@ def build_definition(
     (``s3://bucket/prefix``) its value must lie under: the steps' roles may read only
     there, so any other URI fails before the first job with ``InvalidParameters``.
     """
-    states: dict[str, Any] = {
-        _FAILED: failure_state(),
-        _SUCCEEDED: {"Type": "Succeed"},
-    }
     builder = _DefinitionBuilder(steps, partition)
-    schedule = plan(deps)
-    first_step = builder.emit(schedule, _SUCCEEDED, states) if schedule else _SUCCEEDED
-    write = "Write parameters"
-    after_checks = write
-    if input_locations:
-        after_checks = "Check input locations"
-        states[after_checks] = _location_checks(input_locations, next_state=write, states=states)
-    check, checks = validation_states(params, next_state=after_checks)
-    states.update(checks)
-    states[write] = {
-        "Type": "Task",
-        "Resource": f"arn:{partition}:states:::aws-sdk:s3:putObject",
-        "Parameters": {
-            "Bucket.$": "$.run.bucket",
-            "Key.$": f"States.Format('{{}}/{RUN_DIR}/{_rt.PARAMS_FILE}', $.run.root)",
-            "Body.$": "States.JsonToString($.params)",
-            "ContentType": "application/json",
-        },
-        "ResultPath": "$.run.params_file",  # not None: CDK drops JSON nulls from definitions
-        "TimeoutSeconds": 60,
-        "Retry": S3_RETRIES,
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _FAILED}],
-        "Next": first_step,
-    }
-    states["Read input"] = {
-        "Type": "Pass",
-        "Parameters": {
-            "defaults": {n: p.default for n, p in params.items() if p.default is not None},
-            "input.$": "$$.Execution.Input",
-        },
-        "Next": "Merge defaults",
-    }
-    states["Merge defaults"] = {
-        "Type": "Pass",
-        "Parameters": {
-            "params.$": "States.JsonMerge($.defaults, $.input, false)",
-            "run": {
-                "bucket": bucket_name,
-                "root.$": f"States.Format('{pipeline}/{{}}', $$.Execution.Name)",
+    states: dict[str, Any] = {}
+    write, merge = "Write parameters", "Merge defaults"
+    builder.put(
+        states,
+        {
+            "Read input": {
+                "Type": "Pass",
+                "Parameters": {
+                    "defaults": {n: p.default for n, p in params.items() if p.default is not None},
+                    "input.$": "$$.Execution.Input",
+                },
+                "Next": merge,
             },
-            "steps": {},
+            merge: {
+                "Type": "Pass",
+                "Parameters": {
+                    "params.$": "States.JsonMerge($.defaults, $.input, false)",
+                    "run": {
+                        "bucket": bucket_name,
+                        "root.$": f"States.Format('{pipeline}/{{}}', $$.Execution.Name)",
+                    },
+                    "steps": {},
+                },
+                "Next": "",  # the first validation state, set below
+            },
         },
-        "Next": check,
-    }
-    ordered = {
-        "Read input": states.pop("Read input"),
-        "Merge defaults": states.pop("Merge defaults"),
-    }
+    )
+    check, checks = validation_states(params, next_state=_SELECT)
+    states[merge]["Next"] = check
+    builder.put(states, checks)
+    after_select = write
+    if input_locations:
+        after_select = "Check input locations"
+        locations: dict[str, Any] = {}
+        locations[after_select] = _location_checks(
+            input_locations, next_state=write, states=locations
+        )
+        builder.put(states, locations)
+    builder.put(
+        states,
+        {
+            # Only declared parameters go on: keys of the input that are not parameters
+            # are dropped here (the local CLI rejects them before starting).
+            _SELECT: {
+                "Type": "Pass",
+                "Parameters": {
+                    "params": {f"{n}.$": f"$.params.{n}" for n in params},
+                    "run.$": "$.run",
+                    "steps.$": "$.steps",
+                },
+                "Next": after_select,
+            },
+        },
+    )
+    schedule = plan(deps)
+    step_states_: dict[str, Any] = {}
+    first_step = builder.emit(schedule, _SUCCEEDED, step_states_) if schedule else _SUCCEEDED
+    builder.put(
+        states,
+        {
+            write: {
+                "Type": "Task",
+                "Resource": f"arn:{partition}:states:::aws-sdk:s3:putObject",
+                "Parameters": {
+                    "Bucket.$": "$.run.bucket",
+                    "Key.$": f"States.Format('{{}}/{RUN_DIR}/{_rt.PARAMS_FILE}', $.run.root)",
+                    "Body.$": "States.JsonToString($.params)",
+                    "ContentType": "application/json",
+                },
+                # Not None: CDK drops JSON nulls from definitions.
+                "ResultPath": "$.run.params_file",
+                "TimeoutSeconds": 60,
+                "Retry": S3_RETRIES,
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _FAILED}
+                ],
+                "Next": first_step,
+            },
+        },
+    )
+    states.update(step_states_)
+    builder.put(states, {_FAILED: failure_state(), _SUCCEEDED: {"Type": "Succeed"}})
     definition: dict[str, Any] = {
         "Comment": f"constructs_sm pipeline {pipeline}",
         "QueryLanguage": "JSONPath",
         "StartAt": "Read input",
-        "States": {**ordered, **states},
+        "States": states,
     }
     if timeout_seconds is not None:
         definition["TimeoutSeconds"] = timeout_seconds
@@ -481,14 +525,16 @@ class ProcessingPipeline(Construct):
             problems.append("security_groups needs vpc")
         if vpc_subnets is not None and vpc is None:
             problems.append("vpc_subnets needs vpc")
-        for key, value in (tags or {}).items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                problems.append(f"tags must map str to str, got {key!r}: {value!r}")
-            elif key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
-                problems.append(
-                    f"tag {key!r} is invalid: keys are 1-128 characters not starting "
-                    "with 'aws:', values at most 256"
-                )
+        problems += _tag_problems(tags or {})
+        sources = (
+            tuple(data_sources)
+            if data_sources is not None
+            else (DataSource(storage.bucket, "data/"),)
+            if isinstance(storage, ChannelBucket)
+            else ()
+        )
+        if isinstance(name, str) and isinstance(storage, ChannelBucket):
+            problems += _data_source_problems(sources, storage, f"{name}/")
         if problems:
             raise ValueError("ProcessingPipeline: " + "; ".join(problems))
         self._params = validate_params(params)
@@ -497,11 +543,8 @@ class ProcessingPipeline(Construct):
         self._storage = storage
         self._image = image
         self._steps: dict[str, ProcessingStep] = {}
-        self._data_sources = (
-            tuple(data_sources)
-            if data_sources is not None
-            else (DataSource(storage.bucket, "data/"),)
-        )
+        self._data_sources = sources
+        self._step_images: dict[str, ProcessingImage] = {}
         self._tags = dict(tags or {})
         self._timeout = timeout
         self._subnet_ids: list[str] = []
@@ -510,15 +553,19 @@ class ProcessingPipeline(Construct):
         if vpc is not None:
             groups = list(security_groups or [])
             if not groups:
-                groups = [
-                    ec2.SecurityGroup(
-                        self,
-                        "JobSecurityGroup",
-                        vpc=vpc,
-                        description=f"Processing jobs of pipeline {name} (no inbound)",
-                        allow_all_outbound=True,
-                    )
-                ]
+                group = ec2.SecurityGroup(
+                    self,
+                    "JobSecurityGroup",
+                    vpc=vpc,
+                    description=f"Processing jobs of pipeline {name} (inbound from itself)",
+                    allow_all_outbound=True,
+                )
+                # Instances of a multi-instance job talk to each other; nothing else may
+                # connect (SageMaker's processing-in-VPC guidance).
+                group.add_ingress_rule(
+                    group, ec2.Port.all_traffic(), "between the instances of one job"
+                )
+                groups = [group]
             self._security_group_ids = [g.security_group_id for g in groups]
             chosen = vpc_subnets or ec2.SubnetSelection(
                 subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
@@ -671,8 +718,6 @@ class ProcessingPipeline(Construct):
         }
 
     # -- steps -----------------------------------------------------------------------
-    _step_images: dict[str, ProcessingImage]
-
     def add_step(
         self,
         name: str,
@@ -715,7 +760,13 @@ class ProcessingPipeline(Construct):
         )
         script = Path(code)
         step_resources = resources or Resources()
-        job_prefix = job_name_prefix(self._name, name)
+        job_prefix = job_name_prefix(self._name, name, identity=self.node.path)
+        clash = [s.step_name for s in self._steps.values() if s.job_prefix == job_prefix]
+        if clash:  # a 32-bit hash collision: vanishingly rare, but IAM scoping relies on it
+            raise ValueError(
+                f"add_step({name!r}): its job-name prefix {job_prefix!r} equals step "
+                f"{clash[0]!r}'s; rename the step"
+            )
         spec = {
             "version": 1,
             "pipeline": self._name,
@@ -744,8 +795,6 @@ class ProcessingPipeline(Construct):
             network_isolation=network_isolation,
             role=role,
         )
-        if not hasattr(self, "_step_images"):
-            self._step_images = {}
         self._step_images[name] = image or self._image
         self._grant_step(step, image or self._image)
         if role is not None:  # our grants create the passed role's inline policy
@@ -758,7 +807,8 @@ class ProcessingPipeline(Construct):
             return {"type": value.type, "source": f"param:{value.name}"}
         if isinstance(value, ValueRef):
             return {"type": value.type, "source": f"value:{value.step.step_name}.{value.name}"}
-        kind: ParamType = RETURN_TYPES[type(value)]
+        kind = literal_type(value)
+        assert kind is not None  # validated by add_step
         return {"type": kind, "source": "literal"}
 
     def _grant_step(self, step: ProcessingStep, image: ProcessingImage) -> None:
@@ -776,13 +826,24 @@ class ProcessingPipeline(Construct):
                     else:
                         _grant_bucket_read(role, data.bucket.bucket_arn, data.prefix)
             elif not Token.is_unresolved(source):
-                bucket, _, key = source[len("s3://") :].partition("/")
-                _grant_bucket_read(role, f"arn:{Aws.PARTITION}:s3:::{bucket}", key)
+                bucket, _, key_prefix = source[len("s3://") :].partition("/")
+                _grant_bucket_read(role, f"arn:{Aws.PARTITION}:s3:::{bucket}", key_prefix)
         for channel in step.outputs:
             storage.grant_write(role, f"{name}/*/{step.step_name}/{channel}/")
         if step.returns:
             storage.grant_write(role, f"{name}/*/{step.step_name}/{_rt.RETURNS_CHANNEL}/")
             storage.grant_read(self._role, f"{name}/*/{step.step_name}/{_rt.RETURNS_CHANNEL}/")
+        channel_key = storage.key
+        if channel_key is not None:
+            # VolumeKmsKeyId: SageMaker creates a grant for the job's volume with the
+            # execution role's credentials.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["kms:CreateGrant"],
+                    resources=[channel_key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
+            )
         image.grant_pull(role)
         if self._vpc is not None:
             grant_vpc_access(role)
@@ -839,6 +900,11 @@ class ProcessingPipeline(Construct):
                     continue
                 spec = StepInput(source)
             problems += self._source_problems(spec.source, where, depend)
+            if spec.data_type == "ManifestFile" and not isinstance(spec.source, str):
+                problems.append(
+                    f"{where}: a ManifestFile input must be a literal s3:// URI of the "
+                    "manifest (IAM is granted below its prefix)"
+                )
             spec_inputs[channel] = spec
         if len(spec_inputs) + len(RESERVED_INPUTS) > MAX_CHANNELS:
             problems.append(
@@ -858,10 +924,11 @@ class ProcessingPipeline(Construct):
         spec_returns: dict[str, ParamType] = {}
         for value_name, kind in (returns or {}).items():
             if not isinstance(value_name, str) or not re.match(
-                r"^[A-Za-z][A-Za-z0-9_]*$", value_name
+                r"^[A-Za-z][A-Za-z0-9_]{0,39}$", value_name
             ):
                 problems.append(
-                    f"returns key must be an identifier (letters, digits, _), got {value_name!r}"
+                    "returns key must be an identifier (a letter, then up to 39 letters, "
+                    f"digits or _), got {value_name!r}"
                 )
             elif kind not in RETURN_TYPES:
                 problems.append(
@@ -887,15 +954,25 @@ class ProcessingPipeline(Construct):
                 continue
             if isinstance(value, ParamRef):
                 problems += self._param_problems(value, where)
+                if value.type == "string" and value.param.longest > MAX_ENV_VALUE:
+                    problems.append(
+                        f"{where} uses string param {value.name!r}, which may be "
+                        f"{value.param.longest} characters; environment values are at most "
+                        f"{MAX_ENV_VALUE}: declare it with max_length={MAX_ENV_VALUE} or "
+                        "less, or read it from runtime.params()"
+                    )
             elif isinstance(value, ValueRef):
                 problem = _reference_problem(self, value, where)
                 if problem:
                     problems.append(problem)
                 else:
                     depend(value.step)
-            elif isinstance(value, str | int | float | bool):
+            elif literal_type(value) is not None:
+                assert isinstance(value, str | int | float | bool)
                 text = env_literal(value)
-                if not Token.is_unresolved(text) and len(text) > MAX_ENV_VALUE:
+                if isinstance(value, float) and not math.isfinite(value):
+                    problems.append(f"{where} must be a finite number, got {value!r}")
+                elif not Token.is_unresolved(text) and len(text) > MAX_ENV_VALUE:
                     problems.append(
                         f"{where} is {len(text)} characters; values are at most "
                         f"{MAX_ENV_VALUE} (pass long values as params: every step reads "
@@ -918,8 +995,8 @@ class ProcessingPipeline(Construct):
         if isinstance(arguments, str) or not isinstance(arguments, Sequence):
             problems.append(f"arguments must be a list, got {arguments!r}")
         else:
-            if len(arguments) > 96:
-                problems.append(f"arguments has {len(arguments)} items; at most 96 are allowed")
+            if len(arguments) > 100:
+                problems.append(f"arguments has {len(arguments)} items; at most 100 are allowed")
             for position, argument in enumerate(arguments):
                 if isinstance(argument, ParamRef):
                     problems += self._param_problems(argument, f"arguments[{position}]")
@@ -978,6 +1055,60 @@ class ProcessingPipeline(Construct):
                 ]
             return []
         return [f"{where} has an unsupported source {source!r}"]
+
+
+#: SageMaker tag keys and values: letters, digits, spaces and _ . : / = + - @.
+_TAG_TEXT: Final = re.compile(r"^[\w\s.:/=+\-@]*$")
+#: A job has at most 50 tags; the pipeline adds two of its own.
+_MAX_TAGS: Final = 48
+
+
+def _tag_problems(tags: Mapping[str, str]) -> list[str]:
+    problems = []
+    if len(tags) > _MAX_TAGS:
+        problems.append(f"tags has {len(tags)} entries; at most {_MAX_TAGS} are allowed")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(f"tags must map str to str, got {key!r}: {value!r}")
+        elif (
+            key.lower().startswith("aws:")
+            or not 1 <= len(key) <= 128
+            or len(value) > 256
+            or not _TAG_TEXT.match(key)
+            or not _TAG_TEXT.match(value)
+        ):
+            problems.append(
+                f"tag {key!r} is invalid: keys are 1-128 characters not starting with "
+                "'aws:', values at most 256, both letters, digits, spaces and _.:/=+-@"
+            )
+    return problems
+
+
+def _data_source_problems(
+    sources: Sequence[DataSource], storage: ChannelBucket, run_prefix: str
+) -> list[str]:
+    problems = []
+    for index, source in enumerate(sources):
+        where = f"data_sources[{index}]"
+        if not isinstance(source, DataSource):
+            problems.append(f"{where} must be a DataSource, got {source!r}")
+            continue
+        prefix = source.prefix
+        if Token.is_unresolved(prefix):
+            continue
+        if not prefix or not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
+            problems.append(
+                f"{where}.prefix must be a key prefix ending with '/' (e.g. 'data/'), "
+                f"got {prefix!r}: steps may read everything under it"
+            )
+        elif source.bucket is storage.bucket and (
+            prefix.startswith(run_prefix) or run_prefix.startswith(prefix)
+        ):
+            problems.append(
+                f"{where}.prefix {prefix!r} overlaps the pipeline's run prefix "
+                f"{run_prefix!r}, whose data expires; choose another pipeline_name or prefix"
+            )
+    return problems
 
 
 def _channel_problems(channel: object, where: str, reserved: frozenset[str]) -> list[str]:

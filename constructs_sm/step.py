@@ -17,15 +17,18 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from constructs_sm import runtime as _rt
-from constructs_sm.params import ParamRef, ParamType
+from constructs_sm.params import ParamRef, ParamType, integer_text_rules, type_test
 from constructs_sm.roles import create_step_role
+
+if TYPE_CHECKING:
+    from constructs_sm.pipeline import ProcessingPipeline
 
 #: Processing jobs run ``python3 -c BOOTSTRAP <script> [args...]`` (see the runtime).
 BOOTSTRAP: Final = _rt.BOOTSTRAP
@@ -42,7 +45,8 @@ MAX_RUNTIME_LIMIT: Final = 777_600
 #: and uploading on top of its MaxRuntimeInSeconds before the task times out.
 TASK_OVERHEAD_SECONDS: Final = 2 * 3600
 
-STEP_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+#: Step names are JSONPath segments ($.steps.<step>...) and S3 key segments: no hyphens.
+STEP_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 CHANNEL_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 ENV_KEY: Final = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,255}$")
 JOB_NAME: Final = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -183,17 +187,41 @@ class StepInput:
 EnvValue = str | int | float | bool | ParamRef | ValueRef
 
 
+def literal_type(value: object) -> ParamType | None:
+    """The declared type of a literal environment value, or None if it is not one."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
 def env_literal(value: str | int | float | bool) -> str:
     """How a literal environment value reaches the container (as the state machine would)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value))
     return str(value)
 
 
-def job_name_prefix(pipeline: str, step: str) -> str:
-    """The readable, lower-case start of a step's job names (at most 30 characters)."""
-    text = re.sub(r"[^a-z0-9]+", "-", f"{pipeline}-{step}".lower()).strip("-")
-    return text[:30].rstrip("-") or "job"
+def job_name_prefix(pipeline: str, step: str, identity: str) -> str:
+    """The start of a step's job names: readable part and a hash, 30 characters at most.
+
+    ``identity`` tells steps apart beyond their names (the pipeline's construct path):
+    the 8-hex hash keeps prefixes distinct when readable parts are truncated or equal
+    (``Train``/``train``, ``a_b``/``a-b``) and keeps one prefix from matching another's
+    jobs (``p-train-*`` would match ``p-train-big-...``), so IAM scoping by prefix holds.
+    """
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{pipeline}-{step}".lower()).strip("-")
+    digest = hashlib.sha256(f"{identity}\0{pipeline}\0{step}".encode()).hexdigest()[:8]
+    return f"{readable[:21].rstrip('-') or 'job'}-{digest}"
 
 
 def job_name_expression(prefix: str, step: str) -> str:
@@ -232,6 +260,7 @@ class JobSettings:
 
     pipeline: str
     step: str
+    job_prefix: str
     image_uri: str
     role_arn: str
     code_uri: str
@@ -339,7 +368,7 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
             "Subnets": list(settings.subnet_ids),
         }
     parameters: dict[str, Any] = {
-        "ProcessingJobName.$": job_name_expression(job_name_prefix(settings.pipeline, step), step),
+        "ProcessingJobName.$": job_name_expression(settings.job_prefix, step),
         "RoleArn": settings.role_arn,
         "AppSpecification": app,
         "Environment": environment,
@@ -415,10 +444,6 @@ S3_RETRIES: Final[list[dict[str, Any]]] = [
 ]
 
 
-def _type_test(type_name: ParamType) -> str:
-    return {"string": "IsString", "boolean": "IsBoolean"}.get(type_name, "IsNumeric")
-
-
 def step_states(
     settings: JobSettings, *, partition: str, next_state: str | None, failed_state: str
 ) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -480,8 +505,32 @@ def step_states(
             rules.append({"Not": {"Variable": path, "IsPresent": True}, "Next": invalid})
         for name, type_name in settings.returns.items():
             path = f"$.steps.{step}.returned.values.{name}"
-            rules.append({"Not": {"Variable": path, _type_test(type_name): True}, "Next": invalid})
+            rules.append({"Not": {"Variable": path, type_test(type_name): True}, "Next": invalid})
         states[check] = {"Type": "Choice", "Choices": rules}
+        last = states[check]
+        integers = [name for name, kind in settings.returns.items() if kind == "integer"]
+        if integers:
+            # An integer is a number whose text has no fraction or exponent.
+            render, bounds = f"Render {step} integer values", f"Check {step} integer values"
+            last["Default"] = render
+            states[render] = {
+                "Type": "Pass",
+                "Parameters": {
+                    f"{name}.$": f"States.Format('{{}}', $.steps.{step}.returned.values.{name})"
+                    for name in integers
+                },
+                "ResultPath": "$.checks",
+                "Next": bounds,
+            }
+            states[bounds] = {
+                "Type": "Choice",
+                "Choices": [
+                    rule
+                    for name in integers
+                    for rule in integer_text_rules(f"$.checks.{name}", invalid)
+                ],
+            }
+            last = states[bounds]
         states[missing] = {
             "Type": "Fail",
             "Error": INVALID_RETURN_VALUES,
@@ -493,7 +542,6 @@ def step_states(
             "Error": INVALID_RETURN_VALUES,
             "Cause": f"step '{step}' must return {declared}",
         }
-        last = states[check]
     if last["Type"] == "Choice":
         if next_state is None:
             done = f"{step} done"
@@ -563,7 +611,7 @@ class ProcessingStep(Construct):
         construct_id: str,
         *,
         pipeline_name: str,
-        owner: object,
+        owner: ProcessingPipeline,
         script: Path,
         spec: Mapping[str, Any],
         job_prefix: str,
@@ -659,7 +707,7 @@ class ProcessingStep(Construct):
         return self._depends_on
 
     @property
-    def pipeline(self) -> object:
+    def pipeline(self) -> ProcessingPipeline:
         """The pipeline the step belongs to."""
         return self._owner
 
@@ -694,6 +742,7 @@ class ProcessingStep(Construct):
         return JobSettings(
             pipeline=self._pipeline_name,
             step=self._name,
+            job_prefix=self._job_prefix,
             image_uri=image_uri,
             role_arn=self._role.role_arn,
             code_uri=self._code.s3_object_url,

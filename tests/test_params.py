@@ -100,6 +100,7 @@ def test_spec_is_what_the_runtime_reads() -> None:
         "maximum": None,
         "choices": None,
         "pattern": None,
+        "max_length": None,
     }
 
 
@@ -216,4 +217,4 @@ def test_no_params_means_no_states() -> None:
 def test_no_bounds_skip_the_values_choice() -> None:
     start, states = validation_states({"b": Param.boolean("b", default=True)}, next_state="N")
     assert states[start]["Default"] == "N"
-    assert "Check parameter values" not in states
+    assert "Check parameter bounds" not in states

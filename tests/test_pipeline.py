@@ -21,7 +21,8 @@ from constructs_sm import (
     Resources,
     StepInput,
 )
-from constructs_sm.pipeline import critical_path_steps, plan
+from constructs_sm.params import ParamRef
+from constructs_sm.pipeline import DataSource, critical_path_steps, plan
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/processing:1"
 
@@ -132,7 +133,7 @@ def test_steps_run_in_dependency_order(built: Built) -> None:
     assert states["Run prepare"]["Next"] == "Run train"
     assert states["Run train"]["Next"] == "Run evaluate"
     assert states["Run evaluate"]["Next"] == "Read evaluate values"
-    assert states["Check evaluate values"]["Default"] == "Pipeline succeeded"
+    assert states["Check evaluate values"]["Default"] == "Pipeline: succeeded"
     assert built.pipeline.plan() == ("seq", ["prepare", "train", "evaluate"])
 
 
@@ -313,6 +314,7 @@ def target(script: Path) -> tuple[ProcessingPipeline, ProcessingStep]:
     ("kwargs", "match"),
     [
         ({"name": "1bad"}, r"name must match .* got '1bad'"),
+        ({"name": "my-step"}, r"name must match .* got 'my-step'"),
         ({"name": "prep"}, r"name 'prep' is already a step"),
         ({"code": "missing.py"}, r"code 'missing.py' is not a file"),
         ({"code": "pyproject.toml"}, r"code must be a Python script"),
@@ -340,6 +342,20 @@ def target(script: Path) -> tuple[ProcessingPipeline, ProcessingStep]:
         ({"returns": {"x": list}}, r"returns\['x'\] must be float, int, str or bool"),
         ({"returns": {"bad-name": int}}, r"returns key must be an identifier"),
         ({"arguments": "--a"}, r"arguments must be a list"),
+        ({"arguments": ["a"] * 101}, r"arguments has 101 items; at most 100"),
+        ({"env": {"X": float("nan")}}, r"env\['X'\] must be a finite number, got nan"),
+        (
+            {"env": {"RAW": "PARAM:raw_uri"}},
+            r"uses string param 'raw_uri', which may be 1024 characters; .* max_length=256",
+        ),
+        (
+            {
+                "inputs": {
+                    "m": StepInput(ParamRef(Param.string("raw_uri")), data_type="ManifestFile")
+                }
+            },
+            r"a ManifestFile input must be a literal s3:// URI",
+        ),
         ({"arguments": [""]}, r"arguments\[0\] must be 1 to 256 characters"),
         ({"arguments": [3]}, r"arguments\[0\] must be a str or param"),
         ({"resources": {"instance_count": 2}}, r"resources must be a Resources"),
@@ -355,6 +371,10 @@ def test_add_step_validation(
 ) -> None:
     pipeline, _ = target
     arguments: dict[str, Any] = {"name": "new", "code": script, **kwargs}
+    if arguments.get("env") == {"RAW": "PARAM:raw_uri"}:
+        arguments["env"] = {"RAW": pipeline.param("raw_uri")}
+    if "m" in arguments.get("inputs", {}):
+        arguments["inputs"] = {"m": StepInput(pipeline.param("raw_uri"), data_type="ManifestFile")}
     if arguments["code"] == "pyproject.toml":
         arguments["code"] = Path(__file__).resolve().parents[1] / "pyproject.toml"
     with pytest.raises(ValueError, match=match):
@@ -413,6 +433,9 @@ def test_value_reference_orders_steps(
         ({"pipeline_name": "bad name"}, r"pipeline_name must match"),
         ({"tags": {"aws:x": "y"}}, r"tag 'aws:x' is invalid"),
         ({"security_groups": []}, r"security_groups needs vpc"),
+        ({"tags": {f"k{i}": "v" for i in range(49)}}, r"tags has 49 entries; at most 48"),
+        ({"tags": {"team": "a#b"}}, r"tag 'team' is invalid"),
+        ({"pipeline_name": "data"}, r"overlaps the pipeline's run prefix 'data/'"),
     ],
 )
 def test_pipeline_validation(kwargs: dict[str, Any], match: str) -> None:
@@ -446,6 +469,11 @@ def test_vpc_jobs_get_subnets_security_group_and_eni_permissions(script: Path) -
     statements = _policy_statements(template)
     assert any("ec2:CreateNetworkInterface" in _actions(s) for s in statements)
     assert isinstance(step.role, iam.Role)
+    # Instances of one job may talk to each other, nothing else may connect.
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"IpProtocol": "-1", "SourceSecurityGroupId": assertions.Match.any_value()},
+    )
 
 
 def test_input_parameters_must_point_into_the_data_sources(built: Built) -> None:
@@ -461,7 +489,8 @@ def test_input_parameters_must_point_into_the_data_sources(built: Built) -> None
     fail = states["Invalid location raw_uri"]
     assert fail["Error"] == "InvalidParameters"
     assert "parameter 'raw_uri' must be an S3 URI under" in fail["Cause"]
-    assert states["Check parameter values"]["Default"] == "Check input locations"
+    assert states["Check parameter bounds"]["Default"] == "Pipeline: select parameters"
+    assert states["Pipeline: select parameters"]["Next"] == "Check input locations"
 
 
 def test_glob_literals_are_escaped() -> None:
@@ -484,3 +513,95 @@ def test_definition_has_no_nulls(built: Built) -> None:
 
     walk(built.definition, "$")
     assert built.definition["States"]["Write parameters"]["ResultPath"] == "$.run.params_file"
+
+
+def test_data_source_prefixes_must_be_directory_prefixes(script: Path) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Sources")
+    storage = ChannelBucket(stack, "Storage")
+    with pytest.raises(ValueError, match=r"data_sources\[0\].prefix must be a key prefix ending"):
+        ProcessingPipeline(
+            stack,
+            "P",
+            storage=storage,
+            image=ProcessingImage.from_registry(IMAGE_URI),
+            data_sources=[DataSource(storage.bucket, "data")],
+        )
+
+
+def test_string_param_with_max_length_may_be_an_env_value(
+    target: tuple[ProcessingPipeline, ProcessingStep], script: Path
+) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Short")
+    storage = ChannelBucket(stack, "Storage")
+    pipeline = ProcessingPipeline(
+        stack,
+        "P",
+        storage=storage,
+        image=ProcessingImage.from_registry(IMAGE_URI),
+        params=[Param.string("mode", default="fast", max_length=32)],
+    )
+    pipeline.add_step("s", code=script, env={"MODE": pipeline.param("mode"), "F": _Float(0.5)})
+    environment = pipeline.render_definition()["States"]["Run s"]["Parameters"]["Environment"]
+    assert environment["MODE.$"] == "$.params.mode"
+    assert environment["F"] == "0.5"
+
+
+class _Float(float):
+    """A float subclass (as numpy.float64 is)."""
+
+
+def test_only_declared_parameters_go_on(built: Built) -> None:
+    select = built.definition["States"]["Pipeline: select parameters"]["Parameters"]
+    assert select["params"] == {
+        "raw_uri.$": "$.params.raw_uri",
+        "epochs.$": "$.params.epochs",
+        "learning_rate.$": "$.params.learning_rate",
+        "debug.$": "$.params.debug",
+    }
+    assert select["run.$"] == "$.run" and select["steps.$"] == "$.steps"
+
+
+def test_state_names_never_collide(script: Path) -> None:
+    from constructs_sm.pipeline import _DefinitionBuilder
+
+    app = cdk.App()
+    pipeline = _pipeline(cdk.Stack(app, "Names"))
+    first = pipeline.add_step("parameter", code=script, returns={"n": int})
+    pipeline.add_step("Pipeline", code=script, returns={"x": float}, after=[first])
+    states = pipeline.render_definition()["States"]
+    assert states["Check parameter values"]["Choices"][0]["Not"]["Variable"] == (
+        "$.steps.parameter.returned.values.n"
+    )
+    assert "Pipeline failed" in str(states) and "Pipeline: failed" in states
+    builder = _DefinitionBuilder({}, "aws")
+    builder.put({}, {"A": {}})
+    with pytest.raises(ValueError, match=r"two states would be named 'A'"):
+        builder.put({}, {"A": {}})
+
+
+def test_integer_returns_are_checked_for_integer_text(built: Built, script: Path) -> None:
+    app = cdk.App()
+    pipeline = _pipeline(cdk.Stack(app, "Ints"))
+    pipeline.add_step("count", code=script, returns={"rows": int, "ratio": float})
+    states = pipeline.render_definition()["States"]
+    assert states["Check count values"]["Default"] == "Render count integer values"
+    render = states["Render count integer values"]
+    assert render["Parameters"] == {
+        "rows.$": "States.Format('{}', $.steps.count.returned.values.rows)"
+    }
+    rules = states["Check count integer values"]["Choices"]
+    assert {
+        "Variable": "$.checks.rows",
+        "StringMatches": "*.*",
+        "Next": "count returned invalid values",
+    } in rules
+    assert states["Check count integer values"]["Default"] == "Pipeline: succeeded"
+
+
+def test_step_roles_may_create_volume_key_grants(built: Built) -> None:
+    grants = [s for s in _policy_statements(built.template) if "kms:CreateGrant" in _actions(s)]
+    assert len(grants) == 3  # one per step role
+    for statement in grants:
+        assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}

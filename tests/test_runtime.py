@@ -1061,3 +1061,40 @@ def test_launcher_via_run_path_keeps_a_preset_code_dir(
         "path0": str(code / "sub"),
         "name": "__main__",
     }
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def test_string_params_respect_max_length(ml: Path, use_spec: SpecWriter) -> None:
+    params = copy.deepcopy(SPEC["params"])
+    params["raw_uri"]["max_length"] = 12
+    use_spec(params=params)
+    write_params(ml, {"raw_uri": "s3://bucket/too-long/"})
+    with pytest.raises(runtime.ParameterError, match=r"'raw_uri' must be at most 12 characters"):
+        runtime.params()
+
+
+def test_returned_strings_are_at_most_256_characters(ml: Path, use_spec: SpecWriter) -> None:
+    use_spec()
+    with pytest.raises(runtime.ReturnValueError, match=r"'label' is 257 characters"):
+        runtime.emit(label="x" * 257)
+    runtime.emit(label="x" * 256)
+    assert read_returns(ml)["label"] == "x" * 256
+
+
+def test_start_returns_writes_an_empty_file_once(ml: Path, use_spec: SpecWriter) -> None:
+    use_spec()
+    runtime.start_returns()
+    assert read_returns(ml) == {}
+    runtime.emit(ok=True)
+    runtime.start_returns()  # an existing file is kept
+    assert read_returns(ml) == {"ok": True}
+
+
+def test_start_returns_does_nothing_without_declared_returns(
+    ml: Path, use_spec: SpecWriter
+) -> None:
+    use_spec(returns={})
+    runtime.start_returns()
+    assert not returns_file(ml).exists()

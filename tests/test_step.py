@@ -35,6 +35,7 @@ def _settings(**overrides: Any) -> JobSettings:
     values: dict[str, Any] = {
         "pipeline": "Churn",
         "step": "train",
+        "job_prefix": "churn-train-0123abcd",
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:1",
         "role_arn": "arn:aws:iam::123456789012:role/step",
         "code_uri": "s3://assets/abc.zip",
@@ -102,9 +103,21 @@ def test_step_input_validation() -> None:
     [("Churn", "train"), ("A" * 40, "b" * 40), ("x_y", "__z__"), ("9", "-")],
 )
 def test_job_name_prefix_keeps_names_valid(pipeline: str, step: str) -> None:
-    prefix = job_name_prefix(pipeline, step)
+    prefix = job_name_prefix(pipeline, step, "Stack/Pipeline")
     assert len(prefix) <= 30
     assert JOB_NAME.match(prefix + "-" + "0" * 32)
+
+
+def test_job_name_prefixes_are_distinct_and_never_nest() -> None:
+    steps = ["train", "Train", "train_big", "my_step", "x" * 40, "x" * 39 + "y"]
+    prefixes = [job_name_prefix("CustomerChurnPredictionPipelineV2", s, "S/P") for s in steps]
+    assert len(set(prefixes)) == len(steps)
+    for one in prefixes:
+        for other in prefixes:
+            assert one == other or not (other + "-").startswith(one + "-")
+    # The same pipeline path in another stack gets other prefixes.
+    assert job_name_prefix("P", "train", "A/P") != job_name_prefix("P", "train", "B/P")
+    assert job_name_prefix("Churn", "train", "S/P").startswith("churn-train-")
 
 
 def test_job_name_expression_hashes_execution_step_entry_and_retry() -> None:

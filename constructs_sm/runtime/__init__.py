@@ -80,6 +80,7 @@ __all__ = [
     "params",
     "parse_env_string",
     "spec",
+    "start_returns",
     "step_name",
 ]
 
@@ -110,6 +111,7 @@ CODE_DIR_ENV = "CSM_CODE_DIR"
 SPEC_ENV = "CSM_STEP_SPEC"
 """Environment variable naming a spec file explicitly (takes precedence)."""
 TYPES = ("string", "integer", "number", "boolean")
+"""The declared value types, as they appear in the spec."""
 
 #: A step's ContainerEntrypoint is ``["python3", "-c", BOOTSTRAP, SCRIPT, *ARGS]``: it
 #: extracts the code channel's zip into a temporary directory and runs the zip's
@@ -126,7 +128,6 @@ ZIP_MAIN = (
     "from constructs_sm.runtime.launch import main\n\n"
     "raise SystemExit(main())\n"
 )
-"""The declared value types, as they appear in the spec."""
 
 Value: TypeAlias = "str | int | float | bool"
 """A typed scalar: what parameters, environment values and return values convert to."""
@@ -475,6 +476,9 @@ def _check_param(name: str, raw: object, declared: Mapping[str, Any]) -> Value:
     if choices is not None and value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ParameterError(f"{what} must be one of {allowed}, got {value!r}")
+    max_length = declared.get("max_length")
+    if isinstance(max_length, int) and isinstance(value, str) and len(value) > max_length:
+        raise ParameterError(f"{what} must be at most {max_length} characters, got {len(value)}")
     pattern = declared.get("pattern")
     if pattern is not None and isinstance(value, str):
         try:
@@ -603,8 +607,18 @@ def output_dir(name: str) -> Path:
 # --------------------------------------------------------------------------- returns
 
 
+#: Returned strings may become another step's environment value (at most 256 characters).
+MAX_RETURNED_STRING = 256
+
+
 def _check_return(name: str, value: object, declared: Mapping[str, Any] | None) -> Value:
     what = f"return value {name!r}"
+    if isinstance(value, str) and len(value) > MAX_RETURNED_STRING:
+        raise ReturnValueError(
+            f"{what} is {len(value)} characters; returned strings are at most "
+            f"{MAX_RETURNED_STRING} (they may become environment values): write long "
+            "results to an output channel"
+        )
     if declared is not None:
         return convert(value, str(declared[name]), what=what, error=ReturnValueError)
     if isinstance(value, bool | str | int):
@@ -653,6 +667,21 @@ def emit(**values: object) -> None:
     merged.update(checked)
     _write_json_atomically(path, merged)
     emitted.update(checked)
+
+
+def start_returns() -> None:
+    """Write an empty returns file when the step declares returns (the launcher calls it).
+
+    A script that emits nothing then leaves ``{}``, and the state machine's checks fail
+    the step with ``InvalidReturnValues`` naming the missing values, instead of a
+    missing object. An existing file is kept.
+    """
+    current = spec()
+    if not current or not current.get("returns"):
+        return
+    path = _root() / "processing" / "output" / RETURNS_CHANNEL / RETURNS_FILE
+    if not path.exists():
+        _write_json_atomically(path, {})
 
 
 # --------------------------------------------------------------------------- job config

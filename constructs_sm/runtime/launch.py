@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     os.environ.setdefault(_code_dir_env(), str(_CODE_DIR))
+    from constructs_sm.runtime import start_returns
+
+    start_returns()
     sys.argv = [str(script), *args[1:]]
     script_dir = str(script.parent)
     if not sys.path or sys.path[0] != script_dir:
