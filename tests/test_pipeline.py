@@ -23,6 +23,7 @@ from constructs_sm import (
 )
 from constructs_sm.params import ParamRef
 from constructs_sm.pipeline import DataSource, critical_path_steps, plan
+from tests.cfn import actions, role_statements
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/processing:1"
 
@@ -85,11 +86,6 @@ def _policy_statements(template: assertions.Template) -> list[dict[str, Any]]:
     for policy in template.find_resources("AWS::IAM::Policy").values():
         statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else list(actions)
 
 
 # -- the state machine ----------------------------------------------------------------
@@ -192,9 +188,9 @@ def test_trust_policies_carry_confused_deputy_conditions(built: Built) -> None:
     assert len(roles) == 4  # three steps and the state machine
 
 
-def test_state_machine_role_has_exactly_the_job_actions(built: Built) -> None:
+def test_state_machine_role_has_exactly_the_jobactions(built: Built) -> None:
     statements = _policy_statements(built.template)
-    sagemaker = {a for s in statements for a in _actions(s) if a.startswith("sagemaker:")}
+    sagemaker = {a for s in statements for a in actions(s) if a.startswith("sagemaker:")}
     assert sagemaker == {
         "sagemaker:CreateProcessingJob",
         "sagemaker:DescribeProcessingJob",
@@ -202,9 +198,9 @@ def test_state_machine_role_has_exactly_the_job_actions(built: Built) -> None:
         "sagemaker:AddTags",
         "sagemaker:ListTags",
     }
-    events = [s for s in statements if "events:PutRule" in _actions(s)]
+    events = [s for s in statements if "events:PutRule" in actions(s)]
     assert events and "StepFunctionsGetEventsForSageMakerProcessingJobsRule" in json.dumps(events)
-    pass_role = [s for s in statements if "iam:PassRole" in _actions(s)]
+    pass_role = [s for s in statements if "iam:PassRole" in actions(s)]
     assert pass_role
     for statement in pass_role:
         assert statement["Condition"] == {
@@ -214,7 +210,7 @@ def test_state_machine_role_has_exactly_the_job_actions(built: Built) -> None:
 
 def test_no_wildcard_s3_actions_and_prefix_conditions(built: Built) -> None:
     for statement in _policy_statements(built.template):
-        actions = _actions(statement)
+        actions = actions(statement)
         assert not any(a in ("s3:*", "*") or a.startswith("s3:*") for a in actions)
         if "s3:ListBucket" in actions:
             assert "s3:prefix" in json.dumps(statement.get("Condition", {}))
@@ -240,6 +236,36 @@ def test_step_roles_reach_only_their_prefixes(built: Built) -> None:
     assert "Pipeline/*/evaluate/" not in text
     prepare = _role_policy_text(built, built.prep.role)
     assert "data/*" in prepare  # the default data source of parameter-supplied inputs
+
+
+def _object_grants(built: Built, role: iam.IRole) -> dict[str, set[str]]:
+    """Channel-bucket object keys each S3 object action is granted on, by action."""
+    bucket = built.stack.resolve(built.pipeline.storage.bucket.bucket_arn)
+    grants: dict[str, set[str]] = {}
+    for statement in role_statements(built.template, built.stack, role):
+        resources = statement["Resource"]
+        for resource in resources if isinstance(resources, list) else [resources]:
+            parts = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
+            if len(parts) == 2 and parts[0] == bucket:
+                for action in actions(statement):
+                    grants.setdefault(action, set()).add(parts[1])
+    return grants
+
+
+def test_step_object_access_is_exactly_its_channels(built: Built) -> None:
+    grants = _object_grants(built, built.train.role)
+    assert grants["s3:GetObject"] == {"/Pipeline/*/_run/*", "/Pipeline/*/prepare/train/*"}
+    assert grants["s3:PutObject"] == {"/Pipeline/*/train/model/*"}
+    evaluate = _object_grants(built, built.evaluate.role)
+    assert evaluate["s3:GetObject"] == {
+        "/Pipeline/*/_run/*",
+        "/Pipeline/*/train/model/*",
+        "/Pipeline/*/prepare/test/*",
+    }
+    assert evaluate["s3:PutObject"] == {"/Pipeline/*/evaluate/returns/*"}
+    machine = _object_grants(built, built.pipeline.role)
+    assert machine["s3:PutObject"] == {"/Pipeline/*/_run/*"}
+    assert machine["s3:GetObject"] == {"/Pipeline/*/evaluate/returns/*"}
 
 
 def test_run_prefix_has_a_lifecycle_rule(built: Built) -> None:
@@ -467,7 +493,7 @@ def test_vpc_jobs_get_subnets_security_group_and_eni_permissions(script: Path) -
     assert len(config["Subnets"]) == 2 and len(config["SecurityGroupIds"]) == 1
     template = assertions.Template.from_stack(stack)
     statements = _policy_statements(template)
-    assert any("ec2:CreateNetworkInterface" in _actions(s) for s in statements)
+    assert any("ec2:CreateNetworkInterface" in actions(s) for s in statements)
     assert isinstance(step.role, iam.Role)
     # Instances of one job may talk to each other, nothing else may connect.
     template.has_resource_properties(
@@ -601,7 +627,7 @@ def test_integer_returns_are_checked_for_integer_text(built: Built, script: Path
 
 
 def test_step_roles_may_create_volume_key_grants(built: Built) -> None:
-    grants = [s for s in _policy_statements(built.template) if "kms:CreateGrant" in _actions(s)]
+    grants = [s for s in _policy_statements(built.template) if "kms:CreateGrant" in actions(s)]
     assert len(grants) == 3  # one per step role
     for statement in grants:
         assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
