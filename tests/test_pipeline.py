@@ -210,9 +210,9 @@ def test_state_machine_role_has_exactly_the_jobactions(built: Built) -> None:
 
 def test_no_wildcard_s3_actions_and_prefix_conditions(built: Built) -> None:
     for statement in _policy_statements(built.template):
-        actions = actions(statement)
-        assert not any(a in ("s3:*", "*") or a.startswith("s3:*") for a in actions)
-        if "s3:ListBucket" in actions:
+        granted = actions(statement)
+        assert not any(a in ("s3:*", "*") or a.startswith("s3:*") for a in granted)
+        if "s3:ListBucket" in granted:
             assert "s3:prefix" in json.dumps(statement.get("Condition", {}))
 
 
