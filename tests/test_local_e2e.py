@@ -1,14 +1,20 @@
 """End to end: the example app and a probe app deployed with the cdk CLI into one emulator.
 
 One emulator and one deploy for the module (tests/local_app/app.py: the example stack
-plus ProbePipeline, whose scripts record what they received).
+plus ProbePipeline, whose pipelines Probe and Silent record what they received or return
+nothing). The command-line tests run ``python -m constructs_sm.local run``'s ``main`` in
+that emulator, on the stacks deployed there.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +23,7 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator
+from constructs_sm.local import Emulator, cli
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack
 from constructs_sm.local.runner import (
     PipelineInfo,
@@ -31,6 +37,9 @@ from constructs_sm.local.runner import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+#: moto warns about the resource types it skips each time it parses a stack's template
+#: (the deployer handles them; see constructs_sm.local.deploy).
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
 
 def test_the_cdk_cli_is_installed() -> None:
@@ -210,3 +219,183 @@ def test_bad_input_fails_before_any_job_is_created(deployed: Deployed) -> None:
     assert "count" in (result.cause or "")
     assert set(jobs) == before
     assert all(step.status == "NotStarted" for step in result.steps.values())
+
+
+# -- aborted branches ------------------------------------------------------------------
+
+
+def _pid(deployed: Deployed, job_name: str) -> int:
+    log = deployed.emulator.work_dir / "jobs" / job_name / "logs" / "stdout.log"
+    match = re.search(r"pid=(\d+)", log.read_text())
+    assert match, log.read_text()
+    return int(match.group(1))
+
+
+def test_a_failed_branch_stops_its_sibling_job_and_kills_its_process(deployed: Deployed) -> None:
+    """As on AWS: the Parallel state fails, the sibling's .sync task is aborted and its
+    job stopped (StopProcessingJob): Stopped, its process gone, long before it would end."""
+    begin = time.monotonic()
+    result = run(deployed, "Probe", {"fail": True, "sleep": 60.0})
+    assert result.status == "FAILED"
+    assert result.error == "States.TaskFailed"
+    assert result.steps["right"].status == "Failed"
+    assert result.steps["left"].status == "Stopped"
+    assert time.monotonic() - begin < 30
+    job = result.steps["left"].job_name
+    assert job is not None
+    pid = _pid(deployed, job)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    sagemaker = deployed.emulator.client("sagemaker")
+    described = sagemaker.describe_processing_job(ProcessingJobName=job)
+    assert described["ProcessingJobStatus"] == "Stopped"
+    assert "ProcessingEndTime" in described
+
+
+# -- return values ---------------------------------------------------------------------
+
+
+def _task_errors(deployed: Deployed, result: RunResult) -> list[str]:
+    sfn = deployed.emulator.client("stepfunctions")
+    history = sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)
+    return [
+        str(event["taskFailedEventDetails"].get("error"))
+        for event in history["events"]
+        if event["type"] == "TaskFailed"
+    ]
+
+
+def test_a_step_that_emits_nothing_fails_with_invalid_return_values(deployed: Deployed) -> None:
+    result = run(deployed, "Silent", {})
+    assert result.status == "FAILED"
+    assert result.error == "InvalidReturnValues", result.cause
+    assert re.search(r"\bx\b", result.cause or ""), result.cause
+    assert result.steps["silent"].status == "Completed"
+
+
+def test_a_missing_returns_file_is_caught_as_s3_no_such_key(deployed: Deployed) -> None:
+    """moto names it s3.NoSuchKeyException; AWS (and the definition's Catch) S3.…"""
+    result = run(deployed, "Silent", {"mode": "erase"})
+    assert result.status == "FAILED"
+    assert "S3.NoSuchKeyException" in _task_errors(deployed, result)
+    assert result.error == "InvalidReturnValues", result.cause
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+@dataclass
+class CliRun:
+    """What one ``main(argv)`` call returned and printed."""
+
+    code: int
+    out: str
+    document: dict[str, Any]
+
+
+def cli_run(deployed: Deployed, *argv: str) -> CliRun:
+    """``python -m constructs_sm.local run --json ...`` in the module's emulator."""
+    out = io.StringIO()
+    code = cli.main(["run", "--json", *argv], out=out, emulator=deployed.emulator)
+    text = out.getvalue()
+    return CliRun(code, text, json.loads(text.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def example_args(example_assembly: Any) -> list[str]:
+    """``--app`` (the synthesized example app), ``--stack`` and ``--data`` of the example."""
+    return [
+        "--app",
+        str(example_assembly.outdir),
+        "--stack",
+        "ChurnPipeline",
+        "--data",
+        f"{ROOT / 'stacks' / 'data' / 'raw'}=s3://{{bucket}}/data/raw/",
+    ]
+
+
+def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -> None:
+    ran = cli_run(deployed, *example_args, "--input", '{"raw_uri": "s3://{bucket}/data/raw/"}')
+    assert ran.code == 0, ran.out
+    document = ran.document
+    assert set(document) == {"status", "error", "cause", "steps"}
+    assert document["status"] == "SUCCEEDED"
+    assert set(document["steps"]) == {"prepare", "profile", "train", "evaluate"}
+    bucket = deployed.pipelines["Churn"].bucket
+    for step, report in document["steps"].items():
+        assert set(report) == {"status", "job_name", "values", "outputs"}
+        assert report["status"] == "Completed"
+        assert isinstance(report["job_name"], str) and report["job_name"]
+        assert isinstance(report["values"], dict) and report["values"], step
+        for uri in report["outputs"].values():
+            assert uri.startswith(f"s3://{bucket}/Churn/")
+    assert document["steps"]["prepare"]["values"]["rows"] == 240
+    assert isinstance(document["steps"]["evaluate"]["values"]["passed"], bool)
+    assert "as already deployed" in ran.out
+    assert "execution SUCCEEDED" in ran.out
+
+
+def test_cli_reports_invalid_parameters(deployed: Deployed, example_args: list[str]) -> None:
+    ran = cli_run(
+        deployed, *example_args, "--input", '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 0}'
+    )
+    assert ran.code != 0
+    assert ran.document["status"] == "FAILED"
+    assert ran.document["error"] == "InvalidParameters"
+    assert "epochs" in ran.document["cause"]
+    assert all(step["status"] == "NotStarted" for step in ran.document["steps"].values())
+
+
+def test_cli_refuses_undeclared_input_keys_before_starting(
+    deployed: Deployed, example_args: list[str]
+) -> None:
+    sfn = deployed.emulator.client("stepfunctions")
+    arn = deployed.pipelines["Churn"].state_machine_arn
+    before = len(sfn.list_executions(stateMachineArn=arn)["executions"])
+    ran = cli_run(
+        deployed, *example_args, "--input", '{"raw_uri": "s3://{bucket}/data/raw/", "epoch": 5}'
+    )
+    assert ran.code == cli.EXIT_FAILED
+    assert ran.document == {
+        "status": cli.STATUS_ERROR,
+        "error": "InvalidParameters",
+        "cause": ran.document["cause"],
+        "steps": {},
+    }
+    cause = ran.document["cause"]
+    assert "'epoch'" in cause
+    for declared in ("raw_uri", "epochs", "learning_rate", "min_accuracy"):
+        assert declared in cause
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "error", "words"),
+    [
+        (["--stack", "NoSuchStack"], "UnknownStack", ["NoSuchStack", "ChurnPipeline"]),
+        (["--stack", "ChurnPipeline", "--pipeline", "Nope"], "PipelineChoiceError", ["Nope"]),
+        (
+            ["--stack", "ChurnPipeline", "--data", "/no/such/dir=s3://{bucket}/x/"],
+            "DataError",
+            ["/no/such/dir"],
+        ),
+    ],
+)
+def test_cli_errors_end_with_the_json_line(
+    deployed: Deployed, example_assembly: Any, argv: list[str], error: str, words: list[str]
+) -> None:
+    ran = cli_run(deployed, "--app", str(example_assembly.outdir), *argv)
+    assert ran.code == cli.EXIT_FAILED
+    assert ran.document["status"] == cli.STATUS_ERROR
+    assert ran.document["error"] == error
+    assert ran.document["steps"] == {}
+    for word in words:
+        assert word in ran.document["cause"]
+
+
+def test_cli_deploy_failure_ends_with_the_json_line(deployed: Deployed) -> None:
+    ran = cli_run(deployed, "--app", "python -c 'raise SystemExit(3)'", "--project-dir", str(ROOT))
+    assert ran.code == cli.EXIT_FAILED
+    assert ran.document["status"] == cli.STATUS_ERROR
+    assert ran.document["error"] == "DeployError"
+    assert "synth" in ran.document["cause"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_factory,
 )
 
-from constructs_sm.local import asl_fixes, docker_standin, sagemaker
+from constructs_sm.local import asl_fixes, cli, docker_standin, sagemaker
 from constructs_sm.local.deploy import plain_http_policy
 from constructs_sm.local.jobs import command_line, failure_reason, local_path, relative_key
-from constructs_sm.local.runner import describe_pipeline
+from constructs_sm.local.runner import describe_pipeline, unknown_params
 
 FACTORY = "state_task_service_for"
 
@@ -62,6 +64,24 @@ def test_sagemaker_error_names(code: str, name: str) -> None:
     assert sagemaker.error_name(code) == name
 
 
+@pytest.mark.parametrize(
+    ("service", "name"),
+    [
+        ("s3", "S3"),
+        ("dynamodb", "DynamoDb"),
+        ("sfn", "Sfn"),
+        ("sagemaker", "SageMaker"),
+        ("ec2", "Ec2"),
+        ("acmpca", "AcmPca"),
+        ("lambda", "Lambda"),
+    ],
+)
+def test_aws_sdk_errors_use_the_services_pascal_case_name(service: str, name: str) -> None:
+    """AWS: ``S3.NoSuchKeyException``; moto 5.2.5 alone: ``s3.NoSuchKeyException``."""
+    assert sagemaker.sdk_service_error_name(service) == name
+    assert sagemaker.AwsSdkTaskService._normalise_service_error_name(service) == name
+
+
 def test_definite_paths_return_their_single_match() -> None:
     asl_fixes.install()
     try:
@@ -100,8 +120,6 @@ def test_local_path_maps_opt_ml_into_the_job_dir(tmp_path: Path) -> None:
 
 
 def test_command_line_runs_python_as_this_interpreter() -> None:
-    import sys
-
     app = {"ContainerEntrypoint": ["python3", "-c", "pass"], "ContainerArguments": ["a b"]}
     assert command_line(app) == [sys.executable, "-c", "pass", "a b"]
     with pytest.raises(ValueError, match="ContainerEntrypoint is required"):
@@ -151,7 +169,13 @@ def test_describe_pipeline_reads_bucket_prefix_and_steps() -> None:
                         "States": {
                             "Run a": {
                                 "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
-                                "Parameters": {"Environment": {"CSM_STEP": "a"}},
+                                "Parameters": {
+                                    "Environment": {"CSM_STEP": "a"},
+                                    "ProcessingInputs": [
+                                        {"InputName": "code", "S3Input": {"S3Uri": "s3://a/c.zip"}},
+                                        {"InputName": "x", "S3Input": {"S3Uri": "s3://a/x/"}},
+                                    ],
+                                },
                             }
                         }
                     }
@@ -162,6 +186,57 @@ def test_describe_pipeline_reads_bucket_prefix_and_steps() -> None:
     info = describe_pipeline(definition, "arn", "Stack")
     assert info is not None
     assert (info.name, info.bucket, info.steps) == ("Churn", "bkt", ("a",))
+    assert info.code_uris == ("s3://a/c.zip",)
     assert info.run_prefix("e1") == "Churn/e1/"
     assert describe_pipeline({"States": {}}, "arn", "Stack") is None
     assert json.dumps(info.steps)
+
+
+def test_unknown_params_are_the_undeclared_keys() -> None:
+    declared: dict[str, Any] = {"epochs": {}, "raw_uri": {}}
+    assert unknown_params({"epochs": 1, "epoch": 2, "zz": 3}, declared) == ["epoch", "zz"]
+    assert unknown_params({"epochs": 1}, declared) == []
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    return document
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--json", "--no-such-option"],
+        ["run", "--json", "--input", "[1, 2]"],
+        ["run", "--json", "--input", "{not json"],
+        ["run", "--json", "--data", "dir-without-uri"],
+    ],
+)
+def test_cli_usage_errors_end_with_the_json_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Usage errors are found before the emulator starts; --json still answers."""
+    assert cli.main(argv) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    document = _last_json(captured.out)
+    assert document["status"] == cli.STATUS_ERROR
+    assert document["error"] == "UsageError"
+    assert document["cause"] and document["steps"] == {}
+    assert "error" in captured.err
+
+
+def test_cli_usage_error_without_json_prints_no_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--input", "[1]"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().out == ""
+
+
+def test_python_m_constructs_sm_local_ends_with_the_json_line(root: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "constructs_sm.local", "run", "--json", "--input", "nope"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == cli.EXIT_USAGE
+    assert _last_json(result.stdout)["error"] == "UsageError"

@@ -17,40 +17,89 @@
 5. stop the emulator. ``--json`` ends the output with one line holding
    ``{"status", "error", "cause", "steps": {step: {"status", "job_name", "values",
    "outputs"}}}``. The exit code is 0 only when the execution succeeded.
+
+An ``--input`` key that is not a declared parameter of the pipeline (as its step specs
+declare them) is refused before any execution starts. When the command fails before an
+execution ends (a usage error, an unknown stack, a failed deploy, no such pipeline...),
+``--json`` still ends the output with one line: ``{"status": "ERROR", "error": NAME,
+"cause": MESSAGE, "steps": {}}`` where NAME is one of :data:`ERRORS`.
+
+From Python, :func:`main` also accepts a running :class:`Emulator`: the command runs in
+it (and leaves it running), and stacks already deployed there are used as they are.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, NoReturn, TextIO
 
-from constructs_sm.local.deploy import CdkDeployer, DeployError
+import botocore.exceptions
+
+from constructs_sm.local.deploy import CdkDeployer, DeployedStack, DeployError, stack_names
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.runner import (
     PipelineInfo,
     Progress,
     RunResult,
+    declared_params,
     failure_summary,
     find_pipelines,
     list_tree,
     seed,
     start,
     substitute_bucket,
+    unknown_params,
     watch,
 )
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: ``status`` of the ``--json`` line when the command failed before an execution ended.
+STATUS_ERROR: Final = "ERROR"
+#: ``error`` of the ``--json`` line when the command failed before an execution ended.
+ERRORS: Final = {
+    "UsageError": "bad command line, --input or --data",
+    "UnknownStack": "a --stack the app does not have",
+    "DeployError": "cdk synth, bootstrap or deploy failed",
+    "PipelineChoiceError": "no pipeline, several without --pipeline, or an unknown --pipeline",
+    "DataError": "a --data directory could not be uploaded",
+    "InvalidParameters": "--input keys that are not declared parameters of the pipeline",
+    "InternalError": "anything else (the traceback is on stderr)",
+}
+
+
+class CommandError(Exception):
+    """The command failed before an execution ended; ``error`` is one of :data:`ERRORS`."""
+
+    def __init__(self, error: str, cause: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(cause)
+        self.error = error
+        self.cause = cause
+        self.exit_code = exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` line: ``{"status": "ERROR", "error", "cause", "steps": {}}``."""
+        return {"status": STATUS_ERROR, "error": self.error, "cause": self.cause, "steps": {}}
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Raises a usage :class:`CommandError` instead of exiting (so ``--json`` can answer)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise CommandError("UsageError", f"{self.prog}: {message}", EXIT_USAGE)
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    main = argparse.ArgumentParser(
+    main = _ArgumentParser(
         prog="python -m constructs_sm.local",
         description="Run constructs_sm pipelines offline: an embedded AWS emulator (moto), "
         "its Step Functions interpreter and processing jobs as local processes.",
@@ -160,61 +209,147 @@ class _Printer:
             self.line("  (nothing)")
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
-    """The ``run`` command; returns the exit code."""
+def run(args: argparse.Namespace, out: TextIO, *, emulator: Emulator | None = None) -> int:
+    """The ``run`` command; returns the exit code.
+
+    :param emulator: a running emulator to use (left running) instead of starting one;
+        the stacks already deployed in it are used as they are.
+    """
     printer = _Printer(out)
+    try:
+        result = _run(args, printer, emulator)
+    except CommandError as error:
+        print(f"error: {error.cause}", file=sys.stderr)
+        if args.json:
+            printer.line(json.dumps(error.to_json(), sort_keys=True))
+        return error.exit_code
+    except Exception as error:  # --json must answer whatever went wrong
+        traceback.print_exc()
+        if args.json:
+            failed = CommandError("InternalError", f"{type(error).__name__}: {error}")
+            printer.line(json.dumps(failed.to_json(), sort_keys=True))
+        return EXIT_FAILED
+    if args.json:
+        printer.line(json.dumps(result.to_json(), sort_keys=True))
+    return 0 if result.succeeded else EXIT_FAILED
+
+
+def _parse_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
     try:
         params = json.loads(args.input)
         if not isinstance(params, dict):
             raise ValueError("--input must be a JSON object")
-        data = _data_args(args.data)
+        return params, _data_args(args.data)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    begin = time.monotonic()
-    with Emulator(work_dir=args.work_dir) as emulator:
-        printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
-        deployer = CdkDeployer(
-            emulator, project_dir=args.project_dir, app=args.app, log=printer.line
+        raise CommandError("UsageError", str(error), EXIT_USAGE) from error
+
+
+def _deploy(
+    emulator: Emulator, args: argparse.Namespace, printer: _Printer, reuse: bool
+) -> list[DeployedStack]:
+    deployer = CdkDeployer(emulator, project_dir=args.project_dir, app=args.app, log=printer.line)
+    try:
+        assembly = deployer.synth(emulator.work_dir / "cdk.out")
+        names = stack_names(assembly)
+        unknown = [name for name in args.stack if name not in names]
+        if unknown:
+            raise CommandError(
+                "UnknownStack",
+                f"no stack {', '.join(map(repr, unknown))} in the app; its stacks: "
+                f"{', '.join(names) or '(none)'}",
+            )
+        wanted = list(args.stack) or names
+        existing = deployer.existing(wanted) if reuse else None
+        if existing is not None:
+            printer.line(f"using {', '.join(wanted)} as already deployed in the emulator")
+            return existing
+        deployer.bootstrap(assembly)
+        stacks = deployer.deploy(assembly, wanted)
+    except DeployError as error:
+        raise CommandError("DeployError", str(error)) from error
+    for stack in stacks:
+        if stack.api_created:
+            printer.line(
+                f"  {stack.name}: created through the S3 API (moto's CloudFormation "
+                f"skips them): {', '.join(stack.api_created)}"
+            )
+        if stack.not_created:
+            printer.line(
+                f"  {stack.name}: not applied (TLS-only, the emulator is plain HTTP): "
+                f"{', '.join(stack.not_created)}"
+            )
+    return stacks
+
+
+def _check_params(
+    emulator: Emulator, pipeline: PipelineInfo, params: dict[str, Any], printer: _Printer
+) -> None:
+    declared = declared_params(emulator, pipeline)
+    if declared is None:
+        printer.line("(the pipeline's step specs could not be read: --input keys not checked)")
+        return
+    unknown = unknown_params(params, declared)
+    if unknown:
+        verb = "is not a declared parameter" if len(unknown) == 1 else "are not declared parameters"
+        raise CommandError(
+            "InvalidParameters",
+            f"--input: {', '.join(map(repr, unknown))} {verb} of pipeline {pipeline.name}; "
+            f"it declares: {', '.join(declared) or '(none)'}",
         )
+
+
+def _run(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None) -> RunResult:
+    params, data = _parse_inputs(args)
+    begin = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        reuse = emulator is not None
+        if emulator is None:
+            emulator = stack.enter_context(Emulator(work_dir=args.work_dir))
+        printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
+        stacks = _deploy(emulator, args, printer, reuse)
         try:
-            assembly = deployer.synth(emulator.work_dir / "cdk.out")
-            deployer.bootstrap(assembly)
-            stacks = deployer.deploy(assembly, args.stack)
-            for stack in stacks:
-                if stack.api_created:
-                    printer.line(
-                        f"  {stack.name}: created through the S3 API (moto's CloudFormation "
-                        f"skips them): {', '.join(stack.api_created)}"
-                    )
-                if stack.not_created:
-                    printer.line(
-                        f"  {stack.name}: not applied (TLS-only, the emulator is plain HTTP): "
-                        f"{', '.join(stack.not_created)}"
-                    )
             pipeline = _choose(find_pipelines(emulator, stacks), args.pipeline)
-            for local, uri in data:
-                target = substitute_bucket(uri, pipeline.bucket)
+        except ValueError as error:
+            raise CommandError("PipelineChoiceError", str(error)) from error
+        for local, uri in data:
+            target = substitute_bucket(uri, pipeline.bucket)
+            try:
                 keys = seed(emulator, local, target)
-                printer.line(f"uploaded {len(keys)} file(s) from {local} to {target}")
-        except (DeployError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_FAILED
+            except (ValueError, botocore.exceptions.ClientError) as error:
+                raise CommandError("DataError", str(error)) from error
+            printer.line(f"uploaded {len(keys)} file(s) from {local} to {target}")
         params = json.loads(substitute_bucket(json.dumps(params), pipeline.bucket))
+        _check_params(emulator, pipeline, params, printer)
         printer.width = max([len(s) for s in pipeline.steps] + [4])
         arn, name = start(emulator, pipeline, params)
         printer.line(f"execution {name} of pipeline {pipeline.name}, input {json.dumps(params)}")
         result = watch(emulator, pipeline, arn, on_progress=printer.progress)
         printer.result(result, pipeline, emulator)
     printer.line(f"total {time.monotonic() - begin:.1f}s")
-    if args.json:
-        printer.line(json.dumps(result.to_json(), sort_keys=True))
-    return 0 if result.succeeded else EXIT_FAILED
+    return result
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point of ``python -m constructs_sm.local``."""
-    args = parser().parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    *,
+    emulator: Emulator | None = None,
+) -> int:
+    """Entry point of ``python -m constructs_sm.local``.
+
+    :param argv: the arguments (default: ``sys.argv[1:]``).
+    :param out: where the report goes (default: stdout); errors go to stderr.
+    :param emulator: a running emulator to use instead of starting one (see :func:`run`).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    try:
+        args = parser().parse_args(arguments)
+    except CommandError as error:
+        print(f"error: {error.cause}", file=sys.stderr)
+        if "--json" in arguments:
+            print(json.dumps(error.to_json(), sort_keys=True), file=out, flush=True)
+        return error.exit_code
     if args.command == "run":
-        return run(args, out or sys.stdout)
+        return run(args, out, emulator=emulator)
     return EXIT_USAGE  # pragma: no cover (argparse requires a command)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -328,8 +329,7 @@ class LocalJob:
         finally:
             for process in processes.values():
                 if process.poll() is None:
-                    process.kill()
-                    process.wait()
+                    _kill(process)
             for handle in handles:
                 handle.close()
 
@@ -347,6 +347,15 @@ class LocalJob:
     def remove(self) -> None:
         """Delete the job directory."""
         shutil.rmtree(self.job_dir, ignore_errors=True)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill a job's process and whatever it started (its own session's process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (AttributeError, ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
 
 
 def run_in_thread(job: LocalJob, done: Callable[[JobOutcome], None]) -> threading.Thread:

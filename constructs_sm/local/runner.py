@@ -2,8 +2,8 @@
 
 A pipeline is recognised by its state machine's definition (as rendered by
 :func:`constructs_sm.pipeline.build_definition`): the channel bucket and run prefix in
-its ``Merge defaults`` state, and one ``createProcessingJob`` task per step whose
-``Environment`` names the step (``CSM_STEP``).
+the state that sets ``run`` (``Merge defaults``), and one ``createProcessingJob`` task
+per step whose ``Environment`` names the step (``CSM_STEP``).
 
 :func:`watch` follows an execution as it happens: a :class:`Progress` event when a step's
 job is created (from the execution history) and when it ends (from
@@ -14,10 +14,12 @@ returned values and output URIs.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import re
 import secrets
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +30,10 @@ import botocore.exceptions
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import split_s3_uri
+from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, RETURNS_FILE, SPEC_FILE, STEP_ENV
 
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 _ROOT_FORMAT: Final = re.compile(r"^States\.Format\('([^']*)/\{\}', \$\$\.Execution\.Name\)$")
-STEP_ENV: Final = "CSM_STEP"
-RETURNS_CHANNEL: Final = "returns"
-VALUES_FILE: Final = "values.json"
 #: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
 #: generated at deploy time).
 BUCKET_PLACEHOLDER: Final = "{bucket}"
@@ -48,6 +48,9 @@ class PipelineInfo:
     bucket: str
     steps: tuple[str, ...]
     stack: str
+    #: The S3 URIs of the steps' code zips (their ``code`` inputs), where the step specs
+    #: (``csm_step.json``) declare the pipeline's parameters.
+    code_uris: tuple[str, ...] = ()
 
     def run_prefix(self, execution_name: str) -> str:
         """``<pipeline>/<execution>/``: where the execution's handoff data lives."""
@@ -125,28 +128,43 @@ def _walk_states(states: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any
             yield from _walk_states(branch.get("States", {}))
 
 
+def _run_root(states: Mapping[str, Any]) -> tuple[dict[str, Any] | None, re.Match[str] | None]:
+    """The top-level state that sets ``run`` (``{"bucket", "root.$"}``), whatever its name."""
+    for state in states.values():
+        parameters = state.get("Parameters") if isinstance(state, dict) else None
+        run = parameters.get("run") if isinstance(parameters, dict) else None
+        if isinstance(run, dict) and "bucket" in run:
+            match = _ROOT_FORMAT.match(str(run.get("root.$", "")))
+            if match:
+                return run, match
+    return None, None
+
+
 def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> PipelineInfo | None:
     """A :class:`PipelineInfo` from a state-machine definition, or None if it is not ours."""
     states = definition.get("States", {})
-    merge = states.get("Merge defaults", {}).get("Parameters", {})
-    run = merge.get("run") if isinstance(merge, dict) else None
-    if not isinstance(run, dict) or "bucket" not in run:
-        return None
-    match = _ROOT_FORMAT.match(str(run.get("root.$", "")))
-    if not match:
+    run, match = _run_root(states)
+    if run is None or match is None:
         return None
     steps = []
+    code_uris = []
     for _name, state in _walk_states(states):
         if ":sagemaker:createProcessingJob" in str(state.get("Resource", "")):
-            step = state.get("Parameters", {}).get("Environment", {}).get(STEP_ENV)
+            parameters = state.get("Parameters", {})
+            step = parameters.get("Environment", {}).get(STEP_ENV)
             if isinstance(step, str) and step not in steps:
                 steps.append(step)
+            for item in parameters.get("ProcessingInputs", []):
+                uri = (item.get("S3Input") or {}).get("S3Uri")
+                if item.get("InputName") == CODE_CHANNEL and isinstance(uri, str):
+                    code_uris.append(uri)
     return PipelineInfo(
         name=match.group(1),
         state_machine_arn=arn,
         bucket=str(run["bucket"]),
         steps=tuple(steps),
         stack=stack,
+        code_uris=tuple(code_uris),
     )
 
 
@@ -161,6 +179,32 @@ def find_pipelines(emulator: Emulator, stacks: list[DeployedStack]) -> list[Pipe
             if info is not None:
                 found.append(info)
     return found
+
+
+def declared_params(emulator: Emulator, pipeline: PipelineInfo) -> dict[str, Any] | None:
+    """The pipeline's parameters by name, as its step specs declare them.
+
+    Read from ``csm_step.json`` in the first step code zip found in the emulated S3 (every
+    step's spec declares all of the pipeline's parameters); None when none can be read.
+    """
+    s3 = emulator.client("s3")
+    for uri in pipeline.code_uris:
+        try:
+            bucket, key = split_s3_uri(uri)
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                spec = json.loads(archive.read(SPEC_FILE))
+        except (ValueError, KeyError, zipfile.BadZipFile, botocore.exceptions.ClientError):
+            continue
+        params = spec.get("params") if isinstance(spec, dict) else None
+        if isinstance(params, dict):
+            return params
+    return None
+
+
+def unknown_params(params: Mapping[str, Any], declared: Mapping[str, Any]) -> list[str]:
+    """The keys of an execution input that are not declared parameters, sorted."""
+    return sorted(set(params) - set(declared))
 
 
 # -- data -----------------------------------------------------------------------------
@@ -342,8 +386,13 @@ def watch(
     on_progress: Callable[[Progress], None] = lambda progress: None,
     timeout: float = 3600.0,
     interval: float = 0.2,
+    settle: float = 10.0,
 ) -> RunResult:
-    """Follow an execution to its end, reporting each step's job as it starts and ends."""
+    """Follow an execution to its end, reporting each step's job as it starts and ends.
+
+    Jobs still running when the execution ends (a sibling branch of a failed one, being
+    stopped) are given up to ``settle`` seconds to reach their end.
+    """
     watcher = _Watcher(emulator, pipeline, arn, on_progress)
     deadline = time.monotonic() + timeout
     while True:
@@ -354,6 +403,10 @@ def watch(
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {arn} still running after {timeout:.0f}s")
         time.sleep(interval)
+    settled = time.monotonic() + settle
+    while set(watcher.jobs) - watcher.finished and time.monotonic() < settled:
+        time.sleep(interval)
+        watcher.poll()
     output = json.loads(described["output"]) if described.get("output") else None
     name = str(described["name"])
     _collect_values(emulator, pipeline, name, output, watcher.steps)
@@ -388,7 +441,7 @@ def _collect_values(
             continue
         if result.status != "Completed":
             continue
-        key = f"{pipeline.run_prefix(execution)}{step}/{RETURNS_CHANNEL}/{VALUES_FILE}"
+        key = f"{pipeline.run_prefix(execution)}{step}/{RETURNS_CHANNEL}/{RETURNS_FILE}"
         try:
             body = s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
         except botocore.exceptions.ClientError:

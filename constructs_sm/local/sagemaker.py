@@ -18,6 +18,15 @@ API errors surface as AWS Step Functions names them: ``SageMaker.ResourceInUseEx
 ``SageMaker.ResourceLimitExceededException``, ``SageMaker.ResourceNotFoundException``,
 and ``SageMaker.AmazonSageMakerException`` for the rest (validation errors included).
 
+A ``.sync`` task that is aborted while its job runs (a sibling branch of a Parallel
+state failed, or the execution was stopped) stops the job, as Step Functions does
+(StopProcessingJob): the job goes ``Stopping``, its local process is killed and it
+ends ``Stopped``. A task that times out (``TimeoutSeconds``) leaves its job running.
+
+``aws-sdk`` errors are named with the service's PascalCase name as AWS Step Functions
+names them (``S3.NoSuchKeyException``; moto 5.2.5 says ``s3.NoSuchKeyException``), so
+``Catch`` and ``Retry`` clauses match as they do on AWS (:func:`sdk_service_error_name`).
+
 The patched names are checked by :func:`check_integration_points`; a moto upgrade that
 moves them fails loudly there (and in ``tests/test_local_integration.py``).
 """
@@ -25,7 +34,9 @@ moves them fails loudly there (and in ``tests/test_local_integration.py``).
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 import botocore.exceptions
+import botocore.session
 from botocore.response import StreamingBody
 from moto.sagemaker import models as sagemaker_models
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -63,6 +75,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
@@ -75,6 +88,10 @@ _FACTORY_NAME: Final = "state_task_service_for"
 #: How often ``.sync`` polls DescribeProcessingJob (AWS polls far less often).
 _POLL_SECONDS: Final = 0.2
 _TERMINAL: Final = frozenset({"Completed", "Failed", "Stopped"})
+#: Step Functions service names of ``aws-sdk`` resources that differ from botocore's.
+_SDK_TO_BOTO: Final = {"sfn": "stepfunctions"}
+#: Words of a botocore ``serviceId`` (``DynamoDB`` -> ``Dynamo``, ``DB``; ``EC2``; ``S3``).
+_SERVICE_ID_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])[0-9]*|[A-Z]?[a-z]+[0-9]*|[0-9]+")
 #: SageMaker API error codes the Java SDK (which names Step Functions errors) models as
 #: their own exception classes; every other code is an ``AmazonSageMakerException``.
 _MODELED_ERRORS: Final = frozenset({"ResourceInUse", "ResourceLimitExceeded", "ResourceNotFound"})
@@ -152,6 +169,18 @@ class JobRunner:
         response.pop("ResponseMetadata", None)
         return dict(response)
 
+    def stop(self, region: str, name: str) -> None:
+        """StopProcessingJob as SageMaker does it: a running job goes ``Stopping``; its
+        local process is then killed and the job ends ``Stopped``."""
+        with self._lock:
+            try:
+                job = self._backend_job(region, name)
+            except KeyError:
+                return
+            if job.processing_job_status == "InProgress":
+                job.processing_job_status = "Stopping"
+                job.last_modified_time = _now()
+
     def describe(self, region: str, name: str) -> dict[str, Any]:
         """DescribeProcessingJob through the emulator's API, JSON-ready (times as epoch ms)."""
         response = self.client("sagemaker", region).describe_processing_job(ProcessingJobName=name)
@@ -196,9 +225,26 @@ def error_name(code: str) -> str:
     return "SageMaker.AmazonSageMakerException"
 
 
-def _request_members(operation: str) -> set[str]:
-    import botocore.session
+@functools.cache
+def sdk_service_error_name(service: str) -> str:
+    """The service part of an ``aws-sdk`` task's error names, as AWS Step Functions has it.
 
+    The PascalCase of the service's ``serviceId`` (as the AWS SDK for Java names its
+    clients): ``s3`` -> ``S3``, ``dynamodb`` -> ``DynamoDb``, ``sfn`` -> ``Sfn``,
+    ``sagemaker`` -> ``SageMaker``, ``ec2`` -> ``Ec2``, ``acmpca`` -> ``AcmPca``.
+    """
+    session = botocore.session.get_session()
+    boto_names = {name.replace("-", ""): name for name in session.get_available_services()}
+    wanted = service.lower().replace("-", "")
+    boto_name = _SDK_TO_BOTO.get(wanted) or boto_names.get(wanted)
+    if boto_name is None:
+        return service[:1].upper() + service[1:]
+    model = session.get_service_model(boto_name)
+    words = _SERVICE_ID_WORDS.findall(str(model.service_id))
+    return "".join(word[:1].upper() + word[1:].lower() for word in words)
+
+
+def _request_members(operation: str) -> set[str]:
     model = botocore.session.get_session().get_service_model("sagemaker")
     return set(model.operation_model(operation).input_shape.members)
 
@@ -286,6 +332,11 @@ class SageMakerTaskService(StateTaskServiceCallback):
                 env.stack.append(result)
                 return
             time.sleep(_POLL_SECONDS)
+        if isinstance(env.program_state(), ProgramStopped):
+            # Aborted: a sibling branch failed or the execution was stopped.
+            self._runner().stop(
+                resource_runtime_part.region, str(normalised_parameters["ProcessingJobName"])
+            )
 
     def _build_sync_resolver(
         self,
@@ -326,11 +377,18 @@ class SageMakerTaskService(StateTaskServiceCallback):
 
 
 class AwsSdkTaskService(StateTaskServiceAwsSdk):
-    """moto's ``aws-sdk`` integration, with streaming response members read as text.
+    """moto's ``aws-sdk`` integration, with streaming response members read as text and
+    errors named as AWS names them.
 
     moto 5.2.5 leaves ``s3:getObject``'s ``Body`` as a botocore stream object, so
     ``States.StringToJson($.Body)`` fails; AWS Step Functions returns the body as a string.
+    It also names errors after the lower-case resource name (``s3.NoSuchKeyException``)
+    where AWS uses the service's PascalCase name (``S3.NoSuchKeyException``).
     """
+
+    @staticmethod
+    def _normalise_service_error_name(service_name: str) -> str:
+        return sdk_service_error_name(service_name)
 
     def _eval_service_task(
         self,
@@ -381,6 +439,9 @@ def check_integration_points() -> None:
             problems.append(f"StateTaskServiceCallback.{name} is gone")
     if not hasattr(StateTaskServiceAwsSdk, "_eval_service_task"):
         problems.append("StateTaskServiceAwsSdk._eval_service_task is gone")
+    from_error = inspect.getsource(StateTaskServiceAwsSdk._from_error)
+    if "self._normalise_service_error_name(" not in from_error:
+        problems.append("StateTaskServiceAwsSdk._from_error no longer names the service")
     if not hasattr(sagemaker_models, "sagemaker_backends"):
         problems.append("moto.sagemaker.models.sagemaker_backends is gone")
     if problems:

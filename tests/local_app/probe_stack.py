@@ -14,7 +14,8 @@ SCRIPTS = Path(__file__).parent / "scripts"
 
 
 class ProbeStack(Stack):
-    """Every kind of typed passing, a step that fails on request and parallel branches."""
+    """Every kind of typed passing, a step that fails on request and parallel branches
+    (Probe); a step that declares a return value and emits none (Silent)."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -31,7 +32,7 @@ class ProbeStack(Stack):
                 Param.integer("count", default=3, minimum=1),
                 Param.number("ratio", default=0.25),
                 Param.boolean("flag", default=False),
-                Param.string("label", default="a b 'c' \"d\""),
+                Param.string("label", default="a b 'c' \"d\"", max_length=64),
                 Param.number("sleep", default=0.0, minimum=0.0),
                 Param.boolean("fail", default=False),
             ],
@@ -68,3 +69,16 @@ class ProbeStack(Stack):
                 },
                 returns={"started": float, "ended": float},
             )
+        silent = ProcessingPipeline(
+            self,
+            "Silent",
+            storage=storage,
+            image=image,
+            params=[Param.string("mode", default="nothing", choices=["nothing", "erase"])],
+        )
+        silent.add_step(
+            "silent",
+            code=SCRIPTS / "silent.py",
+            env={"MODE": silent.param("mode")},
+            returns={"x": int},
+        )

@@ -1,4 +1,8 @@
-"""Record the returned values of `first` as this step saw them; sleep; fail on request."""
+"""Record the returned values of `first` as this step saw them; sleep; fail on request.
+
+On request (FAIL), `right` fails at once, while `left` is still sleeping; each branch
+prints its process id first (to stdout.log in the job directory).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ import time
 
 from constructs_sm import runtime
 
+print(f"pid={os.getpid()}", flush=True)
+if runtime.env("FAIL") and runtime.step_name() == "right":
+    raise SystemExit("probe failure: asked to fail")
 started = time.time()
 sleep = runtime.env("SLEEP")
 assert isinstance(sleep, float)
@@ -19,6 +26,4 @@ seen = {
     "step": os.environ.get("CSM_STEP"),
 }
 (runtime.output_dir("seen") / "seen.json").write_text(json.dumps(seen))
-if runtime.env("FAIL") and runtime.step_name() == "right":
-    raise SystemExit("probe failure: asked to fail")
 runtime.emit(started=started, ended=time.time())
