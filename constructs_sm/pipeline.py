@@ -24,7 +24,6 @@ from typing import Any, Final, TypeAlias
 
 import jsii
 from aws_cdk import (
-    ArnFormat,
     Aws,
     CfnResource,
     Duration,
@@ -36,7 +35,6 @@ from aws_cdk import (
 )
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -55,6 +53,7 @@ from constructs_sm.params import (
 )
 from constructs_sm.roles import (
     acknowledge_inline_policy,
+    allow_log_encryption,
     create_state_machine_role,
     grant_job_events,
     grant_run_step,
@@ -589,7 +588,7 @@ class ProcessingPipeline(Construct):
             "Logs",
             retention=log_retention,
             removal_policy=RemovalPolicy.RETAIN,
-            encryption_key=_log_encryption_key(self, storage.key),
+            encryption_key=storage.key if allow_log_encryption(self, storage.key) else None,
         )
         self._state_machine = sfn.StateMachine(
             self,
@@ -1137,39 +1136,3 @@ def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
         f"Input data is read from the data source prefix {prefix!r} only; IAM scopes a "
         "prefix with a trailing '*'.",
     )
-
-
-def _log_encryption_key(scope: Construct, key: kms.IKey | None) -> kms.IKey | None:
-    """The channel key, for the execution log group, if its policy can let CloudWatch Logs in.
-
-    Adds a key policy statement for ``logs.<region>.amazonaws.com``, limited by the
-    encryption context to log groups of this account and region (the log group's own
-    ARN would make the key and the log group depend on each other). An imported key's
-    policy cannot be changed here: the log group then stays encrypted by CloudWatch Logs'
-    own key (and the compliance packs report it).
-    """
-    if key is None:
-        return None
-    stack = Stack.of(scope)
-    log_groups = stack.format_arn(
-        service="logs",
-        resource="log-group",
-        resource_name="*",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-    result = key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="CloudWatchLogsEncryption",
-            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-            actions=[
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
-        )
-    )
-    return key if result.statement_added else None

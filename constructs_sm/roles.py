@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_sm import nag
@@ -221,3 +222,38 @@ def grant_run_step(
             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
         )
     )
+
+
+def allow_log_encryption(scope: Construct, key: kms.IKey | None) -> bool:
+    """Let CloudWatch Logs encrypt this account's log groups in this region with ``key``.
+
+    Adds a key policy statement for ``logs.<region>.amazonaws.com``, limited by the
+    encryption context to log groups of this account and region (a log group's own ARN
+    would make the key and the log group depend on each other). Returns False when the
+    policy cannot be changed here (an imported key, or none): the log group then stays
+    encrypted by CloudWatch Logs' own key, and the compliance packs report it.
+    """
+    if key is None:
+        return False
+    log_groups = Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    result = key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsEncryption",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+        )
+    )
+    return result.statement_added

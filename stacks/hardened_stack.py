@@ -18,17 +18,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Aws, CfnResource, RemovalPolicy, Stack
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline, Resources, nag
+from constructs_sm import ChannelBucket, ProcessingImage, ProcessingPipeline, nag
+from constructs_sm.roles import allow_log_encryption
+from stacks.pipeline_stack import add_churn_steps, churn_params
 
 HERE = Path(__file__).parent
-SCRIPTS = HERE / "scripts"
 
 #: Interface endpoints a SageMaker Processing job in an isolated subnet needs.
 JOB_ENDPOINTS = {
@@ -93,52 +93,9 @@ class HardenedPipelineStack(Stack):
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[jobs],
-            params=[
-                Param.string("raw_uri", pattern=r"^s3://", description="CSV files to train on"),
-                Param.integer("epochs", default=50, minimum=1, maximum=10_000),
-                Param.number("learning_rate", default=0.5, minimum=0.0001, maximum=10.0),
-                Param.number("test_fraction", default=0.25, minimum=0.05, maximum=0.5),
-                Param.integer("seed", default=42),
-                Param.boolean("debug", default=False),
-                Param.number("min_accuracy", default=0.7, minimum=0.0, maximum=1.0),
-            ],
+            params=churn_params(),
         )
-        small = Resources(instance_type="ml.t3.medium", volume_size_gb=10, max_runtime_seconds=3600)
-        prepare = pipeline.add_step(
-            "prepare",
-            code=SCRIPTS / "prepare.py",
-            inputs={"raw": pipeline.param("raw_uri")},
-            outputs=["train", "test"],
-            env={
-                "DEBUG": pipeline.param("debug"),
-                "TEST_FRACTION": pipeline.param("test_fraction"),
-            },
-            returns={"rows": int, "train_rows": int},
-            resources=small,
-        )
-        train = pipeline.add_step(
-            "train",
-            code=SCRIPTS / "train.py",
-            inputs={"train": prepare.output("train")},
-            outputs=["model"],
-            env={
-                "EPOCHS": pipeline.param("epochs"),
-                "LEARNING_RATE": pipeline.param("learning_rate"),
-            },
-            returns={"final_loss": float},
-            resources=Resources(instance_type="ml.m5.xlarge", max_runtime_seconds=4 * 3600),
-        )
-        pipeline.add_step(
-            "evaluate",
-            code=SCRIPTS / "evaluate.py",
-            inputs={"model": train.output("model"), "test": prepare.output("test")},
-            env={
-                "MIN_ACCURACY": pipeline.param("min_accuracy"),
-                "TRAIN_LOSS": train.value("final_loss"),
-            },
-            returns={"accuracy": float, "passed": bool},
-            resources=small,
-        )
+        add_churn_steps(pipeline, profile=False)
         self.storage = storage
         self.pipeline = pipeline
 
@@ -151,30 +108,7 @@ class HardenedPipelineStack(Stack):
             encryption_key=logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        logs_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsEncryption",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_log_encryption(self, logs_key)
         vpc = ec2.Vpc(
             self,
             "Vpc",

@@ -34,29 +34,42 @@ class ChurnPipelineStack(Stack):
             "Churn",
             storage=storage,
             image=image,
-            params=[
-                Param.string("raw_uri", pattern=r"^s3://", description="CSV files to train on"),
-                Param.integer("epochs", default=50, minimum=1, maximum=10_000),
-                Param.number("learning_rate", default=0.5, minimum=0.0001, maximum=10.0),
-                Param.number("test_fraction", default=0.25, minimum=0.05, maximum=0.5),
-                Param.integer("seed", default=42),
-                Param.boolean("debug", default=False),
-                Param.number("min_accuracy", default=0.7, minimum=0.0, maximum=1.0),
-            ],
+            params=churn_params(),
         )
-        small = Resources(instance_type="ml.t3.medium", volume_size_gb=10, max_runtime_seconds=3600)
-        prepare = pipeline.add_step(
-            "prepare",
-            code=SCRIPTS / "prepare.py",
-            inputs={"raw": pipeline.param("raw_uri")},
-            outputs=["train", "test"],
-            env={
-                "DEBUG": pipeline.param("debug"),
-                "TEST_FRACTION": pipeline.param("test_fraction"),
-            },
-            returns={"rows": int, "train_rows": int},
-            resources=small,
-        )
+        add_churn_steps(pipeline, profile=True)
+        self.storage = storage
+        self.pipeline = pipeline
+
+
+def churn_params() -> list[Param]:
+    """The execution-input parameters of the churn pipelines."""
+    return [
+        Param.string("raw_uri", pattern=r"^s3://", description="CSV files to train on"),
+        Param.integer("epochs", default=50, minimum=1, maximum=10_000),
+        Param.number("learning_rate", default=0.5, minimum=0.0001, maximum=10.0),
+        Param.number("test_fraction", default=0.25, minimum=0.05, maximum=0.5),
+        Param.integer("seed", default=42),
+        Param.boolean("debug", default=False),
+        Param.number("min_accuracy", default=0.7, minimum=0.0, maximum=1.0),
+    ]
+
+
+def add_churn_steps(pipeline: ProcessingPipeline, *, profile: bool) -> None:
+    """prepare -> train -> evaluate, plus ``profile`` beside train when asked."""
+    small = Resources(instance_type="ml.t3.medium", volume_size_gb=10, max_runtime_seconds=3600)
+    prepare = pipeline.add_step(
+        "prepare",
+        code=SCRIPTS / "prepare.py",
+        inputs={"raw": pipeline.param("raw_uri")},
+        outputs=["train", "test"],
+        env={
+            "DEBUG": pipeline.param("debug"),
+            "TEST_FRACTION": pipeline.param("test_fraction"),
+        },
+        returns={"rows": int, "train_rows": int},
+        resources=small,
+    )
+    if profile:
         pipeline.add_step(
             "profile",
             code=SCRIPTS / "profile.py",
@@ -65,28 +78,26 @@ class ChurnPipelineStack(Stack):
             returns={"positive_rate": float},
             resources=small,
         )
-        train = pipeline.add_step(
-            "train",
-            code=SCRIPTS / "train.py",
-            inputs={"train": prepare.output("train")},
-            outputs=["model"],
-            env={
-                "EPOCHS": pipeline.param("epochs"),
-                "LEARNING_RATE": pipeline.param("learning_rate"),
-            },
-            returns={"final_loss": float},
-            resources=Resources(instance_type="ml.m5.xlarge", max_runtime_seconds=4 * 3600),
-        )
-        pipeline.add_step(
-            "evaluate",
-            code=SCRIPTS / "evaluate.py",
-            inputs={"model": train.output("model"), "test": prepare.output("test")},
-            env={
-                "MIN_ACCURACY": pipeline.param("min_accuracy"),
-                "TRAIN_LOSS": train.value("final_loss"),
-            },
-            returns={"accuracy": float, "passed": bool},
-            resources=small,
-        )
-        self.storage = storage
-        self.pipeline = pipeline
+    train = pipeline.add_step(
+        "train",
+        code=SCRIPTS / "train.py",
+        inputs={"train": prepare.output("train")},
+        outputs=["model"],
+        env={
+            "EPOCHS": pipeline.param("epochs"),
+            "LEARNING_RATE": pipeline.param("learning_rate"),
+        },
+        returns={"final_loss": float},
+        resources=Resources(instance_type="ml.m5.xlarge", max_runtime_seconds=4 * 3600),
+    )
+    pipeline.add_step(
+        "evaluate",
+        code=SCRIPTS / "evaluate.py",
+        inputs={"model": train.output("model"), "test": prepare.output("test")},
+        env={
+            "MIN_ACCURACY": pipeline.param("min_accuracy"),
+            "TRAIN_LOSS": train.value("final_loss"),
+        },
+        returns={"accuracy": float, "passed": bool},
+        resources=small,
+    )
