@@ -35,7 +35,8 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 
 # The example pipeline's default input; `make demo ARGS='--input {...}'` overrides it
-# (the last --input wins). {bucket} stands for the channel bucket, known after deploy.
+# (the last --input wins; the quotes of ARGS are escaped for the shell, and the CLI joins
+# the words after --input). {bucket} stands for the channel bucket, known after deploy.
 DEMO_INPUT := {"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}
 
 demo: setup
@@ -43,7 +44,7 @@ demo: setup
 	npx --no-install cdk synth --quiet
 	$(VENV)/bin/python -m constructs_sm.report cdk.out
 	$(VENV)/bin/python -m constructs_sm.local run --app cdk.out --stack ChurnPipeline \
-	  --data 'stacks/data/raw=s3://{bucket}/data/raw/' --input '$(DEMO_INPUT)' $(ARGS)
+	  --data 'stacks/data/raw=s3://{bucket}/data/raw/' --input '$(DEMO_INPUT)' $(subst ",\",$(ARGS))
 
 synth: setup
 	npx --no-install cdk synth --quiet

@@ -240,3 +240,14 @@ def test_python_m_constructs_sm_local_ends_with_the_json_line(root: Path) -> Non
     )
     assert result.returncode == cli.EXIT_USAGE
     assert _last_json(result.stdout)["error"] == "UsageError"
+
+
+def test_input_words_split_by_a_shell_are_joined() -> None:
+    """`make demo ARGS='--input {...}'` reaches the CLI as several words."""
+    from constructs_sm.local.cli import _parse_inputs, parser
+
+    args = parser().parse_args(
+        ["run", "--input", "{}", "--input", '{"epochs":', "0,", '"raw_uri":', '"s3://b/k"}']
+    )
+    params, _ = _parse_inputs(args)
+    assert params == {"epochs": 0, "raw_uri": "s3://b/k"}

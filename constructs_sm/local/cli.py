@@ -119,7 +119,14 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--stack", action="append", default=[], help="stack to deploy (repeatable)")
     run.add_argument("--pipeline", help="the pipeline to run when the stacks hold several")
-    run.add_argument("--input", default="{}", help="execution input, a JSON object")
+    run.add_argument(
+        "--input",
+        nargs="+",
+        default=["{}"],
+        metavar="JSON",
+        help="execution input, a JSON object (words after --input are joined with spaces, "
+        "so an unquoted object split by a shell still parses; the last --input wins)",
+    )
     run.add_argument(
         "--data",
         action="append",
@@ -236,7 +243,7 @@ def run(args: argparse.Namespace, out: TextIO, *, emulator: Emulator | None = No
 
 def _parse_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
     try:
-        params = json.loads(args.input)
+        params = json.loads(" ".join(args.input))
         if not isinstance(params, dict):
             raise ValueError("--input must be a JSON object")
         return params, _data_args(args.data)
