@@ -193,7 +193,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     reports = read_assembly(args.assembly)
     print(render(reports))
+    nag = nag_summary(args.assembly)
+    if nag:
+        print(nag)
     return 0 if reports else 1
+
+
+def nag_summary(path: Path) -> str | None:
+    """One line per nag pack from ``nag-report.json`` (written by ``nag.apply_checks``)."""
+    report = path / "nag-report.json"
+    if not report.is_file():
+        return None
+    packs = json.loads(report.read_text()).get("packs", {})
+    lines = [f"security checks ({report}):"]
+    for name, pack in packs.items():
+        lines.append(
+            f"  {name}: {len(pack.get('violations', []))} violations, "
+            f"{len(pack.get('acknowledgments', []))} acknowledgments"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

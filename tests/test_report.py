@@ -61,3 +61,17 @@ def test_flatten_renders_intrinsics_as_placeholders() -> None:
     value = {"Fn::Join": ["", ["a", {"Ref": "Bucket"}, {"Fn::GetAtt": ["Role", "Arn"]}]]}
     assert _flatten(value) == "a${Bucket}${Role.Arn}"
     assert _flatten({"Fn::Sub": "s3://x-${AWS::Region}"}) == "s3://x-${AWS::Region}"
+
+
+def test_nag_summary_counts_each_pack(tmp_path: Path) -> None:
+    from constructs_sm.report import nag_summary
+
+    assert nag_summary(tmp_path) is None
+    (tmp_path / "nag-report.json").write_text(
+        '{"packs": {"AwsSolutions": {"violations": [], "acknowledgments": [{}, {}]},'
+        ' "ProcessingPipeline": {"violations": [{}], "acknowledgments": []}}}'
+    )
+    summary = nag_summary(tmp_path)
+    assert summary is not None
+    assert "  AwsSolutions: 0 violations, 2 acknowledgments" in summary
+    assert "  ProcessingPipeline: 1 violations, 0 acknowledgments" in summary
