@@ -18,7 +18,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from constructs_sm import nag
+from constructs_sm.roles import attach_wildcard_policy
 
 __all__ = ["ProcessingImage"]
 
@@ -296,19 +296,21 @@ class ProcessingImage:
             resource_arns=[self._repository_arn],
         )
         # ecr:GetAuthorizationToken supports no resource-level permissions: IAM requires
-        # Resource "*" for it. The token alone grants no access to any repository.
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_AUTHORIZATION_ACTIONS),
-            resource_arns=["*"],
-        )
-        nag.acknowledge_wildcards(
-            grantee.grant_principal,
-            ["*"],
-            "ecr:GetAuthorizationToken supports no resource-level permission (IAM requires "
-            "Resource '*'); the token grants no access by itself, image pulls are limited "
-            "to this image's repository.",
-        )
+        # Resource "*" for it. The token alone grants no access to any repository. A role
+        # of the app gets it as a policy of its own, whose finding alone is acknowledged.
+        role = grantee.grant_principal
+        statement = iam.PolicyStatement(actions=list(_AUTHORIZATION_ACTIONS), resources=["*"])
+        if isinstance(role, iam.Role):
+            attach_wildcard_policy(
+                role,
+                "EcrAuthorizationPolicy",
+                statement,
+                "ecr:GetAuthorizationToken supports no resource-level permission (IAM "
+                "requires Resource '*'); the token grants no access by itself, image pulls "
+                "are limited to the image's repository.",
+            )
+        else:
+            grantee.grant_principal.add_to_principal_policy(statement)
 
     def __repr__(self) -> str:
         return self._description

@@ -52,11 +52,11 @@ from constructs_sm.params import (
     validation_states,
 )
 from constructs_sm.roles import (
-    acknowledge_inline_policy,
     allow_log_encryption,
     create_state_machine_role,
     grant_job_events,
     grant_run_step,
+    grant_tracing_and_log_delivery,
     grant_vpc_access,
 )
 from constructs_sm.step import (
@@ -594,7 +594,10 @@ class ProcessingPipeline(Construct):
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_string(Lazy.string(_LazyDefinition(self))),
-            role=self._role,
+            # An immutable view: the tracing and log-delivery statements aws-cdk-lib would
+            # add to the role's default policy go to a dedicated policy instead (below),
+            # so the "*" they need is acknowledged on that policy alone.
+            role=self._role.without_policy_updates(),
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             logs=sfn.LogOptions(
@@ -604,28 +607,26 @@ class ProcessingPipeline(Construct):
             ),
             comment=f"constructs_sm pipeline {name}",
         )
-        nag.acknowledge_wildcards(
-            self._role,
-            ["*"],
-            "The state machine's X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, "
-            "GetSamplingRules, GetSamplingTargets) and execution logging through CloudWatch "
-            "Logs log deliveries (logs:CreateLogDelivery, ..., DescribeLogGroups) support no "
-            "resource-level permission: IAM requires Resource '*' for them.",
-        )
+        self._tracing_policy = grant_tracing_and_log_delivery(self._role)
         self._depend_on_policy_only()
 
     def _depend_on_policy_only(self) -> None:
-        """Keep the state machine's DependsOn to its role's policy.
+        """Make the state machine depend on its role's policies, not on the role itself.
 
-        The L2 StateMachine also depends on the role, which its ``RoleArn`` already
-        references: cfn-lint reports that as a redundant dependency (W3005).
+        The L2 StateMachine depends on the role, which its ``RoleArn`` already references
+        (cfn-lint W3005), and not on the policies: with an immutable role view it would
+        not wait for the log-delivery permissions its logging configuration needs.
         """
         machine = self._state_machine.node.default_child
-        policy = self._role.node.try_find_child("DefaultPolicy")
-        assert isinstance(machine, CfnResource) and policy is not None
-        policy_resource = policy.node.default_child
-        assert isinstance(policy_resource, CfnResource)
-        machine.add_override("DependsOn", [Stack.of(self).get_logical_id(policy_resource)])
+        assert isinstance(machine, CfnResource)
+        policies = [self._role.node.try_find_child("DefaultPolicy"), self._tracing_policy]
+        logical_ids = []
+        for policy in policies:
+            assert policy is not None
+            resource = policy.node.default_child
+            assert isinstance(resource, CfnResource)
+            logical_ids.append(Stack.of(self).get_logical_id(resource))
+        machine.add_override("DependsOn", logical_ids)
 
     # -- read-only views ---------------------------------------------------------------
     @property
@@ -796,8 +797,6 @@ class ProcessingPipeline(Construct):
         )
         self._step_images[name] = image or self._image
         self._grant_step(step, image or self._image)
-        if role is not None:  # our grants create the passed role's inline policy
-            acknowledge_inline_policy(role)
         self._steps[name] = step
         return step
 

@@ -8,6 +8,8 @@ appears only where the service requires it, each with a comment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -41,6 +43,30 @@ def acknowledge_inline_policy(role: iam.IRole) -> None:
     """Acknowledge the compliance packs' inline-policy findings on a role we grant to."""
     if isinstance(role, Construct):
         nag.acknowledge(role, nag.INLINE_POLICY_FINDINGS, _INLINE_POLICY_REASON)
+
+
+def attach_wildcard_policy(
+    role: iam.IRole,
+    construct_id: str,
+    statement: iam.PolicyStatement,
+    reason: str,
+    *,
+    checkov: Mapping[str, str] | None = None,
+) -> iam.Policy | None:
+    """Attach a statement that needs ``Resource: "*"`` as a dedicated policy of its own.
+
+    The ``AwsSolutions-IAM5[Resource::*]`` finding is acknowledged on that policy only,
+    never on the role: a ``"*"`` grant added to the role later is still reported. The
+    policy is created once per role and ``construct_id`` (under the role's node); the
+    inline-policy findings of a role we create are acknowledged on the role itself.
+    """
+    if not isinstance(role, Construct) or role.node.try_find_child(construct_id) is not None:
+        return None
+    policy = iam.Policy(role, construct_id, roles=[role], statements=[statement])
+    nag.acknowledge(policy, ["AwsSolutions-IAM5[Resource::*]"], reason)
+    if checkov:
+        nag.skip_checkov(policy, checkov)
+    return policy
 
 
 def _confused_deputy(source_arn: str) -> dict[str, dict[str, str]]:
@@ -83,14 +109,18 @@ def create_step_role(
             resources=[f"{log_group}:*"],
         )
     )
-    role.add_to_principal_policy(
+    attach_wildcard_policy(
+        role,
+        "MetricsPolicy",
         iam.PolicyStatement(
-            sid="JobMetrics",
             # PutMetricData has no resource type: "*" is required, narrowed by namespace.
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
             conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/ProcessingJobs"}},
-        )
+        ),
+        "cloudwatch:PutMetricData supports no resource-level permission (IAM requires "
+        "Resource '*'); it is restricted by the condition cloudwatch:namespace "
+        "/aws/sagemaker/ProcessingJobs.",
     )
     nag.acknowledge_wildcards(
         role,
@@ -105,22 +135,22 @@ def create_step_role(
         f"{PROCESSING_LOG_GROUP} that SageMaker Processing writes to; the ARN of a log group "
         "ends in ':*' in IAM.",
     )
-    nag.acknowledge_wildcards(
-        role,
-        ["*"],
-        "cloudwatch:PutMetricData supports no resource-level permission (IAM requires "
-        "Resource '*'); it is restricted by the condition cloudwatch:namespace "
-        "/aws/sagemaker/ProcessingJobs.",
-    )
     acknowledge_inline_policy(role)
     return role
 
 
 def grant_vpc_access(role: iam.IRole) -> None:
-    """What SageMaker needs to attach a job to the pipeline's VPC."""
-    role.add_to_principal_policy(
+    """What SageMaker needs to attach a job to the pipeline's VPC (a policy of its own)."""
+    checkov_reason = (
+        "SageMaker creates the job's network interfaces in the pipeline's VPC, and the "
+        "permissions to attach them, with the execution role; these EC2 actions take "
+        "Resource '*'. The role can only be assumed by SageMaker for this step's jobs "
+        "(aws:SourceAccount, aws:SourceArn)."
+    )
+    attach_wildcard_policy(
+        role,
+        "NetworkInterfacesPolicy",
         iam.PolicyStatement(
-            sid="JobNetworkInterfaces",
             # The EC2 network-interface and Describe* actions support no resource-level
             # scoping at creation time: "*" is required by the service.
             actions=[
@@ -135,24 +165,46 @@ def grant_vpc_access(role: iam.IRole) -> None:
                 "ec2:DescribeVpcs",
             ],
             resources=["*"],
-        )
-    )
-    nag.acknowledge_wildcards(
-        role,
-        ["*"],
+        ),
         "SageMaker creates and deletes the job's network interfaces in the pipeline's VPC "
         "with the execution role: the EC2 network-interface and Describe* actions support "
         "no resource-level scoping at creation time (IAM requires Resource '*').",
+        checkov={"CKV_AWS_109": checkov_reason, "CKV_AWS_111": checkov_reason},
     )
-    policy = role.node.try_find_child("DefaultPolicy") if isinstance(role, Construct) else None
-    if policy is not None:
-        reason = (
-            "SageMaker creates the job's network interfaces in the pipeline's VPC, and the "
-            "permissions to attach them, with the execution role; these EC2 actions take "
-            "Resource '*'. The role can only be assumed by SageMaker for this step's jobs "
-            "(aws:SourceAccount, aws:SourceArn)."
-        )
-        nag.skip_checkov(policy, {"CKV_AWS_109": reason, "CKV_AWS_111": reason})
+
+
+def grant_tracing_and_log_delivery(role: iam.IRole) -> iam.Policy | None:
+    """X-Ray tracing and execution logging of a state machine (a policy of its own).
+
+    The same actions aws-cdk-lib's StateMachine adds when tracing and logging are on;
+    the pipeline hands the StateMachine an immutable view of its role, so they land here
+    instead of the role's default policy.
+    """
+    return attach_wildcard_policy(
+        role,
+        "TracingAndLogDeliveryPolicy",
+        iam.PolicyStatement(
+            actions=[
+                "logs:CreateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
+                "logs:GetLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:UpdateLogDelivery",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:PutTelemetryRecords",
+                "xray:PutTraceSegments",
+            ],
+            resources=["*"],
+        ),
+        "The state machine's X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, "
+        "GetSamplingRules, GetSamplingTargets) and execution logging through CloudWatch "
+        "Logs log deliveries (logs:CreateLogDelivery, ..., DescribeLogGroups) support no "
+        "resource-level permission: IAM requires Resource '*' for them.",
+    )
 
 
 def create_state_machine_role(scope: Construct, construct_id: str) -> iam.Role:

@@ -424,6 +424,10 @@ def _validate_prefix(prefix: str, *, allow_wildcards: bool) -> None:
         problems.append(f"must be at most {_MAX_PREFIX_LENGTH} characters, got {len(prefix)}")
     if not allow_wildcards and "*" in prefix:
         problems.append("must not contain '*' (lifecycle filters are literal prefixes)")
+    elif "*" in prefix.split("/", 1)[0]:
+        problems.append(
+            "must start with a literal segment (a '*' there would cover other prefixes)"
+        )
     if problems:
         shown = prefix if len(prefix) <= 80 else f"{prefix[:77]}..."
         raise ValueError(f"prefix {' and '.join(problems)}, got {shown!r}")
@@ -448,7 +452,13 @@ def _same_duration(value: Duration, default: Duration) -> bool:
 
 
 def _acknowledge_prefix(grantee: iam.IGrantable, objects: str, prefix: str, access: str) -> None:
-    """Acknowledge the wildcard finding of a prefix-scoped object grant on the grantee."""
+    """Acknowledge the wildcard finding of a prefix-scoped object grant on the grantee.
+
+    Only for roles of the app, and only for that one object pattern: any other wildcard
+    grant to the role is still reported.
+    """
+    if not isinstance(grantee.grant_principal, iam.Role):
+        return
     shown = "(a token)" if Token.is_unresolved(prefix) else prefix
     nag.acknowledge_wildcards(
         grantee.grant_principal,

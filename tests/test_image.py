@@ -38,6 +38,10 @@ def _pull_statements(repository_arn: Any) -> list[Json]:
     ]
 
 
+def _sorted(statements: list[Json]) -> list[Json]:
+    return sorted(statements, key=lambda s: json.dumps(s, sort_keys=True))
+
+
 def _partition_arn(rest: str) -> Json:
     return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, rest]]}
 
@@ -150,12 +154,14 @@ def test_asset_grant_pull_is_scoped_to_the_bootstrap_repository(built: Built) ->
             ],
         ]
     }
+    role = [{"Ref": logical_id(built.stack, built.roles["asset"])}]
+    pull, authorization = _pull_statements(repository_arn)
     built.template.has_resource_properties(
-        "AWS::IAM::Policy",
-        {
-            "PolicyDocument": {"Statement": _pull_statements(repository_arn)},
-            "Roles": [{"Ref": logical_id(built.stack, built.roles["asset"])}],
-        },
+        "AWS::IAM::Policy", {"PolicyDocument": {"Statement": [pull]}, "Roles": role}
+    )
+    # The token action needs Resource "*": a dedicated policy, acknowledged on its own.
+    built.template.has_resource_properties(
+        "AWS::IAM::Policy", {"PolicyDocument": {"Statement": [authorization]}, "Roles": role}
     )
 
 
@@ -202,8 +208,8 @@ def test_repository_image_uri_uses_the_tag_or_digest(built: Built, name: str, su
 @pytest.mark.parametrize("name", ["tag", "digest"])
 def test_repository_grant_pull_is_scoped_to_the_repository(built: Built, name: str) -> None:
     repository_arn = {"Fn::GetAtt": [logical_id(built.stack, built.repository), "Arn"]}
-    assert role_statements(built.template, built.stack, built.roles[name]) == _pull_statements(
-        repository_arn
+    assert _sorted(role_statements(built.template, built.stack, built.roles[name])) == _sorted(
+        _pull_statements(repository_arn)
     )
 
 
@@ -233,15 +239,15 @@ def test_registry_image_pulls_from_exactly_the_uris_repository(
     assert image.asset is None
     assert _output(built, name) == uri
     assert built.stack.resolve(image.repository_arn) == _partition_arn(arn_rest)
-    assert role_statements(built.template, built.stack, built.roles[name]) == _pull_statements(
-        _partition_arn(arn_rest)
+    assert _sorted(role_statements(built.template, built.stack, built.roles[name])) == _sorted(
+        _pull_statements(_partition_arn(arn_rest))
     )
     assert repr(image) == f"ProcessingImage.from_registry({uri!r})"
 
 
 def test_no_pull_grant_hard_codes_the_partition(built: Built) -> None:
     policies = built.template.find_resources("AWS::IAM::Policy")
-    assert len(policies) == len(built.roles)
+    assert len(policies) == 2 * len(built.roles)  # the pull grant and the token policy
     assert "arn:aws" not in str(policies)
 
 

@@ -631,3 +631,30 @@ def test_step_roles_may_create_volume_key_grants(built: Built) -> None:
     assert len(grants) == 3  # one per step role
     for statement in grants:
         assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_a_later_wildcard_grant_to_a_step_role_is_still_reported(script: Path) -> None:
+    """Only the dedicated policies that need Resource "*" carry its acknowledgment."""
+    from cdk_nag import AwsSolutionsChecks
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Later", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    pipeline = _pipeline(stack)
+    step = pipeline.add_step("only", code=script)
+    step.role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=["*"])
+    )
+    pipeline.role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=["*"])
+    )
+    pack = AwsSolutionsChecks(app)
+    found = {
+        (violation.rule_name, resource.construct_path)
+        for violation in pack.validate_scope(app).violations
+        for resource in violation.violating_resources
+        if violation.rule_name.startswith("AwsSolutions-IAM5")
+    }
+    paths = {path or "" for _, path in found}
+    assert "Later/Pipeline/only/Role/DefaultPolicy/Resource" in paths
+    assert "Later/Pipeline/StateMachineRole/DefaultPolicy/Resource" in paths
+    assert not any("MetricsPolicy" in p or "EcrAuthorization" in p for p in paths)

@@ -667,6 +667,8 @@ def test_add_run_prefix_rejects_bad_prefixes(
         ("/Pipeline/*/", r"prefix must not start with '/'"),
         ("Pipeline/*", r"prefix must end with '/', got 'Pipeline/\*'"),
         (f"{'x' * 1100}/", r"prefix must be at most 1024 characters, got 1101"),
+        ("*/", r"prefix must start with a literal segment"),
+        ("Pip*/x/", r"prefix must start with a literal segment"),
     ],
 )
 def test_grants_reject_bad_prefixes(
