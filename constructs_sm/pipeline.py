@@ -636,7 +636,10 @@ class ProcessingPipeline(Construct):
 
     @property
     def state_machine(self) -> sfn.StateMachine:
-        """The state machine (STANDARD, logging ALL without execution data, tracing on)."""
+        """The state machine (STANDARD, logging ALL without execution data, tracing on).
+
+        Its ``role`` is an immutable view of :attr:`role`: add permissions there.
+        """
         return self._state_machine
 
     @property
