@@ -580,7 +580,17 @@ class ProcessingPipeline(Construct):
             self._subnet_ids = list(selected.subnet_ids)
         storage.add_run_prefix(f"{name}/")
 
-        self._role = create_state_machine_role(self, "StateMachineRole")
+        # A physical name derived from the stack and the pipeline lets the role's trust
+        # name exactly this state machine (aws:SourceArn).
+        stack_name = Stack.of(self).stack_name
+        machine_name = (
+            None
+            if Token.is_unresolved(stack_name)
+            else re.sub(r"[^A-Za-z0-9_-]", "-", f"{stack_name}-{name}")[:80]
+        )
+        self._role = create_state_machine_role(
+            self, "StateMachineRole", state_machine_name=machine_name
+        )
         grant_job_events(self._role, scope=self)
         storage.grant_write(self._role, f"{name}/*/{RUN_DIR}/")
         self._log_group = logs.LogGroup(
@@ -606,6 +616,7 @@ class ProcessingPipeline(Construct):
                 include_execution_data=False,
             ),
             comment=f"constructs_sm pipeline {name}",
+            state_machine_name=machine_name,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
         self._depend_on_policy_only()

@@ -207,13 +207,20 @@ def grant_tracing_and_log_delivery(role: iam.IRole) -> iam.Policy | None:
     )
 
 
-def create_state_machine_role(scope: Construct, construct_id: str) -> iam.Role:
-    """The role Step Functions assumes, trusted only from this account's state machines."""
+def create_state_machine_role(
+    scope: Construct, construct_id: str, *, state_machine_name: str | None
+) -> iam.Role:
+    """The role Step Functions assumes, trusted only from the pipeline's state machine.
+
+    With ``state_machine_name`` the trust's ``aws:SourceArn`` is that state machine's
+    ARN; without it (a name that is a token) any state machine of this account and
+    region.
+    """
     stack = Stack.of(scope)
     state_machines = stack.format_arn(
         service="states",
         resource="stateMachine",
-        resource_name="*",
+        resource_name=state_machine_name or "*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
     principal = iam.ServicePrincipal(STATES).with_conditions(_confused_deputy(state_machines))

@@ -658,3 +658,18 @@ def test_a_later_wildcard_grant_to_a_step_role_is_still_reported(script: Path) -
     assert "Later/Pipeline/only/Role/DefaultPolicy/Resource" in paths
     assert "Later/Pipeline/StateMachineRole/DefaultPolicy/Resource" in paths
     assert not any("MetricsPolicy" in p or "EcrAuthorization" in p for p in paths)
+
+
+def test_state_machine_role_trusts_exactly_its_state_machine(built: Built) -> None:
+    built.template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine", {"StateMachineName": "Test-Pipeline"}
+    )
+    roles = built.template.find_resources("AWS::IAM::Role")
+    trusts = [
+        statement["Condition"]["ArnLike"]["aws:SourceArn"]
+        for role in roles.values()
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        if statement["Principal"] == {"Service": "states.amazonaws.com"}
+    ]
+    assert len(trusts) == 1
+    assert json.dumps(trusts[0]).endswith(':stateMachine:Test-Pipeline"]]}')
