@@ -19,8 +19,9 @@ constructs acknowledge a finding? Here.
   the ``AwsSolutions-IAM5`` finding a wildcard resource produces, so the construct that
   grants it can acknowledge exactly that finding.
 
-The rules themselves are pure functions over CloudFormation resources
-(:func:`check_stack`), so they can be run on a synthesized template as well.
+The rules are pure functions over CloudFormation resources (:func:`check_stack`,
+:func:`check_templates`) and the pack runs them on the synthesized templates, so property
+overrides and deletions (escape hatches) are seen as CloudFormation will see them.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ __all__ = [
     "acknowledge_wildcards",
     "apply_checks",
     "check_stack",
+    "check_templates",
     "flatten_reference",
+    "model_from_template",
     "parse_definition",
     "skip_checkov",
     "wildcard_finding",
@@ -217,14 +220,35 @@ class CfnModelResource:
     path: str
 
 
+@dataclass(frozen=True)
+class S3Location:
+    """Where a processing job reads (an input) or writes (an output) in S3.
+
+    ``bucket`` is the bucket as text (``<LogicalId>`` for a reference, else the literal
+    name), ``key`` the key prefix as a pattern (``*`` stands for any characters, e.g. the
+    execution name); either is None when the definition does not tell (a URI taken from
+    the execution input).
+    """
+
+    role: str | None
+    output: bool
+    bucket: str | None
+    key: str | None
+
+
 @dataclass
 class StackModel:
-    """The resources of one stack, with the relations the rules need (built lazily)."""
+    """The resources of one stack, with the relations the rules need (built lazily).
+
+    ``imported_channel_buckets`` are buckets of this stack that a processing state
+    machine of another stack uses (through ``Fn::ImportValue``).
+    """
 
     resources: Mapping[str, CfnModelResource]
+    imported_channel_buckets: set[str] = field(default_factory=set)
     _machines: dict[str, Definition | None] | None = field(default=None, repr=False)
     _channel_buckets: set[str] | None = field(default=None, repr=False)
-    _role_outputs: dict[str, list[str] | None] | None = field(default=None, repr=False)
+    _locations: list[S3Location] | None = field(default=None, repr=False)
 
     def of_type(self, resource_type: str) -> Iterator[CfnModelResource]:
         """The resources of one type."""
@@ -244,34 +268,103 @@ class StackModel:
         return self._machines
 
     def processing_machines(self) -> dict[str, Definition | None]:
-        """State machines that run processing jobs, or whose definition cannot be read."""
-        return {lid: d for lid, d in self.machines().items() if d is None or d.processing_tasks()}
+        """State machines that run processing jobs, or whose definition (or the Resource of
+        one of whose tasks) cannot be read."""
+        return {
+            lid: d
+            for lid, d in self.machines().items()
+            if d is None or d.processing_tasks() or d.unreadable_tasks()
+        }
+
+    def bucket_id(self, text: str | None) -> str | None:
+        """The logical id of this stack's bucket that ``text`` (``<Id>``, ``<Id.Arn>`` or a
+        literal ``BucketName``) names, if any."""
+        if not text:
+            return None
+        match = re.fullmatch(r"<([^<>.]+)(?:\.Arn)?>", text)
+        if match:
+            resource = self.resources.get(match.group(1))
+            return resource.logical_id if resource and resource.type == _S3_BUCKET else None
+        for bucket in self.of_type(_S3_BUCKET):
+            if bucket.properties.get("BucketName") == text:
+                return bucket.logical_id
+        return None
+
+    def locations(self) -> list[S3Location]:
+        """The S3 inputs and outputs of every processing task of the stack."""
+        if self._locations is None:
+            self._locations = [
+                location
+                for definition in self.processing_machines().values()
+                if definition is not None
+                for location in definition.locations()
+            ]
+        return self._locations
 
     def channel_buckets(self) -> set[str]:
-        """Buckets of this stack that a processing state machine's definition refers to."""
+        """The buckets of this stack that processing jobs use (see the pack's docstring)."""
         if self._channel_buckets is None:
-            buckets = {r.logical_id for r in self.of_type("AWS::S3::Bucket")}
-            found: set[str] = set()
+            buckets = {r.logical_id for r in self.of_type(_S3_BUCKET)}
+            found = set(self.imported_channel_buckets) & buckets
             for definition in self.processing_machines().values():
                 if definition is not None:
                     found |= definition.referenced_ids() & buckets
+            for location in self.locations():
+                found |= {self.bucket_id(location.bucket) or ""} & buckets
+            for policy in self.resources.values():
+                if policy.type in _POLICY_TYPES and any(
+                    r in self.resources and _is_processing_role(self.resources[r])
+                    for r in _roles_of_policy(policy, self)
+                ):
+                    for statement in _statements(policy):
+                        if _allows(statement, (*_S3_OBJECT_READ, *_S3_OBJECT_WRITE, *_LIST_BUCKET)):
+                            for item in _as_list(statement.get("Resource")):
+                                found |= {self.bucket_id(_s3_bucket_text(item)) or ""} & buckets
             self._channel_buckets = found
         return self._channel_buckets
 
-    def role_outputs(self) -> dict[str, list[str] | None]:
-        """Per role run by processing tasks: the key suffixes its jobs write (None: unknown)."""
-        if self._role_outputs is None:
-            outputs: dict[str, list[str] | None] = {}
-            for definition in self.processing_machines().values():
-                for _, params in definition.processing_tasks() if definition else []:
-                    role = definition.reference_id(params.get("RoleArn")) if definition else None
-                    if role is None:
+    def run_prefixes(self, bucket: str) -> set[str]:
+        """The literal key prefixes processing jobs write to ``bucket`` under (``""``: the
+        whole bucket). From the jobs' output URIs; when an output's bucket or key is not
+        known, or no output names the bucket, from what the jobs' roles may write there."""
+        prefixes: set[str] = set()
+        unknown = False
+        for location in self.locations():
+            if not location.output:
+                continue
+            if location.bucket is not None and self.bucket_id(location.bucket) != bucket:
+                continue
+            if location.bucket is None or location.key is None:
+                unknown = True
+            else:
+                prefixes.add(_literal_prefix(location.key))
+        if unknown or not prefixes:
+            for policy in self.resources.values():
+                if policy.type not in _POLICY_TYPES or not any(
+                    r in self.resources and _is_processing_role(self.resources[r])
+                    for r in _roles_of_policy(policy, self)
+                ):
+                    continue
+                for statement in _statements(policy):
+                    if not _allows(statement, _S3_OBJECT_WRITE):
                         continue
-                    suffixes = _output_suffixes(params)
-                    known = outputs.get(role, [])
-                    outputs[role] = None if suffixes is None or known is None else known + suffixes
-            self._role_outputs = outputs
-        return self._role_outputs
+                    for item in _as_list(statement.get("Resource")):
+                        parts = _s3_arn_parts(flatten_reference(item))
+                        if parts and (parts[0] == "*" or self.bucket_id(parts[0]) == bucket):
+                            prefixes.add(_literal_prefix(parts[1] or ""))
+        return prefixes
+
+    def role_locations(self, role: str) -> tuple[list[S3Location], list[S3Location]] | None:
+        """``(inputs, outputs)`` of the jobs that run with ``role``; None if no job does."""
+        mine = [loc for loc in self.locations() if loc.role == role]
+        if not mine:
+            return None
+        return [loc for loc in mine if not loc.output], [loc for loc in mine if loc.output]
+
+    def pipeline_roles(self) -> set[str]:
+        """Roles trusted by SageMaker or Step Functions: the IAM rules check all of their
+        statements (other principals only their statements on channel buckets)."""
+        return {r.logical_id for r in self.of_type("AWS::IAM::Role") if _trusted_services(r)}
 
 
 # -- state-machine definitions -------------------------------------------------------------
@@ -283,6 +376,46 @@ _PROCESSING_RESOURCE = re.compile(
     r"^arn:[^:]+:states:::(?:sagemaker:createProcessingJob(?:\.sync|\.waitForTaskToken)?"
     r"|aws-sdk:sagemaker:createProcessingJob)$"
 )
+_PSEUDO = {
+    "<AWS::Partition>": "aws",
+    "<AWS::URLSuffix>": "amazonaws.com",
+    "<AWS::Region>": "<AWS-Region>",
+    "<AWS::AccountId>": "<AWS-AccountId>",
+}
+_FORMAT = re.compile(r"^\s*States\.Format\(\s*'((?:[^'\\]|\\.)*)'\s*(.*)\)\s*$", re.DOTALL)
+_TRACE_DEPTH = 6
+
+
+def _normalise_pseudo(text: str) -> str:
+    """``<AWS::Partition>`` becomes ``aws``, ``<AWS::URLSuffix>`` ``amazonaws.com``; the
+    region and account lose their ``::`` (so ARNs split on ``:`` as usual)."""
+    for pseudo, value in _PSEUDO.items():
+        text = text.replace(pseudo, value)
+    return text
+
+
+def _split_arguments(text: str) -> list[str]:
+    """The comma-separated arguments of an intrinsic function (quotes and nesting kept)."""
+    arguments, depth, quoted, escaped, current = [], 0, False, False, ""
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = quoted
+        elif char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            arguments.append(current.strip())
+            current = ""
+            continue
+        current += char
+    if current.strip():
+        arguments.append(current.strip())
+    return arguments
 
 
 @dataclass
@@ -295,31 +428,67 @@ class Definition:
 
     document: dict[str, Any]
     references: list[Any]
+    _fields: dict[str, list[Any]] | None = field(default=None, repr=False)
 
     def states(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every state, including those of Parallel branches and Map processors."""
-        yield from _walk_states(self.document)
+        for name, state, _ in _walk_states(self.document):
+            yield name, state
+
+    def text(self, value: str) -> str:
+        """``value`` with each marker replaced by its reference as :func:`flatten_reference`
+        writes it (e.g. ``arn:<AWS::Partition>:states:::...``)."""
+        return _MARK.sub(lambda m: flatten_reference(self.references[int(m.group(1))]), value)
+
+    def _resource(self, state: Mapping[str, Any]) -> str | None:
+        resource = state.get("Resource")
+        return _normalise_pseudo(self.text(resource)) if isinstance(resource, str) else None
 
     def processing_tasks(self) -> list[tuple[str, dict[str, Any]]]:
         """``(state name, Parameters)`` of every task that creates a processing job."""
-        tasks = []
-        for name, state in self.states():
-            resource = state.get("Resource")
-            if state.get("Type") != "Task" or not isinstance(resource, str):
-                continue
-            if _PROCESSING_RESOURCE.match(_MARK.sub("x", resource)):
-                params = state.get("Parameters", state.get("Arguments", {}))
-                tasks.append((name, params if isinstance(params, dict) else {}))
-        return tasks
+        return [(name, _task_parameters(state)) for name, state in self.processing_states()]
 
     def processing_states(self) -> list[tuple[str, dict[str, Any]]]:
         """``(state name, state)`` of every processing task."""
-        names = {name for name, _ in self.processing_tasks()}
-        return [(name, state) for name, state in self.states() if name in names]
+        return [
+            (name, state)
+            for name, state in self.states()
+            if state.get("Type") == "Task"
+            and _PROCESSING_RESOURCE.match(self._resource(state) or "")
+        ]
+
+    def unreadable_tasks(self) -> list[tuple[str, str]]:
+        """``(state name, problem)`` of the tasks whose Resource cannot be read at synth
+        time (so they might create processing jobs that no rule sees)."""
+        found = []
+        for name, state in self.states():
+            if state.get("Type") != "Task":
+                continue
+            resource = self._resource(state)
+            if resource is None:
+                found.append((name, "its Resource is not a string"))
+                continue
+            if _PROCESSING_RESOURCE.match(resource) or re.fullmatch(r"<[^<>]+\.Arn>", resource):
+                continue  # a processing job, or a Lambda function's / an activity's ARN
+            parts = resource.split(":", 5)
+            if (
+                len(parts) == 6
+                and parts[0] == "arn"
+                and "<" not in parts[2]
+                and (parts[2] != "states" or "<" not in parts[5])
+                and "${" not in resource
+            ):
+                continue
+            found.append((name, f"its Resource {resource!r} names no service integration"))
+        return found
 
     def referenced_ids(self) -> set[str]:
         """Logical ids referenced anywhere in the definition."""
         return {rid for ref in self.references for rid in _referenced_ids(ref)}
+
+    def imported_names(self) -> set[str]:
+        """The export names the definition imports (``Fn::ImportValue``)."""
+        return {n for ref in self.references for n in _imported_names(ref)}
 
     def reference_id(self, value: Any) -> str | None:
         """The logical id a value refers to when it is exactly one reference."""
@@ -331,21 +500,142 @@ class Definition:
         ids = _referenced_ids(self.references[int(match.group(1))])
         return next(iter(ids)) if len(ids) == 1 else None
 
+    # S3 locations -------------------------------------------------------------------
 
-def _walk_states(document: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _field_values(self, name: str) -> list[Any]:
+        """Every value of a field ``name`` (static) or ``name.$`` (as ``("$", expr)``)."""
+        if self._fields is None:
+            fields: dict[str, list[Any]] = {}
+            todo: list[Any] = [self.document]
+            while todo:
+                item = todo.pop()
+                if isinstance(item, dict):
+                    for key, value in item.items():
+                        if key.endswith(".$") and isinstance(value, str):
+                            fields.setdefault(key[:-2], []).append(("$", value))
+                        elif isinstance(value, str):
+                            fields.setdefault(key, []).append(value)
+                        todo.append(value)
+                elif isinstance(item, list):
+                    todo.extend(item)
+            self._fields = fields
+        return self._fields.get(name, [])
+
+    def expand(self, expression: str, depth: int = 0) -> str | None:
+        """The text a JSONPath or intrinsic expression evaluates to, as a pattern.
+
+        ``States.Format`` is expanded; a ``$.a.b`` path is traced to the one field named
+        ``b`` that the definition sets (e.g. ``root`` in a Pass state's Parameters); the
+        context object (``$$.Execution.Name``...) and other functions become ``*``. None
+        when a path cannot be traced.
+        """
+        expression = expression.strip()
+        if depth > _TRACE_DEPTH:
+            return None
+        if expression.startswith("'") and expression.endswith("'"):
+            return expression[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+        if expression.startswith("$$"):
+            return "*"
+        if expression.startswith("$"):
+            name = re.sub(r"\[.*?\]", "", expression).rsplit(".", 1)[-1]
+            values = {
+                self.expand(v[1], depth + 1) if isinstance(v, tuple) else v
+                for v in self._field_values(name)
+            }
+            return values.pop() if len(values) == 1 else None
+        match = _FORMAT.match(expression)
+        if match is None:
+            return "*"
+        template = match.group(1).replace("\\'", "'")
+        arguments = _split_arguments(match.group(2).lstrip().removeprefix(","))
+        pieces = template.split("{}")
+        text = pieces[0]
+        for position, piece in enumerate(pieces[1:]):
+            argument = arguments[position] if position < len(arguments) else ""
+            text += (self.expand(argument, depth + 1) or "*") + piece
+        return text
+
+    def _location(self, holder: Any, role: str | None, output: bool) -> S3Location:
+        uri: str | None = None
+        if isinstance(holder, dict):
+            if isinstance(holder.get("S3Uri"), str):
+                uri = holder["S3Uri"]
+            elif isinstance(holder.get("S3Uri.$"), str):
+                uri = self.expand(holder["S3Uri.$"])
+        uri = _normalise_pseudo(self.text(uri)) if uri is not None else ""
+        if not uri.startswith("s3://"):
+            return S3Location(role, output, None, None)
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return S3Location(role, output, None if not bucket or "*" in bucket else bucket, key)
+
+    def locations(self) -> list[S3Location]:
+        """The S3 inputs and outputs of every processing task (unknown parts as None)."""
+        found = []
+        for _, params in self.processing_tasks():
+            role = self.reference_id(params.get("RoleArn"))
+            inputs = params.get("ProcessingInputs")
+            if "ProcessingInputs.$" in params or (
+                inputs is not None and not isinstance(inputs, list)
+            ):
+                found.append(S3Location(role, False, None, None))
+            for item in _as_list(inputs):
+                if isinstance(item, dict) and ("S3Input" in item or "S3Input.$" in item):
+                    found.append(self._location(item.get("S3Input"), role, False))
+            config = params.get("ProcessingOutputConfig")
+            outputs = config.get("Outputs") if isinstance(config, dict) else None
+            dynamic = "ProcessingOutputConfig.$" in params or (
+                isinstance(config, dict) and "Outputs.$" in config
+            )
+            if dynamic or (outputs is not None and not isinstance(outputs, list)):
+                found.append(S3Location(role, True, None, None))
+            for item in _as_list(outputs):
+                if isinstance(item, dict):
+                    found.append(self._location(item.get("S3Output"), role, True))
+        return found
+
+
+def _literal_prefix(key: str) -> str:
+    """The literal folder a key pattern starts with (``Churn/`` for ``Churn/*/a/``)."""
+    literal = re.split(r"[*?<]", key, maxsplit=1)[0]
+    return literal[: literal.rfind("/") + 1]
+
+
+def _task_parameters(state: Mapping[str, Any]) -> dict[str, Any]:
+    params = state.get("Parameters", state.get("Arguments", {}))
+    return params if isinstance(params, dict) else {}
+
+
+def _walk_states(
+    document: Mapping[str, Any],
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(name, state, the states map it belongs to)`` of every state, nested ones too."""
     states = document.get("States")
     if not isinstance(states, dict):
         return
     for name, state in states.items():
         if not isinstance(state, dict):
             continue
-        yield name, state
+        yield name, state, states
         for branch in state.get("Branches", []) or []:
             if isinstance(branch, dict):
                 yield from _walk_states(branch)
         for key in ("ItemProcessor", "Iterator"):
             if isinstance(state.get(key), dict):
                 yield from _walk_states(state[key])
+
+
+def _imported_names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = set()
+        for key, argument in value.items():
+            if key == "Fn::ImportValue" and isinstance(argument, str):
+                found.add(argument)
+            else:
+                found |= _imported_names(argument)
+        return found
+    if isinstance(value, list):
+        return {n for item in value for n in _imported_names(item)}
+    return set()
 
 
 def _referenced_ids(value: Any) -> set[str]:
@@ -522,45 +812,35 @@ def _finding(name: str) -> str:
     return re.sub(r"[\[\](){}]", "_", name.replace(" ", "-"))
 
 
-def _output_suffixes(params: Mapping[str, Any]) -> list[str] | None:
-    """The literal key suffixes a job's outputs end with; None when one is unknown."""
-    outputs = _static(params, "ProcessingOutputConfig", "Outputs")
-    if outputs is None:
-        return None if "ProcessingOutputConfig" in params else []
-    suffixes = []
-    for output in _as_list(outputs):
-        s3 = output.get("S3Output") if isinstance(output, dict) else None
-        if not isinstance(s3, dict):
-            return None
-        if isinstance(s3.get("S3Uri"), str):
-            key = s3["S3Uri"].split("://", 1)[-1].partition("/")[2]
-        elif isinstance(s3.get("S3Uri.$"), str):
-            template = re.match(r"^States\.Format\('((?:[^'\\]|\\.)*)'", s3["S3Uri.$"])
-            if template is None:
-                return None
-            key = template.group(1).replace("\\", "").rsplit("{}", 1)[-1]
-        else:
-            return None
-        key = _MARK.sub("*", key).lstrip("/")
-        if not key or "*" in key:
-            return None
-        suffixes.append(key if key.endswith("/") else f"{key}/")
-    return suffixes
-
-
 # -- IAM helpers ----------------------------------------------------------------------------
 
+_S3_BUCKET: Final = "AWS::S3::Bucket"
 _S3_OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 _S3_OBJECT_WRITE = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
 _LIST_BUCKET = ("s3:ListBucket", "s3:ListBucketVersions")
 _TRUSTED_SERVICES = ("sagemaker.amazonaws.com", "states.amazonaws.com")
+#: Condition operators that constrain a key to the values given (no negation, no
+#: ...IfExists, no set operators: those pass when the key is absent or differs).
+_POSITIVE_OPERATORS = frozenset({"stringequals", "stringlike", "arnequals", "arnlike"})
 _POLICY_TYPES = frozenset(
     {
         "AWS::IAM::Policy",
         "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::RolePolicy",
+        "AWS::IAM::UserPolicy",
+        "AWS::IAM::GroupPolicy",
         "AWS::IAM::Role",
         "AWS::IAM::User",
         "AWS::IAM::Group",
+    }
+)
+_SINGLE_POLICY_TYPES = frozenset(
+    {
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::RolePolicy",
+        "AWS::IAM::UserPolicy",
+        "AWS::IAM::GroupPolicy",
     }
 )
 
@@ -568,7 +848,7 @@ _POLICY_TYPES = frozenset(
 def _statements(resource: CfnModelResource) -> list[dict[str, Any]]:
     """The identity-policy statements of an IAM resource (inline and managed)."""
     documents = []
-    if resource.type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+    if resource.type in _SINGLE_POLICY_TYPES:
         documents.append(resource.properties.get("PolicyDocument"))
     else:
         documents += [
@@ -596,37 +876,60 @@ def _allows(statement: Mapping[str, Any], actions: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(a.lower(), p) for a in actions for p in patterns)
 
 
-def _condition_keys(statement: Mapping[str, Any]) -> set[str]:
+def _condition_values(statement: Mapping[str, Any], key: str) -> list[str]:
+    """The values ``key`` is constrained to by positive operators (StringEquals,
+    StringLike, ArnEquals, ArnLike), flattened; empty when no such operator names it."""
     conditions = statement.get("Condition")
     if not isinstance(conditions, dict):
-        return set()
-    return {
-        key.lower() for block in conditions.values() if isinstance(block, dict) for key in block
-    }
+        return []
+    values = []
+    for operator, block in conditions.items():
+        if str(operator).lower() not in _POSITIVE_OPERATORS or not isinstance(block, dict):
+            continue
+        for name, value in block.items():
+            if str(name).lower() == key.lower():
+                values += [_normalise_pseudo(flatten_reference(v)) for v in _as_list(value)]
+    return values
 
 
-def _object_key(resource: str) -> str | None:
-    """The key pattern of an S3 object ARN (``""`` for all objects); None for non-objects."""
-    if resource == "*":
-        return ""
-    text = resource
+def _restricts(values: Sequence[str]) -> bool:
+    """True if a condition's values constrain the key: some values, none only wildcards."""
+    return bool(values) and not any(re.fullmatch(r"[*?]*", v) for v in values)
+
+
+def _s3_arn_parts(text: str) -> tuple[str, str | None] | None:
+    """``(bucket, key)`` of an S3 ARN as text (key None for a bucket ARN); ``("*", "")``
+    for ``*``; None for other ARNs. The bucket is ``<Id>`` for ``<Id.Arn>`` references."""
+    if text == "*":
+        return "*", ""
+    rest = text
     if text.startswith("arn:"):
-        parts = text.split(":", 5)
+        parts = _normalise_pseudo(text).split(":", 5)
         if len(parts) < 6 or parts[2] not in ("s3", "*", ""):
             return None
-        text = parts[5]
-    elif not re.match(r"^<[^>]+\.Arn>", text):
-        return None
-    bucket, slash, key = text.partition("/")
-    if not slash:
-        return "" if bucket == "*" else None
-    return key
+        rest = parts[5]
+    else:
+        match = re.match(r"^<([^<>.]+)\.Arn>", text)
+        if match is None:
+            return None
+        rest = f"<{match.group(1)}>{text[match.end() :]}"
+    bucket, slash, key = rest.partition("/")
+    return bucket, (key if slash else None)
+
+
+def _s3_bucket_text(resource: Any) -> str | None:
+    """The bucket an IAM statement's resource is in, as text (None: not S3)."""
+    parts = _s3_arn_parts(flatten_reference(resource))
+    return parts[0] if parts else None
 
 
 def _roles_of_policy(resource: CfnModelResource, model: StackModel) -> list[str]:
     """Logical ids of the roles a policy is attached to (a role: itself)."""
     if resource.type == "AWS::IAM::Role":
         return [resource.logical_id]
+    if resource.type == "AWS::IAM::RolePolicy":
+        name = resource.properties.get("RoleName")
+        return [name["Ref"]] if isinstance(name, dict) and isinstance(name.get("Ref"), str) else []
     roles = [r["Ref"] for r in _as_list(resource.properties.get("Roles")) if isinstance(r, dict)]
     if resource.type == "AWS::IAM::ManagedPolicy":
         for role in model.of_type("AWS::IAM::Role"):
@@ -634,6 +937,16 @@ def _roles_of_policy(resource: CfnModelResource, model: StackModel) -> list[str]
             if {"Ref": resource.logical_id} in arns:
                 roles.append(role.logical_id)
     return [r for r in roles if isinstance(r, str)]
+
+
+def _service_name(value: Any) -> str:
+    """A service principal as text, ``${AWS::URLSuffix}`` and regional forms normalised
+    (``sagemaker.<AWS::URLSuffix>`` and ``states.eu-west-1.amazonaws.com`` alike)."""
+    text = _normalise_pseudo(flatten_reference(value))
+    match = re.fullmatch(
+        r"([a-z0-9-]+)\.(?:[a-z0-9-]+\.|<AWS-Region>\.)?amazonaws\.com(?:\.cn)?", text
+    )
+    return f"{match.group(1)}.amazonaws.com" if match else text
 
 
 def _trusted_services(role: CfnModelResource) -> dict[str, list[dict[str, Any]]]:
@@ -648,16 +961,67 @@ def _trusted_services(role: CfnModelResource) -> dict[str, list[dict[str, Any]]]
         principal = statement.get("Principal")
         names = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
         for name in names:
-            text = flatten_reference(name)
-            for service in _TRUSTED_SERVICES:
-                prefix = service.split(".")[0]
-                if text == service or re.fullmatch(rf"{prefix}\.[^.]+\.amazonaws\.com", text):
-                    services.setdefault(service, []).append(statement)
+            service = _service_name(name)
+            if service in _TRUSTED_SERVICES:
+                services.setdefault(service, []).append(statement)
     return services
 
 
 def _is_processing_role(role: CfnModelResource) -> bool:
     return "sagemaker.amazonaws.com" in _trusted_services(role)
+
+
+def _policy_scope(resource: CfnModelResource, model: StackModel) -> bool:
+    """True if the policy belongs to (or is) a role trusted by SageMaker or Step Functions."""
+    return bool(set(_roles_of_policy(resource, model)) & model.pipeline_roles())
+
+
+def _on_channel_bucket(statement: Mapping[str, Any], model: StackModel) -> bool:
+    """True if a statement's resources may cover a channel bucket or its objects."""
+    channel = model.channel_buckets()
+    if not channel:
+        return False
+    if "NotResource" in statement:
+        return True
+    for item in _as_list(statement.get("Resource")):
+        bucket = _s3_bucket_text(item)
+        if bucket is None:
+            continue
+        if "*" in bucket or "?" in bucket or model.bucket_id(bucket) in channel:
+            return True
+    return False
+
+
+def _checked_statements(resource: CfnModelResource, model: StackModel) -> list[dict[str, Any]]:
+    """The statements the IAM rules check: all of a pipeline role's, else those that may
+    apply to a channel bucket."""
+    statements = _statements(resource)
+    if _policy_scope(resource, model):
+        return statements
+    return [s for s in statements if _on_channel_bucket(s, model)]
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """An IAM/S3 wildcard pattern (``*`` any characters, the rest literal) as a regex."""
+    return re.compile("".join(".*" if c == "*" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+def _covers(allowed: S3Location, bucket: str | None, key: str, model: StackModel) -> bool:
+    """True if every object of ``bucket``/``key`` (a pattern) is under ``allowed``'s prefix.
+
+    A pattern is taken as literal text that the prefix pattern must match: ``runs/*/in/*``
+    is under ``runs/*/in/``, ``runs/*`` is not.
+    """
+    if allowed.key is None:
+        return False
+    if allowed.bucket is not None and bucket is not None:
+        same = allowed.bucket == bucket or (
+            model.bucket_id(allowed.bucket) is not None
+            and model.bucket_id(allowed.bucket) == model.bucket_id(bucket)
+        )
+        if not same:
+            return False
+    return _glob(allowed.key + "*").fullmatch(key) is not None
 
 
 # -- the rules ------------------------------------------------------------------------------
@@ -831,27 +1195,51 @@ def _check_versioning(bucket: CfnModelResource, model: StackModel) -> Findings:
 
 
 def _check_access_logs(bucket: CfnModelResource, model: StackModel) -> Findings:
-    logging = bucket.properties.get("LoggingConfiguration")
-    return _whole(None if isinstance(logging, dict) else "server access logging is off")
+    logging = _static(bucket.properties, "LoggingConfiguration")
+    if not isinstance(logging, dict):
+        return _whole("server access logging is off")
+    destination = logging.get("DestinationBucketName")
+    if not destination:
+        return _whole("LoggingConfiguration names no DestinationBucketName")
+    if destination in ({"Ref": bucket.logical_id}, bucket.properties.get("BucketName")):
+        return _whole("the bucket writes its access logs into itself")
+    return {}
+
+
+def _lifecycle_rules(bucket: CfnModelResource) -> list[tuple[str, dict[str, Any]]]:
+    """``(prefix, rule)`` of the enabled lifecycle rules filtered by a prefix only."""
+    rules = []
+    for rule in _as_list(_static(bucket.properties, "LifecycleConfiguration", "Rules")):
+        if not isinstance(rule, dict) or rule.get("Status") != "Enabled":
+            continue
+        if any(k in rule for k in ("TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")):
+            continue  # narrower than a prefix: it does not cover every run object
+        prefix = rule.get("Prefix", "")
+        if isinstance(prefix, str):
+            rules.append((prefix, rule))
+    return rules
 
 
 def _check_lifecycle(bucket: CfnModelResource, model: StackModel) -> Findings:
-    rules = [
-        r
-        for r in _as_list(_static(bucket.properties, "LifecycleConfiguration", "Rules"))
-        if isinstance(r, dict) and r.get("Status") == "Enabled"
-    ]
+    prefixes = model.run_prefixes(bucket.logical_id)
+    rules = _lifecycle_rules(bucket)
     missing = []
-    if not any("ExpirationInDays" in r or "ExpirationDate" in r for r in rules):
-        missing.append("expiry of current objects (the run prefixes)")
-    if not any(
-        "NoncurrentVersionExpiration" in r or "NoncurrentVersionExpirationInDays" in r
-        for r in rules
-    ):
-        missing.append("expiry of noncurrent versions")
-    if not any("AbortIncompleteMultipartUpload" in r for r in rules):
-        missing.append("abort of incomplete multipart uploads")
-    return _whole(f"no lifecycle rule for {', '.join(missing)}" if missing else None)
+    for prefix in sorted(prefixes) or [""]:
+        covering = [rule for start, rule in rules if prefix.startswith(start)]
+        lacks = []
+        if prefixes and not any("ExpirationInDays" in r or "ExpirationDate" in r for r in covering):
+            lacks.append("expiry of current objects")
+        if not any(
+            "NoncurrentVersionExpiration" in r or "NoncurrentVersionExpirationInDays" in r
+            for r in covering
+        ):
+            lacks.append("expiry of noncurrent versions")
+        if not any("AbortIncompleteMultipartUpload" in r for r in covering):
+            lacks.append("abort of incomplete multipart uploads")
+        if lacks:
+            where = f"the run prefix '{prefix}'" if prefix else "the whole bucket"
+            missing.append(f"{', '.join(lacks)} on {where}")
+    return _whole(f"no enabled lifecycle rule for {'; '.join(missing)}" if missing else None)
 
 
 # IAM -------------------------------------------------------------------------------------
@@ -859,7 +1247,7 @@ def _check_lifecycle(bucket: CfnModelResource, model: StackModel) -> Findings:
 
 def _check_no_s3_wildcard(resource: CfnModelResource, model: StackModel) -> Findings:
     found: Findings = {}
-    for statement in _statements(resource):
+    for statement in _checked_statements(resource, model):
         if statement.get("Effect") != "Allow":
             continue
         for action in _as_list(statement.get("Action")):
@@ -872,20 +1260,36 @@ def _check_no_s3_wildcard(resource: CfnModelResource, model: StackModel) -> Find
 
 
 def _check_list_bucket_prefix(resource: CfnModelResource, model: StackModel) -> Findings:
-    for statement in _statements(resource):
-        if _allows(statement, _LIST_BUCKET) and "s3:prefix" not in _condition_keys(statement):
-            return _whole("a statement allows s3:ListBucket without an s3:prefix condition")
+    for statement in _checked_statements(resource, model):
+        if not _allows(statement, _LIST_BUCKET):
+            continue
+        values = _condition_values(statement, "s3:prefix")
+        if not values:
+            return _whole(
+                "a statement allows s3:ListBucket without an s3:prefix condition "
+                "(StringEquals or StringLike)"
+            )
+        loose = [v for v in values if v.startswith(("*", "?"))]
+        if loose:
+            return _whole(f"the s3:prefix condition {loose[0]!r} does not start with a prefix")
     return {}
 
 
 def _check_pass_role(resource: CfnModelResource, model: StackModel) -> Findings:
+    if not _policy_scope(resource, model):
+        return {}
     for statement in _statements(resource):
-        if _allows(statement, ("iam:PassRole",)) and (
-            "iam:passedtoservice" not in _condition_keys(statement)
-        ):
+        if not _allows(statement, ("iam:PassRole",)):
+            continue
+        values = [_service_name(v) for v in _condition_values(statement, "iam:PassedToService")]
+        if not values:
             return _whole(
-                "a statement allows iam:PassRole without an iam:PassedToService condition"
+                "a statement allows iam:PassRole without an iam:PassedToService condition "
+                "(StringEquals or StringLike)"
             )
+        others = sorted({v for v in values if v not in _TRUSTED_SERVICES})
+        if others:
+            return _whole(f"a statement lets iam:PassRole pass roles to {', '.join(others)}")
     return {}
 
 
@@ -893,62 +1297,111 @@ def _check_trust(resource: CfnModelResource, model: StackModel) -> Findings:
     found: Findings = {}
     for service, statements in _trusted_services(resource).items():
         for statement in statements:
-            missing = {"aws:sourceaccount", "aws:sourcearn"} - _condition_keys(statement)
-            if missing:
+            problems = []
+            for key in ("aws:SourceAccount", "aws:SourceArn"):
+                values = _condition_values(statement, key)
+                if not values:
+                    problems.append(f"no {key} condition (StringEquals, ArnLike...)")
+                elif not _restricts(values):
+                    problems.append(f"{key} matches anything ({', '.join(values)})")
+            if problems:
                 found[f"Service::{service}"] = (
-                    f"the trust policy lets {service} assume the role without "
-                    + " and ".join(sorted(missing))
+                    f"the trust policy lets {service} assume the role with " + "; ".join(problems)
                 )
     return found
 
 
 def _check_object_access(resource: CfnModelResource, model: StackModel) -> Findings:
-    roles = [model.resources.get(r) for r in _roles_of_policy(resource, model)]
-    processing = [r for r in roles if r is not None and _is_processing_role(r)]
-    if not processing:
+    roles = [
+        r
+        for r in _roles_of_policy(resource, model)
+        if r in model.resources and _is_processing_role(model.resources[r])
+    ]
+    if not roles:
         return {}
-    outputs: list[str] | None = []
-    for role in processing:
-        role_outputs = model.role_outputs().get(role.logical_id, [])
-        outputs = None if role_outputs is None or outputs is None else outputs + role_outputs
-    used = any(role.logical_id in model.role_outputs() for role in processing)
+    inputs: list[S3Location] = []
+    outputs: list[S3Location] = []
+    used = True
+    for role in roles:
+        locations = model.role_locations(role)
+        if locations is None:
+            used = False
+        else:
+            inputs += locations[0]
+            outputs += locations[1]
+    readable, writable = [*inputs, *outputs], outputs
     found: Findings = {}
     for statement in _statements(resource):
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotResource" in statement:
+            text = ",".join(flatten_reference(r) for r in _as_list(statement["NotResource"]))
+            found[f"NotResource::{text}"] = (
+                "an Allow statement with NotResource grants every resource but the ones listed"
+            )
+            continue
         reads = _allows(statement, _S3_OBJECT_READ)
         writes = _allows(statement, _S3_OBJECT_WRITE)
         if not reads and not writes:
             continue
         for item in _as_list(statement.get("Resource")):
             text = flatten_reference(item)
-            key = _object_key(text)
-            if key is None:
+            parts = _s3_arn_parts(text)
+            if parts is None or (parts[1] is None and parts[0] != "*"):
                 continue
-            if not key or key.startswith("*"):
+            bucket, key = parts[0], parts[1] or ""
+            if "*" in bucket or "?" in bucket:
+                found[f"Resource::{text}"] = f"object access in every bucket matching {bucket}"
+            elif not key or key.startswith(("*", "?")):
                 found[f"Resource::{text}"] = "object access to the whole bucket"
-            elif writes and used and outputs is not None:
-                prefix = key.rstrip("*")
-                if not any(prefix.endswith(suffix) for suffix in outputs):
+            elif used:
+                outside = []
+                if writes and _known(writable) and not _any_covers(writable, bucket, key, model):
+                    outside.append(("write", writable))
+                if reads and _known(readable) and not _any_covers(readable, bucket, key, model):
+                    outside.append(("read", readable))
+                if outside:
+                    kind, allowed = outside[0]
                     found[f"Resource::{text}"] = (
-                        "write access outside the prefixes the role's processing jobs write "
-                        f"({', '.join(sorted(set(outputs))) or 'none'})"
+                        f"{' and '.join(k for k, _ in outside)} access outside the prefixes "
+                        f"the role's processing jobs {kind} "
+                        f"({', '.join(sorted({_shown(a) for a in allowed})) or 'none'})"
                     )
     return found
+
+
+def _known(locations: Sequence[S3Location]) -> bool:
+    return all(location.key is not None for location in locations)
+
+
+def _any_covers(locations: Sequence[S3Location], bucket: str, key: str, model: StackModel) -> bool:
+    return any(_covers(location, bucket, key, model) for location in locations)
+
+
+def _shown(location: S3Location) -> str:
+    return f"{location.bucket or '?'}/{location.key}*"
 
 
 # processing jobs and tasks -------------------------------------------------------------
 
 
-def _per_task(check: Callable[[dict[str, Any], dict[str, Any]], str | None]) -> Check:
-    """Apply ``check(parameters, state)`` to every processing task of a state machine."""
+TaskCheck = Callable[[dict[str, Any], dict[str, Any], Mapping[str, Any]], str | None]
+
+
+def _per_task(check: TaskCheck) -> Check:
+    """Apply ``check(parameters, state, states)`` to every processing task of a state
+    machine (``states``: the States map the task is in, for its transitions)."""
 
     def checked(resource: CfnModelResource, model: StackModel) -> Findings:
         definition = model.definition(resource.logical_id)
         if definition is None:
             return {}
         found: Findings = {}
-        for name, state in definition.processing_states():
-            params = state.get("Parameters", state.get("Arguments", {}))
-            problem = check(params if isinstance(params, dict) else {}, state)
+        names = {name for name, _ in definition.processing_states()}
+        for name, state, states in _walk_states(definition.document):
+            if name not in names:
+                continue
+            problem = check(_task_parameters(state), state, states)
             if problem is not None:
                 found[_finding(name)] = f"state '{name}': {problem}"
         return found
@@ -956,7 +1409,9 @@ def _per_task(check: Callable[[dict[str, Any], dict[str, Any]], str | None]) -> 
     return checked
 
 
-def _job_network_isolation(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _job_network_isolation(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     if _static(params, "NetworkConfig", "EnableNetworkIsolation") is not True:
         return "NetworkConfig.EnableNetworkIsolation is not true"
     return None
@@ -974,7 +1429,9 @@ def _has_local_storage(instance_type: Any) -> bool:
         return False
 
 
-def _job_volume_key(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _job_volume_key(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     cluster = _static(params, "ProcessingResources", "ClusterConfig")
     if not isinstance(cluster, dict):
         return "ProcessingResources.ClusterConfig is not static"
@@ -984,14 +1441,18 @@ def _job_volume_key(params: dict[str, Any], state: dict[str, Any]) -> str | None
     return None if isinstance(key, str) and key else "ClusterConfig.VolumeKmsKeyId is not set"
 
 
-def _job_output_key(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _job_output_key(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     if "ProcessingOutputConfig" not in params and "ProcessingOutputConfig.$" not in params:
         return None
     key = _static(params, "ProcessingOutputConfig", "KmsKeyId")
     return None if isinstance(key, str) and key else "ProcessingOutputConfig.KmsKeyId is not set"
 
 
-def _job_inter_container(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _job_inter_container(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     count = _static(params, "ProcessingResources", "ClusterConfig", "InstanceCount")
     if _is_static_int(count) and count <= 1:
         return None
@@ -1003,14 +1464,18 @@ def _job_inter_container(params: dict[str, Any], state: dict[str, Any]) -> str |
     return None
 
 
-def _job_max_runtime(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _job_max_runtime(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     runtime = _static(params, "StoppingCondition", "MaxRuntimeInSeconds")
     if _is_static_int(runtime) and 1 <= runtime <= _MAX_RUNTIME_LIMIT:
         return None
     return f"StoppingCondition.MaxRuntimeInSeconds is not between 1 and {_MAX_RUNTIME_LIMIT}"
 
 
-def _task_timeout(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _task_timeout(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     timeout = state.get("TimeoutSeconds")
     if not _is_static_int(timeout) or timeout < 1:
         return "the task has no TimeoutSeconds"
@@ -1029,7 +1494,9 @@ REQUIRED_RETRIES: Final = (
 )
 
 
-def _task_retry(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _task_retry(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     retried = {
         error
         for retrier in _as_list(state.get("Retry"))
@@ -1040,11 +1507,34 @@ def _task_retry(params: dict[str, Any], state: dict[str, Any]) -> str | None:
     return f"no Retry for {', '.join(missing)}" if missing else None
 
 
-def _task_catch(params: dict[str, Any], state: dict[str, Any]) -> str | None:
+def _task_catch(
+    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
+) -> str | None:
     for catcher in _as_list(state.get("Catch")):
         if isinstance(catcher, dict) and "States.ALL" in _as_list(catcher.get("ErrorEquals")):
-            return None
+            target = catcher.get("Next")
+            if _leads_to_fail(states, target, set()):
+                return None
+            return f"the Catch for States.ALL goes to {target!r}, which does not end in Fail"
     return "no Catch for States.ALL"
+
+
+def _leads_to_fail(states: Mapping[str, Any], name: Any, seen: set[str]) -> bool:
+    """True if every path from state ``name`` (Next, Choice branches) ends in a Fail state."""
+    state = states.get(name) if isinstance(name, str) else None
+    if not isinstance(state, dict) or name in seen:
+        return False
+    seen = seen | {name}
+    kind = state.get("Type")
+    if kind == "Fail":
+        return True
+    if kind == "Choice":
+        targets = [c.get("Next") for c in _as_list(state.get("Choices")) if isinstance(c, dict)]
+        targets += [state["Default"]] if "Default" in state else []
+        return bool(targets) and all(_leads_to_fail(states, t, seen) for t in targets)
+    if kind == "Succeed" or state.get("End") or "Next" not in state:
+        return False
+    return _leads_to_fail(states, state["Next"], seen)
 
 
 # state machine ---------------------------------------------------------------------------
@@ -1062,9 +1552,13 @@ def _machine(check: Callable[[Mapping[str, Any]], str | None]) -> Check:
 
 
 def _machine_readable(resource: CfnModelResource, model: StackModel) -> Findings:
-    if model.definition(resource.logical_id) is None:
+    definition = model.definition(resource.logical_id)
+    if definition is None:
         return _whole("the definition cannot be read at synth time (S3 location or not JSON)")
-    return {}
+    return {
+        _finding(name): f"state '{name}': {problem}"
+        for name, problem in definition.unreadable_tasks()
+    }
 
 
 def _machine_standard(properties: Mapping[str, Any]) -> str | None:
@@ -1082,9 +1576,12 @@ def _machine_log_all(properties: Mapping[str, Any]) -> str | None:
 
 def _machine_no_execution_data(properties: Mapping[str, Any]) -> str | None:
     logging = properties.get("LoggingConfiguration")
-    if isinstance(logging, dict) and _truthy(logging.get("IncludeExecutionData")):
+    value = logging.get("IncludeExecutionData") if isinstance(logging, dict) else None
+    if value is None or value is False or (isinstance(value, str) and value.lower() == "false"):
+        return None
+    if _truthy(value):
         return "execution data (inputs, outputs, parameters) is included in the logs"
-    return None
+    return f"IncludeExecutionData is not a literal false ({flatten_reference(value)})"
 
 
 def _machine_tracing(properties: Mapping[str, Any]) -> str | None:
@@ -1097,7 +1594,8 @@ _MACHINE = frozenset({"AWS::StepFunctions::StateMachine"})
 _ROLE = frozenset({"AWS::IAM::Role"})
 _ACK_HINT = (
     " If the design requires it, acknowledge the finding on the construct with "
-    "constructs_sm.nag.acknowledge(construct, ['<rule id>'], reason)."
+    "constructs_sm.nag.acknowledge(construct, ['<rule id>'], reason) (it checks the id "
+    "and the reason; nag-report.json lists it)."
 )
 
 #: The rules of :class:`ProcessingPipelineChecks`, all error level.
@@ -1169,7 +1667,7 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "ChannelBucketAccessLogs",
         _BUCKET,
-        "The channel bucket has no server access logs.",
+        "The channel bucket has no server access logs to another bucket.",
         "Access logs record who read and wrote handoff data.",
         "Set LoggingConfiguration with a DestinationBucketName (server_access_logs_bucket=...).",
         _channel(_check_access_logs),
@@ -1181,7 +1679,8 @@ RULES: Final[tuple[Rule, ...]] = (
         "incomplete multipart uploads.",
         "Per-run handoff data is kept for redrives and then expires instead of growing "
         "forever; versions and abandoned uploads are not kept either.",
-        "Add enabled lifecycle rules with ExpirationInDays on the run prefixes, "
+        "Add enabled lifecycle rules, filtered by a prefix of each run prefix (the "
+        "literal start of the jobs' output URIs) or by none, with ExpirationInDays, "
         "NoncurrentVersionExpiration and AbortIncompleteMultipartUpload "
         "(ChannelBucket.add_run_prefix does all three).",
         _channel(_check_lifecycle),
@@ -1198,39 +1697,47 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "IamListBucketPrefix",
         _POLICY_TYPES,
-        "An IAM policy allows s3:ListBucket without an s3:prefix condition.",
+        "An IAM policy allows s3:ListBucket without an s3:prefix condition that "
+        "starts with a literal prefix.",
         "Listing is limited to the prefixes the principal works on, like its object access.",
-        "Add Condition StringLike s3:prefix [<prefix>*] to the statement "
+        "Add Condition StringLike s3:prefix [<prefix>*] to the statement (StringEquals "
+        "or StringLike; ...IfExists, negated and ForAllValues operators do not count) "
         "(ChannelBucket.grant_read does).",
         _check_list_bucket_prefix,
     ),
     Rule(
         "IamStepObjectAccess",
         _POLICY_TYPES,
-        "A processing job role can access objects outside its step's own prefixes.",
+        "A processing job role can access objects outside its step's own prefixes (or "
+        "is granted with NotResource).",
         "A step reads its inputs and writes its outputs only; a role for the whole bucket "
         "lets one compromised job read or overwrite every run's data.",
-        "Grant object actions on <bucket ARN>/<prefix>* of the step's inputs and outputs "
+        "Grant reads on <bucket ARN>/<prefix>* of the step's input and output URIs and "
+        "writes on those of its outputs (the whole prefix pattern, e.g. "
+        "<pipeline>/*/<step>/<channel>/*), never with NotResource "
         "(ChannelBucket.grant_read/grant_write), not on <bucket ARN>/* or *.",
         _check_object_access,
     ),
     Rule(
         "IamPassRoleService",
         _POLICY_TYPES,
-        "An IAM policy allows iam:PassRole without an iam:PassedToService condition.",
+        "An IAM policy of a SageMaker or Step Functions role allows iam:PassRole without "
+        "an iam:PassedToService condition naming SageMaker (or Step Functions).",
         "The state machine may pass job roles to SageMaker only.",
-        "Add Condition StringEquals iam:PassedToService sagemaker.amazonaws.com.",
+        "Add Condition StringEquals iam:PassedToService sagemaker.amazonaws.com (a "
+        "positive operator; states.amazonaws.com is accepted too).",
         _check_pass_role,
     ),
     Rule(
         "IamTrustConfusedDeputy",
         _ROLE,
         "A role trusted by SageMaker or Step Functions has no aws:SourceAccount and "
-        "aws:SourceArn conditions.",
+        "aws:SourceArn conditions that constrain them.",
         "Without them, the service can be made to assume the role on behalf of another "
         "account or resource (confused deputy).",
         "Add Condition StringEquals aws:SourceAccount <account> and ArnLike aws:SourceArn "
-        "<the jobs' or state machines' ARN pattern> to the trust statement.",
+        "<the jobs' or state machines' ARN pattern> to the trust statement (positive "
+        "operators, not ...IfExists or negated ones; values other than *).",
         _check_trust,
     ),
     Rule(
@@ -1297,18 +1804,21 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "TaskCatch",
         _MACHINE,
-        "A processing task has no Catch for States.ALL.",
+        "A processing task has no Catch for States.ALL that ends in a Fail state.",
         "A caught error ends the execution in a failure state that keeps the error and cause.",
-        "Add Catch [{ErrorEquals: [States.ALL], ResultPath: $.error, Next: <Fail state>}].",
+        "Add Catch [{ErrorEquals: [States.ALL], ResultPath: $.error, Next: <Fail state>}] "
+        "(or Next: states that end in a Fail state).",
         _per_task(_task_catch),
     ),
     Rule(
         "StateMachineDefinitionReadable",
         _MACHINE,
-        "The state machine's definition cannot be read at synth time.",
+        "The state machine's definition, or the Resource of one of its tasks, cannot be "
+        "read at synth time.",
         "The processing-job rules need to see the definition.",
         "Define the state machine with a DefinitionString (DefinitionBody.from_chainable or "
-        "from_string), not from S3.",
+        "from_string), not from S3; give every Task a Resource ARN readable at synth (a "
+        "literal or a DefinitionSubstitutions value built from pseudo parameters).",
         _machine_readable,
     ),
     Rule(
@@ -1330,9 +1840,10 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "StateMachineLogNoExecutionData",
         _MACHINE,
-        "A state machine running processing jobs logs execution data.",
+        "A state machine running processing jobs logs execution data (or may: "
+        "IncludeExecutionData is not a literal false).",
         "Execution inputs and outputs may hold data that must not end up in log groups.",
-        "Set LoggingConfiguration IncludeExecutionData false.",
+        "Set LoggingConfiguration IncludeExecutionData false (a literal, not a parameter).",
         _machine(_machine_no_execution_data),
     ),
     Rule(
@@ -1365,48 +1876,152 @@ def check_stack(model: StackModel) -> dict[str, dict[str, Findings]]:
 
 
 def model_from_template(template: Mapping[str, Any]) -> StackModel:
-    """A :class:`StackModel` of a synthesized template (paths are the logical ids)."""
-    return StackModel(
-        {
-            lid: CfnModelResource(lid, r.get("Type", ""), r.get("Properties", {}) or {}, lid)
-            for lid, r in template.get("Resources", {}).items()
-        }
-    )
+    """A :class:`StackModel` of a synthesized template (a resource's path is its
+    ``aws:cdk:path`` metadata, else its logical id)."""
+    resources = {}
+    for lid, resource in (template.get("Resources") or {}).items():
+        if not isinstance(resource, dict):
+            continue
+        metadata = resource.get("Metadata")
+        path = metadata.get("aws:cdk:path") if isinstance(metadata, dict) else None
+        resources[lid] = CfnModelResource(
+            lid,
+            str(resource.get("Type", "")),
+            resource.get("Properties") or {},
+            path if isinstance(path, str) else lid,
+        )
+    return StackModel(resources)
+
+
+def check_templates(
+    templates: Mapping[str, Mapping[str, Any]],
+) -> dict[str, dict[str, dict[str, Findings]]]:
+    """Run every rule on the templates of an app: name -> logical id -> rule id -> findings.
+
+    Unlike :func:`check_stack` on one template, a bucket that a state machine of another
+    template imports (``Fn::ImportValue`` of an output exporting its ``Ref``) is a channel
+    bucket of its own stack.
+    """
+    models = {name: model_from_template(t) for name, t in templates.items()}
+    _link_imports(models, templates)
+    return {name: check_stack(model) for name, model in models.items()}
+
+
+def _link_imports(
+    models: Mapping[str, StackModel], templates: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Mark the buckets that processing state machines import from other stacks."""
+    exports: dict[str, tuple[str, set[str]]] = {}
+    for name, template in templates.items():
+        for output in (template.get("Outputs") or {}).values():
+            export = output.get("Export") if isinstance(output, dict) else None
+            if isinstance(export, dict) and isinstance(export.get("Name"), str):
+                exports[export["Name"]] = (name, _referenced_ids(output.get("Value")))
+    for model in models.values():
+        for definition in model.processing_machines().values():
+            for imported in definition.imported_names() if definition else set():
+                if imported in exports:
+                    owner, ids = exports[imported]
+                    models[owner].imported_channel_buckets.update(ids)
 
 
 # -- the pack -------------------------------------------------------------------------------
 
+#: > 0 while a synthesis runs the validation plugins (the templates are on disk).
+_IN_SYNTH: list[bool] = []
+#: True while :meth:`ProcessingPipelineChecks.validate_scope` synthesizes the app.
+_SYNTHESIZING: list[bool] = []
 
-def _cfn_resources(scope: IConstruct) -> Iterator[CfnResource]:
+
+def _constructs(scope: IConstruct) -> Iterator[IConstruct]:
     todo = [scope]
     while todo:
         construct = todo.pop()
-        if isinstance(construct, CfnResource):
-            yield construct
+        yield construct
         todo.extend(reversed(construct.node.children))
 
 
-def _model_of(scope: IConstruct) -> dict[str, tuple[StackModel, dict[str, str]]]:
-    """Per stack path: the stack's model and each resource's construct path -> logical id."""
-    stacks: dict[str, tuple[StackModel, dict[str, str]]] = {}
-    resources: dict[str, dict[str, CfnModelResource]] = {}
-    for node in _cfn_resources(scope):
-        stack = Stack.of(node)
-        key = stack.node.path
-        logical_id = str(stack.resolve(node.logical_id))
-        resolved = stack.resolve(node._cfn_properties)
-        try:
-            properties = node._render_properties(resolved)
-        except Exception:  # an L1 that cannot render its resolved props: use them as is
-            properties = resolved
-        path = node.node.path
-        resources.setdefault(key, {})[logical_id] = CfnModelResource(
-            logical_id, node.cfn_resource_type, properties or {}, path
+def _synthesize(root: IConstruct) -> None:
+    """Synthesize the app ``root`` so that its templates are on disk (once: a synthesized
+    app returns its assembly). A synthesis that fails only because a validation plugin
+    reported violations has written the templates: that failure is not raised here."""
+    if _IN_SYNTH or _SYNTHESIZING:
+        return
+    if not isinstance(root, Stage):
+        raise TypeError(
+            f"ProcessingPipelineChecks checks the synthesized templates: the scope must be "
+            f"in an App or a Stage, got a tree rooted at {type(root).__name__}"
         )
-        stacks.setdefault(key, (StackModel({}), {}))[1][path] = logical_id
-    for key, found in resources.items():
-        stacks[key] = (StackModel(found), stacks[key][1])
-    return stacks
+    _SYNTHESIZING.append(True)
+    try:
+        root.synth()
+    except RuntimeError as error:
+        if "Validation failed" not in str(error):
+            raise
+    finally:
+        _SYNTHESIZING.pop()
+
+
+def _stack_templates(root: IConstruct) -> dict[str, tuple[Stack, dict[str, Any] | None]]:
+    """Every stack of the app (nested ones too) by construct path, with its synthesized
+    template (None if it has none on disk)."""
+    found: dict[str, tuple[Stack, dict[str, Any] | None]] = {}
+    for construct in _constructs(root):
+        if not isinstance(construct, Stack):
+            continue
+        path = Path(Stage.of(construct).outdir) / construct.template_file  # type: ignore[union-attr]
+        try:
+            template = json.loads(path.read_text())
+        except (OSError, ValueError):
+            template = None
+        found[construct.node.path] = (construct, template if isinstance(template, dict) else None)
+    return found
+
+
+def _l1_template(stack: Stack) -> dict[str, Any]:
+    """A template built from the L1 properties (no overrides): for a stack whose
+    synthesized template is not on disk."""
+    resources = {}
+    for node in _constructs(stack):
+        if isinstance(node, CfnResource) and Stack.of(node) is stack:
+            resolved = stack.resolve(node._cfn_properties)
+            try:
+                properties = node._render_properties(resolved)
+            except Exception:  # an L1 that cannot render its resolved props: use them as is
+                properties = resolved
+            resources[str(stack.resolve(node.logical_id))] = {
+                "Type": node.cfn_resource_type,
+                "Properties": properties or {},
+            }
+    return {"Resources": resources}
+
+
+def _evaluate(scope: IConstruct) -> dict[str, tuple[CfnModelResource, dict[str, Findings]]]:
+    """The findings of every resource of the app ``scope`` is in, by construct path.
+
+    The rules read the synthesized templates, so property overrides and deletions are
+    seen as CloudFormation will see them.
+    """
+    root = scope.node.root
+    _synthesize(root)
+    stacks = _stack_templates(root)
+    templates = {
+        path: template if template is not None else _l1_template(stack)
+        for path, (stack, template) in stacks.items()
+    }
+    results = check_templates(templates)
+    found: dict[str, tuple[CfnModelResource, dict[str, Findings]]] = {}
+    for path, (stack, _) in stacks.items():
+        stack_results = results[path]
+        if not stack_results:
+            continue
+        model = model_from_template(templates[path])
+        for node in _constructs(stack):
+            if isinstance(node, CfnResource) and Stack.of(node) is stack:
+                logical_id = str(stack.resolve(node.logical_id))
+                if logical_id in stack_results:
+                    found[node.node.path] = (model.resources[logical_id], stack_results[logical_id])
+    return found
 
 
 @jsii.implements(IApplyRule)
@@ -1448,9 +2063,21 @@ class ProcessingPipelineChecks(NagPack):
     ``ProcessingPipeline-JobNetworkIsolation[Run-train]``; IAM object access findings are
     per resource, e.g. ``ProcessingPipeline-IamStepObjectAccess[Resource::<B.Arn>/*]``.
 
-    Channel buckets are the buckets a state machine that runs processing jobs refers to
-    in its definition. Rules read each resource's L1 properties, as cdk-nag's do (raw
-    property overrides are not seen; the template scanners see those).
+    The rules read the synthesized templates: property overrides and deletions count.
+    At synth the templates are on disk; ``validate_scope(app)`` synthesizes the app first
+    (as ``assertions.Template.from_stack`` does), so call it once the app is complete.
+
+    Channel buckets are the buckets of a stack that processing jobs use: those a
+    processing state machine refers to in its definition (a reference, a literal
+    ``s3://<BucketName>/`` URI, an imported export), and those the jobs' roles (roles
+    SageMaker may assume) may read, write or list. When a job's S3 URIs come from the
+    execution input, the grants of its role are what tells its buckets. The lifecycle
+    rule looks for the run prefixes in the jobs' output URIs (``States.Format`` templates
+    and the fields they are built from, e.g. a ``root`` prefix); an output whose bucket or
+    key is not known needs a lifecycle rule on the whole bucket.
+
+    The IAM rules check every statement of roles trusted by SageMaker or Step Functions,
+    and of other principals only the statements that may apply to a channel bucket.
     """
 
     def __init__(self, scope: IConstruct | None = None, *, verbose: bool | None = None) -> None:
@@ -1463,14 +2090,17 @@ class ProcessingPipelineChecks(NagPack):
         """The pack's name (the prefix of its rule ids)."""
         return PACK_NAME
 
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        """Check the app at synth (the pack registered as a validation plugin)."""
+        _IN_SYNTH.append(True)
+        try:
+            return self.validate_scope(context.app_construct)
+        finally:
+            _IN_SYNTH.pop()
+
     def validate_scope(self, scope: IConstruct) -> PolicyValidationPluginReport:
         """Check every resource under ``scope`` (an app, stage or stack)."""
-        self._results = {}
-        for model, paths in _model_of(scope).values():
-            results = check_stack(model)
-            for path, logical_id in paths.items():
-                if logical_id in results:
-                    self._results[path] = (model.resources[logical_id], results[logical_id])
+        self._results = _evaluate(scope)
         try:
             return super().validate_scope(scope)
         finally:
@@ -1483,9 +2113,27 @@ class ProcessingPipelineChecks(NagPack):
         entry = self._results.get(node.node.path)
         if entry is None:
             return
+        acknowledged = _namespaced_acknowledgments(node, PACK_NAME)
         for rule in RULES:
             for finding, detail in entry[1].get(rule.rule_id, {}).items():
+                rule_id = f"{rule.rule_id}[{finding}]" if finding else rule.rule_id
+                if rule_id in acknowledged:
+                    continue
                 self._apply_rule(cast(IApplyRule, _Application(rule, node, finding, detail)))
+
+
+def _namespaced_acknowledgments(node: IConstruct, pack: str) -> set[str]:
+    """The ids acknowledged as ``<pack>::<id>`` on ``node`` and its scopes (CDK honours
+    them at synth; cdk-nag's own check only knows un-namespaced ones)."""
+    prefix = f"{pack.replace(' ', '-')}::"
+    found = set()
+    current: IConstruct | None = node
+    while current is not None:
+        for entry in current.node.metadata:
+            if entry.type == _ACKNOWLEDGED_RULES and isinstance(entry.data, dict):
+                found |= {k[len(prefix) :] for k in entry.data if k.startswith(prefix)}
+        current = current.node.scope
+    return found
 
 
 # -- registration and the synth-time report -------------------------------------------------
@@ -1504,7 +2152,12 @@ def default_packs(scope: IConstruct, *, verbose: bool = False) -> tuple[NagPack,
 
 
 def collect_acknowledgments(scope: IConstruct) -> list[dict[str, str]]:
-    """Every acknowledgment under ``scope``: construct path, finding id and reason, sorted."""
+    """Every acknowledgment under ``scope``: construct path, finding id and reason, sorted.
+
+    Ids are as the packs report them: CDK's ``Annotation::`` prefix is dropped, and so is
+    a pack's namespace (``ProcessingPipeline::ProcessingPipeline-...``, the form CDK's
+    failure message suggests), which CDK honours at synth like the plain id.
+    """
     found: set[tuple[str, str, str]] = set()
     todo = [scope]
     while todo:
@@ -1512,10 +2165,18 @@ def collect_acknowledgments(scope: IConstruct) -> list[dict[str, str]]:
         for entry in construct.node.metadata:
             if entry.type == _ACKNOWLEDGED_RULES and isinstance(entry.data, dict):
                 for qualified, reason in entry.data.items():
-                    finding = re.sub(r"^annotation::", "", qualified, flags=re.IGNORECASE)
-                    found.add((construct.node.path, finding, str(reason)))
+                    found.add((construct.node.path, _plain_id(qualified), str(reason)))
         todo.extend(construct.node.children)
     return [{"path": p, "id": i, "reason": r} for p, i, r in sorted(found)]
+
+
+def _plain_id(qualified: str) -> str:
+    """An acknowledged id without CDK's ``Annotation::`` or a pack's ``<Pack>::`` prefix."""
+    finding = re.sub(r"^annotation::", "", qualified, flags=re.IGNORECASE)
+    namespace, separator, rest = finding.partition("::")
+    if separator and "[" not in namespace and rest.startswith(f"{namespace}-"):
+        return rest
+    return finding
 
 
 def _fix(pack: str, rule_name: str) -> str:
@@ -1586,28 +2247,56 @@ class _ReportingPlugin:
         return [rule.rule_id for rule in RULES] if self.name == PACK_NAME else None
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
-        report = self._pack.validate_scope(context.app_construct)
-        violations = [
-            PolicyViolation(
-                rule_name=v.rule_name,
-                description=v.description,
-                fix=_fix(self.name, v.rule_name),
-                severity=v.severity,
-                violating_resources=[
-                    PolicyViolatingResource(
-                        locations=list(r.locations), construct_path=r.construct_path
+        _IN_SYNTH.append(True)
+        try:
+            report = self._pack.validate_scope(context.app_construct)
+        finally:
+            _IN_SYNTH.pop()
+        violations = []
+        for v in report.violations:
+            resources = [
+                PolicyViolatingResource(
+                    locations=list(r.locations), construct_path=r.construct_path
+                )
+                for r in v.violating_resources
+                if not _acknowledged_at(context.app_construct, self.name, v.rule_name, r)
+            ]
+            if resources:
+                violations.append(
+                    PolicyViolation(
+                        rule_name=v.rule_name,
+                        description=v.description,
+                        fix=_fix(self.name, v.rule_name),
+                        severity=v.severity,
+                        violating_resources=resources,
                     )
-                    for r in v.violating_resources
-                ],
-            )
-            for v in report.violations
-        ]
+                )
         self._report.record(self.name, violations)
         return PolicyValidationPluginReport(success=not violations, violations=violations)
 
 
+def _acknowledged_at(
+    root: IConstruct, pack: str, rule_name: str, resource: PolicyViolatingResource
+) -> bool:
+    """True if CDK will drop this violation at synth: ``<pack>::<rule>`` is acknowledged
+    on the resource or one of its scopes."""
+    path = resource.construct_path
+    if not path:
+        return False
+    node: IConstruct | None = root
+    for part in path.split("/"):
+        node = node.node.try_find_child(part) if node is not None else None
+    return node is not None and rule_name.replace(" ", "-") in _namespaced_acknowledgments(
+        node, pack
+    )
+
+
 def apply_checks(
-    app: Stage, *, verbose: bool = False, report_file: str = REPORT_FILE
+    app: Stage,
+    *,
+    verbose: bool = False,
+    report_file: str = REPORT_FILE,
+    packs: Sequence[NagPack] | None = None,
 ) -> tuple[NagPack, ...]:
     """Check ``app`` at synth with the AWS packs and :class:`ProcessingPipelineChecks`.
 
@@ -1618,10 +2307,11 @@ def apply_checks(
     to fix it. Returns the packs, e.g. to run ``pack.validate_scope(app)`` in tests.
 
     :param verbose: put the rules' explanations into the violation descriptions.
+    :param packs: the packs to register instead of :func:`default_packs`.
     """
     if not isinstance(app, Stage):
         raise TypeError(f"app must be an App or Stage, got {type(app).__name__}")
-    packs = default_packs(app, verbose=verbose)
+    chosen = tuple(packs) if packs is not None else default_packs(app, verbose=verbose)
     report = _Report(app, report_file)
-    Validations.of(app).add_plugins(*(_ReportingPlugin(pack, report) for pack in packs))
-    return packs
+    Validations.of(app).add_plugins(*(_ReportingPlugin(pack, report) for pack in chosen))
+    return chosen

@@ -14,9 +14,14 @@ from aws_cdk import aws_s3 as s3
 from constructs_sm.nag import (
     PACK_NAME,
     RULES,
+    CfnModelResource,
+    StackModel,
+    _check_access_logs,
+    _check_lifecycle,
     acknowledge,
     acknowledge_wildcards,
     check_stack,
+    check_templates,
     collect_acknowledgments,
     flatten_reference,
     model_from_template,
@@ -269,3 +274,360 @@ def test_skip_checkov_merges_reasoned_skips_into_the_metadata() -> None:
         skip_checkov(bucket, {"CKV_AWS_1": " "})
     with pytest.raises(TypeError, match=r"resource must be a CfnResource or an L2 construct"):
         skip_checkov(stack, {"CKV_AWS_1": "a reason that is long enough"})
+
+
+# -- rules on templates: conditions, policy resources, channel buckets, definitions --------
+
+_SOURCE = {"StringEquals": {"aws:SourceAccount": "1"}, "ArnLike": {"aws:SourceArn": "a"}}
+
+
+def _role(condition: dict[str, Any] | None, service: Any = "sagemaker.amazonaws.com") -> Any:
+    trust: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if condition is not None:
+        trust["Condition"] = condition
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"AssumeRolePolicyDocument": {"Statement": [trust]}},
+    }
+
+
+def _found(resources: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    results = check_stack(model_from_template({"Resources": resources}))
+    return {
+        lid: {rule.removeprefix(f"{PACK_NAME}-"): sorted(f) for rule, f in rules.items()}
+        for lid, rules in results.items()
+    }
+
+
+_URL_SUFFIX_SAGEMAKER = {"Fn::Join": ["", ["sagemaker.", {"Ref": "AWS::URLSuffix"}]]}
+_TRUST = {"R": {"IamTrustConfusedDeputy": ["Service::sagemaker.amazonaws.com"]}}
+
+
+@pytest.mark.parametrize(
+    ("condition", "service", "expected"),
+    [
+        (_SOURCE, "sagemaker.amazonaws.com", {}),
+        (_SOURCE, {"Fn::Sub": "sagemaker.${AWS::URLSuffix}"}, {}),
+        (
+            {"StringLike": {"aws:SourceAccount": "*", "aws:SourceArn": "*"}},
+            "sagemaker.amazonaws.com",
+            _TRUST,
+        ),
+        (
+            {"StringNotEquals": {"aws:SourceAccount": "1"}, "ArnNotLike": {"aws:SourceArn": "a"}},
+            "sagemaker.amazonaws.com",
+            _TRUST,
+        ),
+        (
+            {
+                "StringEqualsIfExists": {"aws:SourceAccount": "1"},
+                "ArnLikeIfExists": {"aws:SourceArn": "a"},
+            },
+            "sagemaker.amazonaws.com",
+            _TRUST,
+        ),
+        ({"StringEquals": {"aws:SourceAccount": "1"}}, "sagemaker.amazonaws.com", _TRUST),
+        (None, _URL_SUFFIX_SAGEMAKER, _TRUST),
+        (None, {"Fn::Sub": "sagemaker.${AWS::URLSuffix}"}, _TRUST),
+        (None, "lambda.amazonaws.com", {}),
+    ],
+)
+def test_trust_conditions_must_constrain_the_source(
+    condition: dict[str, Any] | None, service: Any, expected: dict[str, Any]
+) -> None:
+    """Only positive operators with a value that is not a wildcard count; the service
+    principal is recognised in its ``${AWS::URLSuffix}`` forms."""
+    assert _found({"R": _role(condition, service)}) == expected
+
+
+def _policy(statement: dict[str, Any], kind: str = "AWS::IAM::Policy") -> dict[str, Any]:
+    attachments: dict[str, dict[str, Any]] = {
+        "AWS::IAM::Policy": {"Roles": [{"Ref": "R"}]},
+        "AWS::IAM::RolePolicy": {"RoleName": {"Ref": "R"}},
+        "AWS::IAM::UserPolicy": {"UserName": {"Ref": "U"}},
+        "AWS::IAM::GroupPolicy": {"GroupName": {"Ref": "G"}},
+    }
+    attach = attachments[kind]
+    return {
+        "Type": kind,
+        "Properties": {"PolicyName": "p", "PolicyDocument": {"Statement": [statement]}, **attach},
+    }
+
+
+def _pass_role(condition: dict[str, Any] | None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+@pytest.mark.parametrize(
+    ("condition", "fires"),
+    [
+        ({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, False),
+        (
+            {"StringEquals": {"iam:PassedToService": {"Fn::Sub": "sagemaker.${AWS::URLSuffix}"}}},
+            False,
+        ),
+        ({"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}, False),
+        ({"StringNotEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, True),
+        ({"StringLike": {"iam:PassedToService": "*"}}, True),
+        ({"StringEqualsIfExists": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, True),
+        (
+            {
+                "StringEquals": {
+                    "iam:PassedToService": ["sagemaker.amazonaws.com", "ec2.amazonaws.com"]
+                }
+            },
+            True,
+        ),
+        (None, True),
+    ],
+)
+def test_pass_role_must_name_sagemaker_or_step_functions(
+    condition: dict[str, Any] | None, fires: bool
+) -> None:
+    found = _found({"R": _role(_SOURCE), "P": _policy(_pass_role(condition))})
+    assert found == ({"P": {"IamPassRoleService": [""]}} if fires else {})
+
+
+@pytest.mark.parametrize(
+    ("condition", "fires"),
+    [
+        ({"StringLike": {"s3:prefix": ["runs/*"]}}, False),
+        ({"StringEquals": {"s3:prefix": ""}}, False),
+        ({"StringLike": {"s3:prefix": "*"}}, True),
+        ({"StringLike": {"s3:prefix": ["runs/*", "*/x"]}}, True),
+        ({"StringLikeIfExists": {"s3:prefix": "runs/*"}}, True),
+        ({"StringNotLike": {"s3:prefix": "secret/*"}}, True),
+        ({"ForAllValues:StringLike": {"s3:prefix": "runs/*"}}, True),
+    ],
+)
+def test_list_bucket_needs_a_positive_prefix_condition(
+    condition: dict[str, Any], fires: bool
+) -> None:
+    statement = {
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::b",
+        "Condition": condition,
+    }
+    found = _found({"R": _role(_SOURCE), "P": _policy(statement)})
+    assert found == ({"P": {"IamListBucketPrefix": [""]}} if fires else {})
+
+
+def test_role_user_and_group_policies_are_checked() -> None:
+    """AWS::IAM::RolePolicy (RoleName) is a policy of its role; User and Group policies
+    are checked for their statements on channel buckets."""
+    wildcard = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    found = _found({"R": _role(_SOURCE), "P": _policy(wildcard, "AWS::IAM::RolePolicy")})
+    assert found == {
+        "P": {
+            "IamListBucketPrefix": [""],
+            "IamNoS3Wildcard": ["Action::s3:*"],
+            "IamStepObjectAccess": ["Resource::*"],
+        }
+    }
+    on_channel = {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::channel/*"}
+    resources = {
+        "B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "channel"}},
+        "R": _role(_SOURCE),
+        "Read": _policy(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::channel/in/*"}
+        ),
+        "U": {"Type": "AWS::IAM::User", "Properties": {}},
+        "G": {"Type": "AWS::IAM::Group", "Properties": {}},
+        "UP": _policy(on_channel, "AWS::IAM::UserPolicy"),
+        "GP": _policy(on_channel, "AWS::IAM::GroupPolicy"),
+        "Other": _policy(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::other/*"},
+            "AWS::IAM::UserPolicy",
+        ),
+    }
+    found = {k: v for k, v in _found(resources).items() if k != "B"}
+    iam_findings = {"IamListBucketPrefix": [""], "IamNoS3Wildcard": ["Action::s3:*"]}
+    assert found == {"UP": iam_findings, "GP": iam_findings}
+
+
+def _job_machine(parameters: dict[str, Any], substitutions: Any = None) -> dict[str, Any]:
+    state = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": parameters,
+        "End": True,
+    }
+    properties: dict[str, Any] = {
+        "DefinitionString": json.dumps({"StartAt": "Job", "States": {"Job": state}})
+    }
+    if substitutions:
+        properties["DefinitionSubstitutions"] = substitutions
+    return {"Type": "AWS::StepFunctions::StateMachine", "Properties": properties}
+
+
+def _io(input_uri: Any, output_uri: Any) -> dict[str, Any]:
+    def uri(value: Any) -> dict[str, Any]:
+        return {"S3Uri.$": value[1:]} if str(value).startswith("$") else {"S3Uri": value}
+
+    return {
+        "RoleArn": "${Role}",
+        "ProcessingInputs": [{"InputName": "in", "S3Input": uri(input_uri)}],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "o", "S3Output": uri(output_uri)}]},
+    }
+
+
+def test_channel_buckets_by_literal_name_grant_and_import() -> None:
+    """Channel buckets: a literal s3://<BucketName>/ URI, a bucket the job role may read or
+    write (what tells the bucket when the URIs come from the execution input), a bucket
+    another stack's state machine imports; not a bucket the jobs have nothing to do with."""
+    role_arn = {"R": {"Fn::GetAtt": ["R", "Arn"]}}
+    named = {
+        "Named": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "my-channel"}},
+        "Granted": {"Type": "AWS::S3::Bucket", "Properties": {}},
+        "Unrelated": {"Type": "AWS::S3::Bucket", "Properties": {}},
+        "R": _role(_SOURCE),
+        "P": _policy(
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Granted", "Arn"]}, "/out/*"]]},
+            }
+        ),
+        "M": _job_machine(_io("s3://my-channel/in/", "$$.Execution.Input.output_uri"), role_arn),
+    }
+    model = model_from_template({"Resources": named})
+    assert model.channel_buckets() == {"Named", "Granted"}
+    # The output's bucket is not known: the run prefixes are what the role may write.
+    assert model.run_prefixes("Granted") == {"out/"}
+    storage = {
+        "Resources": {"Data": {"Type": "AWS::S3::Bucket", "Properties": {}}},
+        "Outputs": {"Out": {"Value": {"Ref": "Data"}, "Export": {"Name": "Storage:Data"}}},
+    }
+    uri = {"Fn::Join": ["", ["s3://", {"Fn::ImportValue": "Storage:Data"}, "/runs/"]]}
+    machine = _job_machine(_io(uri, uri))
+    machine["Properties"] = {"Definition": json.loads(machine["Properties"]["DefinitionString"])}
+    jobs = {"Resources": {"M": machine}}
+    results = check_templates({"Storage": storage, "Jobs": jobs})
+    assert f"{PACK_NAME}-ChannelBucketSseKms" in results["Storage"]["Data"]
+
+
+def test_run_prefixes_come_from_the_output_uris_and_the_root_they_are_built_from() -> None:
+    definition = {
+        "StartAt": "Init",
+        "States": {
+            "Init": {
+                "Type": "Pass",
+                "Parameters": {
+                    "run": {
+                        "bucket": "${Bucket}",
+                        "root.$": "States.Format('Churn/{}', $$.Execution.Name)",
+                    }
+                },
+                "Next": "Job",
+            },
+            "Job": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+                "Parameters": {
+                    "RoleArn": "${Role}",
+                    "ProcessingOutputConfig": {
+                        "Outputs": [
+                            {
+                                "S3Output": {
+                                    "S3Uri.$": "States.Format('s3://{}/{}/train/model/', "
+                                    "$.run.bucket, $.run.root)"
+                                }
+                            }
+                        ]
+                    },
+                },
+                "End": True,
+            },
+        },
+    }
+    machine = {
+        "DefinitionString": json.dumps(definition),
+        "DefinitionSubstitutions": {"Bucket": {"Ref": "B"}, "Role": ROLE_ARN},
+    }
+    parsed = parse_definition(machine)
+    assert parsed is not None
+    [location] = parsed.locations()
+    assert (location.bucket, location.key, location.output) == ("<B>", "Churn/*/train/model/", True)
+
+    def model(prefix: str) -> StackModel:
+        rule = {
+            "Status": "Enabled",
+            "Prefix": prefix,
+            "ExpirationInDays": 30,
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        lifecycle = {"LifecycleConfiguration": {"Rules": [rule]}}
+        resources = {
+            "B": {"Type": "AWS::S3::Bucket", "Properties": lifecycle},
+            "M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": machine},
+        }
+        return model_from_template({"Resources": resources})
+
+    covered = model("Churn/")
+    assert covered.run_prefixes("B") == {"Churn/"}
+    assert _check_lifecycle(covered.resources["B"], covered) == {}
+    elsewhere = model("tmp/")
+    assert _check_lifecycle(elsewhere.resources["B"], elsewhere) == {
+        "": "no enabled lifecycle rule for expiry of current objects, expiry of noncurrent "
+        "versions, abort of incomplete multipart uploads on the run prefix 'Churn/'"
+    }
+
+
+@pytest.mark.parametrize(
+    ("logging", "expected"),
+    [
+        ({"DestinationBucketName": {"Ref": "Logs"}}, []),
+        ({}, ["LoggingConfiguration names no DestinationBucketName"]),
+        (
+            {"DestinationBucketName": {"Ref": "B"}},
+            ["the bucket writes its access logs into itself"],
+        ),
+    ],
+)
+def test_access_logs_need_another_destination(logging: dict[str, Any], expected: list[str]) -> None:
+    bucket = CfnModelResource("B", "AWS::S3::Bucket", {"LoggingConfiguration": logging}, "B")
+    model = StackModel({"B": bucket})
+    assert list(_check_access_logs(bucket, model).values()) == expected
+
+
+def test_task_resources_from_definition_substitutions() -> None:
+    """A Resource substituted from DefinitionSubstitutions is read; a Resource that cannot
+    be read is reported (StateMachineDefinitionReadable, per state)."""
+    partition = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":states:::sagemaker:createProcessingJob.sync"],
+        ]
+    }
+    definition = {
+        "StartAt": "Job",
+        "States": {
+            "Job": {"Type": "Task", "Resource": "${JobResource}", "Next": "Hidden"},
+            "Hidden": {"Type": "Task", "Resource": "${FromParameter}", "Next": "Fn"},
+            "Fn": {"Type": "Task", "Resource": "${Function}", "Next": "Invoke"},
+            "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True},
+        },
+    }
+    properties = {
+        "DefinitionString": json.dumps(definition),
+        "DefinitionSubstitutions": {
+            "JobResource": partition,
+            "FromParameter": {"Ref": "ResourceParameter"},
+            "Function": {"Fn::GetAtt": ["Fn", "Arn"]},
+        },
+    }
+    parsed = parse_definition(properties)
+    assert parsed is not None
+    assert [name for name, _ in parsed.processing_tasks()] == ["Job"]
+    assert [name for name, _ in parsed.unreadable_tasks()] == ["Hidden"]
+    found = _found({"M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": properties}})
+    assert found["M"]["StateMachineDefinitionReadable"] == ["Hidden"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as deployment
 from aws_cdk import aws_stepfunctions as sfn
+from constructs import IConstruct
 
 from constructs_sm.nag import (
     PACK_NAME,
@@ -53,6 +55,7 @@ class Variant:
     expire_current: bool = True
     expire_noncurrent: bool = True
     abort_multipart: bool = True
+    lifecycle_prefix: str = "runs/"
     # IAM
     s3_wildcard: bool = False
     list_with_prefix: bool = True
@@ -73,6 +76,9 @@ class Variant:
     timeout: int | None = 4 * 3600
     retries: tuple[str, ...] = REQUIRED_RETRIES
     catch: bool = True
+    #: Where the Catch goes: "fail" (a Fail state), "pass-fail" (a Pass state, then Fail)
+    #: or "pass-end" (a Pass state that ends the execution successfully).
+    catch_target: str = "fail"
     # state machine
     machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     log_level: sfn.LogLevel = sfn.LogLevel.ALL
@@ -84,7 +90,7 @@ class Variant:
 
 def _bucket(stack: cdk.Stack, v: Variant, key: kms.IKey, log_bucket: s3.IBucket) -> s3.IBucket:
     lifecycle = s3.LifecycleRule(
-        prefix="runs/",
+        prefix=v.lifecycle_prefix,
         expiration=cdk.Duration.days(30) if v.expire_current else None,
         noncurrent_version_expiration=cdk.Duration.days(7) if v.expire_noncurrent else None,
         abort_incomplete_multipart_upload_after=(
@@ -353,7 +359,12 @@ def build(stack: cdk.Stack, v: Variant) -> None:
     for error in v.retries:
         job.add_retry(errors=[error], max_attempts=3, backoff_rate=1.5)
     if v.catch:
-        job.add_catch(sfn.Fail(stack, "Failed"), errors=["States.ALL"], result_path="$.error")
+        failed = sfn.Fail(stack, "Failed")
+        handler: sfn.IChainable = failed
+        if v.catch_target != "fail":
+            recover = sfn.Pass(stack, "Record failure")
+            handler = recover.next(failed) if v.catch_target == "pass-fail" else recover
+        job.add_catch(handler, errors=["States.ALL"], result_path="$.error")
     if v.definition_in_s3:
         body = sfn.DefinitionBody.from_file(__file__)
     else:
@@ -447,6 +458,11 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
     "NoRunExpiry": (Variant(expire_current=False), {rule("ChannelBucketLifecycle")}),
     "NoNoncurrentExpiry": (Variant(expire_noncurrent=False), {rule("ChannelBucketLifecycle")}),
     "NoMultipartAbort": (Variant(abort_multipart=False), {rule("ChannelBucketLifecycle")}),
+    "LifecycleOnOtherPrefix": (
+        Variant(lifecycle_prefix="unrelated/"),
+        {rule("ChannelBucketLifecycle")},
+    ),
+    "LifecycleOnWholeBucket": (Variant(lifecycle_prefix=""), set()),
     "S3Wildcard": (Variant(s3_wildcard=True), {rule("IamNoS3Wildcard[Action::s3:*]")}),
     "ListWithoutPrefix": (Variant(list_with_prefix=False), {rule("IamListBucketPrefix")}),
     "ReadWholeBucket": (
@@ -478,6 +494,8 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
     "TimeoutBelowRuntime": (Variant(timeout=600), {job_rule("TaskTimeout")}),
     "MissingRetries": (Variant(retries=REQUIRED_RETRIES[:2]), {job_rule("TaskRetry")}),
     "NoCatch": (Variant(catch=False), {job_rule("TaskCatch")}),
+    "CatchToSuccess": (Variant(catch_target="pass-end"), {job_rule("TaskCatch")}),
+    "CatchThroughPassToFail": (Variant(catch_target="pass-fail"), set()),
     "DefinitionInS3": (Variant(definition_in_s3=True), {rule("StateMachineDefinitionReadable")}),
     "Express": (
         Variant(machine_type=sfn.StateMachineType.EXPRESS),
@@ -490,6 +508,230 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
     ),
     "NoTracing": (Variant(tracing=False), {rule("StateMachineTracing")}),
 }
+
+
+def _l1(stack: cdk.Stack, path: str) -> cdk.CfnResource:
+    construct: IConstruct = stack
+    for child in path.split("/"):
+        construct = construct.node.find_child(child)
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    return resource
+
+
+def _find_job_role(stack: cdk.Stack) -> iam.Role:
+    role = stack.node.find_child("JobRole")
+    assert isinstance(role, iam.Role)
+    return role
+
+
+def _find_channel(stack: cdk.Stack) -> s3.Bucket:
+    bucket = stack.node.find_child("Channel")
+    assert isinstance(bucket, s3.Bucket)
+    return bucket
+
+
+def _override_definition(stack: cdk.Stack) -> None:
+    """Replace the whole DefinitionString: the same task, without network isolation."""
+    key = stack.node.find_child("Key")
+    assert isinstance(key, kms.Key)
+    state = {
+        "Type": "Task",
+        "Resource": JOB_RESOURCE,
+        "TimeoutSeconds": 4 * 3600,
+        "Parameters": _job_parameters(
+            Variant(network_isolation=False), _find_channel(stack), key, _find_job_role(stack)
+        ),
+        "Retry": [{"ErrorEquals": [error]} for error in REQUIRED_RETRIES],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+        "End": True,
+    }
+    definition = {"StartAt": STATE, "States": {STATE: state, "Failed": {"Type": "Fail"}}}
+    _l1(stack, "Machine").add_property_override(
+        "DefinitionString", stack.to_json_string(definition)
+    )
+
+
+def _grant(stack: cdk.Stack, statement: iam.PolicyStatement) -> None:
+    _find_job_role(stack).add_to_policy(statement)
+
+
+def _machine_role_policy(stack: cdk.Stack, conditions: dict[str, Any]) -> None:
+    role = stack.node.find_child("MachineRole")
+    assert isinstance(role, iam.Role)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[_find_job_role(stack).role_arn],
+            conditions=conditions,
+        )
+    )
+
+
+def _role_policy_s3_wildcard(stack: cdk.Stack) -> None:
+    iam.CfnRolePolicy(
+        stack,
+        "ExtraPolicy",
+        role_name=_find_job_role(stack).role_name,
+        policy_name="extra",
+        policy_document={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:*",
+                    "Resource": _find_channel(stack).arn_for_objects("runs/*/output/*"),
+                    "Condition": {"StringLike": {"s3:prefix": ["runs/*/output/*"]}},
+                }
+            ],
+        },
+    )
+
+
+def _analyst(stack: cdk.Stack, actions: list[str]) -> None:
+    analyst = iam.Role(stack, "Analyst", assumed_by=iam.AccountRootPrincipal())
+    analyst.add_to_policy(
+        iam.PolicyStatement(
+            actions=actions,
+            resources=[_find_channel(stack).arn_for_objects("runs/*")],
+            conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
+        )
+    )
+
+
+def _include_data_parameter(stack: cdk.Stack) -> None:
+    parameter = cdk.CfnParameter(stack, "IncludeData", type="String", default="false")
+    _l1(stack, "Machine").add_property_override(
+        "LoggingConfiguration.IncludeExecutionData", parameter.value_as_string
+    )
+
+
+#: Changes made after ``build(stack, Variant())`` -- escape-hatch overrides (the rules read
+#: the synthesized template) and extra grants -- and the rule ids that must fire.
+MUTATIONS: Mapping[str, tuple[Callable[[cdk.Stack], None], set[str]]] = {
+    "OverrideLogLevel": (
+        lambda st: _l1(st, "Machine").add_property_override("LoggingConfiguration.Level", "ERROR"),
+        {rule("StateMachineLogAll")},
+    ),
+    "OverrideIncludeExecutionData": (
+        lambda st: _l1(st, "Machine").add_property_override(
+            "LoggingConfiguration.IncludeExecutionData", True
+        ),
+        {rule("StateMachineLogNoExecutionData")},
+    ),
+    "TokenIncludeExecutionData": (
+        _include_data_parameter,
+        {rule("StateMachineLogNoExecutionData")},
+    ),
+    "OverrideDefinition": (_override_definition, {job_rule("JobNetworkIsolation")}),
+    "OverrideSseS3": (
+        lambda st: _l1(st, "Channel").add_property_override(
+            "BucketEncryption.ServerSideEncryptionConfiguration",
+            [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+        ),
+        {rule("ChannelBucketSseKms")},
+    ),
+    "OverrideLifecycleDeleted": (
+        lambda st: _l1(st, "Channel").add_deletion_override("Properties.LifecycleConfiguration"),
+        {rule("ChannelBucketLifecycle")},
+    ),
+    "OverrideLogDestinationDeleted": (
+        lambda st: _l1(st, "Channel").add_property_deletion_override(
+            "LoggingConfiguration.DestinationBucketName"
+        ),
+        {rule("ChannelBucketAccessLogs")},
+    ),
+    "OverrideTrustConditionDeleted": (
+        lambda st: _l1(st, "JobRole").add_property_deletion_override(
+            "AssumeRolePolicyDocument.Statement.0.Condition"
+        ),
+        {rule("IamTrustConfusedDeputy[Service::sagemaker.amazonaws.com]")},
+    ),
+    "OverridePolicyWholeBucket": (
+        lambda st: _l1(st, "JobRole/DefaultPolicy").add_property_override(
+            "PolicyDocument.Statement.0.Resource", _find_channel(st).arn_for_objects("*")
+        ),
+        {rule("IamStepObjectAccess[Resource::<Channel{hash}.Arn>/*]")},
+    ),
+    "ReadAllRuns": (
+        lambda st: _grant(
+            st,
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[_find_channel(st).arn_for_objects("runs/*")]
+            ),
+        ),
+        {rule("IamStepObjectAccess[Resource::<Channel{hash}.Arn>/runs/*]")},
+    ),
+    "WriteUnderOtherPrefixSameEnding": (
+        lambda st: _grant(
+            st,
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[_find_channel(st).arn_for_objects("archive/runs/*/output/*")],
+            ),
+        ),
+        {rule("IamStepObjectAccess[Resource::<Channel{hash}.Arn>/archive/runs/*/output/*]")},
+    ),
+    "NotResourceGrant": (
+        lambda st: _grant(
+            st,
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                not_resources=[_find_channel(st).arn_for_objects("secret/*")],
+            ),
+        ),
+        {rule("IamStepObjectAccess[NotResource::<Channel{hash}.Arn>/secret/*]")},
+    ),
+    "ListPrefixWildcard": (
+        lambda st: _grant(
+            st,
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[_find_channel(st).bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["*"]}},
+            ),
+        ),
+        {rule("IamListBucketPrefix")},
+    ),
+    "RolePolicyS3Wildcard": (_role_policy_s3_wildcard, {rule("IamNoS3Wildcard[Action::s3:*]")}),
+    "PassRoleNegated": (
+        lambda st: _machine_role_policy(
+            st, {"StringNotEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        ),
+        {rule("IamPassRoleService")},
+    ),
+    "PassRoleToEc2": (
+        lambda st: _machine_role_policy(
+            st, {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+        ),
+        {rule("IamPassRoleService")},
+    ),
+    "PassRoleUrlSuffix": (
+        lambda st: _machine_role_policy(
+            st, {"StringEquals": {"iam:PassedToService": f"sagemaker.{cdk.Aws.URL_SUFFIX}"}}
+        ),
+        set(),
+    ),
+    "AnalystS3WildcardOnChannel": (
+        lambda st: _analyst(st, ["s3:*"]),
+        {rule("IamNoS3Wildcard[Action::s3:*]")},
+    ),
+    "AnalystReadsChannel": (lambda st: _analyst(st, ["s3:GetObject", "s3:ListBucket"]), set()),
+}
+
+
+def build_unrelated(stack: cdk.Stack) -> None:
+    """A stack without processing jobs: a site bucket, its deployment, an analyst's role."""
+    bucket = s3.Bucket(stack, "Site")
+    deployment.BucketDeployment(
+        stack,
+        "Deploy",
+        sources=[deployment.Source.data("index.html", "<html></html>")],
+        destination_bucket=bucket,
+    )
+    analyst = iam.Role(stack, "Analyst", assumed_by=iam.AccountRootPrincipal())
+    bucket.grant_read(analyst)
+
 
 HAND_MADE_RULES = {
     rule("ChannelBucketSseKms"),
@@ -530,8 +772,13 @@ def fired() -> dict[str, set[str]]:
         [job_rule("JobNetworkIsolation")],
         "The job calls a licensed service over the internet; egress is filtered by the VPC.",
     )
+    for name, (mutate, _) in MUTATIONS.items():
+        stack = cdk.Stack(app, name)
+        build(stack, Variant())
+        mutate(stack)
+    build_unrelated(cdk.Stack(app, "Unrelated"))
     report = ProcessingPipelineChecks(app).validate_scope(app)
-    names = [*VARIANTS, "HandMade", "OptOutAcknowledged"]
+    names = [*VARIANTS, *MUTATIONS, "HandMade", "OptOutAcknowledged", "Unrelated"]
     result: dict[str, set[str]] = {name: set() for name in names}
     for violation in report.violations:
         assert violation.severity == "error", violation.rule_name
@@ -557,6 +804,17 @@ def _matches(expected: set[str], actual: set[str]) -> bool:
 def test_variant_fires_exactly_its_rule(fired: dict[str, set[str]], name: str) -> None:
     expected = VARIANTS[name][1]
     assert _matches(expected, fired[name]), f"{name}: expected {expected}, got {fired[name]}"
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_mutation_fires_exactly_its_rule(fired: dict[str, set[str]], name: str) -> None:
+    expected = MUTATIONS[name][1]
+    assert _matches(expected, fired[name]), f"{name}: expected {expected}, got {fired[name]}"
+
+
+def test_unrelated_stack_is_not_checked_as_a_pipeline(fired: dict[str, set[str]]) -> None:
+    """A BucketDeployment and an analyst's grant_read in a stack without processing jobs."""
+    assert fired["Unrelated"] == set()
 
 
 def test_every_rule_has_an_insecure_variant() -> None:
