@@ -35,11 +35,13 @@ from constructs_sm.nag import (
     INLINE_POLICY_FINDINGS,
     PACK_NAME,
     REPORT_FILE,
+    ProcessingPipelineChecks,
     apply_checks,
     collect_acknowledgments,
 )
 from stacks.hardened_stack import HardenedPipelineStack
 from stacks.pipeline_stack import ChurnPipelineStack
+from tests.test_nag_rules import STATE, Variant, build
 
 REPO = Path(__file__).resolve().parent.parent
 ACKNOWLEDGMENTS = Path(__file__).resolve().parent / "acknowledgments"
@@ -165,6 +167,49 @@ def test_a_violation_fails_the_synth_with_rule_path_and_fix(tmp_path: Path) -> N
     assert "AwsSolutions-S10" in rules
 
 
+def _insecure_pipeline_app(tmp_path: Path, *, only_our_pack: bool) -> cdk.App:
+    """An app with a hand-written pipeline whose job runs without network isolation."""
+    app = cdk.App(
+        outdir=str(tmp_path), context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True}
+    )
+    apply_checks(app, packs=[ProcessingPipelineChecks(app)] if only_our_pack else None)
+    build(cdk.Stack(app, "Jobs"), Variant(network_isolation=False))
+    return app
+
+
+def test_a_pipeline_violation_fails_the_synth_and_is_reported(tmp_path: Path) -> None:
+    app = _insecure_pipeline_app(tmp_path, only_our_pack=False)
+    with pytest.raises(RuntimeError) as raised:
+        app.synth()
+    finding = f"{PACK_NAME}-JobNetworkIsolation[{STATE.replace(' ', '-')}]"
+    message = str(raised.value)
+    assert finding in message and "Jobs/Machine/Resource" in message
+    assert "constructs_sm.nag.acknowledge" in message  # how to acknowledge, if by design
+    report = json.loads((tmp_path / REPORT_FILE).read_text())
+    ours = report["packs"][PACK_NAME]["violations"]
+    assert [(v["rule"], v["resources"]) for v in ours] == [(finding, ["Jobs/Machine/Resource"])]
+    assert "NetworkConfig.EnableNetworkIsolation" in ours[0]["fix"]
+
+
+def test_a_namespaced_acknowledgment_counts_in_the_pack_and_the_report(tmp_path: Path) -> None:
+    """``ProcessingPipeline::<id>`` (the form CDK's failure message suggests) is honoured at
+    synth by CDK; the pack and nag-report.json agree with it."""
+    app = _insecure_pipeline_app(tmp_path, only_our_pack=True)
+    finding = f"{PACK_NAME}-JobNetworkIsolation[{STATE.replace(' ', '-')}]"
+    reason = "The job calls a licensed service over the internet; egress is filtered."
+    machine = app.node.find_child("Jobs").node.find_child("Machine")
+    cdk.Validations.of(machine).acknowledge(
+        cdk.Acknowledgment(id=f"{PACK_NAME}::{finding}", reason=reason)
+    )
+    app.synth()
+    report = json.loads((tmp_path / REPORT_FILE).read_text())
+    assert report["packs"][PACK_NAME] == {
+        "violations": [],
+        "acknowledgments": [{"path": "Jobs/Machine", "id": finding, "reason": reason}],
+    }
+    assert ProcessingPipelineChecks().validate_scope(app).violations == []
+
+
 # -- scanners -----------------------------------------------------------------------------
 
 
@@ -212,6 +257,11 @@ def test_templates_pass_checkov(assembly: Assembly) -> None:
     assert completed.stdout.strip(), completed.stderr
     output = json.loads(completed.stdout)
     reports = output if isinstance(output, list) else [output]
+    # A template checkov cannot parse is skipped silently: it must have read them all.
+    summaries = [r.get("summary", {}) for r in reports]
+    assert [s.get("parsing_errors") for s in summaries] == [0] * len(reports), summaries
+    resources = sum(len(json.loads(p.read_text())["Resources"]) for p in _templates(assembly))
+    assert sum(s.get("resource_count", 0) for s in summaries) >= resources, summaries
     results = [r.get("results", {}) for r in reports]
     failed = [c for r in results for c in r.get("failed_checks", [])]
     skipped = [c for r in results for c in r.get("skipped_checks", [])]
