@@ -327,7 +327,7 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
     inputs = [
         _processing_input(_rt.CODE_CHANNEL, StepInput(settings.code_uri)),
         _processing_input(
-            _rt.PARAMS_CHANNEL, StepInput(""), RunFile(f"{RUN_DIR}/{_rt.PARAMS_FILE}")
+            _rt.PARAMS_CHANNEL, StepInput(""), RunFile(f"{RUN_DIR}/")
         ),
         *(_processing_input(name, spec) for name, spec in settings.inputs.items()),
     ]

@@ -175,7 +175,7 @@ def test_render_uses_every_relevant_field() -> None:
     code, params, train = parameters["ProcessingInputs"]
     assert code["S3Input"]["S3Uri"] == "s3://assets/abc.zip"
     assert params["S3Input"]["S3Uri.$"] == (
-        "States.Format('s3://{}/{}/_run/params.json', $.run.bucket, $.run.root)"
+        "States.Format('s3://{}/{}/_run/', $.run.bucket, $.run.root)"
     )
     assert train["S3Input"] == {
         "S3Uri.$": "States.Format('s3://{}/{}/prepare/train/', $.run.bucket, $.run.root)",
