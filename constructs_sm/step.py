@@ -326,9 +326,7 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
     step = settings.step
     inputs = [
         _processing_input(_rt.CODE_CHANNEL, StepInput(settings.code_uri)),
-        _processing_input(
-            _rt.PARAMS_CHANNEL, StepInput(""), RunFile(f"{RUN_DIR}/")
-        ),
+        _processing_input(_rt.PARAMS_CHANNEL, StepInput(""), RunFile(f"{RUN_DIR}/")),
         *(_processing_input(name, spec) for name, spec in settings.inputs.items()),
     ]
     channels = [*settings.outputs, *([_rt.RETURNS_CHANNEL] if settings.returns else [])]
