@@ -14,6 +14,7 @@ definition (JSONPath + intrinsic functions) with :func:`build_definition`:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
@@ -27,6 +28,7 @@ from aws_cdk import (
     Aws,
     CfnResource,
     Duration,
+    Fn,
     IStableStringProducer,
     Lazy,
     RemovalPolicy,
@@ -534,6 +536,20 @@ class ProcessingPipeline(Construct):
         )
         if isinstance(name, str) and isinstance(storage, ChannelBucket):
             problems += _data_source_problems(sources, storage, f"{name}/")
+            if f"{name}/" in storage.run_prefixes:
+                problems.append(
+                    f"pipeline_name {name!r} is already used with this storage (its runs live "
+                    f"under '{name}/'); give each pipeline its own pipeline_name"
+                )
+        machine_name = _state_machine_name(scope, name) if isinstance(name, str) else None
+        if machine_name is not None and any(
+            isinstance(other, ProcessingPipeline) and other.state_machine_name == machine_name
+            for other in Stack.of(scope).node.find_all()
+        ):
+            problems.append(
+                f"the stack already has a pipeline whose state machine is named "
+                f"{machine_name!r}; give each pipeline its own pipeline_name"
+            )
         if problems:
             raise ValueError("ProcessingPipeline: " + "; ".join(problems))
         self._params = validate_params(params)
@@ -582,12 +598,7 @@ class ProcessingPipeline(Construct):
 
         # A physical name derived from the stack and the pipeline lets the role's trust
         # name exactly this state machine (aws:SourceArn).
-        stack_name = Stack.of(self).stack_name
-        machine_name = (
-            None
-            if Token.is_unresolved(stack_name)
-            else re.sub(r"[^A-Za-z0-9_-]", "-", f"{stack_name}-{name}")[:80]
-        )
+        self._machine_name = machine_name
         self._role = create_state_machine_role(
             self, "StateMachineRole", state_machine_name=machine_name
         )
@@ -596,6 +607,16 @@ class ProcessingPipeline(Construct):
         self._log_group = logs.LogGroup(
             self,
             "Logs",
+            # Under /aws/vendedlogs/states/, Step Functions needs no entry per log group in
+            # the account's size-limited CloudWatch Logs resource policy; the stack id's
+            # GUID keeps a retained group from blocking a redeploy of the stack.
+            log_group_name=Fn.join(
+                "",
+                [
+                    f"/aws/vendedlogs/states/{machine_name or name}-",
+                    Fn.select(2, Fn.split("/", Aws.STACK_ID)),
+                ],
+            ),
             retention=log_retention,
             removal_policy=RemovalPolicy.RETAIN,
             encryption_key=storage.key if allow_log_encryption(self, storage.key) else None,
@@ -619,31 +640,24 @@ class ProcessingPipeline(Construct):
             state_machine_name=machine_name,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
-        self._depend_on_policy_only()
-
-    def _depend_on_policy_only(self) -> None:
-        """Make the state machine depend on its role's policies, not on the role itself.
-
-        The L2 StateMachine depends on the role, which its ``RoleArn`` already references
-        (cfn-lint W3005), and not on the policies: with an immutable role view it would
-        not wait for the log-delivery permissions its logging configuration needs.
-        """
         machine = self._state_machine.node.default_child
         assert isinstance(machine, CfnResource)
-        policies = [self._role.node.try_find_child("DefaultPolicy"), self._tracing_policy]
-        logical_ids = []
-        for policy in policies:
-            assert policy is not None
-            resource = policy.node.default_child
-            assert isinstance(resource, CfnResource)
-            logical_ids.append(Stack.of(self).get_logical_id(resource))
-        machine.add_override("DependsOn", logical_ids)
+        # aws-cdk-lib makes the state machine depend on its role and the role's policies
+        # (the log-delivery policy must exist before it); the role's dependency is
+        # redundant with RoleArn, which cfn-lint reports (W3005). Keep every dependency.
+        machine.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     # -- read-only views ---------------------------------------------------------------
     @property
     def pipeline_name(self) -> str:
         """The pipeline's S3 prefix and job-name prefix."""
         return self._name
+
+    @property
+    def state_machine_name(self) -> str | None:
+        """The state machine's name, ``<stack name>-<pipeline>`` (None in a stack whose
+        name is a token, such as a nested stack: CloudFormation names it then)."""
+        return self._machine_name
 
     @property
     def state_machine(self) -> sfn.StateMachine:
@@ -774,7 +788,11 @@ class ProcessingPipeline(Construct):
         )
         script = Path(code)
         step_resources = resources or Resources()
-        job_prefix = job_name_prefix(self._name, name, identity=self.node.path)
+        stack_name = Stack.of(self).stack_name
+        identity = self.node.path
+        if not Token.is_unresolved(stack_name):  # dev and prod stacks of one app differ
+            identity = f"{stack_name}:{identity}"
+        job_prefix = job_name_prefix(self._name, name, identity=identity)
         clash = [s.step_name for s in self._steps.values() if s.job_prefix == job_prefix]
         if clash:  # a 32-bit hash collision: vanishingly rare, but IAM scoping relies on it
             raise ValueError(
@@ -1073,6 +1091,21 @@ class ProcessingPipeline(Construct):
 _TAG_TEXT: Final = re.compile(r"^[\w\s.:/=+\-@]*$")
 #: A job has at most 50 tags; the pipeline adds two of its own.
 _MAX_TAGS: Final = 48
+
+
+def _state_machine_name(scope: Construct, pipeline_name: str) -> str | None:
+    """``<stack name>-<pipeline>`` (at most 80 characters), or None when the name is a token.
+
+    Longer names keep their start and end with a hash of the whole, so they stay unique.
+    """
+    stack_name = Stack.of(scope).stack_name
+    if Token.is_unresolved(stack_name):
+        return None
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{stack_name}-{pipeline_name}")
+    if len(name) <= 80:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:71]}-{digest}"
 
 
 def _tag_problems(tags: Mapping[str, str]) -> list[str]:

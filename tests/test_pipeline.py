@@ -673,3 +673,57 @@ def test_state_machine_role_trusts_exactly_its_state_machine(built: Built) -> No
     ]
     assert len(trusts) == 1
     assert json.dumps(trusts[0]).endswith(':stateMachine:Test-Pipeline"]]}')
+
+
+def test_pipeline_names_are_unique_per_storage_and_state_machine_names_per_stack() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Twice")
+    storage = ChannelBucket(stack, "Storage")
+    image = ProcessingImage.from_registry(IMAGE_URI)
+    ProcessingPipeline(stack, "One", storage=storage, image=image, pipeline_name="churn")
+    with pytest.raises(
+        ValueError, match=r"pipeline_name 'churn' is already used with this storage"
+    ):
+        ProcessingPipeline(stack, "Two", storage=storage, image=image, pipeline_name="churn")
+    other = ChannelBucket(stack, "Other")
+    with pytest.raises(ValueError, match=r"state machine is named 'Twice-churn'"):
+        ProcessingPipeline(stack, "Three", storage=other, image=image, pipeline_name="churn")
+
+
+def test_long_state_machine_names_stay_unique_within_80_characters() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S" * 76)
+    storage = ChannelBucket(stack, "Storage")
+    image = ProcessingImage.from_registry(IMAGE_URI)
+    one = ProcessingPipeline(stack, "PipelineOne", storage=storage, image=image)
+    two = ProcessingPipeline(stack, "PipelineTwo", storage=storage, image=image)
+    assert one.state_machine_name and two.state_machine_name
+    assert one.state_machine_name != two.state_machine_name
+    assert len(one.state_machine_name) == 80 == len(two.state_machine_name)
+
+
+def test_job_prefixes_differ_between_stacks_of_one_app(script: Path) -> None:
+    app = cdk.App()
+    prefixes = []
+    for stack_name in ("churn-dev", "churn-prod"):
+        stack = cdk.Stack(app, f"Env{stack_name}", stack_name=stack_name)
+        pipeline = ProcessingPipeline(
+            stack,
+            "Churn",
+            storage=ChannelBucket(stack, "Storage"),
+            image=ProcessingImage.from_registry(IMAGE_URI),
+        )
+        prefixes.append(pipeline.add_step("prepare", code=script).job_prefix)
+    assert prefixes[0] != prefixes[1]
+
+
+def test_state_machine_keeps_every_dependency_and_vended_log_group(built: Built) -> None:
+    (machine,) = built.template.find_resources("AWS::StepFunctions::StateMachine").values()
+    depends = machine["DependsOn"]
+    assert any("StateMachineRoleDefaultPolicy" in d for d in depends)
+    assert any("TracingAndLogDeliveryPolicy" in d for d in depends)
+    assert machine["Metadata"]["cfn-lint"] == {"config": {"ignore_checks": ["W3005"]}}
+    (group,) = built.template.find_resources("AWS::Logs::LogGroup").values()
+    name = group["Properties"]["LogGroupName"]["Fn::Join"][1]
+    assert name[0] == "/aws/vendedlogs/states/Test-Pipeline-"
+    assert "AWS::StackId" in json.dumps(name[1])
