@@ -60,6 +60,8 @@ from cdk_nag import (
 )
 from constructs import Construct, IConstruct
 
+from constructs_sm.report import walk_states
+
 __all__ = [
     "PACK_NAME",
     "RULES",
@@ -432,7 +434,7 @@ class Definition:
 
     def states(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every state, including those of Parallel branches and Map processors."""
-        for name, state, _ in _walk_states(self.document):
+        for name, state, _ in walk_states(self.document):
             yield name, state
 
     def text(self, value: str) -> str:
@@ -603,25 +605,6 @@ def _literal_prefix(key: str) -> str:
 def _task_parameters(state: Mapping[str, Any]) -> dict[str, Any]:
     params = state.get("Parameters", state.get("Arguments", {}))
     return params if isinstance(params, dict) else {}
-
-
-def _walk_states(
-    document: Mapping[str, Any],
-) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """``(name, state, the states map it belongs to)`` of every state, nested ones too."""
-    states = document.get("States")
-    if not isinstance(states, dict):
-        return
-    for name, state in states.items():
-        if not isinstance(state, dict):
-            continue
-        yield name, state, states
-        for branch in state.get("Branches", []) or []:
-            if isinstance(branch, dict):
-                yield from _walk_states(branch)
-        for key in ("ItemProcessor", "Iterator"):
-            if isinstance(state.get(key), dict):
-                yield from _walk_states(state[key])
 
 
 def _imported_names(value: Any) -> set[str]:
@@ -1398,7 +1381,7 @@ def _per_task(check: TaskCheck) -> Check:
             return {}
         found: Findings = {}
         names = {name for name, _ in definition.processing_states()}
-        for name, state, states in _walk_states(definition.document):
+        for name, state, states in walk_states(definition.document):
             if name not in names:
                 continue
             problem = check(_task_parameters(state), state, states)

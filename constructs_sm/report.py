@@ -11,7 +11,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,11 +61,26 @@ def _flatten(value: Any) -> str:
     return "${" + json.dumps(value) + "}"
 
 
-def _states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in definition.get("States", {}).items():
-        yield name, state
-        for branch in state.get("Branches", []):
-            yield from _states(branch)
+def walk_states(
+    document: Mapping[str, Any],
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(name, state, the states map it belongs to)`` of every state of a definition.
+
+    Nested states are included: Parallel branches and Map item processors.
+    """
+    states = document.get("States")
+    if not isinstance(states, dict):
+        return
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        yield name, state, states
+        for branch in state.get("Branches", []) or []:
+            if isinstance(branch, dict):
+                yield from walk_states(branch)
+        for key in ("ItemProcessor", "Iterator"):
+            if isinstance(state.get(key), dict):
+                yield from walk_states(state[key])
 
 
 def _stages(states: dict[str, Any], start: str) -> list[str]:
@@ -103,7 +118,7 @@ def read_assembly(path: Path) -> list[PipelineReport]:
             if not comment.startswith("constructs_sm pipeline "):
                 continue
             steps = []
-            for name, state in _states(definition):
+            for name, state, _ in walk_states(definition):
                 if state.get("Type") != "Task" or not name.startswith("Run "):
                     continue
                 job = state["Parameters"]
@@ -147,7 +162,7 @@ def render(reports: list[PipelineReport]) -> str:
     """The human report of :func:`read_assembly`'s result."""
     lines: list[str] = []
     for report in reports:
-        count = sum(1 for _ in _states(report.definition))
+        count = sum(1 for _ in walk_states(report.definition))
         size = len(json.dumps(report.definition))
         lines.append(f"Pipeline {report.name}  (stack {report.stack}, {report.logical_id})")
         lines.append(f"  state machine: {count} states, definition {size:,} bytes")

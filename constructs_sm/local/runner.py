@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -30,6 +30,7 @@ import botocore.exceptions
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import split_s3_uri
+from constructs_sm.report import walk_states
 from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, RETURNS_FILE, SPEC_FILE, STEP_ENV
 
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
@@ -121,13 +122,6 @@ class RunResult:
 # -- finding pipelines --------------------------------------------------------------
 
 
-def _walk_states(states: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in states.items():
-        yield name, state
-        for branch in state.get("Branches", []):
-            yield from _walk_states(branch.get("States", {}))
-
-
 def _run_root(states: Mapping[str, Any]) -> tuple[dict[str, Any] | None, re.Match[str] | None]:
     """The top-level state that sets ``run`` (``{"bucket", "root.$"}``), whatever its name."""
     for state in states.values():
@@ -148,7 +142,7 @@ def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> Pi
         return None
     steps = []
     code_uris = []
-    for _name, state in _walk_states(states):
+    for _name, state, _ in walk_states(definition):
         if ":sagemaker:createProcessingJob" in str(state.get("Resource", "")):
             parameters = state.get("Parameters", {})
             step = parameters.get("Environment", {}).get(STEP_ENV)
