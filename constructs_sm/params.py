@@ -385,8 +385,13 @@ def _string_matches_glob(pattern: str) -> str | None:
             return None
         literal.append(char)
         index += 1
-    text = "".join(literal).replace("\\", "\\\\").replace("*", "\\*")
+    text = glob_literal("".join(literal))
     return ("" if head else "*") + text + ("" if tail else "*")
+
+
+def glob_literal(text: str) -> str:
+    """Escape a literal for a ``StringMatches`` pattern (``*`` and ``\\``)."""
+    return re.sub(r"([\\*])", r"\\\1", text)
 
 
 def _fail_state_name(name: str, missing: bool) -> str:

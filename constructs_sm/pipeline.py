@@ -50,6 +50,7 @@ from constructs_sm.params import (
     Param,
     ParamRef,
     ParamType,
+    glob_literal,
     validate_params,
     validation_states,
 )
@@ -88,7 +89,7 @@ from constructs_sm.step import (
     literal_type,
     step_states,
 )
-from constructs_sm.storage import ChannelBucket
+from constructs_sm.storage import ChannelBucket, grant_prefix_read
 
 PIPELINE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 _BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -435,7 +436,7 @@ def _location_checks(
     for name, prefixes in locations.items():
         fail = f"Invalid location {name}"
         tests = [
-            {"Variable": f"$.params.{name}", "StringMatches": _glob_literal(prefix) + "*"}
+            {"Variable": f"$.params.{name}", "StringMatches": glob_literal(prefix) + "*"}
             for prefix in prefixes
         ]
         rules.append({"Not": tests[0] if len(tests) == 1 else {"Or": tests}, "Next": fail})
@@ -447,11 +448,6 @@ def _location_checks(
             + " (the pipeline's data sources, which its steps may read)",
         }
     return {"Type": "Choice", "Choices": rules, "Default": next_state}
-
-
-def _glob_literal(text: str) -> str:
-    """Escape a literal for a ``StringMatches`` pattern (``*`` and ``\\``)."""
-    return re.sub(r"([\\*])", r"\\\1", text)
 
 
 # -- the construct ------------------------------------------------------------------
@@ -1166,16 +1162,7 @@ def _channel_problems(channel: object, where: str, reserved: frozenset[str]) -> 
 
 def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
     """Read access below ``prefix`` of a bucket that is not the channel bucket."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{prefix}*"])
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-        )
-    )
+    grant_prefix_read(role, bucket_arn, prefix)
     nag.acknowledge_wildcards(
         role,
         [f"{bucket_arn}/{prefix}*"],

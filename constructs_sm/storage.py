@@ -325,18 +325,7 @@ class ChannelBucket(Construct):
             ``/`` or is longer than 1024 characters.
         """
         _validate_prefix(prefix, allow_wildcards=True)
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_READ_OBJECT_ACTIONS),
-            resource_arns=[self._bucket.arn_for_objects(f"{prefix}*")],
-        ).combine(
-            iam.Grant.add_to_principal(
-                grantee=grantee,
-                actions=list(_LIST_ACTIONS),
-                resource_arns=[self._bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-            )
-        )
+        grant = grant_prefix_read(grantee, self._bucket.bucket_arn, prefix)
         if self._key is not None:
             grant = grant.combine(self._key.grant(grantee, *_KMS_READ_ACTIONS))
         _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "read")
@@ -405,6 +394,26 @@ def _validate_props(
             )
     if problems:
         raise ValueError("ChannelBucket: " + "; ".join(problems))
+
+
+def grant_prefix_read(grantee: iam.IGrantable, bucket_arn: str, prefix: str) -> iam.Grant:
+    """Read access below ``prefix`` of any bucket: objects and prefix-conditioned listing.
+
+    ``s3:GetObject`` on ``<bucket>/<prefix>*`` and ``s3:ListBucket`` on the bucket with
+    ``StringLike s3:prefix [<prefix>*]``. No KMS, no acknowledgment: callers add those.
+    """
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=list(_READ_OBJECT_ACTIONS),
+        resource_arns=[f"{bucket_arn}/{prefix}*"],
+    ).combine(
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(_LIST_ACTIONS),
+            resource_arns=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        )
+    )
 
 
 def _validate_prefix(prefix: str, *, allow_wildcards: bool) -> None:

@@ -10,6 +10,7 @@ from constructs_sm.params import (
     INVALID_PARAMETERS,
     Param,
     _string_matches_glob,
+    glob_literal,
     validate_params,
     validation_states,
 )
@@ -218,3 +219,7 @@ def test_no_bounds_skip_the_values_choice() -> None:
     start, states = validation_states({"b": Param.boolean("b", default=True)}, next_state="N")
     assert states[start]["Default"] == "N"
     assert "Check parameter bounds" not in states
+
+
+def test_glob_literals_are_escaped() -> None:
+    assert glob_literal("a*b\\c") == "a\\*b\\\\c"

@@ -519,12 +519,6 @@ def test_input_parameters_must_point_into_the_data_sources(built: Built) -> None
     assert states["Pipeline: select parameters"]["Next"] == "Check input locations"
 
 
-def test_glob_literals_are_escaped() -> None:
-    from constructs_sm.pipeline import _glob_literal
-
-    assert _glob_literal("a*b\\c") == "a\\*b\\\\c"
-
-
 def test_definition_has_no_nulls(built: Built) -> None:
     """CDK drops JSON nulls when it serializes the definition: none may be relied on."""
 
