@@ -278,9 +278,7 @@ class JobSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def _input_uri(source: InputSource | RunFile) -> tuple[str, str]:
-    if isinstance(source, RunFile):
-        return "S3Uri.$", run_uri_expression(source.suffix)
+def _input_uri(source: InputSource) -> tuple[str, str]:
     if isinstance(source, OutputRef):
         return "S3Uri.$", run_uri_expression(source.key_suffix)
     if isinstance(source, ParamRef):
@@ -288,19 +286,13 @@ def _input_uri(source: InputSource | RunFile) -> tuple[str, str]:
     return "S3Uri", source
 
 
-@dataclass(frozen=True)
-class RunFile:
-    """A file the state machine itself writes below the run's root (the params file)."""
-
-    suffix: str
-
-
 def _processing_input(
-    name: str, spec: StepInput, source: InputSource | RunFile | None = None
+    name: str, spec: StepInput, uri: tuple[str, str] | None = None
 ) -> dict[str, Any]:
-    key, uri = _input_uri(spec.source if source is None else source)
+    """One ProcessingInput; ``uri`` (key, value) overrides the one of ``spec.source``."""
+    key, value = uri or _input_uri(spec.source)
     s3_input: dict[str, Any] = {
-        key: uri,
+        key: value,
         "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
         "S3DataType": spec.data_type,
         "S3InputMode": spec.mode,
@@ -326,7 +318,10 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
     step = settings.step
     inputs = [
         _processing_input(_rt.CODE_CHANNEL, StepInput(settings.code_uri)),
-        _processing_input(_rt.PARAMS_CHANNEL, StepInput(""), RunFile(f"{RUN_DIR}/")),
+        # The run's _run/ prefix, where the state machine writes the params file.
+        _processing_input(
+            _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", run_uri_expression(f"{RUN_DIR}/"))
+        ),
         *(_processing_input(name, spec) for name, spec in settings.inputs.items()),
     ]
     channels = [*settings.outputs, *([_rt.RETURNS_CHANNEL] if settings.returns else [])]
