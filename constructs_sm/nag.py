@@ -60,6 +60,7 @@ from cdk_nag import (
 )
 from constructs import Construct, IConstruct
 
+from constructs_sm.limits import MAX_RUNTIME_LIMIT, has_local_storage
 from constructs_sm.report import walk_states
 
 __all__ = [
@@ -85,8 +86,6 @@ PACK_NAME: Final = "ProcessingPipeline"
 REPORT_FILE: Final = "nag-report.json"
 _ACKNOWLEDGED_RULES: Final = "aws:cdk:acknowledged-rules"
 _MIN_REASON: Final = 10
-#: MaxRuntimeInSeconds limit of the SageMaker API (as constructs_sm.step.MAX_RUNTIME_LIMIT).
-_MAX_RUNTIME_LIMIT: Final = 777_600
 #: The findings every inline IAM policy gets from the compliance packs.
 INLINE_POLICY_FINDINGS: Final = (
     "NIST.800.53.R5-IAMNoInlinePolicy",
@@ -1400,25 +1399,13 @@ def _job_network_isolation(
     return None
 
 
-def _has_local_storage(instance_type: Any) -> bool:
-    if not isinstance(instance_type, str):
-        return False
-    # Imported here: step imports roles, which import this module.
-    from constructs_sm.step import Resources
-
-    try:
-        return Resources(instance_type=instance_type).local_storage
-    except ValueError:
-        return False
-
-
 def _job_volume_key(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
     cluster = _static(params, "ProcessingResources", "ClusterConfig")
     if not isinstance(cluster, dict):
         return "ProcessingResources.ClusterConfig is not static"
-    if _has_local_storage(_static(cluster, "InstanceType")):
+    if has_local_storage(_static(cluster, "InstanceType")):
         return None
     key = _static(cluster, "VolumeKmsKeyId")
     return None if isinstance(key, str) and key else "ClusterConfig.VolumeKmsKeyId is not set"
@@ -1451,9 +1438,9 @@ def _job_max_runtime(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
     runtime = _static(params, "StoppingCondition", "MaxRuntimeInSeconds")
-    if _is_static_int(runtime) and 1 <= runtime <= _MAX_RUNTIME_LIMIT:
+    if _is_static_int(runtime) and 1 <= runtime <= MAX_RUNTIME_LIMIT:
         return None
-    return f"StoppingCondition.MaxRuntimeInSeconds is not between 1 and {_MAX_RUNTIME_LIMIT}"
+    return f"StoppingCondition.MaxRuntimeInSeconds is not between 1 and {MAX_RUNTIME_LIMIT}"
 
 
 def _task_timeout(

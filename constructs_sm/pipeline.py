@@ -45,6 +45,7 @@ from constructs import Construct
 from constructs_sm import nag
 from constructs_sm import runtime as _rt
 from constructs_sm.image import ProcessingImage
+from constructs_sm.limits import MAX_CHANNELS, MAX_ENV, MAX_ENV_VALUE, S3_URI
 from constructs_sm.params import (
     INVALID_PARAMETERS,
     Param,
@@ -65,16 +66,12 @@ from constructs_sm.roles import (
 from constructs_sm.step import (
     CHANNEL_NAME,
     ENV_KEY,
-    MAX_CHANNELS,
-    MAX_ENV,
-    MAX_ENV_VALUE,
     RESERVED_ENV_PREFIX,
     RESERVED_INPUTS,
     RESERVED_OUTPUTS,
     RETURN_TYPES,
     RUN_DIR,
     S3_RETRIES,
-    S3_URI,
     STEP_NAME,
     EnvValue,
     JobSettings,

@@ -24,6 +24,11 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from constructs_sm import runtime as _rt
+from constructs_sm.limits import (
+    INSTANCE_TYPE,
+    MAX_RUNTIME_LIMIT,
+    has_local_storage,
+)
 from constructs_sm.params import ParamRef, ParamType, integer_text_rules, type_test
 from constructs_sm.roles import create_step_role
 
@@ -37,10 +42,6 @@ PROCESSING_ROOT: Final = "/opt/ml/processing"
 #: Below each run's root, the files the state machine writes itself (the params file).
 RUN_DIR: Final = "_run"
 INVALID_RETURN_VALUES: Final = "InvalidReturnValues"
-MAX_CHANNELS: Final = 10
-MAX_ENV: Final = 100
-MAX_ENV_VALUE: Final = 256
-MAX_RUNTIME_LIMIT: Final = 777_600
 #: Time a job may spend starting (instance provisioning, image pull, input download)
 #: and uploading on top of its MaxRuntimeInSeconds before the task times out.
 TASK_OVERHEAD_SECONDS: Final = 2 * 3600
@@ -49,18 +50,9 @@ TASK_OVERHEAD_SECONDS: Final = 2 * 3600
 STEP_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 CHANNEL_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 ENV_KEY: Final = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,255}$")
-JOB_NAME: Final = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-S3_URI: Final = re.compile(r"^(https|s3)://([^/]+)/?(.*)$")
-INSTANCE_TYPE: Final = re.compile(r"^ml\.([a-z0-9-]+)\.([a-z0-9]+)$")
 RESERVED_INPUTS: Final = frozenset({_rt.CODE_CHANNEL, _rt.PARAMS_CHANNEL})
 RESERVED_OUTPUTS: Final = frozenset({_rt.RETURNS_CHANNEL})
 RESERVED_ENV_PREFIX: Final = "CSM_"
-
-#: Instance families with local NVMe instance storage: SageMaker encrypts it with a
-#: hardware module and rejects a VolumeKmsKeyId for them.
-_LOCAL_STORAGE_FAMILIES: Final = frozenset(
-    {"g5", "g6", "g6e", "gr6", "p4de", "p5", "p5e", "p5en", "trn1", "trn1n", "inf2"}
-)
 
 RETURN_TYPES: Final[Mapping[type, ParamType]] = {
     bool: "boolean",
@@ -68,15 +60,6 @@ RETURN_TYPES: Final[Mapping[type, ParamType]] = {
     float: "number",
     str: "string",
 }
-
-
-def _has_local_storage(instance_type: str) -> bool:
-    match = INSTANCE_TYPE.match(instance_type)
-    if not match:
-        return False
-    family = match.group(1)
-    # m5d, c5d, r5d, m6id, g4dn, p3dn, p4d ...: a "d" after the generation digit.
-    return family in _LOCAL_STORAGE_FAMILIES or bool(re.match(r"^[a-z]+\d+[a-z]*d[a-z]?$", family))
 
 
 @dataclass(frozen=True)
@@ -113,7 +96,7 @@ class Resources:
     @property
     def local_storage(self) -> bool:
         """True for instance types with local NVMe storage (no VolumeKmsKeyId allowed)."""
-        return _has_local_storage(self.instance_type)
+        return has_local_storage(self.instance_type)
 
 
 @dataclass(frozen=True)

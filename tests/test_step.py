@@ -8,11 +8,11 @@ from typing import Any, cast
 
 import pytest
 
+from constructs_sm.limits import JOB_NAME
 from constructs_sm.params import Param, ParamRef
 from constructs_sm.step import (
     BOOTSTRAP,
     INVALID_RETURN_VALUES,
-    JOB_NAME,
     JobSettings,
     OutputRef,
     ProcessingStep,
