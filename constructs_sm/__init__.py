@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from constructs_sm.image import ProcessingImage
+    from constructs_sm.model import DataSource, OutputRef, Resources, StepInput, ValueRef
     from constructs_sm.params import Param, ParamRef
-    from constructs_sm.pipeline import DataSource, ProcessingPipeline
-    from constructs_sm.step import OutputRef, ProcessingStep, Resources, StepInput, ValueRef
+    from constructs_sm.pipeline import ProcessingPipeline
+    from constructs_sm.step import ProcessingStep
     from constructs_sm.storage import ChannelBucket
 
 __all__ = [
@@ -36,16 +37,16 @@ __all__ = [
 
 _HOMES = {
     "ChannelBucket": "constructs_sm.storage",
-    "DataSource": "constructs_sm.pipeline",
-    "OutputRef": "constructs_sm.step",
+    "DataSource": "constructs_sm.model",
+    "OutputRef": "constructs_sm.model",
     "Param": "constructs_sm.params",
     "ParamRef": "constructs_sm.params",
     "ProcessingImage": "constructs_sm.image",
     "ProcessingPipeline": "constructs_sm.pipeline",
     "ProcessingStep": "constructs_sm.step",
-    "Resources": "constructs_sm.step",
-    "StepInput": "constructs_sm.step",
-    "ValueRef": "constructs_sm.step",
+    "Resources": "constructs_sm.model",
+    "StepInput": "constructs_sm.model",
+    "ValueRef": "constructs_sm.model",
 }
 
 

@@ -21,8 +21,8 @@ from constructs_sm import (
     Resources,
     StepInput,
 )
+from constructs_sm.model import DataSource
 from constructs_sm.params import ParamRef
-from constructs_sm.pipeline import DataSource, critical_path_steps, plan
 from tests.cfn import actions, role_statements
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/processing:1"
@@ -279,31 +279,6 @@ def test_run_prefix_has_a_lifecycle_rule(built: Built) -> None:
             }
         },
     )
-
-
-# -- scheduling (pure) ---------------------------------------------------------------
-
-
-def test_plan_runs_independent_steps_in_parallel() -> None:
-    deps = {"prep": [], "a": ["prep"], "b": ["prep"], "a2": ["a"], "join": ["a2", "b"]}
-    assert plan(deps) == ("seq", ["prep", ("par", [("seq", ["a", "a2"]), "b"]), "join"])
-    assert critical_path_steps(plan(deps)) == [["prep"], ["a", "a2", "b"], ["join"]]
-    assert plan({"x": [], "y": []}) == ("par", ["x", "y"])
-    assert plan({}) is None
-
-
-def test_plan_detects_cycles_and_unknown_steps() -> None:
-    with pytest.raises(ValueError, match=r"dependency cycle: a -> b -> a"):
-        plan({"a": ["b"], "b": ["a"]})
-    with pytest.raises(ValueError, match=r"unknown steps: ghost"):
-        plan({"a": ["ghost"]})
-
-
-def test_plan_is_series_parallel_where_possible() -> None:
-    # A bottleneck step splits the graph into a series; sources without one start together.
-    assert plan({"a": [], "b": [], "c": ["a", "b"]}) == ("seq", [("par", ["a", "b"]), "c"])
-    n_shape = {"a": [], "b": [], "c": ["a", "b"], "d": ["b"]}
-    assert plan(n_shape) == ("seq", [("par", ["a", "b"]), ("par", ["c", "d"])])
 
 
 def test_parallel_branches_merge_their_results(script: Path) -> None:
@@ -584,8 +559,6 @@ def test_only_declared_parameters_go_on(built: Built) -> None:
 
 
 def test_state_names_never_collide(script: Path) -> None:
-    from constructs_sm.pipeline import _DefinitionBuilder
-
     app = cdk.App()
     pipeline = _pipeline(cdk.Stack(app, "Names"))
     first = pipeline.add_step("parameter", code=script, returns={"n": int})
@@ -595,10 +568,6 @@ def test_state_names_never_collide(script: Path) -> None:
         "$.steps.parameter.returned.values.n"
     )
     assert "Pipeline failed" in str(states) and "Pipeline: failed" in states
-    builder = _DefinitionBuilder({}, "aws")
-    builder.put({}, {"A": {}})
-    with pytest.raises(ValueError, match=r"two states would be named 'A'"):
-        builder.put({}, {"A": {}})
 
 
 def test_integer_returns_are_checked_for_integer_text(built: Built, script: Path) -> None:

@@ -1,101 +1,22 @@
-"""Pure rendering of a step: resources, job names, the CreateProcessingJob parameters."""
+"""One step's CreateProcessingJob request: job names, env entries, every field (pure)."""
 
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
-from typing import Any, cast
 
 import pytest
 
-from constructs_sm.limits import JOB_NAME
-from constructs_sm.params import Param, ParamRef
-from constructs_sm.step import (
+from constructs_sm.job import (
     BOOTSTRAP,
-    INVALID_RETURN_VALUES,
-    JobSettings,
-    OutputRef,
-    ProcessingStep,
-    Resources,
-    StepInput,
-    ValueRef,
     env_entry,
     job_name_expression,
     job_name_prefix,
     render_job_parameters,
-    step_states,
 )
-
-
-def _step(name: str) -> ProcessingStep:
-    return cast(ProcessingStep, SimpleNamespace(step_name=name))
-
-
-def _settings(**overrides: Any) -> JobSettings:
-    values: dict[str, Any] = {
-        "pipeline": "Churn",
-        "step": "train",
-        "job_prefix": "churn-train-0123abcd",
-        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:1",
-        "role_arn": "arn:aws:iam::123456789012:role/step",
-        "code_uri": "s3://assets/abc.zip",
-        "script": "train.py",
-        "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/k",
-        "resources": Resources(),
-        "inputs": {"train": StepInput(OutputRef(_step("prepare"), "train"))},
-        "outputs": ["model"],
-        "environment": {"EPOCHS": ParamRef(Param.integer("epochs", default=1)), "MODE": "fast"},
-        "returns": {"loss": "number"},
-    }
-    values.update(overrides)
-    return JobSettings(**values)
-
-
-def test_resources_defaults_and_validation() -> None:
-    default = Resources()
-    assert (default.instance_type, default.instance_count, default.volume_size_gb) == (
-        "ml.m5.xlarge",
-        1,
-        30,
-    )
-    with pytest.raises(ValueError, match=r"instance_count must be between 1 and 100, got 0"):
-        Resources(instance_count=0)
-    with pytest.raises(ValueError, match=r"volume_size_gb must be between 1 and 16384, got 20000"):
-        Resources(volume_size_gb=20000)
-    with pytest.raises(ValueError, match=r"max_runtime_seconds must be between 1 and 777600"):
-        Resources(max_runtime_seconds=777601)
-    with pytest.raises(ValueError, match=r"instance_type must look like 'ml.<family>.<size>'"):
-        Resources(instance_type="m5.large")
-    with pytest.raises(ValueError, match=r"instance_count must be an int, got True"):
-        Resources(instance_count=True)
-    with pytest.raises(ValueError, match=r"instance_type .*; instance_count"):
-        Resources(instance_type="x", instance_count=101)
-
-
-@pytest.mark.parametrize(
-    ("instance_type", "local"),
-    [
-        ("ml.m5.xlarge", False),
-        ("ml.m5d.xlarge", True),
-        ("ml.g4dn.xlarge", True),
-        ("ml.p3dn.24xlarge", True),
-        ("ml.m6id.large", True),
-        ("ml.g5.xlarge", True),
-        ("ml.t3.medium", False),
-        ("ml.c5.2xlarge", False),
-    ],
-)
-def test_local_storage_instance_types(instance_type: str, local: bool) -> None:
-    assert Resources(instance_type=instance_type).local_storage is local
-
-
-def test_step_input_validation() -> None:
-    with pytest.raises(ValueError, match=r"mode must be File, Pipe or FastFile, got 'Stream'"):
-        StepInput("s3://b/k", mode="Stream")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"distribution must be FullyReplicated or ShardedByS3Key"):
-        StepInput("s3://b/k", distribution="Random")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"data_type must be S3Prefix or ManifestFile"):
-        StepInput("s3://b/k", data_type="Other")  # type: ignore[arg-type]
+from constructs_sm.limits import JOB_NAME
+from constructs_sm.model import Resources, StepInput, ValueRef
+from constructs_sm.params import Param, ParamRef
+from tests.samples import fake_step, sample_settings
 
 
 @pytest.mark.parametrize(
@@ -139,7 +60,7 @@ def test_env_entries_convert_non_strings_in_the_state_machine() -> None:
         "B.$",
         "States.Format('{}', $.params.b)",
     )
-    value = ValueRef(_step("evaluate"), "accuracy", "number")
+    value = ValueRef(fake_step("evaluate"), "accuracy", "number")
     assert env_entry("C", value) == (
         "C.$",
         "States.Format('{}', $.steps.evaluate.returned.values.accuracy)",
@@ -149,7 +70,7 @@ def test_env_entries_convert_non_strings_in_the_state_machine() -> None:
 
 
 def test_render_uses_every_relevant_field() -> None:
-    parameters = render_job_parameters(_settings())
+    parameters = render_job_parameters(sample_settings())
     assert set(parameters) == {
         "ProcessingJobName.$",
         "RoleArn",
@@ -206,7 +127,7 @@ def test_render_uses_every_relevant_field() -> None:
 
 def test_render_options() -> None:
     parameters = render_job_parameters(
-        _settings(
+        sample_settings(
             resources=Resources(instance_type="ml.m5d.xlarge", instance_count=2),
             inputs={
                 "raw": StepInput(
@@ -241,57 +162,10 @@ def test_render_options() -> None:
 
 
 def test_render_static_arguments_and_no_kms() -> None:
-    parameters = render_job_parameters(_settings(arguments=["--a", "b"], kms_key_arn=None))
+    parameters = render_job_parameters(sample_settings(arguments=["--a", "b"], kms_key_arn=None))
     assert parameters["AppSpecification"]["ContainerArguments"] == ["--a", "b"]
     assert "KmsKeyId" not in parameters["ProcessingOutputConfig"]
     assert "VolumeKmsKeyId" not in parameters["ProcessingResources"]["ClusterConfig"]
-
-
-def test_step_states_with_returns() -> None:
-    first, states = step_states(
-        _settings(), partition="aws", next_state="After", failed_state="train failed"
-    )
-    assert first == "Run train"
-    task = states["Run train"]
-    assert task["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
-    assert task["TimeoutSeconds"] == 86400 + 7200
-    assert task["ResultPath"] == "$.steps.train"
-    retried = [e for r in task["Retry"] for e in r["ErrorEquals"]]
-    for error in (
-        "SageMaker.AmazonSageMakerException",
-        "SageMaker.ResourceLimitExceededException",
-        "ThrottlingException",
-        "States.Timeout",
-    ):
-        assert error in retried
-    assert task["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "train failed"}
-    ]
-    read = states[task["Next"]]
-    assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
-    assert read["Parameters"]["Key.$"] == (
-        "States.Format('{}/train/returns/values.json', $.run.root)"
-    )
-    assert read["ResultSelector"] == {"values.$": "States.StringToJson($.Body)"}
-    check = states[read["Next"]]
-    assert check["Default"] == "After"
-    assert {
-        "Not": {"Variable": "$.steps.train.returned.values.loss", "IsNumeric": True},
-        "Next": "train returned invalid values",
-    } in check["Choices"]
-    assert states["train returned no values"]["Error"] == INVALID_RETURN_VALUES
-    assert "runtime.emit()" in states["train returned no values"]["Cause"]
-
-
-def test_step_states_end_a_branch() -> None:
-    _, states = step_states(
-        _settings(returns={}), partition="aws", next_state=None, failed_state="f"
-    )
-    assert states == {"Run train": states["Run train"]}
-    assert states["Run train"]["End"] is True
-    _, states = step_states(_settings(), partition="aws", next_state=None, failed_state="f")
-    assert states["Check train values"]["Default"] == "train done"
-    assert states["train done"] == {"Type": "Succeed"}
 
 
 def test_job_name_pattern_is_the_service_pattern() -> None:

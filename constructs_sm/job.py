@@ -1,0 +1,215 @@
+"""One step's CreateProcessingJob request (pure): the ``Parameters`` of its task.
+
+Where are job names made, where does a channel's container path come from, how do
+environment values become strings? Here. Small ``_render*``-style functions turn a
+step's :class:`JobSettings` into the request's fields; strings may be CDK tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from constructs_sm import runtime as _rt
+from constructs_sm.model import (
+    PROCESSING_ROOT,
+    RUN_DIR,
+    EnvValue,
+    InputSource,
+    OutputRef,
+    Resources,
+    StepInput,
+    ValueRef,
+    env_literal,
+)
+from constructs_sm.params import ParamRef, ParamType
+
+#: Processing jobs run ``python3 -c BOOTSTRAP <script> [args...]`` (see the runtime).
+BOOTSTRAP: Final = _rt.BOOTSTRAP
+
+
+def job_name_prefix(pipeline: str, step: str, identity: str) -> str:
+    """The start of a step's job names: readable part and a hash, 30 characters at most.
+
+    ``identity`` tells steps apart beyond their names (the pipeline's construct path):
+    the 8-hex hash keeps prefixes distinct when readable parts are truncated or equal
+    (``Train``/``train``, ``a_b``/``a-b``) and keeps one prefix from matching another's
+    jobs (``p-train-*`` would match ``p-train-big-...``), so IAM scoping by prefix holds.
+    """
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{pipeline}-{step}".lower()).strip("-")
+    digest = hashlib.sha256(f"{identity}\0{pipeline}\0{step}".encode()).hexdigest()[:8]
+    return f"{readable[:21].rstrip('-') or 'job'}-{digest}"
+
+
+def job_name_expression(prefix: str, step: str) -> str:
+    """Intrinsic expression of a job name: ``<prefix>-<md5>`` (at most 63 characters).
+
+    The hash covers the execution ARN, the step, the time the state was entered (new on
+    a redrive) and the retry count, so neither a retry nor a redrive reuses a name.
+    """
+    return (
+        f"States.Format('{prefix}-{{}}', States.Hash(States.Format('{{}}/{step}/{{}}/{{}}', "
+        "$$.Execution.Id, $$.State.EnteredTime, $$.State.RetryCount), 'MD5'))"
+    )
+
+
+def run_uri_expression(suffix: str) -> str:
+    """Intrinsic expression of ``s3://<bucket>/<pipeline>/<execution>/<suffix>``."""
+    return f"States.Format('s3://{{}}/{{}}/{suffix}', $.run.bucket, $.run.root)"
+
+
+def env_entry(key: str, value: EnvValue) -> tuple[str, Any]:
+    """One ``Environment`` entry: literals as strings, references converted by the state."""
+    if isinstance(value, ParamRef | ValueRef):
+        path = value.json_path
+        if value.type == "string":
+            return f"{key}.$", path
+        return f"{key}.$", f"States.Format('{{}}', {path})"
+    return key, env_literal(value)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Everything a step's CreateProcessingJob request needs, resolved at synth time.
+
+    Strings may be CDK tokens (role ARN, image URI, bucket and key ARNs).
+    """
+
+    pipeline: str
+    step: str
+    job_prefix: str
+    image_uri: str
+    role_arn: str
+    code_uri: str
+    script: str
+    kms_key_arn: str | None
+    resources: Resources
+    inputs: Mapping[str, StepInput] = field(default_factory=dict)
+    outputs: Sequence[str] = ()
+    environment: Mapping[str, EnvValue] = field(default_factory=dict)
+    arguments: Sequence[str | ParamRef] = ()
+    returns: Mapping[str, ParamType] = field(default_factory=dict)
+    network_isolation: bool = True
+    subnet_ids: Sequence[str] = ()
+    security_group_ids: Sequence[str] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _input_uri(source: InputSource) -> tuple[str, str]:
+    if isinstance(source, OutputRef):
+        return "S3Uri.$", run_uri_expression(source.key_suffix)
+    if isinstance(source, ParamRef):
+        return "S3Uri.$", source.json_path
+    return "S3Uri", source
+
+
+def _processing_input(
+    name: str, spec: StepInput, uri: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """One ProcessingInput; ``uri`` (key, value) overrides the one of ``spec.source``."""
+    key, value = uri or _input_uri(spec.source)
+    s3_input: dict[str, Any] = {
+        key: value,
+        "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+        "S3DataType": spec.data_type,
+        "S3InputMode": spec.mode,
+        "S3DataDistributionType": spec.distribution,
+    }
+    return {"InputName": name, "AppManaged": False, "S3Input": s3_input}
+
+
+def _processing_output(step: str, name: str) -> dict[str, Any]:
+    return {
+        "OutputName": name,
+        "AppManaged": False,
+        "S3Output": {
+            "S3Uri.$": run_uri_expression(f"{step}/{name}/"),
+            "LocalPath": f"{PROCESSING_ROOT}/output/{name}",
+            "S3UploadMode": "EndOfJob",
+        },
+    }
+
+
+def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
+    """The ``Parameters`` of a step's ``createProcessingJob.sync`` task."""
+    step = settings.step
+    inputs = [
+        _processing_input(_rt.CODE_CHANNEL, StepInput(settings.code_uri)),
+        # The run's _run/ prefix, where the state machine writes the params file.
+        _processing_input(
+            _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", run_uri_expression(f"{RUN_DIR}/"))
+        ),
+        *(_processing_input(name, spec) for name, spec in settings.inputs.items()),
+    ]
+    channels = [*settings.outputs, *([_rt.RETURNS_CHANNEL] if settings.returns else [])]
+    outputs = [_processing_output(step, name) for name in channels]
+    environment: dict[str, Any] = {
+        _rt.STEP_ENV: step,
+        _rt.PIPELINE_ENV: settings.pipeline,
+    }
+    for key, value in settings.environment.items():
+        entry_key, entry_value = env_entry(key, value)
+        environment[entry_key] = entry_value
+    app: dict[str, Any] = {
+        "ImageUri": settings.image_uri,
+        "ContainerEntrypoint": ["python3", "-c", BOOTSTRAP, settings.script],
+    }
+    if any(isinstance(argument, ParamRef) for argument in settings.arguments):
+        app["ContainerArguments.$"] = _arguments_expression(settings.arguments)
+    elif settings.arguments:
+        app["ContainerArguments"] = list(settings.arguments)
+    cluster: dict[str, Any] = {
+        "InstanceCount": settings.resources.instance_count,
+        "InstanceType": settings.resources.instance_type,
+        "VolumeSizeInGB": settings.resources.volume_size_gb,
+    }
+    if settings.kms_key_arn is not None and not settings.resources.local_storage:
+        cluster["VolumeKmsKeyId"] = settings.kms_key_arn
+    output_config: dict[str, Any] = {"Outputs": outputs}
+    if settings.kms_key_arn is not None:
+        output_config["KmsKeyId"] = settings.kms_key_arn
+    network: dict[str, Any] = {
+        "EnableNetworkIsolation": settings.network_isolation,
+        "EnableInterContainerTrafficEncryption": settings.resources.instance_count > 1,
+    }
+    if settings.subnet_ids:
+        network["VpcConfig"] = {
+            "SecurityGroupIds": list(settings.security_group_ids),
+            "Subnets": list(settings.subnet_ids),
+        }
+    parameters: dict[str, Any] = {
+        "ProcessingJobName.$": job_name_expression(settings.job_prefix, step),
+        "RoleArn": settings.role_arn,
+        "AppSpecification": app,
+        "Environment": environment,
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": output_config,
+        "ProcessingResources": {"ClusterConfig": cluster},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.resources.max_runtime_seconds},
+        "NetworkConfig": network,
+        "Tags": [{"Key": k, "Value": v} for k, v in settings.tags.items()],
+    }
+    if not parameters["Tags"]:
+        del parameters["Tags"]
+    return parameters
+
+
+def _arguments_expression(args: Sequence[str | ParamRef]) -> str:
+    """``States.Array(...)`` of literal and parameter arguments (numbers formatted)."""
+    parts = []
+    for arg in args:
+        if isinstance(arg, ParamRef):
+            parts.append(
+                arg.json_path if arg.type == "string" else f"States.Format('{{}}', {arg.json_path})"
+            )
+        else:
+            parts.append("'" + _escape_intrinsic(arg) + "'")
+    return "States.Array(" + ", ".join(parts) + ")"
+
+
+def _escape_intrinsic(text: str) -> str:
+    """Escape a literal for use inside an intrinsic function's single-quoted string."""
+    return re.sub(r"([\\'{}])", r"\\\1", text)

@@ -1,0 +1,185 @@
+"""What the user declares: the value types of a pipeline's steps (pure, no CDK objects).
+
+``Resources`` (compute), ``StepInput`` (an input channel with its settings),
+``OutputRef`` and ``ValueRef`` (references to another step's output channel or returned
+value), ``DataSource`` (where parameter-supplied inputs may point) and the name rules the
+validation applies. Each type checks itself when it is created.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
+
+from constructs_sm import runtime as _rt
+from constructs_sm.limits import INSTANCE_TYPE, MAX_RUNTIME_LIMIT, has_local_storage
+from constructs_sm.params import ParamRef, ParamType
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_s3 as s3
+
+    from constructs_sm.step import ProcessingStep
+
+PROCESSING_ROOT: Final = "/opt/ml/processing"
+#: Below each run's root, the files the state machine writes itself (the params file).
+RUN_DIR: Final = "_run"
+
+#: Step names are JSONPath segments ($.steps.<step>...) and S3 key segments: no hyphens.
+STEP_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+CHANNEL_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+ENV_KEY: Final = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,255}$")
+RESERVED_INPUTS: Final = frozenset({_rt.CODE_CHANNEL, _rt.PARAMS_CHANNEL})
+RESERVED_OUTPUTS: Final = frozenset({_rt.RETURNS_CHANNEL})
+RESERVED_ENV_PREFIX: Final = "CSM_"
+
+RETURN_TYPES: Final[Mapping[type, ParamType]] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The compute a step's processing job runs on.
+
+    Defaults: one ``ml.m5.xlarge`` with a 30 GiB KMS-encrypted volume, stopped after
+    24 hours.
+    """
+
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 24 * 3600
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.instance_type, str) or not INSTANCE_TYPE.match(self.instance_type):
+            problems.append(
+                f"instance_type must look like 'ml.<family>.<size>', got {self.instance_type!r}"
+            )
+        for label, value, low, high in (
+            ("instance_count", self.instance_count, 1, 100),
+            ("volume_size_gb", self.volume_size_gb, 1, 16384),
+            ("max_runtime_seconds", self.max_runtime_seconds, 1, MAX_RUNTIME_LIMIT),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append(f"{label} must be an int, got {value!r}")
+            elif not low <= value <= high:
+                problems.append(f"{label} must be between {low} and {high}, got {value}")
+        if problems:
+            raise ValueError("Resources: " + "; ".join(problems))
+
+    @property
+    def local_storage(self) -> bool:
+        """True for instance types with local NVMe storage (no VolumeKmsKeyId allowed)."""
+        return has_local_storage(self.instance_type)
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """A step's output channel, usable as another step's input (``step.output(name)``).
+
+    At run time it is the prefix ``s3://<bucket>/<pipeline>/<execution>/<step>/<channel>/``.
+    """
+
+    step: ProcessingStep
+    channel: str
+
+    @property
+    def key_suffix(self) -> str:
+        """The prefix below the run's root: ``<step>/<channel>/``."""
+        return f"{self.step.step_name}/{self.channel}/"
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """A value a step returns (``step.value(name)``), readable once the step finished.
+
+    Usable as a later step's environment value; :attr:`json_path` locates it in the
+    state for your own ``Choice`` states.
+    """
+
+    step: ProcessingStep
+    name: str
+    type: ParamType
+
+    @property
+    def json_path(self) -> str:
+        """Where the returned, type-checked value lives in the state machine's state."""
+        return f"$.steps.{self.step.step_name}.returned.values.{self.name}"
+
+
+InputMode = Literal["File", "Pipe", "FastFile"]
+Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
+DataType = Literal["S3Prefix", "ManifestFile"]
+InputSource = OutputRef | ParamRef | str
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """An input channel with explicit settings; a bare source means File/FullyReplicated.
+
+    ``source`` is another step's output, a string parameter holding an S3 URI, or a
+    literal ``s3://`` URI. ``distribution="ShardedByS3Key"`` gives each instance of a
+    multi-instance job its share of the objects.
+    """
+
+    source: InputSource
+    mode: InputMode = "File"
+    distribution: Distribution = "FullyReplicated"
+    data_type: DataType = "S3Prefix"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.mode not in ("File", "Pipe", "FastFile"):
+            problems.append(f"mode must be File, Pipe or FastFile, got {self.mode!r}")
+        if self.distribution not in ("FullyReplicated", "ShardedByS3Key"):
+            problems.append(
+                f"distribution must be FullyReplicated or ShardedByS3Key, got {self.distribution!r}"
+            )
+        if self.data_type not in ("S3Prefix", "ManifestFile"):
+            problems.append(f"data_type must be S3Prefix or ManifestFile, got {self.data_type!r}")
+        if problems:
+            raise ValueError("StepInput: " + "; ".join(problems))
+
+
+EnvValue = str | int | float | bool | ParamRef | ValueRef
+
+
+def literal_type(value: object) -> ParamType | None:
+    """The declared type of a literal environment value, or None if it is not one."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def env_literal(value: str | int | float | bool) -> str:
+    """How a literal environment value reaches the container (as the state machine would)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a step input given as a parameter (an S3 URI at run time) may point.
+
+    Steps that read a parameter-supplied URI get read access to these prefixes only.
+    """
+
+    bucket: s3.IBucket
+    prefix: str = ""

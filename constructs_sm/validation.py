@@ -1,0 +1,334 @@
+"""Synth-time validation of a pipeline's declarations (pure, no CDK objects created).
+
+Every check names the argument, shows the value and says what is allowed; all problems
+of one call are reported together. CDK tokens are skipped. The constructs call these
+before creating any child, so a bad declaration fails the synth early.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from aws_cdk import Token
+
+from constructs_sm.limits import MAX_CHANNELS, MAX_ENV, MAX_ENV_VALUE, S3_URI
+from constructs_sm.model import (
+    CHANNEL_NAME,
+    ENV_KEY,
+    RESERVED_ENV_PREFIX,
+    RESERVED_INPUTS,
+    RESERVED_OUTPUTS,
+    RETURN_TYPES,
+    STEP_NAME,
+    DataSource,
+    EnvValue,
+    OutputRef,
+    Resources,
+    StepInput,
+    ValueRef,
+    env_literal,
+    literal_type,
+)
+from constructs_sm.params import Param, ParamRef, ParamType
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_s3 as s3
+
+    from constructs_sm.step import ProcessingStep
+
+PIPELINE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+_BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+#: Environment variables the pipeline sets on every job itself.
+_OWN_ENV: Final = 2
+
+
+@dataclass(frozen=True)
+class ValidatedStep:
+    """An ``add_step`` call's arguments, checked and normalised."""
+
+    inputs: dict[str, StepInput]
+    env: dict[str, EnvValue]
+    returns: dict[str, ParamType]
+    depends_on: tuple[ProcessingStep, ...]
+
+
+class StepValidator:
+    """Checks ``add_step`` arguments against one pipeline's parameters and steps.
+
+    ``owner`` is the pipeline: references to steps of another pipeline are refused.
+    """
+
+    def __init__(
+        self,
+        *,
+        owner: object,
+        pipeline_name: str,
+        params: Mapping[str, Param],
+        steps: Collection[str],
+    ) -> None:
+        self.owner = owner
+        self.pipeline_name = pipeline_name
+        self.params = params
+        self.steps = steps
+
+    def validate(
+        self,
+        name: str,
+        code: str | Path,
+        inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None,
+        outputs: Sequence[str],
+        env: Mapping[str, EnvValue] | None,
+        returns: Mapping[str, type] | None,
+        resources: Resources | None,
+        arguments: Sequence[str | ParamRef],
+    ) -> tuple[list[str], ValidatedStep]:
+        """Every problem of the call (empty when valid) and the normalised arguments."""
+        problems: list[str] = []
+        deps: list[ProcessingStep] = []
+
+        def depend(ref_step: ProcessingStep) -> None:
+            if ref_step not in deps:
+                deps.append(ref_step)
+
+        if not isinstance(name, str) or not STEP_NAME.match(name):
+            problems.append(f"name must match {STEP_NAME.pattern}, got {name!r}")
+        elif name in self.steps:
+            problems.append(f"name {name!r} is already a step of pipeline {self.pipeline_name!r}")
+        script = Path(code) if isinstance(code, str | Path) else None
+        if script is None:
+            problems.append(f"code must be a path to a Python script, got {code!r}")
+        elif not script.is_file():
+            problems.append(f"code {str(code)!r} is not a file")
+        elif script.suffix != ".py":
+            problems.append(f"code must be a Python script (*.py), got {str(code)!r}")
+        spec_inputs: dict[str, StepInput] = {}
+        for channel, source in (inputs or {}).items():
+            where = f"inputs[{channel!r}]"
+            problems += channel_problems(channel, where, RESERVED_INPUTS)
+            spec = source if isinstance(source, StepInput) else None
+            if spec is None:
+                if not isinstance(source, OutputRef | ParamRef | str):
+                    problems.append(
+                        f"{where} must be a step output, a param, an s3:// URI or a "
+                        f"StepInput, got {source!r}"
+                    )
+                    continue
+                spec = StepInput(source)
+            problems += self._source_problems(spec.source, where, depend)
+            if spec.data_type == "ManifestFile" and not isinstance(spec.source, str):
+                problems.append(
+                    f"{where}: a ManifestFile input must be a literal s3:// URI of the "
+                    "manifest (IAM is granted below its prefix)"
+                )
+            spec_inputs[channel] = spec
+        if len(spec_inputs) + len(RESERVED_INPUTS) > MAX_CHANNELS:
+            problems.append(
+                f"inputs has {len(spec_inputs)} channels; at most "
+                f"{MAX_CHANNELS - len(RESERVED_INPUTS)} are allowed (a job has at most "
+                f"{MAX_CHANNELS}, of which {', '.join(sorted(RESERVED_INPUTS))} are the "
+                "pipeline's)"
+            )
+        if isinstance(outputs, str) or not isinstance(outputs, Sequence):
+            problems.append(f"outputs must be a list of channel names, got {outputs!r}")
+            outputs = ()
+        for channel in outputs:
+            problems += channel_problems(channel, f"outputs entry {channel!r}", RESERVED_OUTPUTS)
+        duplicates = sorted({c for c in outputs if list(outputs).count(c) > 1})
+        if duplicates:
+            problems.append(f"outputs has duplicate channels: {', '.join(duplicates)}")
+        spec_returns: dict[str, ParamType] = {}
+        for value_name, kind in (returns or {}).items():
+            if not isinstance(value_name, str) or not re.match(
+                r"^[A-Za-z][A-Za-z0-9_]{0,39}$", value_name
+            ):
+                problems.append(
+                    "returns key must be an identifier (a letter, then up to 39 letters, "
+                    f"digits or _), got {value_name!r}"
+                )
+            elif kind not in RETURN_TYPES:
+                problems.append(
+                    f"returns[{value_name!r}] must be float, int, str or bool, got {kind!r}"
+                )
+            else:
+                spec_returns[value_name] = RETURN_TYPES[kind]
+        out_count = len(outputs) + (1 if spec_returns else 0)
+        if out_count > MAX_CHANNELS:
+            problems.append(
+                f"outputs has {len(outputs)} channels"
+                + (" plus the returns channel" if spec_returns else "")
+                + f"; a job has at most {MAX_CHANNELS}"
+            )
+        spec_env: dict[str, EnvValue] = {}
+        for key, value in (env or {}).items():
+            where = f"env[{key!r}]"
+            if not isinstance(key, str) or not ENV_KEY.match(key):
+                problems.append(f"env key must match {ENV_KEY.pattern}, got {key!r}")
+                continue
+            if key.startswith(RESERVED_ENV_PREFIX):
+                problems.append(f"env key {key!r} uses the reserved prefix {RESERVED_ENV_PREFIX}")
+                continue
+            if isinstance(value, ParamRef):
+                problems += self._param_problems(value, where)
+                if value.type == "string" and value.param.longest > MAX_ENV_VALUE:
+                    problems.append(
+                        f"{where} uses string param {value.name!r}, which may be "
+                        f"{value.param.longest} characters; environment values are at most "
+                        f"{MAX_ENV_VALUE}: declare it with max_length={MAX_ENV_VALUE} or "
+                        "less, or read it from runtime.params()"
+                    )
+            elif isinstance(value, ValueRef):
+                problem = self._reference_problem(value, where)
+                if problem:
+                    problems.append(problem)
+                else:
+                    depend(value.step)
+            elif literal_type(value) is not None:
+                assert isinstance(value, str | int | float | bool)
+                text = env_literal(value)
+                if isinstance(value, float) and not math.isfinite(value):
+                    problems.append(f"{where} must be a finite number, got {value!r}")
+                elif not Token.is_unresolved(text) and len(text) > MAX_ENV_VALUE:
+                    problems.append(
+                        f"{where} is {len(text)} characters; values are at most "
+                        f"{MAX_ENV_VALUE} (pass long values as params: every step reads "
+                        "them from its params channel)"
+                    )
+            else:
+                problems.append(
+                    f"{where} must be a str, int, float, bool, param or step value, "
+                    f"got {value!r} ({type(value).__name__})"
+                )
+                continue
+            spec_env[key] = value
+        if len(env or {}) + _OWN_ENV > MAX_ENV:
+            problems.append(
+                f"env has {len(env or {})} entries; at most {MAX_ENV - _OWN_ENV} are "
+                f"allowed (a job has at most {MAX_ENV}, {_OWN_ENV} are the pipeline's)"
+            )
+        if resources is not None and not isinstance(resources, Resources):
+            problems.append(f"resources must be a Resources, got {resources!r}")
+        if isinstance(arguments, str) or not isinstance(arguments, Sequence):
+            problems.append(f"arguments must be a list, got {arguments!r}")
+        else:
+            if len(arguments) > 100:
+                problems.append(f"arguments has {len(arguments)} items; at most 100 are allowed")
+            for position, argument in enumerate(arguments):
+                if isinstance(argument, ParamRef):
+                    problems += self._param_problems(argument, f"arguments[{position}]")
+                elif not isinstance(argument, str):
+                    problems.append(
+                        f"arguments[{position}] must be a str or param, got {argument!r}"
+                    )
+                elif not Token.is_unresolved(argument) and not 1 <= len(argument) <= 256:
+                    problems.append(
+                        f"arguments[{position}] must be 1 to 256 characters, got {len(argument)}"
+                    )
+        return problems, ValidatedStep(spec_inputs, spec_env, spec_returns, tuple(deps))
+
+    def _reference_problem(self, ref: OutputRef | ValueRef, where: str) -> str | None:
+        if ref.step.pipeline is not self.owner:
+            return f"{where} refers to step {ref.step.step_name!r} of another pipeline"
+        return None
+
+    def _param_problems(self, ref: ParamRef, where: str) -> list[str]:
+        if self.params.get(ref.name) is not ref.param:
+            return [f"{where} refers to param {ref.name!r}, which is not declared by this pipeline"]
+        return []
+
+    def _source_problems(self, source: object, where: str, depend: Any) -> list[str]:
+        if isinstance(source, OutputRef):
+            problem = self._reference_problem(source, where)
+            if problem:
+                return [problem]
+            depend(source.step)
+            return []
+        if isinstance(source, ParamRef):
+            problems = self._param_problems(source, where)
+            if not problems and source.type != "string":
+                problems.append(
+                    f"{where} uses param {source.name!r} of type {source.type}; an input "
+                    "param must be a string holding an S3 URI"
+                )
+            return problems
+        if isinstance(source, str):
+            if Token.is_unresolved(source):
+                return []
+            bucket = source[len("s3://") :].split("/", 1)[0]
+            if (
+                len(source) > 1024
+                or not source.startswith("s3://")
+                or not S3_URI.match(source)
+                or not _BUCKET_NAME.match(bucket)
+            ):
+                return [
+                    f"{where} must be an s3://<bucket>/<prefix> URI of at most 1024 "
+                    f"characters with a valid bucket name, got {source!r}"
+                ]
+            return []
+        return [f"{where} has an unsupported source {source!r}"]
+
+
+_TAG_TEXT: Final = re.compile(r"^[\w\s.:/=+\-@]*$")
+#: A job has at most 50 tags; the pipeline adds two of its own.
+_MAX_TAGS: Final = 48
+
+
+def tag_problems(tags: Mapping[str, str]) -> list[str]:
+    problems = []
+    if len(tags) > _MAX_TAGS:
+        problems.append(f"tags has {len(tags)} entries; at most {_MAX_TAGS} are allowed")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(f"tags must map str to str, got {key!r}: {value!r}")
+        elif (
+            key.lower().startswith("aws:")
+            or not 1 <= len(key) <= 128
+            or len(value) > 256
+            or not _TAG_TEXT.match(key)
+            or not _TAG_TEXT.match(value)
+        ):
+            problems.append(
+                f"tag {key!r} is invalid: keys are 1-128 characters not starting with "
+                "'aws:', values at most 256, both letters, digits, spaces and _.:/=+-@"
+            )
+    return problems
+
+
+def data_source_problems(
+    sources: Sequence[DataSource], channel_bucket: s3.IBucket, run_prefix: str
+) -> list[str]:
+    problems = []
+    for index, source in enumerate(sources):
+        where = f"data_sources[{index}]"
+        if not isinstance(source, DataSource):
+            problems.append(f"{where} must be a DataSource, got {source!r}")
+            continue
+        prefix = source.prefix
+        if Token.is_unresolved(prefix):
+            continue
+        if not prefix or not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
+            problems.append(
+                f"{where}.prefix must be a key prefix ending with '/' (e.g. 'data/'), "
+                f"got {prefix!r}: steps may read everything under it"
+            )
+        elif source.bucket is channel_bucket and (
+            prefix.startswith(run_prefix) or run_prefix.startswith(prefix)
+        ):
+            problems.append(
+                f"{where}.prefix {prefix!r} overlaps the pipeline's run prefix "
+                f"{run_prefix!r}, whose data expires; choose another pipeline_name or prefix"
+            )
+    return problems
+
+
+def channel_problems(channel: object, where: str, reserved: frozenset[str]) -> list[str]:
+    if not isinstance(channel, str) or not CHANNEL_NAME.match(channel):
+        return [f"{where}: channel names must match {CHANNEL_NAME.pattern}, got {channel!r}"]
+    if channel in reserved:
+        return [f"{where}: channel {channel!r} is reserved ({', '.join(sorted(reserved))})"]
+    return []

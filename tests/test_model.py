@@ -1,0 +1,54 @@
+"""The declared value types: Resources, StepInput (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from constructs_sm.model import Resources, StepInput
+
+
+def test_resources_defaults_and_validation() -> None:
+    default = Resources()
+    assert (default.instance_type, default.instance_count, default.volume_size_gb) == (
+        "ml.m5.xlarge",
+        1,
+        30,
+    )
+    with pytest.raises(ValueError, match=r"instance_count must be between 1 and 100, got 0"):
+        Resources(instance_count=0)
+    with pytest.raises(ValueError, match=r"volume_size_gb must be between 1 and 16384, got 20000"):
+        Resources(volume_size_gb=20000)
+    with pytest.raises(ValueError, match=r"max_runtime_seconds must be between 1 and 777600"):
+        Resources(max_runtime_seconds=777601)
+    with pytest.raises(ValueError, match=r"instance_type must look like 'ml.<family>.<size>'"):
+        Resources(instance_type="m5.large")
+    with pytest.raises(ValueError, match=r"instance_count must be an int, got True"):
+        Resources(instance_count=True)
+    with pytest.raises(ValueError, match=r"instance_type .*; instance_count"):
+        Resources(instance_type="x", instance_count=101)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "local"),
+    [
+        ("ml.m5.xlarge", False),
+        ("ml.m5d.xlarge", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.p3dn.24xlarge", True),
+        ("ml.m6id.large", True),
+        ("ml.g5.xlarge", True),
+        ("ml.t3.medium", False),
+        ("ml.c5.2xlarge", False),
+    ],
+)
+def test_local_storage_instance_types(instance_type: str, local: bool) -> None:
+    assert Resources(instance_type=instance_type).local_storage is local
+
+
+def test_step_input_validation() -> None:
+    with pytest.raises(ValueError, match=r"mode must be File, Pipe or FastFile, got 'Stream'"):
+        StepInput("s3://b/k", mode="Stream")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"distribution must be FullyReplicated or ShardedByS3Key"):
+        StepInput("s3://b/k", distribution="Random")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"data_type must be S3Prefix or ManifestFile"):
+        StepInput("s3://b/k", data_type="Other")  # type: ignore[arg-type]
