@@ -1,0 +1,167 @@
+"""The step's inputs by value: execution parameters (:func:`params`) and environment values
+(:func:`env`), typed and validated against the spec."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from constructs_sm.runtime._constants import PARAMS_CHANNEL, PARAMS_FILE
+from constructs_sm.runtime._errors import ParameterError, RuntimeConfigError
+from constructs_sm.runtime._files import container_root, read_json_object
+from constructs_sm.runtime._spec import quoted_names, spec
+from constructs_sm.runtime._values import TYPE_NOUNS, Value, convert, parse_env_string
+
+
+class Params(Mapping[str, Any]):
+    """The execution parameters of a step, read-only.
+
+    Values are reachable as attributes (``p.epochs``) and as a mapping
+    (``p["epochs"]``, ``"epochs" in p``, iteration, ``len(p)``, :meth:`as_dict`).
+    A parameter whose name clashes with a mapping method (``items``, ``get``, ...)
+    is reachable by subscript only.
+    """
+
+    __slots__ = ("_values",)
+    _values: Mapping[str, Any]
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        """Wrap a copy of ``values``."""
+        object.__setattr__(self, "_values", MappingProxyType(copy.deepcopy(dict(values))))
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_values":
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"no parameter {name!r}; parameters: {quoted_names(list(self._values))}"
+            ) from None
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Params is read-only; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Params is read-only; cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[Params], tuple[dict[str, Any]]]:
+        return (Params, (dict(self._values),))
+
+    def __repr__(self) -> str:
+        return f"Params({dict(self._values)!r})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a new, independent ``dict`` of the parameters."""
+        return copy.deepcopy(dict(self._values))
+
+
+def _range_text(type_name: str, minimum: object, maximum: object) -> str:
+    noun = TYPE_NOUNS[type_name]
+    if minimum is not None and maximum is not None:
+        return f"{noun} between {minimum} and {maximum}"
+    if minimum is not None:
+        return f"{noun} >= {minimum}"
+    return f"{noun} <= {maximum}"
+
+
+def _check_param(name: str, raw: object, declared: Mapping[str, Any]) -> Value:
+    """Convert one parameter and apply its choices, pattern and range."""
+    what = f"parameter {name!r}"
+    type_name = str(declared["type"])
+    value = convert(raw, type_name, what=what)
+    choices = declared.get("choices")
+    if choices is not None and value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"{what} must be one of {allowed}, got {value!r}")
+    max_length = declared.get("max_length")
+    if isinstance(max_length, int) and isinstance(value, str) and len(value) > max_length:
+        raise ParameterError(f"{what} must be at most {max_length} characters, got {len(value)}")
+    pattern = declared.get("pattern")
+    if pattern is not None and isinstance(value, str):
+        try:
+            matched = re.search(pattern, value)
+        except re.error as exc:
+            raise RuntimeConfigError(f"{what} has an invalid pattern {pattern!r}: {exc}") from None
+        if matched is None:
+            raise ParameterError(f"{what} must match pattern {pattern!r}, got {value!r}")
+    minimum = declared.get("minimum")
+    maximum = declared.get("maximum")
+    if type_name in ("integer", "number") and isinstance(value, int | float):
+        too_low = minimum is not None and value < minimum
+        too_high = maximum is not None and value > maximum
+        if too_low or too_high:
+            raise ParameterError(
+                f"{what} must be {_range_text(type_name, minimum, maximum)}, got {value!r}"
+            )
+    return value
+
+
+def params() -> Params:
+    """Read, validate and type the execution parameters of this step.
+
+    Reads ``<root>/processing/input/params/params.json`` (a JSON object). With a spec,
+    every declared parameter is converted by :func:`convert` and checked against its
+    ``choices``, ``pattern`` (``re.search``: write anchors yourself) and
+    ``minimum``/``maximum``; a parameter missing from the file takes its declared
+    default, and one without a default is an error. Keys not declared in the spec are
+    dropped. All problems are reported together in one :class:`ParameterError`, e.g.
+    ``parameter 'epochs' must be an integer >= 1, got 0``.
+
+    Without a spec the file's values are returned as JSON parsed them. A missing file
+    counts as an empty object (a pipeline without parameters has no params channel).
+    """
+    path = container_root() / "processing" / "input" / PARAMS_CHANNEL / PARAMS_FILE
+    given = read_json_object(path, ParameterError) or {}
+    current = spec()
+    if current is None:
+        return Params(given)
+    declared: dict[str, Any] = current.get("params") or {}
+    values: dict[str, Value] = {}
+    problems: list[str] = []
+    for name, entry in declared.items():
+        if name in given:
+            raw = given[name]
+        elif entry.get("default") is not None:
+            raw = entry["default"]
+        else:
+            problems.append(f"parameter {name!r} is required but missing from {path}")
+            continue
+        try:
+            values[name] = _check_param(name, raw, entry)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return Params(values)
+
+
+def env(name: str) -> Value:
+    """Return environment variable ``name`` converted back to its declared type.
+
+    With a spec that declares ``name`` under ``env``, the string is converted by
+    :func:`parse_env_string` (``"10"`` -> ``10``, ``"1.0E-4"`` -> ``0.0001``,
+    ``"TRUE"`` -> ``True``). An undeclared name, or no spec, gives the plain string.
+    A variable that is not set, or not convertible, raises :class:`ParameterError`.
+    """
+    current = spec()
+    entry = ((current or {}).get("env") or {}).get(name)
+    type_name = str(entry["type"]) if entry else "string"
+    text = os.environ.get(name)
+    if text is None:
+        declared = f" (declared as {type_name})" if entry else ""
+        raise ParameterError(f"environment variable {name!r} is not set{declared}")
+    return parse_env_string(text, type_name, what=f"environment variable {name!r}")

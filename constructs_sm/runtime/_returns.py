@@ -1,0 +1,96 @@
+"""Values returned to the state machine: :func:`emit` and the returns file.
+
+The only state the runtime keeps between calls lives here: the values this process
+already emitted, per returns file, so that a value survives even if the file is
+removed or replaced between two :func:`emit` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from constructs_sm.runtime._constants import RETURNS_CHANNEL, RETURNS_FILE
+from constructs_sm.runtime._errors import ReturnValueError
+from constructs_sm.runtime._files import container_root, read_json_object, write_json_atomically
+from constructs_sm.runtime._spec import quoted_names, spec, step_label
+from constructs_sm.runtime._values import Value, convert, describe
+
+#: Returned strings may become another step's environment value (at most 256 characters).
+MAX_RETURNED_STRING = 256
+
+# Values emitted by this process, per returns file (see emit()).
+_EMITTED: dict[str, dict[str, Value]] = {}
+
+
+def _check_return(name: str, value: object, declared: Mapping[str, Any] | None) -> Value:
+    what = f"return value {name!r}"
+    if isinstance(value, str) and len(value) > MAX_RETURNED_STRING:
+        raise ReturnValueError(
+            f"{what} is {len(value)} characters; returned strings are at most "
+            f"{MAX_RETURNED_STRING} (they may become environment values): write long "
+            "results to an output channel"
+        )
+    if declared is not None:
+        return convert(value, str(declared[name]), what=what, error=ReturnValueError)
+    if isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return convert(value, "number", what=what, error=ReturnValueError)
+    raise ReturnValueError(
+        f"{what} must be a string, integer, number or boolean, got {describe(value)}"
+    )
+
+
+def emit(**values: object) -> None:
+    """Return values to the state machine: ``emit(accuracy=0.93, rows=1200)``.
+
+    With a spec each name must be declared under ``returns`` and each value must have
+    the declared type (an ``int`` is accepted for a number and stored as ``float``;
+    a ``bool`` is never an integer or a number; numbers must be finite). Values are
+    merged with those already emitted by this process and those already in
+    ``<root>/processing/output/returns/values.json``, and the file is replaced
+    atomically. Nothing is written if any value is rejected; all problems are
+    reported together in one :class:`ReturnValueError`.
+    """
+    current = spec()
+    declared: dict[str, Any] | None = None
+    if current is not None:
+        declared = dict(current.get("returns") or {})
+    checked: dict[str, Value] = {}
+    problems: list[str] = []
+    for name, value in values.items():
+        if declared is not None and name not in declared:
+            problems.append(
+                f"unknown return value {name!r} for {step_label(current or {})}; "
+                f"declared returns: {quoted_names(declared)}"
+            )
+            continue
+        try:
+            checked[name] = _check_return(name, value, declared)
+        except ReturnValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ReturnValueError("; ".join(problems))
+    path = container_root() / "processing" / "output" / RETURNS_CHANNEL / RETURNS_FILE
+    emitted = _EMITTED.setdefault(str(path), {})
+    merged: dict[str, Any] = read_json_object(path, ReturnValueError) or {}
+    merged.update(emitted)
+    merged.update(checked)
+    write_json_atomically(path, merged)
+    emitted.update(checked)
+
+
+def start_returns() -> None:
+    """Write an empty returns file when the step declares returns (the launcher calls it).
+
+    A script that emits nothing then leaves ``{}``, and the state machine's checks fail
+    the step with ``InvalidReturnValues`` naming the missing values, instead of a
+    missing object. An existing file is kept.
+    """
+    current = spec()
+    if not current or not current.get("returns"):
+        return
+    path = container_root() / "processing" / "output" / RETURNS_CHANNEL / RETURNS_FILE
+    if not path.exists():
+        write_json_atomically(path, {})

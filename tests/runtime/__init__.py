@@ -1,0 +1,1 @@
+"""Tests of the container-side runtime (``constructs_sm.runtime``): one module per module."""
