@@ -22,16 +22,18 @@ from typing import Any, Final
 
 from constructs_sm import runtime as _rt
 from constructs_sm.job import JobSettings, render_job_parameters
-from constructs_sm.model import RUN_DIR
+from constructs_sm.layout import RUN_STEP, channel_key_expression
 from constructs_sm.params import (
     INVALID_PARAMETERS,
     Param,
     glob_literal,
     integer_text_rules,
+    integer_value_expression,
     type_test,
     validation_states,
 )
 from constructs_sm.plan import Plan, plan
+from constructs_sm.retries import JOB_RETRIES, S3_RETRIES, failure_states, retry_states
 
 INVALID_RETURN_VALUES: Final = "InvalidReturnValues"
 #: Time a job may spend starting (instance provisioning, image pull, input download)
@@ -46,48 +48,6 @@ _SUCCEEDED: Final = "Pipeline: succeeded"
 _SELECT: Final = "Pipeline: select parameters"
 
 
-#: Retries of the processing task (SECURITY.md "Reliability").
-JOB_RETRIES: Final[list[dict[str, Any]]] = [
-    {
-        "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
-        "IntervalSeconds": 1,
-        "BackoffRate": 1.1,
-        "MaxAttempts": 5,
-        "MaxDelaySeconds": 30,
-    },
-    {
-        "ErrorEquals": ["SageMaker.ResourceLimitExceededException"],
-        "IntervalSeconds": 60,
-        "BackoffRate": 1.5,
-        "MaxAttempts": 8,
-        "MaxDelaySeconds": 1800,
-    },
-    {
-        "ErrorEquals": ["ThrottlingException", "SageMaker.ThrottlingException"],
-        "IntervalSeconds": 2,
-        "BackoffRate": 1.5,
-        "MaxAttempts": 6,
-        "JitterStrategy": "FULL",
-    },
-    {
-        "ErrorEquals": ["States.Timeout"],
-        "IntervalSeconds": 30,
-        "BackoffRate": 1.5,
-        "MaxAttempts": 2,
-    },
-]
-
-#: Retries of the small S3 reads and writes the state machine makes itself.
-S3_RETRIES: Final[list[dict[str, Any]]] = [
-    {
-        "ErrorEquals": ["S3.SdkClientException", "S3.S3Exception", "States.Timeout"],
-        "IntervalSeconds": 1,
-        "BackoffRate": 1.5,
-        "MaxAttempts": 3,
-    }
-]
-
-
 def step_states(
     settings: JobSettings, *, partition: str, next_state: str | None, failed_state: str
 ) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -95,12 +55,14 @@ def step_states(
 
     Returns the first state's name and the states; the last state goes to
     ``next_state`` (or ends the branch when None). Errors are caught into
-    ``failed_state``, a ``Fail`` that keeps the error and cause (see ``failure_state``).
+    ``failed_state`` (see ``retries.failure_states``), a processing job's after the retry
+    policy of :mod:`constructs_sm.retries` decided not to run it again.
     """
     step = settings.step
     run = f"Run {step}"
     states: dict[str, dict[str, Any]] = {}
     catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed_state}]
+    classify, retrying = retry_states(step, task=run, failed_state=failed_state)
     task: dict[str, Any] = {
         "Type": "Task",
         "Resource": f"arn:{partition}:states:::sagemaker:createProcessingJob.sync",
@@ -112,9 +74,10 @@ def step_states(
         },
         "ResultPath": f"$.steps.{step}",
         "Retry": JOB_RETRIES,
-        "Catch": catch,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": classify}],
     }
     states[run] = task
+    states.update(retrying)
     last = task
     if settings.returns:
         read, check = f"Read {step} values", f"Check {step} values"
@@ -126,8 +89,9 @@ def step_states(
             "Resource": f"arn:{partition}:states:::aws-sdk:s3:getObject",
             "Parameters": {
                 "Bucket.$": "$.run.bucket",
-                "Key.$": f"States.Format('{{}}/{step}/{_rt.RETURNS_CHANNEL}/{_rt.RETURNS_FILE}', "
-                "$.run.root)",
+                "Key.$": channel_key_expression(
+                    settings.pipeline, step, _rt.RETURNS_CHANNEL, _rt.RETURNS_FILE
+                ),
             },
             "ResultSelector": {"values.$": "States.StringToJson($.Body)"},
             "ResultPath": f"$.steps.{step}.returned",
@@ -200,11 +164,6 @@ def step_states(
     return run, states
 
 
-def failure_state() -> dict[str, Any]:
-    """A ``Fail`` state that ends the execution with the caught error and cause."""
-    return {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
-
-
 def _merge_expression(paths: Sequence[str]) -> str:
     expression = paths[0]
     for path in paths[1:]:
@@ -238,7 +197,7 @@ class _DefinitionBuilder:
                 next_state=next_state,
                 failed_state=failed,
             )
-            self.put(states, {failed: failure_state(), **step})
+            self.put(states, {**failure_states(failed), **step})
             return first
         kind, parts = node
         if kind == "seq":
@@ -312,7 +271,10 @@ def build_definition(
                     "params.$": "States.JsonMerge($.defaults, $.input, false)",
                     "run": {
                         "bucket": bucket_name,
-                        "root.$": f"States.Format('{pipeline}/{{}}', $$.Execution.Name)",
+                        "pipeline": pipeline,
+                        "execution.$": "$$.Execution.Name",
+                        # Attempts of each step's job (retries.retry_states counts them).
+                        "retries": {name: {"n": 0} for name in steps},
                     },
                     "steps": {},
                 },
@@ -339,7 +301,13 @@ def build_definition(
             _SELECT: {
                 "Type": "Pass",
                 "Parameters": {
-                    "params": {f"{n}.$": f"$.params.{n}" for n in params},
+                    # Integral doubles (5.0) go on as integers (5).
+                    "params": {
+                        f"{n}.$": integer_value_expression(f"$.checks.{n}")
+                        if p.type == "integer"
+                        else f"$.params.{n}"
+                        for n, p in params.items()
+                    },
                     "run.$": "$.run",
                     "steps.$": "$.steps",
                 },
@@ -358,7 +326,9 @@ def build_definition(
                 "Resource": f"arn:{partition}:states:::aws-sdk:s3:putObject",
                 "Parameters": {
                     "Bucket.$": "$.run.bucket",
-                    "Key.$": f"States.Format('{{}}/{RUN_DIR}/{_rt.PARAMS_FILE}', $.run.root)",
+                    "Key.$": channel_key_expression(
+                        pipeline, RUN_STEP, _rt.PARAMS_CHANNEL, _rt.PARAMS_FILE
+                    ),
                     "Body.$": "States.JsonToString($.params)",
                     "ContentType": "application/json",
                 },
@@ -374,7 +344,7 @@ def build_definition(
         },
     )
     states.update(step_states_)
-    builder.put(states, {_FAILED: failure_state(), _SUCCEEDED: {"Type": "Succeed"}})
+    builder.put(states, {**failure_states(_FAILED), _SUCCEEDED: {"Type": "Succeed"}})
     definition: dict[str, Any] = {
         "Comment": f"constructs_sm pipeline {pipeline}",
         "QueryLanguage": "JSONPath",

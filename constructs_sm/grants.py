@@ -17,7 +17,8 @@ from aws_cdk import aws_iam as iam
 
 from constructs_sm import nag
 from constructs_sm import runtime as _rt
-from constructs_sm.model import RUN_DIR, DataSource, OutputRef, StepInput
+from constructs_sm.layout import channel_prefix, params_prefix
+from constructs_sm.model import DataSource, OutputRef, StepInput
 from constructs_sm.params import ParamRef
 from constructs_sm.roles import grant_run_step, grant_vpc_access
 from constructs_sm.storage import grant_prefix_read
@@ -61,13 +62,16 @@ def step_access(
     data_sources: Sequence[DataSource],
     channel_bucket: object,
 ) -> StepAccess:
-    """The prefixes one step's role reads and writes (handoff prefixes hold a ``*`` for
-    the execution name); ``channel_bucket`` tells which data sources are on it."""
-    reads = [S3Read(None, f"{pipeline}/*/{RUN_DIR}/")]
+    """The prefixes one step's role reads and writes: literal channel prefixes
+    (:mod:`constructs_sm.layout`) and data sources; ``channel_bucket`` tells which data
+    sources are on it."""
+    reads = [S3Read(None, params_prefix(pipeline))]
     for spec in inputs.values():
         source = spec.source
         if isinstance(source, OutputRef):
-            reads.append(S3Read(None, f"{pipeline}/*/{source.key_suffix}"))
+            reads.append(
+                S3Read(None, channel_prefix(pipeline, source.step.step_name, source.channel))
+            )
         elif isinstance(source, ParamRef):
             reads += [
                 S3Read(None if d.bucket is channel_bucket else d.bucket.bucket_arn, d.prefix)
@@ -76,10 +80,10 @@ def step_access(
         elif not Token.is_unresolved(source):
             bucket, _, key_prefix = source[len("s3://") :].partition("/")
             reads.append(S3Read(f"arn:{Aws.PARTITION}:s3:::{bucket}", key_prefix))
-    writes = [f"{pipeline}/*/{step}/{channel}/" for channel in outputs]
+    writes = [channel_prefix(pipeline, step, channel) for channel in outputs]
     machine: list[str] = []
     if returns:
-        returned = f"{pipeline}/*/{step}/{_rt.RETURNS_CHANNEL}/"
+        returned = channel_prefix(pipeline, step, _rt.RETURNS_CHANNEL)
         writes.append(returned)
         machine.append(returned)
     return StepAccess(tuple(reads), tuple(writes), tuple(machine))

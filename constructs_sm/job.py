@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from constructs_sm import runtime as _rt
+from constructs_sm.layout import RUN_STEP, channel_uri_expression
 from constructs_sm.model import (
     PROCESSING_ROOT,
-    RUN_DIR,
     EnvValue,
     InputSource,
     OutputRef,
@@ -56,11 +56,6 @@ def job_name_expression(prefix: str, step: str) -> str:
     )
 
 
-def run_uri_expression(suffix: str) -> str:
-    """Intrinsic expression of ``s3://<bucket>/<pipeline>/<execution>/<suffix>``."""
-    return f"States.Format('s3://{{}}/{{}}/{suffix}', $.run.bucket, $.run.root)"
-
-
 def env_entry(key: str, value: EnvValue) -> tuple[str, Any]:
     """One ``Environment`` entry: literals as strings, references converted by the state."""
     if isinstance(value, ParamRef | ValueRef):
@@ -98,19 +93,19 @@ class JobSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def _input_uri(source: InputSource) -> tuple[str, str]:
+def _input_uri(pipeline: str, source: InputSource) -> tuple[str, str]:
     if isinstance(source, OutputRef):
-        return "S3Uri.$", run_uri_expression(source.key_suffix)
+        return "S3Uri.$", channel_uri_expression(pipeline, source.step.step_name, source.channel)
     if isinstance(source, ParamRef):
         return "S3Uri.$", source.json_path
     return "S3Uri", source
 
 
 def _processing_input(
-    name: str, spec: StepInput, uri: tuple[str, str] | None = None
+    pipeline: str, name: str, spec: StepInput, uri: tuple[str, str] | None = None
 ) -> dict[str, Any]:
     """One ProcessingInput; ``uri`` (key, value) overrides the one of ``spec.source``."""
-    key, value = uri or _input_uri(spec.source)
+    key, value = uri or _input_uri(pipeline, spec.source)
     s3_input: dict[str, Any] = {
         key: value,
         "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
@@ -121,12 +116,12 @@ def _processing_input(
     return {"InputName": name, "AppManaged": False, "S3Input": s3_input}
 
 
-def _processing_output(step: str, name: str) -> dict[str, Any]:
+def _processing_output(pipeline: str, step: str, name: str) -> dict[str, Any]:
     return {
         "OutputName": name,
         "AppManaged": False,
         "S3Output": {
-            "S3Uri.$": run_uri_expression(f"{step}/{name}/"),
+            "S3Uri.$": channel_uri_expression(pipeline, step, name),
             "LocalPath": f"{PROCESSING_ROOT}/output/{name}",
             "S3UploadMode": "EndOfJob",
         },
@@ -135,17 +130,16 @@ def _processing_output(step: str, name: str) -> dict[str, Any]:
 
 def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
     """The ``Parameters`` of a step's ``createProcessingJob.sync`` task."""
-    step = settings.step
+    step, pipeline = settings.step, settings.pipeline
+    params_uri = channel_uri_expression(pipeline, RUN_STEP, _rt.PARAMS_CHANNEL)
     inputs = [
-        _processing_input(_rt.CODE_CHANNEL, StepInput(settings.code_uri)),
-        # The run's _run/ prefix, where the state machine writes the params file.
-        _processing_input(
-            _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", run_uri_expression(f"{RUN_DIR}/"))
-        ),
-        *(_processing_input(name, spec) for name, spec in settings.inputs.items()),
+        _processing_input(pipeline, _rt.CODE_CHANNEL, StepInput(settings.code_uri)),
+        # The run's parameters file, written by the state machine before the first job.
+        _processing_input(pipeline, _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", params_uri)),
+        *(_processing_input(pipeline, name, spec) for name, spec in settings.inputs.items()),
     ]
     channels = [*settings.outputs, *([_rt.RETURNS_CHANNEL] if settings.returns else [])]
-    outputs = [_processing_output(step, name) for name in channels]
+    outputs = [_processing_output(pipeline, step, name) for name in channels]
     environment: dict[str, Any] = {
         _rt.STEP_ENV: step,
         _rt.PIPELINE_ENV: settings.pipeline,
@@ -210,6 +204,19 @@ def _arguments_expression(args: Sequence[str | ParamRef]) -> str:
     return "States.Array(" + ", ".join(parts) + ")"
 
 
+#: A CDK token inside a string (``${Token[TOKEN.123]}``): resolved by CDK at synth, so it
+#: must reach the definition unescaped.
+_TOKEN: Final = re.compile(r"(\$\{Token\[[^\]]+\]\})")
+
+
 def _escape_intrinsic(text: str) -> str:
-    """Escape a literal for use inside an intrinsic function's single-quoted string."""
-    return re.sub(r"([\\'{}])", r"\\\1", text)
+    """Escape a literal for use inside an intrinsic function's single-quoted string.
+
+    CDK tokens are kept as they are (CDK replaces them with their value at synth); only
+    the text around them is escaped.
+    """
+    parts = _TOKEN.split(text)
+    return "".join(
+        part if index % 2 else re.sub(r"([\\'{}])", r"\\\1", part)
+        for index, part in enumerate(parts)
+    )

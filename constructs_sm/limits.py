@@ -8,14 +8,24 @@ constructs, the definition renderer and the nag rules all read them from this mo
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from typing import Final
+
+from constructs_sm.service_model import instance_types
 
 #: ProcessingInputs and ProcessingOutputConfig.Outputs: at most 10 each.
 MAX_CHANNELS: Final = 10
 #: Environment: at most 100 entries, each value at most 256 characters.
 MAX_ENV: Final = 100
 MAX_ENV_VALUE: Final = 256
+#: ContainerEntrypoint and ContainerArguments: 1-100 items of 1-256 characters each.
+MAX_ARGUMENT: Final = 256
+MAX_ARGUMENTS: Final = 100
+#: VpcConfig: 1-16 subnets and 1-5 security groups.
+MAX_SUBNETS: Final = 16
+MAX_SECURITY_GROUPS: Final = 5
 #: StoppingCondition.MaxRuntimeInSeconds: 1 to 777,600 (9 days).
 MAX_RUNTIME_LIMIT: Final = 777_600
 #: ProcessingJobName: 1-63 characters of this pattern, unique per account and region.
@@ -40,3 +50,30 @@ def has_local_storage(instance_type: object) -> bool:
     family = match.group(1)
     # m5d, c5d, r5d, m6id, g4dn, p3dn, p4d ...: a "d" after the generation digit.
     return family in _LOCAL_STORAGE_FAMILIES or bool(re.match(r"^[a-z]+\d+[a-z]*d[a-z]?$", family))
+
+
+def instance_type_problem(instance_type: object) -> str | None:
+    """Why ``instance_type`` is not a SageMaker Processing instance type, or None.
+
+    The allowed values are the ``ProcessingInstanceType`` enum of the SageMaker API model
+    that botocore ships (SageMaker rejects any other value when it creates the job).
+    """
+    known = instance_types()
+    if isinstance(instance_type, str) and instance_type in known:
+        return None
+    close = difflib.get_close_matches(str(instance_type), sorted(known), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return (
+        "instance_type must be a SageMaker Processing instance type (the API's "
+        f"ProcessingInstanceType, e.g. ml.m5.xlarge), got {instance_type!r}{hint}"
+    )
+
+
+#: Punctuation a tag key or value may hold besides letters, digits and spaces.
+_TAG_PUNCTUATION: Final = frozenset("_.:/=+-@")
+
+
+def is_tag_text(text: str) -> bool:
+    """The API's tag pattern ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``: Unicode letters,
+    separators (spaces, not tabs or newlines) and numbers, plus ``_.:/=+-@``."""
+    return all(unicodedata.category(char)[0] in "LZN" or char in _TAG_PUNCTUATION for char in text)

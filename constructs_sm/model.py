@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 from constructs_sm import runtime as _rt
-from constructs_sm.limits import INSTANCE_TYPE, MAX_RUNTIME_LIMIT, has_local_storage
+from constructs_sm.limits import MAX_RUNTIME_LIMIT, has_local_storage, instance_type_problem
 from constructs_sm.params import ParamRef, ParamType
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from constructs_sm.step import ProcessingStep
 
 PROCESSING_ROOT: Final = "/opt/ml/processing"
-#: Below each run's root, the files the state machine writes itself (the params file).
-RUN_DIR: Final = "_run"
 
 #: Step names are JSONPath segments ($.steps.<step>...) and S3 key segments: no hyphens.
 STEP_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
@@ -57,10 +55,9 @@ class Resources:
 
     def __post_init__(self) -> None:
         problems = []
-        if not isinstance(self.instance_type, str) or not INSTANCE_TYPE.match(self.instance_type):
-            problems.append(
-                f"instance_type must look like 'ml.<family>.<size>', got {self.instance_type!r}"
-            )
+        problem = instance_type_problem(self.instance_type)
+        if problem:
+            problems.append(problem)
         for label, value, low, high in (
             ("instance_count", self.instance_count, 1, 100),
             ("volume_size_gb", self.volume_size_gb, 1, 16384),
@@ -83,7 +80,8 @@ class Resources:
 class OutputRef:
     """A step's output channel, usable as another step's input (``step.output(name)``).
 
-    At run time it is the prefix ``s3://<bucket>/<pipeline>/<execution>/<step>/<channel>/``.
+    At run time it is the prefix ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/``
+    (see :mod:`constructs_sm.layout`).
     """
 
     step: ProcessingStep
@@ -91,7 +89,7 @@ class OutputRef:
 
     @property
     def key_suffix(self) -> str:
-        """The prefix below the run's root: ``<step>/<channel>/``."""
+        """``<step>/<channel>/``: the channel below the pipeline's run prefix."""
         return f"{self.step.step_name}/{self.channel}/"
 
 
@@ -113,7 +111,8 @@ class ValueRef:
         return f"$.steps.{self.step.step_name}.returned.values.{self.name}"
 
 
-InputMode = Literal["File", "Pipe", "FastFile"]
+#: SageMaker Processing's S3InputMode (FastFile is a training-job mode, not a processing one).
+InputMode = Literal["File", "Pipe"]
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
 DataType = Literal["S3Prefix", "ManifestFile"]
 InputSource = OutputRef | ParamRef | str
@@ -135,8 +134,14 @@ class StepInput:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.mode not in ("File", "Pipe", "FastFile"):
-            problems.append(f"mode must be File, Pipe or FastFile, got {self.mode!r}")
+        mode: str = self.mode
+        if mode == "FastFile":
+            problems.append(
+                "mode 'FastFile' is a training-job input mode; SageMaker Processing accepts "
+                "File (download before the script starts) or Pipe: use mode='File'"
+            )
+        elif mode not in ("File", "Pipe"):
+            problems.append(f"mode must be File or Pipe, got {self.mode!r}")
         if self.distribution not in ("FullyReplicated", "ShardedByS3Key"):
             problems.append(
                 f"distribution must be FullyReplicated or ShardedByS3Key, got {self.distribution!r}"
@@ -148,6 +153,28 @@ class StepInput:
 
 
 EnvValue = str | int | float | bool | ParamRef | ValueRef
+
+
+def shown(value: object) -> str:
+    """A declared value as an error message names it: a step by its name, a reference by
+    what it refers to, never an object's repr with its address."""
+    if isinstance(value, ParamRef):
+        return f"param {value.name!r}"
+    if isinstance(value, OutputRef):
+        return f"output {value.channel!r} of step {value.step.step_name!r}"
+    if isinstance(value, ValueRef):
+        return f"value {value.name!r} of step {value.step.step_name!r}"
+    step_name = getattr(value, "step_name", None)
+    if isinstance(step_name, str):
+        return f"step {step_name!r}"
+    node = getattr(value, "node", None)
+    path = getattr(node, "path", None)
+    if isinstance(path, str):
+        return f"{type(value).__name__} {path!r}"
+    text = repr(value)
+    if " object at 0x" in text:
+        return f"a {type(value).__module__}.{type(value).__qualname__}"
+    return text if len(text) <= 200 else f"{text[:197]}..."
 
 
 def literal_type(value: object) -> ParamType | None:
@@ -178,8 +205,24 @@ def env_literal(value: str | int | float | bool) -> str:
 class DataSource:
     """Where a step input given as a parameter (an S3 URI at run time) may point.
 
-    Steps that read a parameter-supplied URI get read access to these prefixes only.
+    Steps that read a parameter-supplied URI get read access to these prefixes only:
+    ``s3:GetObject`` on ``<prefix>*`` and ``s3:ListBucket`` limited to it. The default
+    ``prefix=""`` is the whole bucket: those steps may then read every object in it
+    (not allowed for the channel bucket, whose run prefixes hold other runs' data).
     """
 
     bucket: s3.IBucket
     prefix: str = ""
+
+
+@dataclass(frozen=True)
+class PrefixClaim:
+    """A key prefix of a channel bucket that a pipeline uses.
+
+    ``kind`` is ``"run"`` for the prefix its runs write (a lifecycle rule expires
+    everything under it) or ``"data"`` for input data its steps read (a data source).
+    """
+
+    prefix: str
+    kind: Literal["run", "data"]
+    owner: str

@@ -411,12 +411,37 @@ def integer_text_rules(text_path: str, fail: str) -> list[dict[str, Any]]:
     ]
 
 
+def integral_text_rules(text_path: str, fail: str) -> list[dict[str, Any]]:
+    """Choice rules failing when a number's text is not integral: ``5`` and ``5.0`` pass
+    (JSON does not tell integers from integral doubles), ``5.5`` and ``1.0E7`` do not.
+
+    Step Functions runs on Java, whose doubles of 10^7 and more print in exponent
+    notation (``1.0E7``): an integral value written with a fraction is accepted below that
+    size only (the local CLI refuses larger ones before it starts an execution).
+    """
+    return [
+        {
+            "And": [
+                {"Variable": text_path, "StringMatches": "*.*"},
+                {"Not": {"Variable": text_path, "StringMatches": "*.0"}},
+            ],
+            "Next": fail,
+        },
+        *({"Variable": text_path, "StringMatches": glob, "Next": fail} for glob in ("*e*", "*E*")),
+    ]
+
+
+def integer_value_expression(text_path: str) -> str:
+    """An intrinsic expression turning an integral number's text (``5.0``) into ``5``."""
+    return f"States.StringToJson(States.ArrayGetItem(States.StringSplit({text_path}, '.'), 0))"
+
+
 def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dict[str, Any]]:
     """Choice rules that fail when a (correctly typed) value is out of its declared bounds."""
     rules: list[dict[str, Any]] = []
     if param.type == "integer":
-        # An integer is a number whose text has no fraction or exponent.
-        rules += integer_text_rules(text_path, fail)
+        # An integer is a number whose text has no fraction (other than .0) or exponent.
+        rules += integral_text_rules(text_path, fail)
     if param.minimum is not None:
         rules.append({"Variable": path, "NumericLessThan": param.minimum, "Next": fail})
     if param.maximum is not None:

@@ -38,15 +38,17 @@ from constructs_sm.definition import build_definition
 from constructs_sm.grants import grant_step, step_access
 from constructs_sm.image import ProcessingImage
 from constructs_sm.job import job_name_prefix
+from constructs_sm.layout import params_prefix
 from constructs_sm.model import (
-    RUN_DIR,
     DataSource,
     EnvValue,
     OutputRef,
+    PrefixClaim,
     Resources,
     StepInput,
     ValueRef,
     literal_type,
+    shown,
 )
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.plan import Plan, plan
@@ -63,6 +65,8 @@ from constructs_sm.validation import (
     StepValidator,
     ValidatedStep,
     data_source_problems,
+    network_problems,
+    prefix_conflicts,
     tag_problems,
 )
 
@@ -125,9 +129,9 @@ class ProcessingPipeline(Construct):
                 + (" (the construct id; pass pipeline_name)" if pipeline_name is None else "")
             )
         if not isinstance(storage, ChannelBucket):
-            problems.append(f"storage must be a ChannelBucket, got {storage!r}")
+            problems.append(f"storage must be a ChannelBucket, got {shown(storage)}")
         if not isinstance(image, ProcessingImage):
-            problems.append(f"image must be a ProcessingImage, got {image!r}")
+            problems.append(f"image must be a ProcessingImage, got {shown(image)}")
         if security_groups is not None and vpc is None:
             problems.append("security_groups needs vpc")
         if vpc_subnets is not None and vpc is None:
@@ -140,13 +144,19 @@ class ProcessingPipeline(Construct):
             if isinstance(storage, ChannelBucket)
             else ()
         )
-        if isinstance(name, str) and isinstance(storage, ChannelBucket):
-            problems += data_source_problems(sources, storage.bucket, f"{name}/")
-            if f"{name}/" in storage.run_prefixes:
-                problems.append(
-                    f"pipeline_name {name!r} is already used with this storage (its runs live "
-                    f"under '{name}/'); give each pipeline its own pipeline_name"
-                )
+        problems += data_source_problems(sources)
+        claims: list[PrefixClaim] = []
+        if isinstance(name, str) and isinstance(storage, ChannelBucket) and not problems:
+            owner = f"pipeline {name!r} ({scope.node.path}/{construct_id})"
+            claims = [
+                PrefixClaim(f"{name}/", "run", owner),
+                *(
+                    PrefixClaim(source.prefix, "data", owner)
+                    for source in sources
+                    if source.bucket is storage.bucket
+                ),
+            ]
+            problems += prefix_conflicts(storage.prefix_claims, claims)
         machine_name = _state_machine_name(scope, name) if isinstance(name, str) else None
         if machine_name is not None and any(
             isinstance(other, ProcessingPipeline) and other.state_machine_name == machine_name
@@ -156,6 +166,10 @@ class ProcessingPipeline(Construct):
                 f"the stack already has a pipeline whose state machine is named "
                 f"{machine_name!r}; give each pipeline its own pipeline_name"
             )
+        subnet_ids: list[str] = []
+        if vpc is not None:
+            subnet_ids = _selected_subnets(vpc, vpc_subnets)
+            problems += network_problems(subnet_ids, security_groups)
         if problems:
             raise ValueError("ProcessingPipeline: " + "; ".join(problems))
         self._params = validate_params(params)
@@ -188,19 +202,8 @@ class ProcessingPipeline(Construct):
                 )
                 groups = [group]
             self._security_group_ids = [g.security_group_id for g in groups]
-            chosen = vpc_subnets or ec2.SubnetSelection(
-                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-            )
-            selected = vpc.select_subnets(
-                availability_zones=chosen.availability_zones,
-                one_per_az=chosen.one_per_az,
-                subnet_filters=chosen.subnet_filters,
-                subnet_group_name=chosen.subnet_group_name,
-                subnets=chosen.subnets,
-                subnet_type=chosen.subnet_type,
-            )
-            self._subnet_ids = list(selected.subnet_ids)
-        storage.add_run_prefix(f"{name}/")
+            self._subnet_ids = subnet_ids
+        storage.claim_prefixes(claims)
 
         # A physical name derived from the stack and the pipeline lets the role's trust
         # name exactly this state machine (aws:SourceArn).
@@ -209,7 +212,7 @@ class ProcessingPipeline(Construct):
             self, "StateMachineRole", state_machine_name=machine_name
         )
         grant_job_events(self._role, scope=self)
-        storage.grant_write(self._role, f"{name}/*/{RUN_DIR}/")
+        storage.grant_put(self._role, params_prefix(name))
         self._log_group = logs.LogGroup(
             self,
             "Logs",
@@ -487,11 +490,13 @@ class ProcessingPipeline(Construct):
         deps = list(checked.depends_on)
         for position, other in enumerate(after):
             if not isinstance(other, ProcessingStep) or other.pipeline is not self:
-                problems.append(f"after[{position}] must be a step of this pipeline, got {other!r}")
+                problems.append(
+                    f"after[{position}] must be a step of this pipeline, got {shown(other)}"
+                )
             elif other not in deps:
                 deps.append(other)
         if image is not None and not isinstance(image, ProcessingImage):
-            problems.append(f"image must be a ProcessingImage, got {image!r}")
+            problems.append(f"image must be a ProcessingImage, got {shown(image)}")
         if problems:
             raise ValueError(f"add_step({name!r}): " + "; ".join(problems))
         return replace(checked, depends_on=tuple(deps))
@@ -510,3 +515,17 @@ def _state_machine_name(scope: Construct, pipeline_name: str) -> str | None:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[:71]}-{digest}"
+
+
+def _selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> list[str]:
+    """The subnets jobs run in: ``selection``, by default the VPC's private subnets."""
+    chosen = selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+    selected = vpc.select_subnets(
+        availability_zones=chosen.availability_zones,
+        one_per_az=chosen.one_per_az,
+        subnet_filters=chosen.subnet_filters,
+        subnet_group_name=chosen.subnet_group_name,
+        subnets=chosen.subnets,
+        subnet_type=chosen.subnet_type,
+    )
+    return list(selected.subnet_ids)

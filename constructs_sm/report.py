@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_RUN_URI = re.compile(r"^States\.Format\('s3://\{\}/\{\}/(?P<suffix>[^']*)', \$\.run\.bucket")
+#: ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/`` (constructs_sm.layout).
+_RUN_URI = re.compile(
+    r"^States\.Format\('s3://\{\}/[^/']+/(?P<suffix>[^']*/)\{\}/', \$\.run\.bucket, "
+    r"\$\.run\.execution\)$"
+)
 _ASSET = re.compile(r"/(?P<hash>[0-9a-f]{64})\.zip$")
 
 
@@ -191,7 +195,9 @@ def render(reports: list[PipelineReport]) -> str:
                 lines.append(f"      env {key} ({value['type']}) <- {value['source']}")
             for key, kind in (step.spec or {}).get("returns", {}).items():
                 lines.append(f"      returns {key} ({kind})")
-        lines.append("  handoffs live under s3://<channel bucket>/<pipeline>/<execution name>/")
+        lines.append(
+            "  handoffs live under s3://<channel bucket>/<pipeline>/<step>/<channel>/<execution>/"
+        )
         lines.append("")
     if not reports:
         lines.append("no constructs_sm pipeline found")

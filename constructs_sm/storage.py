@@ -10,6 +10,7 @@ exactly the prefixes a step reads or writes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from aws_cdk import Acknowledgment, Duration, Names, RemovalPolicy, Token, Validations
 from aws_cdk import aws_iam as iam
@@ -18,6 +19,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from constructs_sm import nag
+from constructs_sm.model import PrefixClaim
+from constructs_sm.validation import prefix_conflicts
 
 __all__ = ["ChannelBucket"]
 
@@ -42,6 +45,9 @@ _KMS_READ_ACTIONS = ("kms:Decrypt",)
 # SageMaker asks for kms:Encrypt when an output KmsKeyId is set; S3 calls GenerateDataKey on
 # upload and Decrypt to complete multipart uploads.
 _KMS_WRITE_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
+# A single (not multipart) PutObject of an SSE-KMS object needs a data key only.
+_PUT_OBJECT_ACTIONS = ("s3:PutObject",)
+_KMS_PUT_ACTIONS = ("kms:GenerateDataKey",)
 
 _REPLICATION_RULES = (
     "NIST.800.53.R5-S3BucketReplicationEnabled",
@@ -126,6 +132,7 @@ class ChannelBucket(Construct):
         self._noncurrent_version_expiration = noncurrent_version_expiration
         self._abort_incomplete_multipart_upload_after = abort_incomplete_multipart_upload_after
         self._run_rules: dict[str, str] = {}
+        self._claims: list[PrefixClaim] = []
         self._token_rule_count = 0
 
         self._log_bucket: s3.IBucket | None
@@ -273,6 +280,26 @@ class ChannelBucket(Construct):
         """The prefixes that :meth:`add_run_prefix` added lifecycle rules for, in order."""
         return tuple(self._run_rules)
 
+    @property
+    def prefix_claims(self) -> tuple[PrefixClaim, ...]:
+        """The run and data-source prefixes pipelines use on this bucket, in order."""
+        return tuple(self._claims)
+
+    def claim_prefixes(self, claims: Sequence[PrefixClaim]) -> None:
+        """Record the prefixes a pipeline uses; run prefixes get their lifecycle rule.
+
+        :raises ValueError: naming both owners when a run prefix would overlap another
+            claim (its lifecycle rule would expire the other's data), or a data-source
+            prefix another pipeline's run prefix.
+        """
+        problems = prefix_conflicts(self._claims, claims)
+        if problems:
+            raise ValueError("ChannelBucket: " + "; ".join(problems))
+        self._claims.extend(claims)
+        for claim in claims:
+            if claim.kind == "run":
+                self._expire(claim.prefix)
+
     def add_run_prefix(self, prefix: str) -> bool:
         """Expire the per-run handoff data stored under ``prefix`` (e.g. ``"Pipeline/"``).
 
@@ -285,11 +312,18 @@ class ChannelBucket(Construct):
         :returns: True if a rule was added; False if ``prefix`` already has one, or if the
             bucket was passed in (a passed bucket manages its own lifecycle).
         :raises ValueError: if ``prefix`` is empty, starts with ``/``, does not end with
-            ``/``, is longer than 1024 characters or contains ``*``.
+            ``/``, is longer than 1024 characters or contains ``*``; or if it overlaps a
+            prefix a pipeline uses (see :meth:`claim_prefixes`).
         """
         _validate_prefix(prefix, allow_wildcards=False)
-        if self._owned_bucket is None or prefix in self._run_rules:
+        if prefix in self._run_rules:
             return False
+        self.claim_prefixes([PrefixClaim(prefix, "run", "ChannelBucket.add_run_prefix")])
+        return prefix in self._run_rules
+
+    def _expire(self, prefix: str) -> None:
+        if self._owned_bucket is None or prefix in self._run_rules:
+            return
         rule_id = self._rule_id(prefix)
         self._owned_bucket.add_lifecycle_rule(
             id=rule_id,
@@ -299,7 +333,6 @@ class ChannelBucket(Construct):
             abort_incomplete_multipart_upload_after=self._abort_incomplete_multipart_upload_after,
         )
         self._run_rules[prefix] = rule_id
-        return True
 
     def _rule_id(self, prefix: str) -> str:
         if Token.is_unresolved(prefix):
@@ -351,6 +384,26 @@ class ChannelBucket(Construct):
         )
         if self._key is not None:
             grant = grant.combine(self._key.grant(grantee, *_KMS_WRITE_ACTIONS))
+        _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "write")
+        return grant
+
+    def grant_put(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+        """Let ``grantee`` put single objects under ``prefix`` and nothing more.
+
+        ``s3:PutObject`` on ``<prefix>*`` objects and ``kms:GenerateDataKey`` on :attr:`key`
+        (what one PutObject of an SSE-KMS object needs: no multipart upload, no read):
+        for the state machine, which writes each run's parameters file.
+
+        :param prefix: a key prefix ending in ``/``; ``*`` stands for any characters.
+        """
+        _validate_prefix(prefix, allow_wildcards=True)
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(_PUT_OBJECT_ACTIONS),
+            resource_arns=[self._bucket.arn_for_objects(f"{prefix}*")],
+        )
+        if self._key is not None:
+            grant = grant.combine(self._key.grant(grantee, *_KMS_PUT_ACTIONS))
         _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "write")
         return grant
 
@@ -473,8 +526,9 @@ def _acknowledge_prefix(grantee: iam.IGrantable, objects: str, prefix: str, acce
         grantee.grant_principal,
         [objects],
         f"Object {access} access is limited to the key prefix {shown!r}: IAM scopes a "
-        "prefix with a trailing '*', and a '*' segment stands for the execution name of "
-        "per-run handoff prefixes (<pipeline>/<execution>/<step>/<channel>/).",
+        "prefix with a trailing '*', which here covers the executions of one channel "
+        "(<pipeline>/<step>/<channel>/<execution>/...) or one data-source prefix and nothing "
+        "outside it.",
     )
 
 

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_cdk import Token
 
-from constructs_sm.limits import MAX_CHANNELS, MAX_ENV, MAX_ENV_VALUE, S3_URI
+from constructs_sm.limits import (
+    MAX_ARGUMENT,
+    MAX_CHANNELS,
+    MAX_ENV,
+    MAX_ENV_VALUE,
+    MAX_SECURITY_GROUPS,
+    MAX_SUBNETS,
+    S3_URI,
+    is_tag_text,
+)
 from constructs_sm.model import (
     CHANNEL_NAME,
     ENV_KEY,
@@ -28,17 +37,17 @@ from constructs_sm.model import (
     DataSource,
     EnvValue,
     OutputRef,
+    PrefixClaim,
     Resources,
     StepInput,
     ValueRef,
     env_literal,
     literal_type,
+    shown,
 )
 from constructs_sm.params import Param, ParamRef, ParamType
 
 if TYPE_CHECKING:
-    from aws_cdk import aws_s3 as s3
-
     from constructs_sm.step import ProcessingStep
 
 PIPELINE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -115,7 +124,12 @@ class StepValidator:
                 if not isinstance(source, OutputRef | ParamRef | str):
                     problems.append(
                         f"{where} must be a step output, a param, an s3:// URI or a "
-                        f"StepInput, got {source!r}"
+                        f"StepInput, got {shown(source)}"
+                        + (
+                            " (use step.output(<channel>))"
+                            if isinstance(getattr(source, "step_name", None), str)
+                            else ""
+                        )
                     )
                     continue
                 spec = StepInput(source)
@@ -134,7 +148,7 @@ class StepValidator:
                 "pipeline's)"
             )
         if isinstance(outputs, str) or not isinstance(outputs, Sequence):
-            problems.append(f"outputs must be a list of channel names, got {outputs!r}")
+            problems.append(f"outputs must be a list of channel names, got {shown(outputs)}")
             outputs = ()
         for channel in outputs:
             problems += channel_problems(channel, f"outputs entry {channel!r}", RESERVED_OUTPUTS)
@@ -201,7 +215,7 @@ class StepValidator:
             else:
                 problems.append(
                     f"{where} must be a str, int, float, bool, param or step value, "
-                    f"got {value!r} ({type(value).__name__})"
+                    f"got {shown(value)} ({type(value).__name__})"
                 )
                 continue
             spec_env[key] = value
@@ -211,22 +225,28 @@ class StepValidator:
                 f"allowed (a job has at most {MAX_ENV}, {_OWN_ENV} are the pipeline's)"
             )
         if resources is not None and not isinstance(resources, Resources):
-            problems.append(f"resources must be a Resources, got {resources!r}")
+            problems.append(f"resources must be a Resources, got {shown(resources)}")
         if isinstance(arguments, str) or not isinstance(arguments, Sequence):
-            problems.append(f"arguments must be a list, got {arguments!r}")
+            problems.append(f"arguments must be a list, got {shown(arguments)}")
         else:
             if len(arguments) > 100:
                 problems.append(f"arguments has {len(arguments)} items; at most 100 are allowed")
             for position, argument in enumerate(arguments):
+                where = f"arguments[{position}]"
                 if isinstance(argument, ParamRef):
-                    problems += self._param_problems(argument, f"arguments[{position}]")
+                    problems += self._param_problems(argument, where)
+                    if argument.type == "string" and argument.param.longest > MAX_ARGUMENT:
+                        problems.append(
+                            f"{where} uses string param {argument.name!r}, which may be "
+                            f"{argument.param.longest} characters; container arguments are at "
+                            f"most {MAX_ARGUMENT}: declare it with max_length={MAX_ARGUMENT} "
+                            "or less, or read it from runtime.params()"
+                        )
                 elif not isinstance(argument, str):
+                    problems.append(f"{where} must be a str or param, got {shown(argument)}")
+                elif not Token.is_unresolved(argument) and not 1 <= len(argument) <= MAX_ARGUMENT:
                     problems.append(
-                        f"arguments[{position}] must be a str or param, got {argument!r}"
-                    )
-                elif not Token.is_unresolved(argument) and not 1 <= len(argument) <= 256:
-                    problems.append(
-                        f"arguments[{position}] must be 1 to 256 characters, got {len(argument)}"
+                        f"{where} must be 1 to {MAX_ARGUMENT} characters, got {len(argument)}"
                     )
         return problems, ValidatedStep(spec_inputs, spec_env, spec_returns, tuple(deps))
 
@@ -267,13 +287,30 @@ class StepValidator:
             ):
                 return [
                     f"{where} must be an s3://<bucket>/<prefix> URI of at most 1024 "
-                    f"characters with a valid bucket name, got {source!r}"
+                    f"characters with a valid bucket name, got {shown(source)}"
                 ]
             return []
-        return [f"{where} has an unsupported source {source!r}"]
+        return [f"{where} has an unsupported source {shown(source)}"]
 
 
-_TAG_TEXT: Final = re.compile(r"^[\w\s.:/=+\-@]*$")
+def network_problems(
+    subnet_ids: Sequence[str], security_groups: Sequence[object] | None
+) -> list[str]:
+    """A job's VpcConfig takes 1 to 16 subnets and 1 to 5 security groups (API model)."""
+    problems = []
+    if not Token.is_unresolved(subnet_ids) and not 1 <= len(subnet_ids) <= MAX_SUBNETS:
+        problems.append(
+            f"vpc_subnets selects {len(subnet_ids)} subnets; a processing job runs in 1 to "
+            f"{MAX_SUBNETS} (VpcConfig.Subnets): choose them with vpc_subnets"
+        )
+    if security_groups is not None and not 1 <= len(security_groups) <= MAX_SECURITY_GROUPS:
+        problems.append(
+            f"security_groups has {len(security_groups)} groups; a processing job takes 1 to "
+            f"{MAX_SECURITY_GROUPS} (VpcConfig.SecurityGroupIds)"
+        )
+    return problems
+
+
 #: A job has at most 50 tags; the pipeline adds two of its own.
 _MAX_TAGS: Final = 48
 
@@ -289,40 +326,76 @@ def tag_problems(tags: Mapping[str, str]) -> list[str]:
             key.lower().startswith("aws:")
             or not 1 <= len(key) <= 128
             or len(value) > 256
-            or not _TAG_TEXT.match(key)
-            or not _TAG_TEXT.match(value)
+            or not is_tag_text(key)
+            or not is_tag_text(value)
         ):
             problems.append(
-                f"tag {key!r} is invalid: keys are 1-128 characters not starting with "
-                "'aws:', values at most 256, both letters, digits, spaces and _.:/=+-@"
+                f"tag {key!r}: {value!r} is invalid: keys are 1-128 characters not starting "
+                "with 'aws:', values at most 256, both Unicode letters, numbers and spaces "
+                "(not tabs or newlines) and _.:/=+-@"
             )
     return problems
 
 
-def data_source_problems(
-    sources: Sequence[DataSource], channel_bucket: s3.IBucket, run_prefix: str
-) -> list[str]:
+def data_source_problems(sources: Sequence[DataSource]) -> list[str]:
+    """Each data source must be a DataSource with a directory prefix (or ``""``)."""
     problems = []
     for index, source in enumerate(sources):
         where = f"data_sources[{index}]"
         if not isinstance(source, DataSource):
-            problems.append(f"{where} must be a DataSource, got {source!r}")
+            problems.append(f"{where} must be a DataSource, got {shown(source)}")
             continue
         prefix = source.prefix
-        if Token.is_unresolved(prefix):
+        if Token.is_unresolved(prefix) or prefix == "":
             continue
-        if not prefix or not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
+        if not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
             problems.append(
-                f"{where}.prefix must be a key prefix ending with '/' (e.g. 'data/'), "
-                f"got {prefix!r}: steps may read everything under it"
+                f"{where}.prefix must be a key prefix ending with '/' (e.g. 'data/') or '' "
+                f"for the whole bucket, got {prefix!r}: steps may read everything under it"
             )
-        elif source.bucket is channel_bucket and (
-            prefix.startswith(run_prefix) or run_prefix.startswith(prefix)
-        ):
+    return problems
+
+
+def _overlap(first: str, second: str) -> bool:
+    return first.startswith(second) or second.startswith(first)
+
+
+def _claim_text(claim: PrefixClaim) -> str:
+    what = "run prefix" if claim.kind == "run" else "data-source prefix"
+    return f"the {what} {claim.prefix!r} of {claim.owner}"
+
+
+def prefix_conflicts(existing: Sequence[PrefixClaim], new: Sequence[PrefixClaim]) -> list[str]:
+    """Overlaps between a pipeline's prefixes and those already used on its channel bucket.
+
+    Run prefixes may overlap nothing: their lifecycle rule would expire another
+    pipeline's run data or input data, and their steps could read another pipeline's
+    runs. Data-source prefixes may overlap each other (two pipelines reading one data
+    set), never a run prefix. Prefixes that are tokens are not compared.
+    """
+    problems = []
+    seen = list(existing)
+    for claim in new:
+        if Token.is_unresolved(claim.prefix):
+            continue
+        for other in seen:
+            if Token.is_unresolved(other.prefix) or not _overlap(claim.prefix, other.prefix):
+                continue
+            if claim.kind == "data" and other.kind == "data":
+                continue
+            if "data" in (claim.kind, other.kind):
+                why = (
+                    "the run prefix's lifecycle rule would delete that input data, and the "
+                    "pipeline's steps could read it as run data"
+                )
+            else:
+                why = "each pipeline's lifecycle rule and steps would reach the other's runs"
             problems.append(
-                f"{where}.prefix {prefix!r} overlaps the pipeline's run prefix "
-                f"{run_prefix!r}, whose data expires; choose another pipeline_name or prefix"
+                f"{_claim_text(claim)} overlaps {_claim_text(other)} on the same channel "
+                f"bucket: {why}; give each pipeline its own pipeline_name and keep data "
+                "sources outside every run prefix"
             )
+        seen.append(claim)
     return problems
 
 

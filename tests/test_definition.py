@@ -17,17 +17,16 @@ def test_step_states_with_returns() -> None:
     assert task["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
     assert task["TimeoutSeconds"] == 86400 + 7200
     assert task["ResultPath"] == "$.steps.train"
-    retried = [e for r in task["Retry"] for e in r["ErrorEquals"]]
-    for error in (
-        "SageMaker.AmazonSageMakerException",
-        "SageMaker.ResourceLimitExceededException",
-        "ThrottlingException",
-        "States.Timeout",
-    ):
-        assert error in retried
-    assert task["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "train failed"}
+    # Only the quota error has a Retrier; the rest is classified by its cause.
+    assert [r["ErrorEquals"] for r in task["Retry"]] == [
+        ["SageMaker.ResourceLimitExceededException"]
     ]
+    assert task["Retry"][0]["JitterStrategy"] == "FULL"
+    assert task["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Classify train error"}
+    ]
+    assert states["Classify train error"]["Default"] == "train failed"
+    assert states["Wait to retry train"]["Next"] == "Run train"
     read = states[task["Next"]]
     assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
     assert read["Parameters"]["Key.$"] == (
@@ -48,7 +47,13 @@ def test_step_states_end_a_branch() -> None:
     _, states = step_states(
         sample_settings(returns={}), partition="aws", next_state=None, failed_state="f"
     )
-    assert states == {"Run train": states["Run train"]}
+    assert set(states) == {
+        "Run train",
+        "Classify train error",
+        "Back off train",
+        "Wait for capacity train",
+        "Wait to retry train",
+    }
     assert states["Run train"]["End"] is True
     _, states = step_states(sample_settings(), partition="aws", next_state=None, failed_state="f")
     assert states["Check train values"]["Default"] == "train done"

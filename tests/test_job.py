@@ -128,7 +128,7 @@ def test_render_uses_every_relevant_field() -> None:
 def test_render_options() -> None:
     parameters = render_job_parameters(
         sample_settings(
-            resources=Resources(instance_type="ml.m5d.xlarge", instance_count=2),
+            resources=Resources(instance_type="ml.g4dn.xlarge", instance_count=2),
             inputs={
                 "raw": StepInput(
                     ParamRef(Param.string("raw_uri")), mode="Pipe", distribution="ShardedByS3Key"

@@ -80,11 +80,15 @@ def run(deployed: Deployed, pipeline: str, params: dict[str, Any]) -> RunResult:
     return watch(deployed.emulator, info, arn, timeout=120)
 
 
-def read_json(deployed: Deployed, pipeline: str, result: RunResult, key: str) -> Any:
-    """A JSON file below the run's prefix."""
+def read_json(deployed: Deployed, pipeline: str, result: RunResult, path: str) -> Any:
+    """A JSON file the run wrote, as ``<step>/<channel>/<name>`` (its key is
+    ``<pipeline>/<step>/<channel>/<execution>/<name>``)."""
     info = deployed.pipelines[pipeline]
+    step, channel, name = path.split("/", 2)
     s3 = deployed.emulator.client("s3")
-    body = s3.get_object(Bucket=info.bucket, Key=info.run_prefix(result.execution_name) + key)
+    body = s3.get_object(
+        Bucket=info.bucket, Key=info.key(result.execution_name, step, channel, name)
+    )
     return json.loads(body["Body"].read())
 
 
@@ -125,10 +129,16 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
     document = result.to_json()
     assert set(document) == {"status", "error", "cause", "steps"}
     assert set(document["steps"]["train"]) == {"status", "job_name", "values", "outputs"}
-    prefix = info.run_prefix(result.execution_name)
-    assert document["steps"]["train"]["outputs"] == {"model": f"s3://{bucket}/{prefix}train/model/"}
-    tree = dict(list_tree(deployed.emulator, bucket, prefix))
-    assert {"prepare/train/train.csv", "train/model/model.json", "_run/params.json"} <= set(tree)
+    execution = result.execution_name
+    assert document["steps"]["train"]["outputs"] == {
+        "model": f"s3://{bucket}/Churn/train/model/{execution}/"
+    }
+    tree = dict(list_tree(deployed.emulator, bucket, "Churn/"))
+    assert {
+        f"prepare/train/{execution}/train.csv",
+        f"train/model/{execution}/model.json",
+        f"_run/params/{execution}/params.json",
+    } <= set(tree)
 
 
 def test_scripts_see_typed_params_env_values_and_returned_values(deployed: Deployed) -> None:
@@ -219,6 +229,18 @@ def test_bad_input_fails_before_any_job_is_created(deployed: Deployed) -> None:
     assert "count" in (result.cause or "")
     assert set(jobs) == before
     assert all(step.status == "NotStarted" for step in result.steps.values())
+
+
+def test_integral_doubles_are_integers_and_fractions_are_refused(deployed: Deployed) -> None:
+    result = run(deployed, "Probe", {"count": 4.0})
+    assert result.succeeded, result.cause
+    # The state machine normalises 4.0 to 4 before the params file and the environment.
+    assert read_json(deployed, "Probe", result, "_run/params/params.json")["count"] == 4
+    seen = read_json(deployed, "Probe", result, "first/data/seen.json")
+    assert seen["params"]["count"] == [4, "int"] and seen["env"]["COUNT"] == [4, "int"]
+    refused = run(deployed, "Probe", {"count": 4.5})
+    assert (refused.status, refused.error) == ("FAILED", "InvalidParameters")
+    assert "parameter 'count' must be an integer" in (refused.cause or "")
 
 
 # -- aborted branches ------------------------------------------------------------------

@@ -158,7 +158,8 @@ def test_describe_pipeline_reads_bucket_prefix_and_steps() -> None:
                 "Parameters": {
                     "run": {
                         "bucket": "bkt",
-                        "root.$": "States.Format('Churn/{}', $$.Execution.Name)",
+                        "pipeline": "Churn",
+                        "execution.$": "$$.Execution.Name",
                     }
                 }
             },
@@ -187,7 +188,10 @@ def test_describe_pipeline_reads_bucket_prefix_and_steps() -> None:
     assert info is not None
     assert (info.name, info.bucket, info.steps) == ("Churn", "bkt", ("a",))
     assert info.code_uris == ("s3://a/c.zip",)
-    assert info.run_prefix("e1") == "Churn/e1/"
+    assert info.run_prefix == "Churn/"
+    assert info.key("e1", "a", "out", "f.csv") == "Churn/a/out/e1/f.csv"
+    assert info.is_run_key("e1", "Churn/a/out/e1/f.csv")
+    assert not info.is_run_key("e1", "Churn/a/out/e10/f.csv")
     assert describe_pipeline({"States": {}}, "arn", "Stack") is None
     assert json.dumps(info.steps)
 

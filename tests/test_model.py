@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from constructs_sm.model import Resources, StepInput
+from constructs_sm.limits import has_local_storage
+from constructs_sm.model import Resources, StepInput, shown
+from constructs_sm.service_model import instance_types
 
 
 def test_resources_defaults_and_validation() -> None:
@@ -20,8 +22,15 @@ def test_resources_defaults_and_validation() -> None:
         Resources(volume_size_gb=20000)
     with pytest.raises(ValueError, match=r"max_runtime_seconds must be between 1 and 777600"):
         Resources(max_runtime_seconds=777601)
-    with pytest.raises(ValueError, match=r"instance_type must look like 'ml.<family>.<size>'"):
+    with pytest.raises(
+        ValueError,
+        match=r"instance_type must be a SageMaker Processing instance type .*got "
+        r"'m5.large'; did you mean .*ml.m5.large",
+    ):
         Resources(instance_type="m5.large")
+    # The enum of the API model, not a regex: a well-formed but unknown type is refused.
+    with pytest.raises(ValueError, match=r"got 'ml.m5.huge'"):
+        Resources(instance_type="ml.m5.huge")
     with pytest.raises(ValueError, match=r"instance_count must be an int, got True"):
         Resources(instance_count=True)
     with pytest.raises(ValueError, match=r"instance_type .*; instance_count"):
@@ -42,13 +51,37 @@ def test_resources_defaults_and_validation() -> None:
     ],
 )
 def test_local_storage_instance_types(instance_type: str, local: bool) -> None:
-    assert Resources(instance_type=instance_type).local_storage is local
+    assert has_local_storage(instance_type) is local
+    if instance_type in instance_types():
+        assert Resources(instance_type=instance_type).local_storage is local
 
 
 def test_step_input_validation() -> None:
-    with pytest.raises(ValueError, match=r"mode must be File, Pipe or FastFile, got 'Stream'"):
+    with pytest.raises(ValueError, match=r"mode must be File or Pipe, got 'Stream'"):
         StepInput("s3://b/k", mode="Stream")  # type: ignore[arg-type]
+    # FastFile is a training-job mode: SageMaker Processing rejects it (S3InputMode enum).
+    with pytest.raises(
+        ValueError, match=r"mode 'FastFile' is a training-job input mode.*use mode='File'"
+    ):
+        StepInput("s3://b/k", mode="FastFile")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"distribution must be FullyReplicated or ShardedByS3Key"):
         StepInput("s3://b/k", distribution="Random")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"data_type must be S3Prefix or ManifestFile"):
         StepInput("s3://b/k", data_type="Other")  # type: ignore[arg-type]
+
+
+def test_messages_name_declared_values_not_object_reprs() -> None:
+    class Node:
+        path = "App/Stack/Thing"
+
+    class Construct:
+        node = Node()
+
+    class Step:
+        step_name = "prepare"
+
+    assert shown(Step()) == "step 'prepare'"
+    assert shown(Construct()) == "Construct 'App/Stack/Thing'"
+    assert shown(object()) == "a builtins.object"
+    assert shown("s3://b/k") == "'s3://b/k'"
+    assert len(shown("x" * 500)) == 200

@@ -159,8 +159,10 @@ def test_validation_checks_presence_then_types_then_values() -> None:
     assert render["Parameters"] == {"epochs.$": "States.Format('{}', $.params.epochs)"}
     values = states[render["Next"]]["Choices"]
     assert {
-        "Variable": "$.checks.epochs",
-        "StringMatches": "*.*",
+        "And": [
+            {"Variable": "$.checks.epochs", "StringMatches": "*.*"},
+            {"Not": {"Variable": "$.checks.epochs", "StringMatches": "*.0"}},
+        ],
         "Next": "Invalid parameter epochs",
     } in values
     assert {

@@ -11,6 +11,7 @@ import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from constructs_sm import (
     ChannelBucket,
@@ -116,7 +117,8 @@ def test_definition_starts_with_defaults_and_validation(built: Built) -> None:
     }
     merge = states["Merge defaults"]["Parameters"]
     assert merge["params.$"] == "States.JsonMerge($.defaults, $.input, false)"
-    assert merge["run"]["root.$"] == "States.Format('Pipeline/{}', $$.Execution.Name)"
+    assert merge["run"]["pipeline"] == "Pipeline"
+    assert merge["run"]["execution.$"] == "$$.Execution.Name"
     assert states["Merge defaults"]["Next"] == "Check parameter types"
     write = states["Write parameters"]
     assert write["Resource"].endswith(":states:::aws-sdk:s3:putObject")
@@ -229,11 +231,11 @@ def _role_policy_text(built: Built, role: iam.IRole) -> str:
 
 def test_step_roles_reach_only_their_prefixes(built: Built) -> None:
     text = _role_policy_text(built, built.train.role)
-    assert "Pipeline/*/prepare/train/" in text  # its input
-    assert "Pipeline/*/train/model/" in text  # its output
-    assert "Pipeline/*/_run/" in text  # the params channel
-    assert "Pipeline/*/prepare/test/" not in text  # another step's channel
-    assert "Pipeline/*/evaluate/" not in text
+    assert "Pipeline/prepare/train/" in text  # its input
+    assert "Pipeline/train/model/" in text  # its output
+    assert "Pipeline/_run/params/" in text  # the params channel
+    assert "Pipeline/prepare/test/" not in text  # another step's channel
+    assert "Pipeline/evaluate/" not in text
     prepare = _role_policy_text(built, built.prep.role)
     assert "data/*" in prepare  # the default data source of parameter-supplied inputs
 
@@ -254,18 +256,28 @@ def _object_grants(built: Built, role: iam.IRole) -> dict[str, set[str]]:
 
 def test_step_object_access_is_exactly_its_channels(built: Built) -> None:
     grants = _object_grants(built, built.train.role)
-    assert grants["s3:GetObject"] == {"/Pipeline/*/_run/*", "/Pipeline/*/prepare/train/*"}
-    assert grants["s3:PutObject"] == {"/Pipeline/*/train/model/*"}
+    # Literal channel prefixes: the '*' after them covers executions of that channel only.
+    assert grants["s3:GetObject"] == {"/Pipeline/_run/params/*", "/Pipeline/prepare/train/*"}
+    assert grants["s3:PutObject"] == {"/Pipeline/train/model/*"}
     evaluate = _object_grants(built, built.evaluate.role)
     assert evaluate["s3:GetObject"] == {
-        "/Pipeline/*/_run/*",
-        "/Pipeline/*/train/model/*",
-        "/Pipeline/*/prepare/test/*",
+        "/Pipeline/_run/params/*",
+        "/Pipeline/train/model/*",
+        "/Pipeline/prepare/test/*",
     }
-    assert evaluate["s3:PutObject"] == {"/Pipeline/*/evaluate/returns/*"}
+    assert evaluate["s3:PutObject"] == {"/Pipeline/evaluate/returns/*"}
     machine = _object_grants(built, built.pipeline.role)
-    assert machine["s3:PutObject"] == {"/Pipeline/*/_run/*"}
-    assert machine["s3:GetObject"] == {"/Pipeline/*/evaluate/returns/*"}
+    assert machine == {
+        "s3:PutObject": {"/Pipeline/_run/params/*"},
+        "s3:GetObject": {"/Pipeline/evaluate/returns/*"},
+    }
+
+
+def test_the_state_machine_role_has_what_one_put_and_one_get_need(built: Built) -> None:
+    statements = role_statements(built.template, built.stack, built.pipeline.role)
+    granted = {a for s in statements for a in actions(s)}
+    assert {"s3:PutObject", "s3:GetObject", "kms:GenerateDataKey", "kms:Decrypt"} <= granted
+    assert not granted & {"kms:Encrypt", "s3:AbortMultipartUpload", "s3:DeleteObject"}
 
 
 def test_run_prefix_has_a_lifecycle_rule(built: Built) -> None:
@@ -432,11 +444,15 @@ def test_value_reference_orders_steps(
     ("kwargs", "match"),
     [
         ({"pipeline_name": "bad name"}, r"pipeline_name must match"),
-        ({"tags": {"aws:x": "y"}}, r"tag 'aws:x' is invalid"),
+        ({"tags": {"aws:x": "y"}}, r"tag 'aws:x': 'y' is invalid"),
         ({"security_groups": []}, r"security_groups needs vpc"),
         ({"tags": {f"k{i}": "v" for i in range(49)}}, r"tags has 49 entries; at most 48"),
-        ({"tags": {"team": "a#b"}}, r"tag 'team' is invalid"),
-        ({"pipeline_name": "data"}, r"overlaps the pipeline's run prefix 'data/'"),
+        ({"tags": {"team": "a#b"}}, r"tag 'team': .* is invalid"),
+        (
+            {"pipeline_name": "data"},
+            r"the data-source prefix 'data/' of pipeline 'data' \(Bad/Pipeline\) overlaps the "
+            r"run prefix 'data/' of pipeline 'data'",
+        ),
     ],
 )
 def test_pipeline_validation(kwargs: dict[str, Any], match: str) -> None:
@@ -551,7 +567,9 @@ def test_only_declared_parameters_go_on(built: Built) -> None:
     select = built.definition["States"]["Pipeline: select parameters"]["Parameters"]
     assert select["params"] == {
         "raw_uri.$": "$.params.raw_uri",
-        "epochs.$": "$.params.epochs",
+        # An integral double (5.0) goes on as the integer 5.
+        "epochs.$": "States.StringToJson(States.ArrayGetItem(States.StringSplit("
+        "$.checks.epochs, '.'), 0))",
         "learning_rate.$": "$.params.learning_rate",
         "debug.$": "$.params.debug",
     }
@@ -645,7 +663,9 @@ def test_pipeline_names_are_unique_per_storage_and_state_machine_names_per_stack
     image = ProcessingImage.from_registry(IMAGE_URI)
     ProcessingPipeline(stack, "One", storage=storage, image=image, pipeline_name="churn")
     with pytest.raises(
-        ValueError, match=r"pipeline_name 'churn' is already used with this storage"
+        ValueError,
+        match=r"the run prefix 'churn/' of pipeline 'churn' \(Twice/Two\) overlaps the run "
+        r"prefix 'churn/' of pipeline 'churn' \(Twice/One\)",
     ):
         ProcessingPipeline(stack, "Two", storage=storage, image=image, pipeline_name="churn")
     other = ChannelBucket(stack, "Other")
@@ -690,3 +710,84 @@ def test_state_machine_keeps_every_dependency_and_vended_log_group(built: Built)
     name = group["Properties"]["LogGroupName"]["Fn::Join"][1]
     assert name[0] == "/aws/vendedlogs/states/Test-Pipeline-"
     assert "AWS::StackId" in json.dumps(name[1])
+
+
+def test_arguments_mixing_a_param_and_a_token_resolve_the_token(script: Path) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Tokens")
+    pipeline = _pipeline(stack)
+    bucket = pipeline.storage.bucket_name
+    pipeline.add_step(
+        "prep",
+        code=script,
+        arguments=[f"--out=s3://{bucket}/extra/", pipeline.param("epochs")],
+    )
+    template = assertions.Template.from_stack(stack).to_json()
+    machine = next(
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "<REF>" for p in parts)
+    assert "Token[" not in text and "$\\\\{" not in text
+    assert "States.Array('--out=s3://<REF>/extra/', States.Format('{}', $.params.epochs))" in text
+    assert {"Ref": stack.resolve(pipeline.storage.bucket.node.default_child.logical_id)} in parts  # type: ignore[union-attr]
+
+
+def test_pipelines_sharing_a_bucket_keep_their_prefixes_apart() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Shared")
+    storage = ChannelBucket(stack, "Storage")
+    image = ProcessingImage.from_registry(IMAGE_URI)
+    ProcessingPipeline(
+        stack,
+        "Reader",
+        storage=storage,
+        image=image,
+        data_sources=[DataSource(storage.bucket, "landing/")],
+    )
+    # Its lifecycle rule would expire the Reader's input data after 30 days.
+    with pytest.raises(ValueError, match=r"run prefix 'landing/' of pipeline 'landing'"):
+        ProcessingPipeline(stack, "Landing", storage=storage, image=image, pipeline_name="landing")
+    with pytest.raises(ValueError, match=r"data-source prefix 'Reader/raw/' of pipeline 'Other'"):
+        ProcessingPipeline(
+            stack,
+            "Other",
+            storage=storage,
+            image=image,
+            data_sources=[DataSource(storage.bucket, "Reader/raw/")],
+        )
+    with pytest.raises(
+        ValueError, match=r"run prefix 'Reader/old/' of ChannelBucket.add_run_prefix overlaps"
+    ):
+        storage.add_run_prefix("Reader/old/")
+    # Two pipelines may read one data set; no lifecycle rule was added for the refused ones.
+    ProcessingPipeline(
+        stack,
+        "Second",
+        storage=storage,
+        image=image,
+        data_sources=[DataSource(storage.bucket, "landing/")],
+    )
+    assert storage.run_prefixes == ("Reader/", "Second/")
+
+
+def test_a_whole_bucket_data_source_reads_the_bucket(script: Path) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Whole")
+    landing = s3.Bucket.from_bucket_name(stack, "Landing", "team-landing")
+    pipeline = _pipeline(stack, data_sources=[DataSource(landing)])
+    pipeline.add_step("prep", code=script, inputs={"raw": pipeline.param("raw_uri")})
+    policies = assertions.Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    text = json.dumps([p for p in policies.values() if "prepRole" in json.dumps(p)])
+    assert ":s3:::team-landing/*" in text
+    states = pipeline.render_definition()["States"]
+    tests = states["Check input locations"]["Choices"][0]["Not"]
+    assert tests == {"Variable": "$.params.raw_uri", "StringMatches": "s3://team-landing/*"}
+    with pytest.raises(ValueError, match=r"data-source prefix '' of pipeline 'Bucket'"):
+        ProcessingPipeline(
+            stack,
+            "Bucket",
+            storage=pipeline.storage,
+            image=ProcessingImage.from_registry(IMAGE_URI),
+            data_sources=[DataSource(pipeline.storage.bucket)],
+        )

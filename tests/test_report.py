@@ -23,7 +23,7 @@ def test_report_reads_the_example_pipeline(example_assembly: Assembly) -> None:
     evaluate = steps["evaluate"]
     assert evaluate.inputs["model"] == "train/model/"
     assert evaluate.inputs["test"] == "prepare/test/"
-    assert evaluate.inputs["params"] == "_run/"
+    assert evaluate.inputs["params"] == "_run/params/"
     assert evaluate.spec is not None
     assert evaluate.spec["returns"] == {"accuracy": "number", "passed": "boolean"}
     assert evaluate.spec["env"]["TRAIN_LOSS"] == {

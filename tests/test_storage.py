@@ -72,6 +72,7 @@ class Built:
     added: tuple[bool, ...]
     reader: iam.Role
     writer: iam.Role
+    putter: iam.Role
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,8 @@ def default() -> Built:
     writer = _role(stack, "Writer")
     read_grant = storage.grant_read(reader, READ_PREFIX)
     write_grant = storage.grant_write(writer, WRITE_PREFIX)
+    putter = _role(stack, "Putter")
+    assert storage.grant_put(putter, WRITE_PREFIX).success
     assert read_grant.success
     assert write_grant.success
     template = Template.from_stack(stack)
@@ -101,6 +104,7 @@ def default() -> Built:
         added=added,
         reader=reader,
         writer=writer,
+        putter=putter,
     )
 
 
@@ -333,6 +337,22 @@ def test_grant_write_puts_objects_and_uses_the_key(default: Built) -> None:
         },
         {
             "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [default.key_id, "Arn"]},
+        },
+    ]
+
+
+def test_grant_put_is_one_put_object_and_a_data_key(default: Built) -> None:
+    statements = role_statements(default.template, default.stack, default.putter)
+    assert statements == [
+        {
+            "Action": "s3:PutObject",
+            "Effect": "Allow",
+            "Resource": _objects_arn(default.bucket_id, WRITE_PREFIX),
+        },
+        {
+            "Action": "kms:GenerateDataKey",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [default.key_id, "Arn"]},
         },

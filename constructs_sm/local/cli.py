@@ -207,9 +207,16 @@ class _Printer:
             self.line("returned values:")
             for step, key, value in values:
                 self.line(f"  {step}.{key} = {_format_value(value)}")
-        prefix = pipeline.run_prefix(result.execution_name)
-        tree = list_tree(emulator, pipeline.bucket, prefix)
-        self.line(f"handoff data under s3://{pipeline.bucket}/{prefix}:")
+        prefix = pipeline.run_prefix
+        tree = [
+            (key, size)
+            for key, size in list_tree(emulator, pipeline.bucket, prefix)
+            if pipeline.is_run_key(result.execution_name, prefix + key)
+        ]
+        self.line(
+            f"handoff data of this execution under s3://{pipeline.bucket}/{prefix} "
+            f"(<step>/<channel>/{result.execution_name}/):"
+        )
         for key, size in tree:
             self.line(f"  {key}  ({_size(size)})")
         if not tree:

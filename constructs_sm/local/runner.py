@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import re
 import secrets
 import time
 import zipfile
@@ -27,6 +26,7 @@ from typing import Any, Final
 
 import botocore.exceptions
 
+from constructs_sm.layout import execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import split_s3_uri
@@ -34,7 +34,6 @@ from constructs_sm.report import walk_states
 from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, RETURNS_FILE, SPEC_FILE, STEP_ENV
 
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
-_ROOT_FORMAT: Final = re.compile(r"^States\.Format\('([^']*)/\{\}', \$\$\.Execution\.Name\)$")
 #: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
 #: generated at deploy time).
 BUCKET_PLACEHOLDER: Final = "{bucket}"
@@ -53,9 +52,19 @@ class PipelineInfo:
     #: (``csm_step.json``) declare the pipeline's parameters.
     code_uris: tuple[str, ...] = ()
 
-    def run_prefix(self, execution_name: str) -> str:
-        """``<pipeline>/<execution>/``: where the execution's handoff data lives."""
-        return f"{self.name}/{execution_name}/"
+    @property
+    def run_prefix(self) -> str:
+        """``<pipeline>/``: where every execution's handoff data lives."""
+        return f"{self.name}/"
+
+    def key(self, execution_name: str, step: str, channel: str, name: str = "") -> str:
+        """``<pipeline>/<step>/<channel>/<execution>/<name>`` (see constructs_sm.layout)."""
+        return execution_key(self.name, step, channel, execution_name, name)
+
+    def is_run_key(self, execution_name: str, key: str) -> bool:
+        """Whether ``key`` belongs to that execution: ``<pipeline>/<x>/<y>/<execution>/...``."""
+        parts = key.split("/")
+        return len(parts) > 4 and parts[0] == self.name and parts[3] == execution_name
 
 
 @dataclass
@@ -122,23 +131,21 @@ class RunResult:
 # -- finding pipelines --------------------------------------------------------------
 
 
-def _run_root(states: Mapping[str, Any]) -> tuple[dict[str, Any] | None, re.Match[str] | None]:
-    """The top-level state that sets ``run`` (``{"bucket", "root.$"}``), whatever its name."""
+def _run_settings(states: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``run`` object a top-level state sets (``{"bucket", "pipeline", ...}``)."""
     for state in states.values():
         parameters = state.get("Parameters") if isinstance(state, dict) else None
         run = parameters.get("run") if isinstance(parameters, dict) else None
-        if isinstance(run, dict) and "bucket" in run:
-            match = _ROOT_FORMAT.match(str(run.get("root.$", "")))
-            if match:
-                return run, match
-    return None, None
+        if isinstance(run, dict) and "bucket" in run and isinstance(run.get("pipeline"), str):
+            return run
+    return None
 
 
 def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> PipelineInfo | None:
     """A :class:`PipelineInfo` from a state-machine definition, or None if it is not ours."""
     states = definition.get("States", {})
-    run, match = _run_root(states)
-    if run is None or match is None:
+    run = _run_settings(states)
+    if run is None:
         return None
     steps = []
     code_uris = []
@@ -153,7 +160,7 @@ def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> Pi
                 if item.get("InputName") == CODE_CHANNEL and isinstance(uri, str):
                     code_uris.append(uri)
     return PipelineInfo(
-        name=match.group(1),
+        name=str(run["pipeline"]),
         state_machine_arn=arn,
         bucket=str(run["bucket"]),
         steps=tuple(steps),
@@ -435,7 +442,7 @@ def _collect_values(
             continue
         if result.status != "Completed":
             continue
-        key = f"{pipeline.run_prefix(execution)}{step}/{RETURNS_CHANNEL}/{RETURNS_FILE}"
+        key = pipeline.key(execution, step, RETURNS_CHANNEL, RETURNS_FILE)
         try:
             body = s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
         except botocore.exceptions.ClientError:

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from constructs_sm import runtime
-from constructs_sm.step import _stage_code
+from constructs_sm.code import stage_code
 from tests.runtime.support import GOOD_PARAMS, RUNTIME_DIR, SPEC, write_params
 
 
@@ -193,7 +193,7 @@ def test_runtime_imports_in_a_bare_interpreter_as_the_code_zip_ships_it(
     # The files exactly as the pipeline stages them for the code asset: the script, the
     # spec, a stub constructs_sm/__init__.py and constructs_sm/runtime/*.py.
     code = tmp_path / "code"
-    shutil.copytree(_stage_code(script, SPEC), code)
+    shutil.copytree(stage_code(script, SPEC), code)
     shipped = sorted(p.name for p in (code / "constructs_sm" / "runtime").iterdir())
     assert shipped == sorted(p.name for p in RUNTIME_DIR.glob("*.py"))
     ml = tmp_path / "ml"
