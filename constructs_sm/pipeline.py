@@ -42,10 +42,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from constructs_sm import nag
 from constructs_sm import runtime as _rt
 from constructs_sm.image import ProcessingImage
 from constructs_sm.limits import MAX_CHANNELS, MAX_ENV, MAX_ENV_VALUE, S3_URI
+from constructs_sm.nag.acknowledge import acknowledge_wildcards
 from constructs_sm.params import (
     INVALID_PARAMETERS,
     Param,
@@ -1160,7 +1160,7 @@ def _channel_problems(channel: object, where: str, reserved: frozenset[str]) -> 
 def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
     """Read access below ``prefix`` of a bucket that is not the channel bucket."""
     grant_prefix_read(role, bucket_arn, prefix)
-    nag.acknowledge_wildcards(
+    acknowledge_wildcards(
         role,
         [f"{bucket_arn}/{prefix}*"],
         f"Input data is read from the data source prefix {prefix!r} only; IAM scopes a "
