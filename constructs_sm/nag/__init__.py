@@ -26,13 +26,12 @@ overrides and deletions (escape hatches) are seen as CloudFormation will see the
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeGuard, cast
+from typing import Any, Final, cast
 
 import jsii
 from aws_cdk import (
@@ -69,14 +68,46 @@ from constructs_sm.nag.acknowledge import (
     skip_checkov,
     wildcard_finding,
 )
+from constructs_sm.nag.definition import (
+    S3Location,
+    logical_ids,
+    parse_definition,
+    task_parameters,
+)
+from constructs_sm.nag.policy import (
+    LIST_BUCKET,
+    POLICY_TYPES,
+    S3_OBJECT_READ,
+    S3_OBJECT_WRITE,
+    TRUSTED_SERVICES,
+    allows,
+    condition_values,
+    is_processing_role,
+    policy_statements,
+    restricts,
+    roles_of_policy,
+    s3_arn_parts,
+    s3_bucket_text,
+    service_name,
+    trusted_services,
+)
+from constructs_sm.nag.template import (
+    CfnModelResource,
+    StackModel,
+    link_imports,
+    model_from_template,
+)
+from constructs_sm.nag.values import as_list, is_static_int, static, truthy
 from constructs_sm.report import walk_states
 
 __all__ = [
     "INLINE_POLICY_FINDINGS",
     "PACK_NAME",
     "RULES",
+    "CfnModelResource",
     "ProcessingPipelineChecks",
     "Rule",
+    "StackModel",
     "acknowledge",
     "acknowledge_wildcards",
     "apply_checks",
@@ -98,584 +129,13 @@ _RULES_DOC: Final = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
 # -- the resources a rule sees ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CfnModelResource:
-    """One CloudFormation resource: its logical id, type, properties and construct path."""
-
-    logical_id: str
-    type: str
-    properties: Mapping[str, Any]
-    path: str
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """Where a processing job reads (an input) or writes (an output) in S3.
-
-    ``bucket`` is the bucket as text (``<LogicalId>`` for a reference, else the literal
-    name), ``key`` the key prefix as a pattern (``*`` stands for any characters, e.g. the
-    execution name); either is None when the definition does not tell (a URI taken from
-    the execution input).
-    """
-
-    role: str | None
-    output: bool
-    bucket: str | None
-    key: str | None
-
-
-@dataclass
-class StackModel:
-    """The resources of one stack, with the relations the rules need (built lazily).
-
-    ``imported_channel_buckets`` are buckets of this stack that a processing state
-    machine of another stack uses (through ``Fn::ImportValue``).
-    """
-
-    resources: Mapping[str, CfnModelResource]
-    imported_channel_buckets: set[str] = field(default_factory=set)
-    _machines: dict[str, Definition | None] | None = field(default=None, repr=False)
-    _channel_buckets: set[str] | None = field(default=None, repr=False)
-    _locations: list[S3Location] | None = field(default=None, repr=False)
-
-    def of_type(self, resource_type: str) -> Iterator[CfnModelResource]:
-        """The resources of one type."""
-        return (r for r in self.resources.values() if r.type == resource_type)
-
-    def definition(self, logical_id: str) -> Definition | None:
-        """The parsed definition of a state machine (None if it cannot be read)."""
-        return self.machines().get(logical_id)
-
-    def machines(self) -> dict[str, Definition | None]:
-        """Every state machine's parsed definition by logical id."""
-        if self._machines is None:
-            self._machines = {
-                r.logical_id: parse_definition(r.properties)
-                for r in self.of_type("AWS::StepFunctions::StateMachine")
-            }
-        return self._machines
-
-    def processing_machines(self) -> dict[str, Definition | None]:
-        """State machines that run processing jobs, or whose definition (or the Resource of
-        one of whose tasks) cannot be read."""
-        return {
-            lid: d
-            for lid, d in self.machines().items()
-            if d is None or d.processing_tasks() or d.unreadable_tasks()
-        }
-
-    def bucket_id(self, text: str | None) -> str | None:
-        """The logical id of this stack's bucket that ``text`` (``<Id>``, ``<Id.Arn>`` or a
-        literal ``BucketName``) names, if any."""
-        if not text:
-            return None
-        match = re.fullmatch(r"<([^<>.]+)(?:\.Arn)?>", text)
-        if match:
-            resource = self.resources.get(match.group(1))
-            return resource.logical_id if resource and resource.type == _S3_BUCKET else None
-        for bucket in self.of_type(_S3_BUCKET):
-            if bucket.properties.get("BucketName") == text:
-                return bucket.logical_id
-        return None
-
-    def locations(self) -> list[S3Location]:
-        """The S3 inputs and outputs of every processing task of the stack."""
-        if self._locations is None:
-            self._locations = [
-                location
-                for definition in self.processing_machines().values()
-                if definition is not None
-                for location in definition.locations()
-            ]
-        return self._locations
-
-    def channel_buckets(self) -> set[str]:
-        """The buckets of this stack that processing jobs use (see the pack's docstring)."""
-        if self._channel_buckets is None:
-            buckets = {r.logical_id for r in self.of_type(_S3_BUCKET)}
-            found = set(self.imported_channel_buckets) & buckets
-            for definition in self.processing_machines().values():
-                if definition is not None:
-                    found |= definition.referenced_ids() & buckets
-            for location in self.locations():
-                found |= {self.bucket_id(location.bucket) or ""} & buckets
-            for policy in self.resources.values():
-                if policy.type in _POLICY_TYPES and any(
-                    r in self.resources and _is_processing_role(self.resources[r])
-                    for r in _roles_of_policy(policy, self)
-                ):
-                    for statement in _statements(policy):
-                        if _allows(statement, (*_S3_OBJECT_READ, *_S3_OBJECT_WRITE, *_LIST_BUCKET)):
-                            for item in _as_list(statement.get("Resource")):
-                                found |= {self.bucket_id(_s3_bucket_text(item)) or ""} & buckets
-            self._channel_buckets = found
-        return self._channel_buckets
-
-    def run_prefixes(self, bucket: str) -> set[str]:
-        """The literal key prefixes processing jobs write to ``bucket`` under (``""``: the
-        whole bucket). From the jobs' output URIs; when an output's bucket or key is not
-        known, or no output names the bucket, from what the jobs' roles may write there."""
-        prefixes: set[str] = set()
-        unknown = False
-        for location in self.locations():
-            if not location.output:
-                continue
-            if location.bucket is not None and self.bucket_id(location.bucket) != bucket:
-                continue
-            if location.bucket is None or location.key is None:
-                unknown = True
-            else:
-                prefixes.add(_literal_prefix(location.key))
-        if unknown or not prefixes:
-            for policy in self.resources.values():
-                if policy.type not in _POLICY_TYPES or not any(
-                    r in self.resources and _is_processing_role(self.resources[r])
-                    for r in _roles_of_policy(policy, self)
-                ):
-                    continue
-                for statement in _statements(policy):
-                    if not _allows(statement, _S3_OBJECT_WRITE):
-                        continue
-                    for item in _as_list(statement.get("Resource")):
-                        parts = _s3_arn_parts(flatten_reference(item))
-                        if parts and (parts[0] == "*" or self.bucket_id(parts[0]) == bucket):
-                            prefixes.add(_literal_prefix(parts[1] or ""))
-        return prefixes
-
-    def role_locations(self, role: str) -> tuple[list[S3Location], list[S3Location]] | None:
-        """``(inputs, outputs)`` of the jobs that run with ``role``; None if no job does."""
-        mine = [loc for loc in self.locations() if loc.role == role]
-        if not mine:
-            return None
-        return [loc for loc in mine if not loc.output], [loc for loc in mine if loc.output]
-
-    def pipeline_roles(self) -> set[str]:
-        """Roles trusted by SageMaker or Step Functions: the IAM rules check all of their
-        statements (other principals only their statements on channel buckets)."""
-        return {r.logical_id for r in self.of_type("AWS::IAM::Role") if _trusted_services(r)}
-
-
 # -- state-machine definitions -------------------------------------------------------------
-
-_MARK_OPEN, _MARK_CLOSE = "\u2045", "\u2046"
-_MARK = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
-_PROCESSING_RESOURCE = re.compile(
-    r"^arn:[^:]+:states:::(?:sagemaker:createProcessingJob(?:\.sync|\.waitForTaskToken)?"
-    r"|aws-sdk:sagemaker:createProcessingJob)$"
-)
-_PSEUDO = {
-    "<AWS::Partition>": "aws",
-    "<AWS::URLSuffix>": "amazonaws.com",
-    "<AWS::Region>": "<AWS-Region>",
-    "<AWS::AccountId>": "<AWS-AccountId>",
-}
-_FORMAT = re.compile(r"^\s*States\.Format\(\s*'((?:[^'\\]|\\.)*)'\s*(.*)\)\s*$", re.DOTALL)
-_TRACE_DEPTH = 6
-
-
-def _normalise_pseudo(text: str) -> str:
-    """``<AWS::Partition>`` becomes ``aws``, ``<AWS::URLSuffix>`` ``amazonaws.com``; the
-    region and account lose their ``::`` (so ARNs split on ``:`` as usual)."""
-    for pseudo, value in _PSEUDO.items():
-        text = text.replace(pseudo, value)
-    return text
-
-
-def _split_arguments(text: str) -> list[str]:
-    """The comma-separated arguments of an intrinsic function (quotes and nesting kept)."""
-    arguments, depth, quoted, escaped, current = [], 0, False, False, ""
-    for char in text:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = quoted
-        elif char == "'":
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and char == ",":
-            arguments.append(current.strip())
-            current = ""
-            continue
-        current += char
-    if current.strip():
-        arguments.append(current.strip())
-    return arguments
-
-
-@dataclass
-class Definition:
-    """A parsed state-machine definition; CloudFormation values became markers.
-
-    A marker (``⁅n⁆``) stands for ``references[n]``, the intrinsic function found in the
-    ``DefinitionString`` (or a ``DefinitionSubstitutions`` value) at that place.
-    """
-
-    document: dict[str, Any]
-    references: list[Any]
-    _fields: dict[str, list[Any]] | None = field(default=None, repr=False)
-
-    def states(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every state, including those of Parallel branches and Map processors."""
-        for name, state, _ in walk_states(self.document):
-            yield name, state
-
-    def text(self, value: str) -> str:
-        """``value`` with each marker replaced by its reference as :func:`flatten_reference`
-        writes it (e.g. ``arn:<AWS::Partition>:states:::...``)."""
-        return _MARK.sub(lambda m: flatten_reference(self.references[int(m.group(1))]), value)
-
-    def _resource(self, state: Mapping[str, Any]) -> str | None:
-        resource = state.get("Resource")
-        return _normalise_pseudo(self.text(resource)) if isinstance(resource, str) else None
-
-    def processing_tasks(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(state name, Parameters)`` of every task that creates a processing job."""
-        return [(name, _task_parameters(state)) for name, state in self.processing_states()]
-
-    def processing_states(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(state name, state)`` of every processing task."""
-        return [
-            (name, state)
-            for name, state in self.states()
-            if state.get("Type") == "Task"
-            and _PROCESSING_RESOURCE.match(self._resource(state) or "")
-        ]
-
-    def unreadable_tasks(self) -> list[tuple[str, str]]:
-        """``(state name, problem)`` of the tasks whose Resource cannot be read at synth
-        time (so they might create processing jobs that no rule sees)."""
-        found = []
-        for name, state in self.states():
-            if state.get("Type") != "Task":
-                continue
-            resource = self._resource(state)
-            if resource is None:
-                found.append((name, "its Resource is not a string"))
-                continue
-            if _PROCESSING_RESOURCE.match(resource) or re.fullmatch(r"<[^<>]+\.Arn>", resource):
-                continue  # a processing job, or a Lambda function's / an activity's ARN
-            parts = resource.split(":", 5)
-            if (
-                len(parts) == 6
-                and parts[0] == "arn"
-                and "<" not in parts[2]
-                and (parts[2] != "states" or "<" not in parts[5])
-                and "${" not in resource
-            ):
-                continue
-            found.append((name, f"its Resource {resource!r} names no service integration"))
-        return found
-
-    def referenced_ids(self) -> set[str]:
-        """Logical ids referenced anywhere in the definition."""
-        return {rid for ref in self.references for rid in _referenced_ids(ref)}
-
-    def imported_names(self) -> set[str]:
-        """The export names the definition imports (``Fn::ImportValue``)."""
-        return {n for ref in self.references for n in _imported_names(ref)}
-
-    def reference_id(self, value: Any) -> str | None:
-        """The logical id a value refers to when it is exactly one reference."""
-        if not isinstance(value, str):
-            return None
-        match = _MARK.fullmatch(value)
-        if match is None:
-            return None
-        ids = _referenced_ids(self.references[int(match.group(1))])
-        return next(iter(ids)) if len(ids) == 1 else None
-
-    # S3 locations -------------------------------------------------------------------
-
-    def _field_values(self, name: str) -> list[Any]:
-        """Every value of a field ``name`` (static) or ``name.$`` (as ``("$", expr)``)."""
-        if self._fields is None:
-            fields: dict[str, list[Any]] = {}
-            todo: list[Any] = [self.document]
-            while todo:
-                item = todo.pop()
-                if isinstance(item, dict):
-                    for key, value in item.items():
-                        if key.endswith(".$") and isinstance(value, str):
-                            fields.setdefault(key[:-2], []).append(("$", value))
-                        elif isinstance(value, str):
-                            fields.setdefault(key, []).append(value)
-                        todo.append(value)
-                elif isinstance(item, list):
-                    todo.extend(item)
-            self._fields = fields
-        return self._fields.get(name, [])
-
-    def expand(self, expression: str, depth: int = 0) -> str | None:
-        """The text a JSONPath or intrinsic expression evaluates to, as a pattern.
-
-        ``States.Format`` is expanded; a ``$.a.b`` path is traced to the one field named
-        ``b`` that the definition sets (e.g. ``root`` in a Pass state's Parameters); the
-        context object (``$$.Execution.Name``...) and other functions become ``*``. None
-        when a path cannot be traced.
-        """
-        expression = expression.strip()
-        if depth > _TRACE_DEPTH:
-            return None
-        if expression.startswith("'") and expression.endswith("'"):
-            return expression[1:-1].replace("\\'", "'").replace("\\\\", "\\")
-        if expression.startswith("$$"):
-            return "*"
-        if expression.startswith("$"):
-            name = re.sub(r"\[.*?\]", "", expression).rsplit(".", 1)[-1]
-            values = {
-                self.expand(v[1], depth + 1) if isinstance(v, tuple) else v
-                for v in self._field_values(name)
-            }
-            return values.pop() if len(values) == 1 else None
-        match = _FORMAT.match(expression)
-        if match is None:
-            return "*"
-        template = match.group(1).replace("\\'", "'")
-        arguments = _split_arguments(match.group(2).lstrip().removeprefix(","))
-        pieces = template.split("{}")
-        text = pieces[0]
-        for position, piece in enumerate(pieces[1:]):
-            argument = arguments[position] if position < len(arguments) else ""
-            text += (self.expand(argument, depth + 1) or "*") + piece
-        return text
-
-    def _location(self, holder: Any, role: str | None, output: bool) -> S3Location:
-        uri: str | None = None
-        if isinstance(holder, dict):
-            if isinstance(holder.get("S3Uri"), str):
-                uri = holder["S3Uri"]
-            elif isinstance(holder.get("S3Uri.$"), str):
-                uri = self.expand(holder["S3Uri.$"])
-        uri = _normalise_pseudo(self.text(uri)) if uri is not None else ""
-        if not uri.startswith("s3://"):
-            return S3Location(role, output, None, None)
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return S3Location(role, output, None if not bucket or "*" in bucket else bucket, key)
-
-    def locations(self) -> list[S3Location]:
-        """The S3 inputs and outputs of every processing task (unknown parts as None)."""
-        found = []
-        for _, params in self.processing_tasks():
-            role = self.reference_id(params.get("RoleArn"))
-            inputs = params.get("ProcessingInputs")
-            if "ProcessingInputs.$" in params or (
-                inputs is not None and not isinstance(inputs, list)
-            ):
-                found.append(S3Location(role, False, None, None))
-            for item in _as_list(inputs):
-                if isinstance(item, dict) and ("S3Input" in item or "S3Input.$" in item):
-                    found.append(self._location(item.get("S3Input"), role, False))
-            config = params.get("ProcessingOutputConfig")
-            outputs = config.get("Outputs") if isinstance(config, dict) else None
-            dynamic = "ProcessingOutputConfig.$" in params or (
-                isinstance(config, dict) and "Outputs.$" in config
-            )
-            if dynamic or (outputs is not None and not isinstance(outputs, list)):
-                found.append(S3Location(role, True, None, None))
-            for item in _as_list(outputs):
-                if isinstance(item, dict):
-                    found.append(self._location(item.get("S3Output"), role, True))
-        return found
-
-
-def _literal_prefix(key: str) -> str:
-    """The literal folder a key pattern starts with (``Churn/`` for ``Churn/*/a/``)."""
-    literal = re.split(r"[*?<]", key, maxsplit=1)[0]
-    return literal[: literal.rfind("/") + 1]
-
-
-def _task_parameters(state: Mapping[str, Any]) -> dict[str, Any]:
-    params = state.get("Parameters", state.get("Arguments", {}))
-    return params if isinstance(params, dict) else {}
-
-
-def _imported_names(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        found = set()
-        for key, argument in value.items():
-            if key == "Fn::ImportValue" and isinstance(argument, str):
-                found.add(argument)
-            else:
-                found |= _imported_names(argument)
-        return found
-    if isinstance(value, list):
-        return {n for item in value for n in _imported_names(item)}
-    return set()
-
-
-def _referenced_ids(value: Any) -> set[str]:
-    """Logical ids (not pseudo parameters) a CloudFormation value refers to."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, argument in value.items():
-            if key == "Ref" and isinstance(argument, str) and not argument.startswith("AWS::"):
-                found.add(argument)
-            elif key == "Fn::GetAtt":
-                target = argument[0] if isinstance(argument, list) else str(argument).split(".")[0]
-                found.add(str(target))
-            elif key == "Fn::Sub":
-                text = argument if isinstance(argument, str) else argument[0]
-                for name in _SUB_VARIABLE.findall(text):
-                    if not name.startswith("AWS::"):
-                        found.add(name.split(".")[0])
-                if isinstance(argument, list) and len(argument) > 1:
-                    found |= _referenced_ids(argument[1])
-            else:
-                found |= _referenced_ids(argument)
-    elif isinstance(value, list):
-        for item in value:
-            found |= _referenced_ids(item)
-    return found
-
-
-def _segments(value: Any, references: list[Any]) -> list[str | int] | None:
-    """The text of a DefinitionString as literal strings and reference indexes."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict) and list(value) == ["Fn::Join"]:
-        separator, parts = value["Fn::Join"]
-        if not isinstance(separator, str) or not isinstance(parts, list):
-            return None
-        result: list[str | int] = []
-        for position, part in enumerate(parts):
-            if position and separator:
-                result.append(separator)
-            if isinstance(part, str):
-                result.append(part)
-            else:
-                references.append(part)
-                result.append(len(references) - 1)
-        return result
-    if isinstance(value, dict) and len(value) == 1:
-        references.append(value)
-        return [len(references) - 1]
-    return None
-
-
-def _substitute(
-    segments: list[str | int], substitutions: Mapping[str, Any], references: list[Any]
-) -> list[str | int]:
-    """Replace ``${name}`` of DefinitionSubstitutions by references (literals stay text)."""
-    if not substitutions:
-        return segments
-    result: list[str | int] = []
-    for segment in segments:
-        if isinstance(segment, int):
-            result.append(segment)
-            continue
-        position = 0
-        for match in re.finditer(r"\$\{([^}]+)\}", segment):
-            if match.group(1) not in substitutions:
-                continue
-            result.append(segment[position : match.start()])
-            references.append(substitutions[match.group(1)])
-            result.append(len(references) - 1)
-            position = match.end()
-        result.append(segment[position:])
-    return result
-
-
-def _render_segments(segments: Sequence[str | int], references: Sequence[Any]) -> str:
-    """JSON text with a marker per reference, quoted where it stands outside a string."""
-    pieces: list[str] = []
-    in_string = escaped = False
-    for segment in segments:
-        if isinstance(segment, int):
-            value = references[segment]
-            if isinstance(value, str):  # a literal substitution value
-                text = json.dumps(value)[1:-1] if in_string else json.dumps(value)
-            else:
-                marker = f"{_MARK_OPEN}{segment}{_MARK_CLOSE}"
-                text = marker if in_string else f'"{marker}"'
-            pieces.append(text)
-            continue
-        for char in segment:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = in_string
-            elif char == '"':
-                in_string = not in_string
-        pieces.append(segment)
-    return "".join(pieces)
-
-
-def _mark_intrinsics(value: Any, references: list[Any]) -> Any:
-    """A ``Definition`` object with its intrinsic functions replaced by markers."""
-    if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::Join", "Fn::Sub"):
-            references.append(value)
-            return f"{_MARK_OPEN}{len(references) - 1}{_MARK_CLOSE}"
-        return {k: _mark_intrinsics(v, references) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mark_intrinsics(item, references) for item in value]
-    return value
-
-
-def parse_definition(properties: Mapping[str, Any]) -> Definition | None:
-    """The definition of an ``AWS::StepFunctions::StateMachine``, or None if unreadable.
-
-    Reads ``DefinitionString`` (a string or an ``Fn::Join`` of strings and intrinsic
-    functions) or ``Definition``, with ``DefinitionSubstitutions`` applied. Every
-    non-string part becomes a marker standing for it (quoted where it stands outside a
-    JSON string), so the text parses as JSON whatever the references resolve to. A
-    definition in S3 (``DefinitionS3Location``) cannot be read.
-    """
-    references: list[Any] = []
-    if "Definition" in properties and isinstance(properties["Definition"], dict):
-        document = _mark_intrinsics(properties["Definition"], references)
-        return Definition(document, references)
-    segments = _segments(properties.get("DefinitionString"), references)
-    if segments is None:
-        return None
-    substitutions = properties.get("DefinitionSubstitutions") or {}
-    if isinstance(substitutions, dict):
-        segments = _substitute(segments, substitutions, references)
-    try:
-        document = json.loads(_render_segments(segments, references), strict=False)
-    except ValueError:
-        return None
-    return Definition(document, references) if isinstance(document, dict) else None
 
 
 # -- helpers over values --------------------------------------------------------------------
 
 
-def _is_dynamic(mapping: Mapping[str, Any], key: str) -> bool:
-    value = mapping.get(key)
-    jsonata = isinstance(value, str) and value.strip().startswith("{%")
-    return f"{key}.$" in mapping or jsonata
-
-
-def _static(mapping: Any, *keys: str) -> Any:
-    """The value at ``keys`` when every level is a static (non ``.$``) field, else None."""
-    value = mapping
-    for key in keys:
-        if not isinstance(value, dict) or _is_dynamic(value, key):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _is_static_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _finding(name: str) -> str:
+def state_finding(name: str) -> str:
     """A state name usable in a finding id: CDK turns spaces in acknowledged ids into ``-``
     (``Run train`` becomes ``Run-train``) and brackets would unbalance the id."""
     return re.sub(r"[\[\](){}]", "_", name.replace(" ", "-"))
@@ -683,166 +143,10 @@ def _finding(name: str) -> str:
 
 # -- IAM helpers ----------------------------------------------------------------------------
 
-_S3_BUCKET: Final = "AWS::S3::Bucket"
-_S3_OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
-_S3_OBJECT_WRITE = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
-_LIST_BUCKET = ("s3:ListBucket", "s3:ListBucketVersions")
-_TRUSTED_SERVICES = ("sagemaker.amazonaws.com", "states.amazonaws.com")
-#: Condition operators that constrain a key to the values given (no negation, no
-#: ...IfExists, no set operators: those pass when the key is absent or differs).
-_POSITIVE_OPERATORS = frozenset({"stringequals", "stringlike", "arnequals", "arnlike"})
-_POLICY_TYPES = frozenset(
-    {
-        "AWS::IAM::Policy",
-        "AWS::IAM::ManagedPolicy",
-        "AWS::IAM::RolePolicy",
-        "AWS::IAM::UserPolicy",
-        "AWS::IAM::GroupPolicy",
-        "AWS::IAM::Role",
-        "AWS::IAM::User",
-        "AWS::IAM::Group",
-    }
-)
-_SINGLE_POLICY_TYPES = frozenset(
-    {
-        "AWS::IAM::Policy",
-        "AWS::IAM::ManagedPolicy",
-        "AWS::IAM::RolePolicy",
-        "AWS::IAM::UserPolicy",
-        "AWS::IAM::GroupPolicy",
-    }
-)
-
-
-def _statements(resource: CfnModelResource) -> list[dict[str, Any]]:
-    """The identity-policy statements of an IAM resource (inline and managed)."""
-    documents = []
-    if resource.type in _SINGLE_POLICY_TYPES:
-        documents.append(resource.properties.get("PolicyDocument"))
-    else:
-        documents += [
-            p.get("PolicyDocument")
-            for p in _as_list(resource.properties.get("Policies"))
-            if isinstance(p, dict)
-        ]
-    return [
-        s
-        for d in documents
-        if isinstance(d, dict)
-        for s in _as_list(d.get("Statement"))
-        if isinstance(s, dict)
-    ]
-
-
-def _allows(statement: Mapping[str, Any], actions: Sequence[str]) -> bool:
-    """True if an Allow statement's Action covers one of ``actions``."""
-    if statement.get("Effect") != "Allow":
-        return False
-    patterns = [p.lower() for p in _as_list(statement.get("Action")) if isinstance(p, str)]
-    if "NotAction" in statement:
-        excluded = [p.lower() for p in _as_list(statement["NotAction"]) if isinstance(p, str)]
-        return any(not any(fnmatch.fnmatchcase(a.lower(), p) for p in excluded) for a in actions)
-    return any(fnmatch.fnmatchcase(a.lower(), p) for a in actions for p in patterns)
-
-
-def _condition_values(statement: Mapping[str, Any], key: str) -> list[str]:
-    """The values ``key`` is constrained to by positive operators (StringEquals,
-    StringLike, ArnEquals, ArnLike), flattened; empty when no such operator names it."""
-    conditions = statement.get("Condition")
-    if not isinstance(conditions, dict):
-        return []
-    values = []
-    for operator, block in conditions.items():
-        if str(operator).lower() not in _POSITIVE_OPERATORS or not isinstance(block, dict):
-            continue
-        for name, value in block.items():
-            if str(name).lower() == key.lower():
-                values += [_normalise_pseudo(flatten_reference(v)) for v in _as_list(value)]
-    return values
-
-
-def _restricts(values: Sequence[str]) -> bool:
-    """True if a condition's values constrain the key: some values, none only wildcards."""
-    return bool(values) and not any(re.fullmatch(r"[*?]*", v) for v in values)
-
-
-def _s3_arn_parts(text: str) -> tuple[str, str | None] | None:
-    """``(bucket, key)`` of an S3 ARN as text (key None for a bucket ARN); ``("*", "")``
-    for ``*``; None for other ARNs. The bucket is ``<Id>`` for ``<Id.Arn>`` references."""
-    if text == "*":
-        return "*", ""
-    rest = text
-    if text.startswith("arn:"):
-        parts = _normalise_pseudo(text).split(":", 5)
-        if len(parts) < 6 or parts[2] not in ("s3", "*", ""):
-            return None
-        rest = parts[5]
-    else:
-        match = re.match(r"^<([^<>.]+)\.Arn>", text)
-        if match is None:
-            return None
-        rest = f"<{match.group(1)}>{text[match.end() :]}"
-    bucket, slash, key = rest.partition("/")
-    return bucket, (key if slash else None)
-
-
-def _s3_bucket_text(resource: Any) -> str | None:
-    """The bucket an IAM statement's resource is in, as text (None: not S3)."""
-    parts = _s3_arn_parts(flatten_reference(resource))
-    return parts[0] if parts else None
-
-
-def _roles_of_policy(resource: CfnModelResource, model: StackModel) -> list[str]:
-    """Logical ids of the roles a policy is attached to (a role: itself)."""
-    if resource.type == "AWS::IAM::Role":
-        return [resource.logical_id]
-    if resource.type == "AWS::IAM::RolePolicy":
-        name = resource.properties.get("RoleName")
-        return [name["Ref"]] if isinstance(name, dict) and isinstance(name.get("Ref"), str) else []
-    roles = [r["Ref"] for r in _as_list(resource.properties.get("Roles")) if isinstance(r, dict)]
-    if resource.type == "AWS::IAM::ManagedPolicy":
-        for role in model.of_type("AWS::IAM::Role"):
-            arns = _as_list(role.properties.get("ManagedPolicyArns"))
-            if {"Ref": resource.logical_id} in arns:
-                roles.append(role.logical_id)
-    return [r for r in roles if isinstance(r, str)]
-
-
-def _service_name(value: Any) -> str:
-    """A service principal as text, ``${AWS::URLSuffix}`` and regional forms normalised
-    (``sagemaker.<AWS::URLSuffix>`` and ``states.eu-west-1.amazonaws.com`` alike)."""
-    text = _normalise_pseudo(flatten_reference(value))
-    match = re.fullmatch(
-        r"([a-z0-9-]+)\.(?:[a-z0-9-]+\.|<AWS-Region>\.)?amazonaws\.com(?:\.cn)?", text
-    )
-    return f"{match.group(1)}.amazonaws.com" if match else text
-
-
-def _trusted_services(role: CfnModelResource) -> dict[str, list[dict[str, Any]]]:
-    """The services a role's trust policy allows, with the statements that allow them."""
-    document = role.properties.get("AssumeRolePolicyDocument")
-    services: dict[str, list[dict[str, Any]]] = {}
-    if not isinstance(document, dict):
-        return services
-    for statement in _as_list(document.get("Statement")):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        principal = statement.get("Principal")
-        names = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
-        for name in names:
-            service = _service_name(name)
-            if service in _TRUSTED_SERVICES:
-                services.setdefault(service, []).append(statement)
-    return services
-
-
-def _is_processing_role(role: CfnModelResource) -> bool:
-    return "sagemaker.amazonaws.com" in _trusted_services(role)
-
 
 def _policy_scope(resource: CfnModelResource, model: StackModel) -> bool:
     """True if the policy belongs to (or is) a role trusted by SageMaker or Step Functions."""
-    return bool(set(_roles_of_policy(resource, model)) & model.pipeline_roles())
+    return bool(set(roles_of_policy(resource, model)) & model.pipeline_roles())
 
 
 def _on_channel_bucket(statement: Mapping[str, Any], model: StackModel) -> bool:
@@ -852,8 +156,8 @@ def _on_channel_bucket(statement: Mapping[str, Any], model: StackModel) -> bool:
         return False
     if "NotResource" in statement:
         return True
-    for item in _as_list(statement.get("Resource")):
-        bucket = _s3_bucket_text(item)
+    for item in as_list(statement.get("Resource")):
+        bucket = s3_bucket_text(item)
         if bucket is None:
             continue
         if "*" in bucket or "?" in bucket or model.bucket_id(bucket) in channel:
@@ -864,7 +168,7 @@ def _on_channel_bucket(statement: Mapping[str, Any], model: StackModel) -> bool:
 def _checked_statements(resource: CfnModelResource, model: StackModel) -> list[dict[str, Any]]:
     """The statements the IAM rules check: all of a pipeline role's, else those that may
     apply to a channel bucket."""
-    statements = _statements(resource)
+    statements = policy_statements(resource)
     if _policy_scope(resource, model):
         return statements
     return [s for s in statements if _on_channel_bucket(s, model)]
@@ -917,7 +221,7 @@ class Rule:
         return f"{PACK_NAME}-{self.name}"
 
 
-def _whole(problem: str | None) -> Findings:
+def whole(problem: str | None) -> Findings:
     return {} if problem is None else {"": problem}
 
 
@@ -936,8 +240,8 @@ def _channel(check: Check) -> Check:
 
 
 def _sse_configs(bucket: CfnModelResource) -> list[dict[str, Any]]:
-    rules = _static(bucket.properties, "BucketEncryption", "ServerSideEncryptionConfiguration")
-    return [r for r in _as_list(rules) if isinstance(r, dict)]
+    rules = static(bucket.properties, "BucketEncryption", "ServerSideEncryptionConfiguration")
+    return [r for r in as_list(rules) if isinstance(r, dict)]
 
 
 def _kms_default(bucket: CfnModelResource) -> dict[str, Any] | None:
@@ -954,14 +258,14 @@ def _kms_default(bucket: CfnModelResource) -> dict[str, Any] | None:
 
 def _check_sse_kms(bucket: CfnModelResource, model: StackModel) -> Findings:
     if _kms_default(bucket) is None:
-        return _whole("default encryption is not SSE-KMS with a customer managed key")
+        return whole("default encryption is not SSE-KMS with a customer managed key")
     return {}
 
 
 def _check_bucket_key(bucket: CfnModelResource, model: StackModel) -> Findings:
     config = _kms_default(bucket)
-    if config is not None and not _truthy(config.get("BucketKeyEnabled")):
-        return _whole("the S3 Bucket Key is not enabled")
+    if config is not None and not truthy(config.get("BucketKeyEnabled")):
+        return whole("the S3 Bucket Key is not enabled")
     return {}
 
 
@@ -970,14 +274,14 @@ def _check_key_rotation(bucket: CfnModelResource, model: StackModel) -> Findings
     if config is None:
         return {}
     key = config["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
-    ids = _referenced_ids(key) & {k.logical_id for k in model.of_type("AWS::KMS::Key")}
+    ids = logical_ids(key) & {k.logical_id for k in model.of_type("AWS::KMS::Key")}
     if not ids:
-        return _whole(
+        return whole(
             f"the key {flatten_reference(key)} is not defined in this stack, so its "
             "rotation cannot be verified"
         )
-    if not _truthy(model.resources[next(iter(ids))].properties.get("EnableKeyRotation")):
-        return _whole(f"automatic rotation of the key {next(iter(ids))} is off")
+    if not truthy(model.resources[next(iter(ids))].properties.get("EnableKeyRotation")):
+        return whole(f"automatic rotation of the key {next(iter(ids))} is off")
     return {}
 
 
@@ -1001,10 +305,10 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
         return False
     principal = statement.get("Principal")
     if principal != "*" and not (
-        isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
+        isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
     ):
         return False
-    if not any(a in ("s3:*", "*") for a in _as_list(statement.get("Action"))):
+    if not any(a in ("s3:*", "*") for a in as_list(statement.get("Action"))):
         return False
     conditions = statement.get("Condition")
     block = conditions.get("Bool") if isinstance(conditions, dict) else None
@@ -1022,14 +326,14 @@ def _check_tls_only(bucket: CfnModelResource, model: StackModel) -> Findings:
         if target != {"Ref": bucket.logical_id} and not (name and target == name):
             continue
         document = policy.properties.get("PolicyDocument")
-        statements = _as_list(document.get("Statement")) if isinstance(document, dict) else []
+        statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
         for statement in statements:
             if isinstance(statement, dict) and _denies_insecure_transport(statement):
-                for resource in _as_list(statement.get("Resource")):
+                for resource in as_list(statement.get("Resource")):
                     covered |= _bucket_targets(resource, bucket)
     missing = {"bucket", "objects"} - covered
     if missing:
-        return _whole(
+        return whole(
             "no bucket policy denies requests without TLS (aws:SecureTransport false) on "
             + " and ".join(sorted(missing))
         )
@@ -1045,40 +349,40 @@ _BPA_SETTINGS = (
 
 
 def _check_public_access(bucket: CfnModelResource, model: StackModel) -> Findings:
-    block = _static(bucket.properties, "PublicAccessBlockConfiguration") or {}
-    off = [s for s in _BPA_SETTINGS if not isinstance(block, dict) or not _truthy(block.get(s))]
-    return _whole(f"Block Public Access settings off: {', '.join(off)}" if off else None)
+    block = static(bucket.properties, "PublicAccessBlockConfiguration") or {}
+    off = [s for s in _BPA_SETTINGS if not isinstance(block, dict) or not truthy(block.get(s))]
+    return whole(f"Block Public Access settings off: {', '.join(off)}" if off else None)
 
 
 def _check_owner_enforced(bucket: CfnModelResource, model: StackModel) -> Findings:
-    rules = _as_list(_static(bucket.properties, "OwnershipControls", "Rules"))
+    rules = as_list(static(bucket.properties, "OwnershipControls", "Rules"))
     enforced = any(
         isinstance(r, dict) and r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules
     )
-    return _whole(None if enforced else "object ownership is not BucketOwnerEnforced (ACLs apply)")
+    return whole(None if enforced else "object ownership is not BucketOwnerEnforced (ACLs apply)")
 
 
 def _check_versioning(bucket: CfnModelResource, model: StackModel) -> Findings:
-    status = _static(bucket.properties, "VersioningConfiguration", "Status")
-    return _whole(None if status == "Enabled" else "versioning is not enabled")
+    status = static(bucket.properties, "VersioningConfiguration", "Status")
+    return whole(None if status == "Enabled" else "versioning is not enabled")
 
 
 def _check_access_logs(bucket: CfnModelResource, model: StackModel) -> Findings:
-    logging = _static(bucket.properties, "LoggingConfiguration")
+    logging = static(bucket.properties, "LoggingConfiguration")
     if not isinstance(logging, dict):
-        return _whole("server access logging is off")
+        return whole("server access logging is off")
     destination = logging.get("DestinationBucketName")
     if not destination:
-        return _whole("LoggingConfiguration names no DestinationBucketName")
+        return whole("LoggingConfiguration names no DestinationBucketName")
     if destination in ({"Ref": bucket.logical_id}, bucket.properties.get("BucketName")):
-        return _whole("the bucket writes its access logs into itself")
+        return whole("the bucket writes its access logs into itself")
     return {}
 
 
 def _lifecycle_rules(bucket: CfnModelResource) -> list[tuple[str, dict[str, Any]]]:
     """``(prefix, rule)`` of the enabled lifecycle rules filtered by a prefix only."""
     rules = []
-    for rule in _as_list(_static(bucket.properties, "LifecycleConfiguration", "Rules")):
+    for rule in as_list(static(bucket.properties, "LifecycleConfiguration", "Rules")):
         if not isinstance(rule, dict) or rule.get("Status") != "Enabled":
             continue
         if any(k in rule for k in ("TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")):
@@ -1108,7 +412,7 @@ def _check_lifecycle(bucket: CfnModelResource, model: StackModel) -> Findings:
         if lacks:
             where = f"the run prefix '{prefix}'" if prefix else "the whole bucket"
             missing.append(f"{', '.join(lacks)} on {where}")
-    return _whole(f"no enabled lifecycle rule for {'; '.join(missing)}" if missing else None)
+    return whole(f"no enabled lifecycle rule for {'; '.join(missing)}" if missing else None)
 
 
 # IAM -------------------------------------------------------------------------------------
@@ -1119,10 +423,10 @@ def _check_no_s3_wildcard(resource: CfnModelResource, model: StackModel) -> Find
     for statement in _checked_statements(resource, model):
         if statement.get("Effect") != "Allow":
             continue
-        for action in _as_list(statement.get("Action")):
+        for action in as_list(statement.get("Action")):
             if isinstance(action, str) and action.lower() in ("s3:*", "*"):
                 found[f"Action::{action}"] = f"a statement allows {action}"
-        excluded = [str(a).lower() for a in _as_list(statement.get("NotAction"))]
+        excluded = [str(a).lower() for a in as_list(statement.get("NotAction"))]
         if "NotAction" in statement and not any(a == "*" or a.startswith("s3") for a in excluded):
             found[f"NotAction::{','.join(excluded)}"] = "a NotAction statement allows all of S3"
     return found
@@ -1130,48 +434,48 @@ def _check_no_s3_wildcard(resource: CfnModelResource, model: StackModel) -> Find
 
 def _check_list_bucket_prefix(resource: CfnModelResource, model: StackModel) -> Findings:
     for statement in _checked_statements(resource, model):
-        if not _allows(statement, _LIST_BUCKET):
+        if not allows(statement, LIST_BUCKET):
             continue
-        values = _condition_values(statement, "s3:prefix")
+        values = condition_values(statement, "s3:prefix")
         if not values:
-            return _whole(
+            return whole(
                 "a statement allows s3:ListBucket without an s3:prefix condition "
                 "(StringEquals or StringLike)"
             )
         loose = [v for v in values if v.startswith(("*", "?"))]
         if loose:
-            return _whole(f"the s3:prefix condition {loose[0]!r} does not start with a prefix")
+            return whole(f"the s3:prefix condition {loose[0]!r} does not start with a prefix")
     return {}
 
 
 def _check_pass_role(resource: CfnModelResource, model: StackModel) -> Findings:
     if not _policy_scope(resource, model):
         return {}
-    for statement in _statements(resource):
-        if not _allows(statement, ("iam:PassRole",)):
+    for statement in policy_statements(resource):
+        if not allows(statement, ("iam:PassRole",)):
             continue
-        values = [_service_name(v) for v in _condition_values(statement, "iam:PassedToService")]
+        values = [service_name(v) for v in condition_values(statement, "iam:PassedToService")]
         if not values:
-            return _whole(
+            return whole(
                 "a statement allows iam:PassRole without an iam:PassedToService condition "
                 "(StringEquals or StringLike)"
             )
-        others = sorted({v for v in values if v not in _TRUSTED_SERVICES})
+        others = sorted({v for v in values if v not in TRUSTED_SERVICES})
         if others:
-            return _whole(f"a statement lets iam:PassRole pass roles to {', '.join(others)}")
+            return whole(f"a statement lets iam:PassRole pass roles to {', '.join(others)}")
     return {}
 
 
 def _check_trust(resource: CfnModelResource, model: StackModel) -> Findings:
     found: Findings = {}
-    for service, statements in _trusted_services(resource).items():
+    for service, statements in trusted_services(resource).items():
         for statement in statements:
             problems = []
             for key in ("aws:SourceAccount", "aws:SourceArn"):
-                values = _condition_values(statement, key)
+                values = condition_values(statement, key)
                 if not values:
                     problems.append(f"no {key} condition (StringEquals, ArnLike...)")
-                elif not _restricts(values):
+                elif not restricts(values):
                     problems.append(f"{key} matches anything ({', '.join(values)})")
             if problems:
                 found[f"Service::{service}"] = (
@@ -1183,8 +487,8 @@ def _check_trust(resource: CfnModelResource, model: StackModel) -> Findings:
 def _check_object_access(resource: CfnModelResource, model: StackModel) -> Findings:
     roles = [
         r
-        for r in _roles_of_policy(resource, model)
-        if r in model.resources and _is_processing_role(model.resources[r])
+        for r in roles_of_policy(resource, model)
+        if r in model.resources and is_processing_role(model.resources[r])
     ]
     if not roles:
         return {}
@@ -1200,22 +504,22 @@ def _check_object_access(resource: CfnModelResource, model: StackModel) -> Findi
             outputs += locations[1]
     readable, writable = [*inputs, *outputs], outputs
     found: Findings = {}
-    for statement in _statements(resource):
+    for statement in policy_statements(resource):
         if statement.get("Effect") != "Allow":
             continue
         if "NotResource" in statement:
-            text = ",".join(flatten_reference(r) for r in _as_list(statement["NotResource"]))
+            text = ",".join(flatten_reference(r) for r in as_list(statement["NotResource"]))
             found[f"NotResource::{text}"] = (
                 "an Allow statement with NotResource grants every resource but the ones listed"
             )
             continue
-        reads = _allows(statement, _S3_OBJECT_READ)
-        writes = _allows(statement, _S3_OBJECT_WRITE)
+        reads = allows(statement, S3_OBJECT_READ)
+        writes = allows(statement, S3_OBJECT_WRITE)
         if not reads and not writes:
             continue
-        for item in _as_list(statement.get("Resource")):
+        for item in as_list(statement.get("Resource")):
             text = flatten_reference(item)
-            parts = _s3_arn_parts(text)
+            parts = s3_arn_parts(text)
             if parts is None or (parts[1] is None and parts[0] != "*"):
                 continue
             bucket, key = parts[0], parts[1] or ""
@@ -1257,7 +561,7 @@ def _shown(location: S3Location) -> str:
 TaskCheck = Callable[[dict[str, Any], dict[str, Any], Mapping[str, Any]], str | None]
 
 
-def _per_task(check: TaskCheck) -> Check:
+def per_task(check: TaskCheck) -> Check:
     """Apply ``check(parameters, state, states)`` to every processing task of a state
     machine (``states``: the States map the task is in, for its transitions)."""
 
@@ -1270,9 +574,9 @@ def _per_task(check: TaskCheck) -> Check:
         for name, state, states in walk_states(definition.document):
             if name not in names:
                 continue
-            problem = check(_task_parameters(state), state, states)
+            problem = check(task_parameters(state), state, states)
             if problem is not None:
-                found[_finding(name)] = f"state '{name}': {problem}"
+                found[state_finding(name)] = f"state '{name}': {problem}"
         return found
 
     return checked
@@ -1281,7 +585,7 @@ def _per_task(check: TaskCheck) -> Check:
 def _job_network_isolation(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
-    if _static(params, "NetworkConfig", "EnableNetworkIsolation") is not True:
+    if static(params, "NetworkConfig", "EnableNetworkIsolation") is not True:
         return "NetworkConfig.EnableNetworkIsolation is not true"
     return None
 
@@ -1289,12 +593,12 @@ def _job_network_isolation(
 def _job_volume_key(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
-    cluster = _static(params, "ProcessingResources", "ClusterConfig")
+    cluster = static(params, "ProcessingResources", "ClusterConfig")
     if not isinstance(cluster, dict):
         return "ProcessingResources.ClusterConfig is not static"
-    if has_local_storage(_static(cluster, "InstanceType")):
+    if has_local_storage(static(cluster, "InstanceType")):
         return None
-    key = _static(cluster, "VolumeKmsKeyId")
+    key = static(cluster, "VolumeKmsKeyId")
     return None if isinstance(key, str) and key else "ClusterConfig.VolumeKmsKeyId is not set"
 
 
@@ -1303,19 +607,19 @@ def _job_output_key(
 ) -> str | None:
     if "ProcessingOutputConfig" not in params and "ProcessingOutputConfig.$" not in params:
         return None
-    key = _static(params, "ProcessingOutputConfig", "KmsKeyId")
+    key = static(params, "ProcessingOutputConfig", "KmsKeyId")
     return None if isinstance(key, str) and key else "ProcessingOutputConfig.KmsKeyId is not set"
 
 
 def _job_inter_container(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
-    count = _static(params, "ProcessingResources", "ClusterConfig", "InstanceCount")
-    if _is_static_int(count) and count <= 1:
+    count = static(params, "ProcessingResources", "ClusterConfig", "InstanceCount")
+    if is_static_int(count) and count <= 1:
         return None
-    if _static(params, "NetworkConfig", "EnableInterContainerTrafficEncryption") is not True:
+    if static(params, "NetworkConfig", "EnableInterContainerTrafficEncryption") is not True:
         return (
-            f"InstanceCount is {count if _is_static_int(count) else 'dynamic'} and "
+            f"InstanceCount is {count if is_static_int(count) else 'dynamic'} and "
             "NetworkConfig.EnableInterContainerTrafficEncryption is not true"
         )
     return None
@@ -1324,8 +628,8 @@ def _job_inter_container(
 def _job_max_runtime(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
-    runtime = _static(params, "StoppingCondition", "MaxRuntimeInSeconds")
-    if _is_static_int(runtime) and 1 <= runtime <= MAX_RUNTIME_LIMIT:
+    runtime = static(params, "StoppingCondition", "MaxRuntimeInSeconds")
+    if is_static_int(runtime) and 1 <= runtime <= MAX_RUNTIME_LIMIT:
         return None
     return f"StoppingCondition.MaxRuntimeInSeconds is not between 1 and {MAX_RUNTIME_LIMIT}"
 
@@ -1334,10 +638,10 @@ def _task_timeout(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
     timeout = state.get("TimeoutSeconds")
-    if not _is_static_int(timeout) or timeout < 1:
+    if not is_static_int(timeout) or timeout < 1:
         return "the task has no TimeoutSeconds"
-    runtime = _static(params, "StoppingCondition", "MaxRuntimeInSeconds")
-    if _is_static_int(runtime) and timeout <= runtime:
+    runtime = static(params, "StoppingCondition", "MaxRuntimeInSeconds")
+    if is_static_int(runtime) and timeout <= runtime:
         return f"TimeoutSeconds {timeout} does not exceed MaxRuntimeInSeconds {runtime}"
     return None
 
@@ -1356,9 +660,9 @@ def _task_retry(
 ) -> str | None:
     retried = {
         error
-        for retrier in _as_list(state.get("Retry"))
+        for retrier in as_list(state.get("Retry"))
         if isinstance(retrier, dict) and retrier.get("MaxAttempts", 3) != 0
-        for error in _as_list(retrier.get("ErrorEquals"))
+        for error in as_list(retrier.get("ErrorEquals"))
     }
     missing = [error for error in REQUIRED_RETRIES if error not in retried]
     return f"no Retry for {', '.join(missing)}" if missing else None
@@ -1367,8 +671,8 @@ def _task_retry(
 def _task_catch(
     params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
 ) -> str | None:
-    for catcher in _as_list(state.get("Catch")):
-        if isinstance(catcher, dict) and "States.ALL" in _as_list(catcher.get("ErrorEquals")):
+    for catcher in as_list(state.get("Catch")):
+        if isinstance(catcher, dict) and "States.ALL" in as_list(catcher.get("ErrorEquals")):
             target = catcher.get("Next")
             if _leads_to_fail(states, target, set()):
                 return None
@@ -1386,7 +690,7 @@ def _leads_to_fail(states: Mapping[str, Any], name: Any, seen: set[str]) -> bool
     if kind == "Fail":
         return True
     if kind == "Choice":
-        targets = [c.get("Next") for c in _as_list(state.get("Choices")) if isinstance(c, dict)]
+        targets = [c.get("Next") for c in as_list(state.get("Choices")) if isinstance(c, dict)]
         targets += [state["Default"]] if "Default" in state else []
         return bool(targets) and all(_leads_to_fail(states, t, seen) for t in targets)
     if kind == "Succeed" or state.get("End") or "Next" not in state:
@@ -1403,7 +707,7 @@ def _machine(check: Callable[[Mapping[str, Any]], str | None]) -> Check:
     def checked(resource: CfnModelResource, model: StackModel) -> Findings:
         if resource.logical_id not in model.processing_machines():
             return {}
-        return _whole(check(resource.properties))
+        return whole(check(resource.properties))
 
     return checked
 
@@ -1411,9 +715,9 @@ def _machine(check: Callable[[Mapping[str, Any]], str | None]) -> Check:
 def _machine_readable(resource: CfnModelResource, model: StackModel) -> Findings:
     definition = model.definition(resource.logical_id)
     if definition is None:
-        return _whole("the definition cannot be read at synth time (S3 location or not JSON)")
+        return whole("the definition cannot be read at synth time (S3 location or not JSON)")
     return {
-        _finding(name): f"state '{name}': {problem}"
+        state_finding(name): f"state '{name}': {problem}"
         for name, problem in definition.unreadable_tasks()
     }
 
@@ -1425,7 +729,7 @@ def _machine_standard(properties: Mapping[str, Any]) -> str | None:
 
 def _machine_log_all(properties: Mapping[str, Any]) -> str | None:
     logging = properties.get("LoggingConfiguration")
-    if not isinstance(logging, dict) or not _as_list(logging.get("Destinations")):
+    if not isinstance(logging, dict) or not as_list(logging.get("Destinations")):
         return "execution logging is off"
     level = logging.get("Level", "OFF")
     return None if level == "ALL" else f"the log level is {level}"
@@ -1436,19 +740,19 @@ def _machine_no_execution_data(properties: Mapping[str, Any]) -> str | None:
     value = logging.get("IncludeExecutionData") if isinstance(logging, dict) else None
     if value is None or value is False or (isinstance(value, str) and value.lower() == "false"):
         return None
-    if _truthy(value):
+    if truthy(value):
         return "execution data (inputs, outputs, parameters) is included in the logs"
     return f"IncludeExecutionData is not a literal false ({flatten_reference(value)})"
 
 
 def _machine_tracing(properties: Mapping[str, Any]) -> str | None:
-    enabled = _static(properties, "TracingConfiguration", "Enabled")
-    return None if _truthy(enabled) else "X-Ray tracing is off"
+    enabled = static(properties, "TracingConfiguration", "Enabled")
+    return None if truthy(enabled) else "X-Ray tracing is off"
 
 
-_BUCKET = frozenset({"AWS::S3::Bucket"})
-_MACHINE = frozenset({"AWS::StepFunctions::StateMachine"})
-_ROLE = frozenset({"AWS::IAM::Role"})
+BUCKET = frozenset({"AWS::S3::Bucket"})
+STATE_MACHINE = frozenset({"AWS::StepFunctions::StateMachine"})
+ROLE = frozenset({"AWS::IAM::Role"})
 _ACK_HINT = (
     " If the design requires it, acknowledge the finding on the construct with "
     "constructs_sm.nag.acknowledge(construct, ['<rule id>'], reason) (it checks the id "
@@ -1459,7 +763,7 @@ _ACK_HINT = (
 RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "ChannelBucketSseKms",
-        _BUCKET,
+        BUCKET,
         "The channel bucket is not encrypted with SSE-KMS and a customer managed key.",
         "Handoff data of processing jobs is encrypted at rest with a key whose use is "
         "logged and whose policy the account controls.",
@@ -1469,7 +773,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketKeyRotation",
-        _BUCKET,
+        BUCKET,
         "The channel bucket's KMS key does not rotate (or is not defined in the stack).",
         "Automatic yearly rotation limits the data encrypted under one key version.",
         "Use a kms.Key with enable_key_rotation=True defined in the same stack; for an "
@@ -1478,7 +782,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketBucketKey",
-        _BUCKET,
+        BUCKET,
         "The channel bucket does not use an S3 Bucket Key.",
         "A Bucket Key cuts KMS requests (cost, throttling) of jobs reading many objects.",
         "Set BucketKeyEnabled: true (bucket_key_enabled=True).",
@@ -1486,7 +790,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketTlsOnly",
-        _BUCKET,
+        BUCKET,
         "The channel bucket's policy does not deny requests without TLS on the bucket and "
         "its objects.",
         "Data in transit between jobs, the state machine and S3 must be encrypted.",
@@ -1496,7 +800,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketPublicAccessBlock",
-        _BUCKET,
+        BUCKET,
         "The channel bucket does not turn on all Block Public Access settings.",
         "Handoff data must never become public through an ACL or a bucket policy.",
         "Set all four PublicAccessBlockConfiguration settings to true "
@@ -1505,7 +809,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketOwnerEnforced",
-        _BUCKET,
+        BUCKET,
         "The channel bucket's object ownership is not BucketOwnerEnforced.",
         "With ACLs disabled, access is decided by policies only and every object belongs "
         "to the bucket owner.",
@@ -1515,7 +819,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketVersioning",
-        _BUCKET,
+        BUCKET,
         "The channel bucket is not versioned.",
         "Versions protect handoff data from being overwritten or deleted by a faulty job.",
         "Set VersioningConfiguration Status Enabled (versioned=True).",
@@ -1523,7 +827,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketAccessLogs",
-        _BUCKET,
+        BUCKET,
         "The channel bucket has no server access logs to another bucket.",
         "Access logs record who read and wrote handoff data.",
         "Set LoggingConfiguration with a DestinationBucketName (server_access_logs_bucket=...).",
@@ -1531,7 +835,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "ChannelBucketLifecycle",
-        _BUCKET,
+        BUCKET,
         "The channel bucket's lifecycle does not expire run data, noncurrent versions and "
         "incomplete multipart uploads.",
         "Per-run handoff data is kept for redrives and then expires instead of growing "
@@ -1544,7 +848,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "IamNoS3Wildcard",
-        _POLICY_TYPES,
+        POLICY_TYPES,
         "An IAM policy allows s3:* (or *).",
         "Jobs and state machines need a handful of S3 actions; s3:* includes deleting "
         "buckets and changing their policies.",
@@ -1553,7 +857,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "IamListBucketPrefix",
-        _POLICY_TYPES,
+        POLICY_TYPES,
         "An IAM policy allows s3:ListBucket without an s3:prefix condition that "
         "starts with a literal prefix.",
         "Listing is limited to the prefixes the principal works on, like its object access.",
@@ -1564,7 +868,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "IamStepObjectAccess",
-        _POLICY_TYPES,
+        POLICY_TYPES,
         "A processing job role can access objects outside its step's own prefixes (or "
         "is granted with NotResource).",
         "A step reads its inputs and writes its outputs only; a role for the whole bucket "
@@ -1577,7 +881,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "IamPassRoleService",
-        _POLICY_TYPES,
+        POLICY_TYPES,
         "An IAM policy of a SageMaker or Step Functions role allows iam:PassRole without "
         "an iam:PassedToService condition naming SageMaker (or Step Functions).",
         "The state machine may pass job roles to SageMaker only.",
@@ -1587,7 +891,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "IamTrustConfusedDeputy",
-        _ROLE,
+        ROLE,
         "A role trusted by SageMaker or Step Functions has no aws:SourceAccount and "
         "aws:SourceArn conditions that constrain them.",
         "Without them, the service can be made to assume the role on behalf of another "
@@ -1599,77 +903,77 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "JobNetworkIsolation",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing job runs without network isolation.",
         "An isolated container cannot reach the network: a compromised dependency cannot "
         "exfiltrate data.",
         "Set NetworkConfig.EnableNetworkIsolation true (add_step(network_isolation=True)); "
         "opting out needs an acknowledgment of ProcessingPipeline-JobNetworkIsolation"
         "[<state>] with the reason.",
-        _per_task(_job_network_isolation),
+        per_task(_job_network_isolation),
     ),
     Rule(
         "JobVolumeEncryption",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing job's storage volume is not encrypted with a KMS key.",
         "Data staged on the ML storage volume is encrypted with the customer key.",
         "Set ProcessingResources.ClusterConfig.VolumeKmsKeyId (omit it only on instance "
         "types with local NVMe storage).",
-        _per_task(_job_volume_key),
+        per_task(_job_volume_key),
     ),
     Rule(
         "JobOutputEncryption",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing job's outputs are not encrypted with a KMS key.",
         "Outputs uploaded to S3 are encrypted with the customer key.",
         "Set ProcessingOutputConfig.KmsKeyId.",
-        _per_task(_job_output_key),
+        per_task(_job_output_key),
     ),
     Rule(
         "JobInterContainerEncryption",
-        _MACHINE,
+        STATE_MACHINE,
         "A multi-instance processing job does not encrypt inter-container traffic.",
         "Traffic between the instances of a distributed job is encrypted.",
         "Set NetworkConfig.EnableInterContainerTrafficEncryption true when InstanceCount > 1.",
-        _per_task(_job_inter_container),
+        per_task(_job_inter_container),
     ),
     Rule(
         "JobMaxRuntime",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing job has no MaxRuntimeInSeconds.",
         "A stopping condition bounds the cost and the blast radius of a stuck job.",
         "Set StoppingCondition.MaxRuntimeInSeconds (Resources(max_runtime_seconds=...)).",
-        _per_task(_job_max_runtime),
+        per_task(_job_max_runtime),
     ),
     Rule(
         "TaskTimeout",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing task has no TimeoutSeconds above the job's MaxRuntimeInSeconds.",
         "Without a task timeout a lost job completion event stalls the execution for a year.",
         "Set TimeoutSeconds on the task, above MaxRuntimeInSeconds plus start-up time.",
-        _per_task(_task_timeout),
+        per_task(_task_timeout),
     ),
     Rule(
         "TaskRetry",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing task does not retry the SageMaker, throttling and timeout errors.",
         "Transient SageMaker errors, capacity limits and throttling should not fail a run.",
         "Add Retry entries for " + ", ".join(REQUIRED_RETRIES) + " (see constructs_sm.step."
         "JOB_RETRIES).",
-        _per_task(_task_retry),
+        per_task(_task_retry),
     ),
     Rule(
         "TaskCatch",
-        _MACHINE,
+        STATE_MACHINE,
         "A processing task has no Catch for States.ALL that ends in a Fail state.",
         "A caught error ends the execution in a failure state that keeps the error and cause.",
         "Add Catch [{ErrorEquals: [States.ALL], ResultPath: $.error, Next: <Fail state>}] "
         "(or Next: states that end in a Fail state).",
-        _per_task(_task_catch),
+        per_task(_task_catch),
     ),
     Rule(
         "StateMachineDefinitionReadable",
-        _MACHINE,
+        STATE_MACHINE,
         "The state machine's definition, or the Resource of one of its tasks, cannot be "
         "read at synth time.",
         "The processing-job rules need to see the definition.",
@@ -1680,7 +984,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "StateMachineStandard",
-        _MACHINE,
+        STATE_MACHINE,
         "A state machine running processing jobs is not of type STANDARD.",
         "Express workflows cannot run .sync jobs and keep no execution history.",
         "Set StateMachineType STANDARD.",
@@ -1688,7 +992,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "StateMachineLogAll",
-        _MACHINE,
+        STATE_MACHINE,
         "A state machine running processing jobs does not log all events.",
         "Execution events at level ALL are the audit trail of every run.",
         "Set LoggingConfiguration Level ALL with a CloudWatch Logs destination.",
@@ -1696,7 +1000,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "StateMachineLogNoExecutionData",
-        _MACHINE,
+        STATE_MACHINE,
         "A state machine running processing jobs logs execution data (or may: "
         "IncludeExecutionData is not a literal false).",
         "Execution inputs and outputs may hold data that must not end up in log groups.",
@@ -1705,7 +1009,7 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "StateMachineTracing",
-        _MACHINE,
+        STATE_MACHINE,
         "A state machine running processing jobs has X-Ray tracing off.",
         "Traces show where a run spends its time and where it failed.",
         "Set TracingConfiguration Enabled true (tracing_enabled=True).",
@@ -1732,24 +1036,6 @@ def check_stack(model: StackModel) -> dict[str, dict[str, Findings]]:
     return results
 
 
-def model_from_template(template: Mapping[str, Any]) -> StackModel:
-    """A :class:`StackModel` of a synthesized template (a resource's path is its
-    ``aws:cdk:path`` metadata, else its logical id)."""
-    resources = {}
-    for lid, resource in (template.get("Resources") or {}).items():
-        if not isinstance(resource, dict):
-            continue
-        metadata = resource.get("Metadata")
-        path = metadata.get("aws:cdk:path") if isinstance(metadata, dict) else None
-        resources[lid] = CfnModelResource(
-            lid,
-            str(resource.get("Type", "")),
-            resource.get("Properties") or {},
-            path if isinstance(path, str) else lid,
-        )
-    return StackModel(resources)
-
-
 def check_templates(
     templates: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, dict[str, dict[str, Findings]]]:
@@ -1760,26 +1046,8 @@ def check_templates(
     bucket of its own stack.
     """
     models = {name: model_from_template(t) for name, t in templates.items()}
-    _link_imports(models, templates)
+    link_imports(models, templates)
     return {name: check_stack(model) for name, model in models.items()}
-
-
-def _link_imports(
-    models: Mapping[str, StackModel], templates: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Mark the buckets that processing state machines import from other stacks."""
-    exports: dict[str, tuple[str, set[str]]] = {}
-    for name, template in templates.items():
-        for output in (template.get("Outputs") or {}).values():
-            export = output.get("Export") if isinstance(output, dict) else None
-            if isinstance(export, dict) and isinstance(export.get("Name"), str):
-                exports[export["Name"]] = (name, _referenced_ids(output.get("Value")))
-    for model in models.values():
-        for definition in model.processing_machines().values():
-            for imported in definition.imported_names() if definition else set():
-                if imported in exports:
-                    owner, ids = exports[imported]
-                    models[owner].imported_channel_buckets.update(ids)
 
 
 # -- the pack -------------------------------------------------------------------------------
@@ -1970,7 +1238,7 @@ class ProcessingPipelineChecks(NagPack):
         entry = self._results.get(node.node.path)
         if entry is None:
             return
-        acknowledged = _namespaced_acknowledgments(node, PACK_NAME)
+        acknowledged = namespaced_acknowledgments(node, PACK_NAME)
         for rule in RULES:
             for finding, detail in entry[1].get(rule.rule_id, {}).items():
                 rule_id = f"{rule.rule_id}[{finding}]" if finding else rule.rule_id
@@ -1979,7 +1247,7 @@ class ProcessingPipelineChecks(NagPack):
                 self._apply_rule(cast(IApplyRule, _Application(rule, node, finding, detail)))
 
 
-def _namespaced_acknowledgments(node: IConstruct, pack: str) -> set[str]:
+def namespaced_acknowledgments(node: IConstruct, pack: str) -> set[str]:
     """The ids acknowledged as ``<pack>::<id>`` on ``node`` and its scopes (CDK honours
     them at synth; cdk-nag's own check only knows un-namespaced ones)."""
     prefix = f"{pack.replace(' ', '-')}::"
@@ -2143,7 +1411,7 @@ def _acknowledged_at(
     node: IConstruct | None = root
     for part in path.split("/"):
         node = node.node.try_find_child(part) if node is not None else None
-    return node is not None and rule_name.replace(" ", "-") in _namespaced_acknowledgments(
+    return node is not None and rule_name.replace(" ", "-") in namespaced_acknowledgments(
         node, pack
     )
 
