@@ -16,8 +16,6 @@ from constructs_sm.nag import (
     RULES,
     CfnModelResource,
     StackModel,
-    _check_access_logs,
-    _check_lifecycle,
     acknowledge,
     acknowledge_wildcards,
     check_stack,
@@ -28,6 +26,7 @@ from constructs_sm.nag import (
     parse_definition,
     skip_checkov,
 )
+from constructs_sm.nag.rules.bucket import _check_access_logs, _check_lifecycle
 
 BUCKET_ARN = {"Fn::GetAtt": ["Bucket83908E77", "Arn"]}
 ROLE_ARN = {"Fn::GetAtt": ["JobRole5C3DD1A9", "Arn"]}

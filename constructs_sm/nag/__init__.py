@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -58,7 +57,6 @@ from cdk_nag import (
 )
 from constructs import IConstruct
 
-from constructs_sm.limits import MAX_RUNTIME_LIMIT, has_local_storage
 from constructs_sm.nag.acknowledge import (
     ACKNOWLEDGED_RULES,
     INLINE_POLICY_FINDINGS,
@@ -70,39 +68,28 @@ from constructs_sm.nag.acknowledge import (
 )
 from constructs_sm.nag.definition import (
     S3Location,
-    logical_ids,
     parse_definition,
-    task_parameters,
 )
 from constructs_sm.nag.policy import (
-    LIST_BUCKET,
-    POLICY_TYPES,
-    S3_OBJECT_READ,
-    S3_OBJECT_WRITE,
-    TRUSTED_SERVICES,
-    allows,
-    condition_values,
-    is_processing_role,
     policy_statements,
-    restricts,
     roles_of_policy,
-    s3_arn_parts,
     s3_bucket_text,
-    service_name,
-    trusted_services,
 )
+from constructs_sm.nag.rules import bucket, iam, job, state_machine, task
+from constructs_sm.nag.rules.base import PACK_NAME, Findings, Rule
+from constructs_sm.nag.rules.task import REQUIRED_RETRIES
 from constructs_sm.nag.template import (
     CfnModelResource,
     StackModel,
     link_imports,
     model_from_template,
 )
-from constructs_sm.nag.values import as_list, is_static_int, static, truthy
-from constructs_sm.report import walk_states
+from constructs_sm.nag.values import as_list
 
 __all__ = [
     "INLINE_POLICY_FINDINGS",
     "PACK_NAME",
+    "REQUIRED_RETRIES",
     "RULES",
     "CfnModelResource",
     "ProcessingPipelineChecks",
@@ -120,8 +107,6 @@ __all__ = [
     "wildcard_finding",
 ]
 
-#: The prefix of our pack's rule ids (``ProcessingPipeline-JobNetworkIsolation``...).
-PACK_NAME: Final = "ProcessingPipeline"
 #: The file :func:`apply_checks` writes into the cloud assembly.
 REPORT_FILE: Final = "nag-report.json"
 _RULES_DOC: Final = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
@@ -199,822 +184,41 @@ def _covers(allowed: S3Location, bucket: str | None, key: str, model: StackModel
 
 # -- the rules ------------------------------------------------------------------------------
 
-#: A rule's result: finding ids (``""`` means the resource as a whole) with a detail each.
-Findings = dict[str, str]
-Check = Callable[[CfnModelResource, StackModel], Findings]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule of :class:`ProcessingPipelineChecks` (its id is ``ProcessingPipeline-<name>``)."""
-
-    name: str
-    resource_types: frozenset[str]
-    info: str
-    explanation: str
-    fix: str
-    check: Check
-
-    @property
-    def rule_id(self) -> str:
-        """The id violations and acknowledgments use."""
-        return f"{PACK_NAME}-{self.name}"
-
-
-def whole(problem: str | None) -> Findings:
-    return {} if problem is None else {"": problem}
-
-
-# channel bucket ------------------------------------------------------------------------
-
-
-def _channel(check: Check) -> Check:
-    """Apply a bucket check to channel buckets only."""
-
-    def checked(resource: CfnModelResource, model: StackModel) -> Findings:
-        if resource.logical_id not in model.channel_buckets():
-            return {}
-        return check(resource, model)
-
-    return checked
-
-
-def _sse_configs(bucket: CfnModelResource) -> list[dict[str, Any]]:
-    rules = static(bucket.properties, "BucketEncryption", "ServerSideEncryptionConfiguration")
-    return [r for r in as_list(rules) if isinstance(r, dict)]
-
-
-def _kms_default(bucket: CfnModelResource) -> dict[str, Any] | None:
-    for config in _sse_configs(bucket):
-        default = config.get("ServerSideEncryptionByDefault")
-        if (
-            isinstance(default, dict)
-            and default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse")
-            and default.get("KMSMasterKeyID")
-        ):
-            return config
-    return None
-
-
-def _check_sse_kms(bucket: CfnModelResource, model: StackModel) -> Findings:
-    if _kms_default(bucket) is None:
-        return whole("default encryption is not SSE-KMS with a customer managed key")
-    return {}
-
-
-def _check_bucket_key(bucket: CfnModelResource, model: StackModel) -> Findings:
-    config = _kms_default(bucket)
-    if config is not None and not truthy(config.get("BucketKeyEnabled")):
-        return whole("the S3 Bucket Key is not enabled")
-    return {}
-
-
-def _check_key_rotation(bucket: CfnModelResource, model: StackModel) -> Findings:
-    config = _kms_default(bucket)
-    if config is None:
-        return {}
-    key = config["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
-    ids = logical_ids(key) & {k.logical_id for k in model.of_type("AWS::KMS::Key")}
-    if not ids:
-        return whole(
-            f"the key {flatten_reference(key)} is not defined in this stack, so its "
-            "rotation cannot be verified"
-        )
-    if not truthy(model.resources[next(iter(ids))].properties.get("EnableKeyRotation")):
-        return whole(f"automatic rotation of the key {next(iter(ids))} is off")
-    return {}
-
-
-def _bucket_targets(resource: Any, bucket: CfnModelResource) -> set[str]:
-    """Which of ``bucket`` / ``objects`` a policy resource covers."""
-    text = flatten_reference(resource)
-    if text == "*":
-        return {"bucket", "objects"}
-    base, objects = (text[:-2], True) if text.endswith("/*") else (text, False)
-    name = bucket.properties.get("BucketName")
-    names = [f"<{bucket.logical_id}.Arn>", f":::<{bucket.logical_id}>"]
-    if isinstance(name, str):
-        names.append(f":::{name}")
-    if not any(base.endswith(n) for n in names):
-        return set()
-    return {"objects" if objects else "bucket"}
-
-
-def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
-    if statement.get("Effect") != "Deny":
-        return False
-    principal = statement.get("Principal")
-    if principal != "*" and not (
-        isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
-    ):
-        return False
-    if not any(a in ("s3:*", "*") for a in as_list(statement.get("Action"))):
-        return False
-    conditions = statement.get("Condition")
-    block = conditions.get("Bool") if isinstance(conditions, dict) else None
-    if not isinstance(block, dict):
-        return False
-    values = {k.lower(): v for k, v in block.items()}
-    return str(values.get("aws:securetransport")).lower() == "false"
-
-
-def _check_tls_only(bucket: CfnModelResource, model: StackModel) -> Findings:
-    covered: set[str] = set()
-    for policy in model.of_type("AWS::S3::BucketPolicy"):
-        target = policy.properties.get("Bucket")
-        name = bucket.properties.get("BucketName")
-        if target != {"Ref": bucket.logical_id} and not (name and target == name):
-            continue
-        document = policy.properties.get("PolicyDocument")
-        statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
-        for statement in statements:
-            if isinstance(statement, dict) and _denies_insecure_transport(statement):
-                for resource in as_list(statement.get("Resource")):
-                    covered |= _bucket_targets(resource, bucket)
-    missing = {"bucket", "objects"} - covered
-    if missing:
-        return whole(
-            "no bucket policy denies requests without TLS (aws:SecureTransport false) on "
-            + " and ".join(sorted(missing))
-        )
-    return {}
-
-
-_BPA_SETTINGS = (
-    "BlockPublicAcls",
-    "BlockPublicPolicy",
-    "IgnorePublicAcls",
-    "RestrictPublicBuckets",
-)
-
-
-def _check_public_access(bucket: CfnModelResource, model: StackModel) -> Findings:
-    block = static(bucket.properties, "PublicAccessBlockConfiguration") or {}
-    off = [s for s in _BPA_SETTINGS if not isinstance(block, dict) or not truthy(block.get(s))]
-    return whole(f"Block Public Access settings off: {', '.join(off)}" if off else None)
-
-
-def _check_owner_enforced(bucket: CfnModelResource, model: StackModel) -> Findings:
-    rules = as_list(static(bucket.properties, "OwnershipControls", "Rules"))
-    enforced = any(
-        isinstance(r, dict) and r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules
-    )
-    return whole(None if enforced else "object ownership is not BucketOwnerEnforced (ACLs apply)")
-
-
-def _check_versioning(bucket: CfnModelResource, model: StackModel) -> Findings:
-    status = static(bucket.properties, "VersioningConfiguration", "Status")
-    return whole(None if status == "Enabled" else "versioning is not enabled")
-
-
-def _check_access_logs(bucket: CfnModelResource, model: StackModel) -> Findings:
-    logging = static(bucket.properties, "LoggingConfiguration")
-    if not isinstance(logging, dict):
-        return whole("server access logging is off")
-    destination = logging.get("DestinationBucketName")
-    if not destination:
-        return whole("LoggingConfiguration names no DestinationBucketName")
-    if destination in ({"Ref": bucket.logical_id}, bucket.properties.get("BucketName")):
-        return whole("the bucket writes its access logs into itself")
-    return {}
-
-
-def _lifecycle_rules(bucket: CfnModelResource) -> list[tuple[str, dict[str, Any]]]:
-    """``(prefix, rule)`` of the enabled lifecycle rules filtered by a prefix only."""
-    rules = []
-    for rule in as_list(static(bucket.properties, "LifecycleConfiguration", "Rules")):
-        if not isinstance(rule, dict) or rule.get("Status") != "Enabled":
-            continue
-        if any(k in rule for k in ("TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")):
-            continue  # narrower than a prefix: it does not cover every run object
-        prefix = rule.get("Prefix", "")
-        if isinstance(prefix, str):
-            rules.append((prefix, rule))
-    return rules
-
-
-def _check_lifecycle(bucket: CfnModelResource, model: StackModel) -> Findings:
-    prefixes = model.run_prefixes(bucket.logical_id)
-    rules = _lifecycle_rules(bucket)
-    missing = []
-    for prefix in sorted(prefixes) or [""]:
-        covering = [rule for start, rule in rules if prefix.startswith(start)]
-        lacks = []
-        if prefixes and not any("ExpirationInDays" in r or "ExpirationDate" in r for r in covering):
-            lacks.append("expiry of current objects")
-        if not any(
-            "NoncurrentVersionExpiration" in r or "NoncurrentVersionExpirationInDays" in r
-            for r in covering
-        ):
-            lacks.append("expiry of noncurrent versions")
-        if not any("AbortIncompleteMultipartUpload" in r for r in covering):
-            lacks.append("abort of incomplete multipart uploads")
-        if lacks:
-            where = f"the run prefix '{prefix}'" if prefix else "the whole bucket"
-            missing.append(f"{', '.join(lacks)} on {where}")
-    return whole(f"no enabled lifecycle rule for {'; '.join(missing)}" if missing else None)
-
-
-# IAM -------------------------------------------------------------------------------------
-
-
-def _check_no_s3_wildcard(resource: CfnModelResource, model: StackModel) -> Findings:
-    found: Findings = {}
-    for statement in _checked_statements(resource, model):
-        if statement.get("Effect") != "Allow":
-            continue
-        for action in as_list(statement.get("Action")):
-            if isinstance(action, str) and action.lower() in ("s3:*", "*"):
-                found[f"Action::{action}"] = f"a statement allows {action}"
-        excluded = [str(a).lower() for a in as_list(statement.get("NotAction"))]
-        if "NotAction" in statement and not any(a == "*" or a.startswith("s3") for a in excluded):
-            found[f"NotAction::{','.join(excluded)}"] = "a NotAction statement allows all of S3"
-    return found
-
-
-def _check_list_bucket_prefix(resource: CfnModelResource, model: StackModel) -> Findings:
-    for statement in _checked_statements(resource, model):
-        if not allows(statement, LIST_BUCKET):
-            continue
-        values = condition_values(statement, "s3:prefix")
-        if not values:
-            return whole(
-                "a statement allows s3:ListBucket without an s3:prefix condition "
-                "(StringEquals or StringLike)"
-            )
-        loose = [v for v in values if v.startswith(("*", "?"))]
-        if loose:
-            return whole(f"the s3:prefix condition {loose[0]!r} does not start with a prefix")
-    return {}
-
-
-def _check_pass_role(resource: CfnModelResource, model: StackModel) -> Findings:
-    if not _policy_scope(resource, model):
-        return {}
-    for statement in policy_statements(resource):
-        if not allows(statement, ("iam:PassRole",)):
-            continue
-        values = [service_name(v) for v in condition_values(statement, "iam:PassedToService")]
-        if not values:
-            return whole(
-                "a statement allows iam:PassRole without an iam:PassedToService condition "
-                "(StringEquals or StringLike)"
-            )
-        others = sorted({v for v in values if v not in TRUSTED_SERVICES})
-        if others:
-            return whole(f"a statement lets iam:PassRole pass roles to {', '.join(others)}")
-    return {}
-
-
-def _check_trust(resource: CfnModelResource, model: StackModel) -> Findings:
-    found: Findings = {}
-    for service, statements in trusted_services(resource).items():
-        for statement in statements:
-            problems = []
-            for key in ("aws:SourceAccount", "aws:SourceArn"):
-                values = condition_values(statement, key)
-                if not values:
-                    problems.append(f"no {key} condition (StringEquals, ArnLike...)")
-                elif not restricts(values):
-                    problems.append(f"{key} matches anything ({', '.join(values)})")
-            if problems:
-                found[f"Service::{service}"] = (
-                    f"the trust policy lets {service} assume the role with " + "; ".join(problems)
-                )
-    return found
-
-
-def _check_object_access(resource: CfnModelResource, model: StackModel) -> Findings:
-    roles = [
-        r
-        for r in roles_of_policy(resource, model)
-        if r in model.resources and is_processing_role(model.resources[r])
-    ]
-    if not roles:
-        return {}
-    inputs: list[S3Location] = []
-    outputs: list[S3Location] = []
-    used = True
-    for role in roles:
-        locations = model.role_locations(role)
-        if locations is None:
-            used = False
-        else:
-            inputs += locations[0]
-            outputs += locations[1]
-    readable, writable = [*inputs, *outputs], outputs
-    found: Findings = {}
-    for statement in policy_statements(resource):
-        if statement.get("Effect") != "Allow":
-            continue
-        if "NotResource" in statement:
-            text = ",".join(flatten_reference(r) for r in as_list(statement["NotResource"]))
-            found[f"NotResource::{text}"] = (
-                "an Allow statement with NotResource grants every resource but the ones listed"
-            )
-            continue
-        reads = allows(statement, S3_OBJECT_READ)
-        writes = allows(statement, S3_OBJECT_WRITE)
-        if not reads and not writes:
-            continue
-        for item in as_list(statement.get("Resource")):
-            text = flatten_reference(item)
-            parts = s3_arn_parts(text)
-            if parts is None or (parts[1] is None and parts[0] != "*"):
-                continue
-            bucket, key = parts[0], parts[1] or ""
-            if "*" in bucket or "?" in bucket:
-                found[f"Resource::{text}"] = f"object access in every bucket matching {bucket}"
-            elif not key or key.startswith(("*", "?")):
-                found[f"Resource::{text}"] = "object access to the whole bucket"
-            elif used:
-                outside = []
-                if writes and _known(writable) and not _any_covers(writable, bucket, key, model):
-                    outside.append(("write", writable))
-                if reads and _known(readable) and not _any_covers(readable, bucket, key, model):
-                    outside.append(("read", readable))
-                if outside:
-                    kind, allowed = outside[0]
-                    found[f"Resource::{text}"] = (
-                        f"{' and '.join(k for k, _ in outside)} access outside the prefixes "
-                        f"the role's processing jobs {kind} "
-                        f"({', '.join(sorted({_shown(a) for a in allowed})) or 'none'})"
-                    )
-    return found
-
-
-def _known(locations: Sequence[S3Location]) -> bool:
-    return all(location.key is not None for location in locations)
-
-
-def _any_covers(locations: Sequence[S3Location], bucket: str, key: str, model: StackModel) -> bool:
-    return any(_covers(location, bucket, key, model) for location in locations)
-
-
-def _shown(location: S3Location) -> str:
-    return f"{location.bucket or '?'}/{location.key}*"
-
-
-# processing jobs and tasks -------------------------------------------------------------
-
-
-TaskCheck = Callable[[dict[str, Any], dict[str, Any], Mapping[str, Any]], str | None]
-
-
-def per_task(check: TaskCheck) -> Check:
-    """Apply ``check(parameters, state, states)`` to every processing task of a state
-    machine (``states``: the States map the task is in, for its transitions)."""
-
-    def checked(resource: CfnModelResource, model: StackModel) -> Findings:
-        definition = model.definition(resource.logical_id)
-        if definition is None:
-            return {}
-        found: Findings = {}
-        names = {name for name, _ in definition.processing_states()}
-        for name, state, states in walk_states(definition.document):
-            if name not in names:
-                continue
-            problem = check(task_parameters(state), state, states)
-            if problem is not None:
-                found[state_finding(name)] = f"state '{name}': {problem}"
-        return found
-
-    return checked
-
-
-def _job_network_isolation(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    if static(params, "NetworkConfig", "EnableNetworkIsolation") is not True:
-        return "NetworkConfig.EnableNetworkIsolation is not true"
-    return None
-
-
-def _job_volume_key(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    cluster = static(params, "ProcessingResources", "ClusterConfig")
-    if not isinstance(cluster, dict):
-        return "ProcessingResources.ClusterConfig is not static"
-    if has_local_storage(static(cluster, "InstanceType")):
-        return None
-    key = static(cluster, "VolumeKmsKeyId")
-    return None if isinstance(key, str) and key else "ClusterConfig.VolumeKmsKeyId is not set"
-
-
-def _job_output_key(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    if "ProcessingOutputConfig" not in params and "ProcessingOutputConfig.$" not in params:
-        return None
-    key = static(params, "ProcessingOutputConfig", "KmsKeyId")
-    return None if isinstance(key, str) and key else "ProcessingOutputConfig.KmsKeyId is not set"
-
-
-def _job_inter_container(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    count = static(params, "ProcessingResources", "ClusterConfig", "InstanceCount")
-    if is_static_int(count) and count <= 1:
-        return None
-    if static(params, "NetworkConfig", "EnableInterContainerTrafficEncryption") is not True:
-        return (
-            f"InstanceCount is {count if is_static_int(count) else 'dynamic'} and "
-            "NetworkConfig.EnableInterContainerTrafficEncryption is not true"
-        )
-    return None
-
-
-def _job_max_runtime(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    runtime = static(params, "StoppingCondition", "MaxRuntimeInSeconds")
-    if is_static_int(runtime) and 1 <= runtime <= MAX_RUNTIME_LIMIT:
-        return None
-    return f"StoppingCondition.MaxRuntimeInSeconds is not between 1 and {MAX_RUNTIME_LIMIT}"
-
-
-def _task_timeout(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    timeout = state.get("TimeoutSeconds")
-    if not is_static_int(timeout) or timeout < 1:
-        return "the task has no TimeoutSeconds"
-    runtime = static(params, "StoppingCondition", "MaxRuntimeInSeconds")
-    if is_static_int(runtime) and timeout <= runtime:
-        return f"TimeoutSeconds {timeout} does not exceed MaxRuntimeInSeconds {runtime}"
-    return None
-
-
-#: Errors every processing task retries (SECURITY.md "Reliability").
-REQUIRED_RETRIES: Final = (
-    "SageMaker.AmazonSageMakerException",
-    "SageMaker.ResourceLimitExceededException",
-    "ThrottlingException",
-    "States.Timeout",
-)
-
-
-def _task_retry(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    retried = {
-        error
-        for retrier in as_list(state.get("Retry"))
-        if isinstance(retrier, dict) and retrier.get("MaxAttempts", 3) != 0
-        for error in as_list(retrier.get("ErrorEquals"))
-    }
-    missing = [error for error in REQUIRED_RETRIES if error not in retried]
-    return f"no Retry for {', '.join(missing)}" if missing else None
-
-
-def _task_catch(
-    params: dict[str, Any], state: dict[str, Any], states: Mapping[str, Any]
-) -> str | None:
-    for catcher in as_list(state.get("Catch")):
-        if isinstance(catcher, dict) and "States.ALL" in as_list(catcher.get("ErrorEquals")):
-            target = catcher.get("Next")
-            if _leads_to_fail(states, target, set()):
-                return None
-            return f"the Catch for States.ALL goes to {target!r}, which does not end in Fail"
-    return "no Catch for States.ALL"
-
-
-def _leads_to_fail(states: Mapping[str, Any], name: Any, seen: set[str]) -> bool:
-    """True if every path from state ``name`` (Next, Choice branches) ends in a Fail state."""
-    state = states.get(name) if isinstance(name, str) else None
-    if not isinstance(state, dict) or name in seen:
-        return False
-    seen = seen | {name}
-    kind = state.get("Type")
-    if kind == "Fail":
-        return True
-    if kind == "Choice":
-        targets = [c.get("Next") for c in as_list(state.get("Choices")) if isinstance(c, dict)]
-        targets += [state["Default"]] if "Default" in state else []
-        return bool(targets) and all(_leads_to_fail(states, t, seen) for t in targets)
-    if kind == "Succeed" or state.get("End") or "Next" not in state:
-        return False
-    return _leads_to_fail(states, state["Next"], seen)
-
-
-# state machine ---------------------------------------------------------------------------
-
-
-def _machine(check: Callable[[Mapping[str, Any]], str | None]) -> Check:
-    """Apply a property check to state machines that run processing jobs."""
-
-    def checked(resource: CfnModelResource, model: StackModel) -> Findings:
-        if resource.logical_id not in model.processing_machines():
-            return {}
-        return whole(check(resource.properties))
-
-    return checked
-
-
-def _machine_readable(resource: CfnModelResource, model: StackModel) -> Findings:
-    definition = model.definition(resource.logical_id)
-    if definition is None:
-        return whole("the definition cannot be read at synth time (S3 location or not JSON)")
-    return {
-        state_finding(name): f"state '{name}': {problem}"
-        for name, problem in definition.unreadable_tasks()
-    }
-
-
-def _machine_standard(properties: Mapping[str, Any]) -> str | None:
-    kind = properties.get("StateMachineType", "STANDARD")
-    return None if kind == "STANDARD" else f"the type is {kind}"
-
-
-def _machine_log_all(properties: Mapping[str, Any]) -> str | None:
-    logging = properties.get("LoggingConfiguration")
-    if not isinstance(logging, dict) or not as_list(logging.get("Destinations")):
-        return "execution logging is off"
-    level = logging.get("Level", "OFF")
-    return None if level == "ALL" else f"the log level is {level}"
-
-
-def _machine_no_execution_data(properties: Mapping[str, Any]) -> str | None:
-    logging = properties.get("LoggingConfiguration")
-    value = logging.get("IncludeExecutionData") if isinstance(logging, dict) else None
-    if value is None or value is False or (isinstance(value, str) and value.lower() == "false"):
-        return None
-    if truthy(value):
-        return "execution data (inputs, outputs, parameters) is included in the logs"
-    return f"IncludeExecutionData is not a literal false ({flatten_reference(value)})"
-
-
-def _machine_tracing(properties: Mapping[str, Any]) -> str | None:
-    enabled = static(properties, "TracingConfiguration", "Enabled")
-    return None if truthy(enabled) else "X-Ray tracing is off"
-
-
-BUCKET = frozenset({"AWS::S3::Bucket"})
-STATE_MACHINE = frozenset({"AWS::StepFunctions::StateMachine"})
-ROLE = frozenset({"AWS::IAM::Role"})
 _ACK_HINT = (
     " If the design requires it, acknowledge the finding on the construct with "
     "constructs_sm.nag.acknowledge(construct, ['<rule id>'], reason) (it checks the id "
     "and the reason; nag-report.json lists it)."
 )
 
-#: The rules of :class:`ProcessingPipelineChecks`, all error level.
+#: The rules of :class:`ProcessingPipelineChecks`, all error level, in report order.
 RULES: Final[tuple[Rule, ...]] = (
-    Rule(
-        "ChannelBucketSseKms",
-        BUCKET,
-        "The channel bucket is not encrypted with SSE-KMS and a customer managed key.",
-        "Handoff data of processing jobs is encrypted at rest with a key whose use is "
-        "logged and whose policy the account controls.",
-        "Set BucketEncryption to aws:kms with KMSMasterKeyID (s3.BucketEncryption.KMS with "
-        "encryption_key=...), or use constructs_sm.ChannelBucket.",
-        _channel(_check_sse_kms),
-    ),
-    Rule(
-        "ChannelBucketKeyRotation",
-        BUCKET,
-        "The channel bucket's KMS key does not rotate (or is not defined in the stack).",
-        "Automatic yearly rotation limits the data encrypted under one key version.",
-        "Use a kms.Key with enable_key_rotation=True defined in the same stack; for an "
-        "external key that rotates, acknowledge the finding with that reason.",
-        _channel(_check_key_rotation),
-    ),
-    Rule(
-        "ChannelBucketBucketKey",
-        BUCKET,
-        "The channel bucket does not use an S3 Bucket Key.",
-        "A Bucket Key cuts KMS requests (cost, throttling) of jobs reading many objects.",
-        "Set BucketKeyEnabled: true (bucket_key_enabled=True).",
-        _channel(_check_bucket_key),
-    ),
-    Rule(
-        "ChannelBucketTlsOnly",
-        BUCKET,
-        "The channel bucket's policy does not deny requests without TLS on the bucket and "
-        "its objects.",
-        "Data in transit between jobs, the state machine and S3 must be encrypted.",
-        "Add a bucket policy statement Deny s3:* to * on the bucket ARN and <ARN>/* with "
-        "Condition Bool aws:SecureTransport false (enforce_ssl=True).",
-        _channel(_check_tls_only),
-    ),
-    Rule(
-        "ChannelBucketPublicAccessBlock",
-        BUCKET,
-        "The channel bucket does not turn on all Block Public Access settings.",
-        "Handoff data must never become public through an ACL or a bucket policy.",
-        "Set all four PublicAccessBlockConfiguration settings to true "
-        "(block_public_access=s3.BlockPublicAccess.BLOCK_ALL).",
-        _channel(_check_public_access),
-    ),
-    Rule(
-        "ChannelBucketOwnerEnforced",
-        BUCKET,
-        "The channel bucket's object ownership is not BucketOwnerEnforced.",
-        "With ACLs disabled, access is decided by policies only and every object belongs "
-        "to the bucket owner.",
-        "Set OwnershipControls ObjectOwnership BucketOwnerEnforced "
-        "(object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED).",
-        _channel(_check_owner_enforced),
-    ),
-    Rule(
-        "ChannelBucketVersioning",
-        BUCKET,
-        "The channel bucket is not versioned.",
-        "Versions protect handoff data from being overwritten or deleted by a faulty job.",
-        "Set VersioningConfiguration Status Enabled (versioned=True).",
-        _channel(_check_versioning),
-    ),
-    Rule(
-        "ChannelBucketAccessLogs",
-        BUCKET,
-        "The channel bucket has no server access logs to another bucket.",
-        "Access logs record who read and wrote handoff data.",
-        "Set LoggingConfiguration with a DestinationBucketName (server_access_logs_bucket=...).",
-        _channel(_check_access_logs),
-    ),
-    Rule(
-        "ChannelBucketLifecycle",
-        BUCKET,
-        "The channel bucket's lifecycle does not expire run data, noncurrent versions and "
-        "incomplete multipart uploads.",
-        "Per-run handoff data is kept for redrives and then expires instead of growing "
-        "forever; versions and abandoned uploads are not kept either.",
-        "Add enabled lifecycle rules, filtered by a prefix of each run prefix (the "
-        "literal start of the jobs' output URIs) or by none, with ExpirationInDays, "
-        "NoncurrentVersionExpiration and AbortIncompleteMultipartUpload "
-        "(ChannelBucket.add_run_prefix does all three).",
-        _channel(_check_lifecycle),
-    ),
-    Rule(
-        "IamNoS3Wildcard",
-        POLICY_TYPES,
-        "An IAM policy allows s3:* (or *).",
-        "Jobs and state machines need a handful of S3 actions; s3:* includes deleting "
-        "buckets and changing their policies.",
-        "List the S3 actions needed (s3:GetObject, s3:PutObject, s3:ListBucket, ...).",
-        _check_no_s3_wildcard,
-    ),
-    Rule(
-        "IamListBucketPrefix",
-        POLICY_TYPES,
-        "An IAM policy allows s3:ListBucket without an s3:prefix condition that "
-        "starts with a literal prefix.",
-        "Listing is limited to the prefixes the principal works on, like its object access.",
-        "Add Condition StringLike s3:prefix [<prefix>*] to the statement (StringEquals "
-        "or StringLike; ...IfExists, negated and ForAllValues operators do not count) "
-        "(ChannelBucket.grant_read does).",
-        _check_list_bucket_prefix,
-    ),
-    Rule(
-        "IamStepObjectAccess",
-        POLICY_TYPES,
-        "A processing job role can access objects outside its step's own prefixes (or "
-        "is granted with NotResource).",
-        "A step reads its inputs and writes its outputs only; a role for the whole bucket "
-        "lets one compromised job read or overwrite every run's data.",
-        "Grant reads on <bucket ARN>/<prefix>* of the step's input and output URIs and "
-        "writes on those of its outputs (the whole prefix pattern, e.g. "
-        "<pipeline>/*/<step>/<channel>/*), never with NotResource "
-        "(ChannelBucket.grant_read/grant_write), not on <bucket ARN>/* or *.",
-        _check_object_access,
-    ),
-    Rule(
-        "IamPassRoleService",
-        POLICY_TYPES,
-        "An IAM policy of a SageMaker or Step Functions role allows iam:PassRole without "
-        "an iam:PassedToService condition naming SageMaker (or Step Functions).",
-        "The state machine may pass job roles to SageMaker only.",
-        "Add Condition StringEquals iam:PassedToService sagemaker.amazonaws.com (a "
-        "positive operator; states.amazonaws.com is accepted too).",
-        _check_pass_role,
-    ),
-    Rule(
-        "IamTrustConfusedDeputy",
-        ROLE,
-        "A role trusted by SageMaker or Step Functions has no aws:SourceAccount and "
-        "aws:SourceArn conditions that constrain them.",
-        "Without them, the service can be made to assume the role on behalf of another "
-        "account or resource (confused deputy).",
-        "Add Condition StringEquals aws:SourceAccount <account> and ArnLike aws:SourceArn "
-        "<the jobs' or state machines' ARN pattern> to the trust statement (positive "
-        "operators, not ...IfExists or negated ones; values other than *).",
-        _check_trust,
-    ),
-    Rule(
-        "JobNetworkIsolation",
-        STATE_MACHINE,
-        "A processing job runs without network isolation.",
-        "An isolated container cannot reach the network: a compromised dependency cannot "
-        "exfiltrate data.",
-        "Set NetworkConfig.EnableNetworkIsolation true (add_step(network_isolation=True)); "
-        "opting out needs an acknowledgment of ProcessingPipeline-JobNetworkIsolation"
-        "[<state>] with the reason.",
-        per_task(_job_network_isolation),
-    ),
-    Rule(
-        "JobVolumeEncryption",
-        STATE_MACHINE,
-        "A processing job's storage volume is not encrypted with a KMS key.",
-        "Data staged on the ML storage volume is encrypted with the customer key.",
-        "Set ProcessingResources.ClusterConfig.VolumeKmsKeyId (omit it only on instance "
-        "types with local NVMe storage).",
-        per_task(_job_volume_key),
-    ),
-    Rule(
-        "JobOutputEncryption",
-        STATE_MACHINE,
-        "A processing job's outputs are not encrypted with a KMS key.",
-        "Outputs uploaded to S3 are encrypted with the customer key.",
-        "Set ProcessingOutputConfig.KmsKeyId.",
-        per_task(_job_output_key),
-    ),
-    Rule(
-        "JobInterContainerEncryption",
-        STATE_MACHINE,
-        "A multi-instance processing job does not encrypt inter-container traffic.",
-        "Traffic between the instances of a distributed job is encrypted.",
-        "Set NetworkConfig.EnableInterContainerTrafficEncryption true when InstanceCount > 1.",
-        per_task(_job_inter_container),
-    ),
-    Rule(
-        "JobMaxRuntime",
-        STATE_MACHINE,
-        "A processing job has no MaxRuntimeInSeconds.",
-        "A stopping condition bounds the cost and the blast radius of a stuck job.",
-        "Set StoppingCondition.MaxRuntimeInSeconds (Resources(max_runtime_seconds=...)).",
-        per_task(_job_max_runtime),
-    ),
-    Rule(
-        "TaskTimeout",
-        STATE_MACHINE,
-        "A processing task has no TimeoutSeconds above the job's MaxRuntimeInSeconds.",
-        "Without a task timeout a lost job completion event stalls the execution for a year.",
-        "Set TimeoutSeconds on the task, above MaxRuntimeInSeconds plus start-up time.",
-        per_task(_task_timeout),
-    ),
-    Rule(
-        "TaskRetry",
-        STATE_MACHINE,
-        "A processing task does not retry the SageMaker, throttling and timeout errors.",
-        "Transient SageMaker errors, capacity limits and throttling should not fail a run.",
-        "Add Retry entries for " + ", ".join(REQUIRED_RETRIES) + " (see constructs_sm.step."
-        "JOB_RETRIES).",
-        per_task(_task_retry),
-    ),
-    Rule(
-        "TaskCatch",
-        STATE_MACHINE,
-        "A processing task has no Catch for States.ALL that ends in a Fail state.",
-        "A caught error ends the execution in a failure state that keeps the error and cause.",
-        "Add Catch [{ErrorEquals: [States.ALL], ResultPath: $.error, Next: <Fail state>}] "
-        "(or Next: states that end in a Fail state).",
-        per_task(_task_catch),
-    ),
-    Rule(
-        "StateMachineDefinitionReadable",
-        STATE_MACHINE,
-        "The state machine's definition, or the Resource of one of its tasks, cannot be "
-        "read at synth time.",
-        "The processing-job rules need to see the definition.",
-        "Define the state machine with a DefinitionString (DefinitionBody.from_chainable or "
-        "from_string), not from S3; give every Task a Resource ARN readable at synth (a "
-        "literal or a DefinitionSubstitutions value built from pseudo parameters).",
-        _machine_readable,
-    ),
-    Rule(
-        "StateMachineStandard",
-        STATE_MACHINE,
-        "A state machine running processing jobs is not of type STANDARD.",
-        "Express workflows cannot run .sync jobs and keep no execution history.",
-        "Set StateMachineType STANDARD.",
-        _machine(_machine_standard),
-    ),
-    Rule(
-        "StateMachineLogAll",
-        STATE_MACHINE,
-        "A state machine running processing jobs does not log all events.",
-        "Execution events at level ALL are the audit trail of every run.",
-        "Set LoggingConfiguration Level ALL with a CloudWatch Logs destination.",
-        _machine(_machine_log_all),
-    ),
-    Rule(
-        "StateMachineLogNoExecutionData",
-        STATE_MACHINE,
-        "A state machine running processing jobs logs execution data (or may: "
-        "IncludeExecutionData is not a literal false).",
-        "Execution inputs and outputs may hold data that must not end up in log groups.",
-        "Set LoggingConfiguration IncludeExecutionData false (a literal, not a parameter).",
-        _machine(_machine_no_execution_data),
-    ),
-    Rule(
-        "StateMachineTracing",
-        STATE_MACHINE,
-        "A state machine running processing jobs has X-Ray tracing off.",
-        "Traces show where a run spends its time and where it failed.",
-        "Set TracingConfiguration Enabled true (tracing_enabled=True).",
-        _machine(_machine_tracing),
-    ),
+    bucket.SSE_KMS,
+    bucket.KEY_ROTATION,
+    bucket.BUCKET_KEY,
+    bucket.TLS_ONLY,
+    bucket.PUBLIC_ACCESS_BLOCK,
+    bucket.OWNER_ENFORCED,
+    bucket.VERSIONING,
+    bucket.ACCESS_LOGS,
+    bucket.LIFECYCLE,
+    iam.NO_S3_WILDCARD,
+    iam.LIST_BUCKET_PREFIX,
+    iam.STEP_OBJECT_ACCESS,
+    iam.PASS_ROLE_SERVICE,
+    iam.TRUST_CONFUSED_DEPUTY,
+    job.NETWORK_ISOLATION,
+    job.VOLUME_ENCRYPTION,
+    job.OUTPUT_ENCRYPTION,
+    job.INTER_CONTAINER_ENCRYPTION,
+    job.MAX_RUNTIME,
+    task.TIMEOUT,
+    task.RETRY,
+    task.CATCH,
+    state_machine.DEFINITION_READABLE,
+    state_machine.STANDARD,
+    state_machine.LOG_ALL,
+    state_machine.LOG_NO_EXECUTION_DATA,
+    state_machine.TRACING,
 )
 _RULES_BY_TYPE: Final[dict[str, list[Rule]]] = {}
 for _rule in RULES:
