@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from aws_cdk import Aws, Token
 from aws_cdk import aws_iam as iam
 
-from constructs_sm import nag
 from constructs_sm import runtime as _rt
 from constructs_sm.layout import channel_prefix, params_prefix
 from constructs_sm.model import DataSource, OutputRef, StepInput
+from constructs_sm.nag.acknowledge import acknowledge_wildcards
 from constructs_sm.params import ParamRef
 from constructs_sm.roles import grant_run_step, grant_vpc_access
 from constructs_sm.storage import grant_prefix_read
@@ -136,7 +136,7 @@ def grant_step(
 def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
     """Read access below ``prefix`` of a bucket that is not the channel bucket."""
     grant_prefix_read(role, bucket_arn, prefix)
-    nag.acknowledge_wildcards(
+    acknowledge_wildcards(
         role,
         [f"{bucket_arn}/{prefix}*"],
         f"Input data is read from the data source prefix {prefix!r} only; IAM scopes a "

@@ -15,7 +15,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_sm import nag
+from constructs_sm.nag.acknowledge import (
+    INLINE_POLICY_FINDINGS,
+    acknowledge,
+    acknowledge_wildcards,
+    skip_checkov,
+)
 
 SAGEMAKER: str = "sagemaker.amazonaws.com"
 STATES: str = "states.amazonaws.com"
@@ -42,7 +47,7 @@ _INLINE_POLICY_REASON = (
 def acknowledge_inline_policy(role: iam.IRole) -> None:
     """Acknowledge the compliance packs' inline-policy findings on a role we grant to."""
     if isinstance(role, Construct):
-        nag.acknowledge(role, nag.INLINE_POLICY_FINDINGS, _INLINE_POLICY_REASON)
+        acknowledge(role, INLINE_POLICY_FINDINGS, _INLINE_POLICY_REASON)
 
 
 def attach_wildcard_policy(
@@ -63,9 +68,9 @@ def attach_wildcard_policy(
     if not isinstance(role, Construct) or role.node.try_find_child(construct_id) is not None:
         return None
     policy = iam.Policy(role, construct_id, roles=[role], statements=[statement])
-    nag.acknowledge(policy, ["AwsSolutions-IAM5[Resource::*]"], reason)
+    acknowledge(policy, ["AwsSolutions-IAM5[Resource::*]"], reason)
     if checkov:
-        nag.skip_checkov(policy, checkov)
+        skip_checkov(policy, checkov)
     return policy
 
 
@@ -122,13 +127,13 @@ def create_step_role(
         "Resource '*'); it is restricted by the condition cloudwatch:namespace "
         "/aws/sagemaker/ProcessingJobs.",
     )
-    nag.acknowledge_wildcards(
+    acknowledge_wildcards(
         role,
         [f"{log_group}:log-stream:{job_prefix}-*"],
         "SageMaker names a job's log streams <job name>/<host>-<timestamp>; the job names "
         f"of this step start with '{job_prefix}-', so the streams are scoped by that prefix.",
     )
-    nag.acknowledge_wildcards(
+    acknowledge_wildcards(
         role,
         [f"{log_group}:*"],
         "logs:CreateLogGroup and logs:DescribeLogStreams act on the log group "
@@ -267,7 +272,7 @@ def grant_run_step(
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=actions, resources=[processing_job_arn(scope, job_prefix)])
     )
-    nag.acknowledge_wildcards(
+    acknowledge_wildcards(
         role,
         [processing_job_arn(scope, job_prefix)],
         f"Every job of this step is named '{job_prefix}-<hash of execution, step, entry time "

@@ -18,8 +18,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from constructs_sm import nag
 from constructs_sm.model import PrefixClaim
+from constructs_sm.nag.acknowledge import acknowledge_wildcards, skip_checkov
 from constructs_sm.validation import prefix_conflicts
 
 __all__ = ["ChannelBucket"]
@@ -233,7 +233,7 @@ class ChannelBucket(Construct):
                 ),
             ],
         )
-        nag.skip_checkov(
+        skip_checkov(
             log_bucket,
             {
                 "CKV_AWS_18": "This bucket is the target of the channel bucket's server access "
@@ -522,7 +522,7 @@ def _acknowledge_prefix(grantee: iam.IGrantable, objects: str, prefix: str, acce
     if not isinstance(grantee.grant_principal, iam.Role):
         return
     shown = "(a token)" if Token.is_unresolved(prefix) else prefix
-    nag.acknowledge_wildcards(
+    acknowledge_wildcards(
         grantee.grant_principal,
         [objects],
         f"Object {access} access is limited to the key prefix {shown!r}: IAM scopes a "

@@ -11,8 +11,7 @@ The app (both example stacks, ``apply_checks`` as in ``app.py``) is synthesized 
   ``CSM_UPDATE_ACKNOWLEDGMENTS=1``);
 - cfn-lint (warnings included) and checkov pass on every template.
 
-A second, insecure app shows that a violation fails the synth with the rule, the resource
-path and how to fix it.
+How a violation fails the synth and is reported is in ``test_report.py``.
 """
 
 from __future__ import annotations
@@ -28,23 +27,20 @@ from typing import Any
 import aws_cdk as cdk
 import cfnlint.api
 import pytest
-from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPack
 
 from constructs_sm.nag import (
     INLINE_POLICY_FINDINGS,
     PACK_NAME,
     REPORT_FILE,
-    ProcessingPipelineChecks,
     apply_checks,
     collect_acknowledgments,
 )
 from stacks.hardened_stack import HardenedPipelineStack
 from stacks.pipeline_stack import ChurnPipelineStack
-from tests.test_nag_rules import STATE, Variant, build
 
-REPO = Path(__file__).resolve().parent.parent
-ACKNOWLEDGMENTS = Path(__file__).resolve().parent / "acknowledgments"
+REPO = Path(__file__).resolve().parents[2]
+ACKNOWLEDGMENTS = REPO / "tests" / "acknowledgments"
 STACKS = ("ChurnPipeline", "ChurnPipelineHardened")
 PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321", "Serverless", PACK_NAME)
 #: checkov must be clean on S3, KMS, logs, ECR, IAM and SageMaker checks (SECURITY.md); it
@@ -149,65 +145,6 @@ def test_acknowledgments_are_narrow_and_reasoned(assembly: Assembly) -> None:
             }
             assert finding in allowed, acknowledgment
         assert not finding.startswith(f"{PACK_NAME}-"), f"our own pack needs none: {finding}"
-
-
-def test_a_violation_fails_the_synth_with_rule_path_and_fix(tmp_path: Path) -> None:
-    app = cdk.App(outdir=str(tmp_path))
-    apply_checks(app)
-    stack = cdk.Stack(app, "Insecure")
-    s3.Bucket(stack, "Data")
-    with pytest.raises(RuntimeError) as raised:
-        app.synth()
-    message = str(raised.value)
-    assert "AwsSolutions-S10" in message  # the rule
-    assert "Insecure/Data/Resource" in message  # the resource path
-    assert "acknowledge" in message and "Change the resource" in message  # how to fix
-    report = json.loads((tmp_path / REPORT_FILE).read_text())
-    rules = {v["rule"] for v in report["packs"]["AwsSolutions"]["violations"]}
-    assert "AwsSolutions-S10" in rules
-
-
-def _insecure_pipeline_app(tmp_path: Path, *, only_our_pack: bool) -> cdk.App:
-    """An app with a hand-written pipeline whose job runs without network isolation."""
-    app = cdk.App(
-        outdir=str(tmp_path), context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True}
-    )
-    apply_checks(app, packs=[ProcessingPipelineChecks(app)] if only_our_pack else None)
-    build(cdk.Stack(app, "Jobs"), Variant(network_isolation=False))
-    return app
-
-
-def test_a_pipeline_violation_fails_the_synth_and_is_reported(tmp_path: Path) -> None:
-    app = _insecure_pipeline_app(tmp_path, only_our_pack=False)
-    with pytest.raises(RuntimeError) as raised:
-        app.synth()
-    finding = f"{PACK_NAME}-JobNetworkIsolation[{STATE.replace(' ', '-')}]"
-    message = str(raised.value)
-    assert finding in message and "Jobs/Machine/Resource" in message
-    assert "constructs_sm.nag.acknowledge" in message  # how to acknowledge, if by design
-    report = json.loads((tmp_path / REPORT_FILE).read_text())
-    ours = report["packs"][PACK_NAME]["violations"]
-    assert [(v["rule"], v["resources"]) for v in ours] == [(finding, ["Jobs/Machine/Resource"])]
-    assert "NetworkConfig.EnableNetworkIsolation" in ours[0]["fix"]
-
-
-def test_a_namespaced_acknowledgment_counts_in_the_pack_and_the_report(tmp_path: Path) -> None:
-    """``ProcessingPipeline::<id>`` (the form CDK's failure message suggests) is honoured at
-    synth by CDK; the pack and nag-report.json agree with it."""
-    app = _insecure_pipeline_app(tmp_path, only_our_pack=True)
-    finding = f"{PACK_NAME}-JobNetworkIsolation[{STATE.replace(' ', '-')}]"
-    reason = "The job calls a licensed service over the internet; egress is filtered."
-    machine = app.node.find_child("Jobs").node.find_child("Machine")
-    cdk.Validations.of(machine).acknowledge(
-        cdk.Acknowledgment(id=f"{PACK_NAME}::{finding}", reason=reason)
-    )
-    app.synth()
-    report = json.loads((tmp_path / REPORT_FILE).read_text())
-    assert report["packs"][PACK_NAME] == {
-        "violations": [],
-        "acknowledgments": [{"path": "Jobs/Machine", "id": finding, "reason": reason}],
-    }
-    assert ProcessingPipelineChecks().validate_scope(app).violations == []
 
 
 # -- scanners -----------------------------------------------------------------------------

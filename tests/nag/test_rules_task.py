@@ -1,0 +1,90 @@
+"""Task rules (``constructs_sm.nag.rules.task``) on hand-written templates: the Timeout,
+Retry and Catch of each processing task; each change makes exactly its rule fire."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from constructs_sm.nag import REQUIRED_RETRIES
+from tests.nag.templates import Pipeline
+
+
+def _catch_to(states: dict[str, Any]) -> Callable[[Pipeline], None]:
+    """The Catch goes to ``Handle``, one of ``states`` (which replace ``Failed``)."""
+
+    def change(p: Pipeline) -> None:
+        p.task["Catch"][0]["Next"] = "Handle"
+        p.states = states
+
+    return change
+
+
+def _retry(*retriers: dict[str, Any]) -> Callable[[Pipeline], None]:
+    return lambda p: p.task.update(Retry=list(retriers))
+
+
+_FAIL = {"Type": "Fail"}
+_RECORD_THEN_FAIL = {"Handle": {"Type": "Pass", "Next": "Failed"}, "Failed": _FAIL}
+_CHOICE: dict[str, Any] = {
+    "Type": "Choice",
+    "Choices": [{"Variable": "$.x", "IsPresent": True, "Next": "Failed"}],
+    "Default": "Failed",
+}
+
+#: Change to the compliant pipeline -> the findings on its state machine.
+CASES: dict[str, tuple[Callable[[Pipeline], None], dict[str, list[str]]]] = {
+    "Compliant": (lambda p: None, {}),
+    "NoTimeout": (lambda p: p.task.pop("TimeoutSeconds"), {"TaskTimeout": ["Job"]}),
+    "TimeoutEqualsMaxRuntime": (
+        lambda p: p.task.update(TimeoutSeconds=3600),
+        {"TaskTimeout": ["Job"]},
+    ),
+    "NoRetry": (lambda p: p.task.pop("Retry"), {"TaskRetry": ["Job"]}),
+    "RetryMissesAnError": (
+        _retry({"ErrorEquals": list(REQUIRED_RETRIES[:-1])}),
+        {"TaskRetry": ["Job"]},
+    ),
+    "RetryWithZeroAttempts": (
+        _retry({"ErrorEquals": list(REQUIRED_RETRIES), "MaxAttempts": 0}),
+        {"TaskRetry": ["Job"]},
+    ),
+    "OneRetrierPerError": (_retry(*({"ErrorEquals": [e]} for e in REQUIRED_RETRIES)), {}),
+    "NoCatch": (lambda p: p.task.pop("Catch"), {"TaskCatch": ["Job"]}),
+    "CatchOfSomeErrorsOnly": (
+        lambda p: p.task["Catch"][0].update(ErrorEquals=["States.TaskFailed"]),
+        {"TaskCatch": ["Job"]},
+    ),
+    "CatchToSuccess": (_catch_to({"Handle": {"Type": "Succeed"}}), {"TaskCatch": ["Job"]}),
+    "CatchToPassThatEnds": (
+        _catch_to({"Handle": {"Type": "Pass", "End": True}}),
+        {"TaskCatch": ["Job"]},
+    ),
+    "CatchToPassThenFail": (_catch_to(_RECORD_THEN_FAIL), {}),
+    "CatchToChoiceOfFails": (_catch_to({"Handle": _CHOICE, "Failed": _FAIL}), {}),
+    "CatchToChoiceThatMaySucceed": (
+        _catch_to(
+            {"Handle": {**_CHOICE, "Default": "Done"}, "Failed": _FAIL, "Done": {"Type": "Succeed"}}
+        ),
+        {"TaskCatch": ["Job"]},
+    ),
+    "CatchToALoop": (
+        _catch_to({"Handle": {"Type": "Pass", "Next": "Handle"}}),
+        {"TaskCatch": ["Job"]},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_change_makes_exactly_its_rule_fire(name: str) -> None:
+    change, expected = CASES[name]
+    pipeline = Pipeline()
+    change(pipeline)
+    assert pipeline.findings().get("M", {}) == expected
+
+
+def test_every_task_rule_has_a_failing_case() -> None:
+    fired = {rule for _, expected in CASES.values() for rule in expected}
+    assert fired == {"TaskTimeout", "TaskRetry", "TaskCatch"}
