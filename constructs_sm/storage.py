@@ -526,9 +526,9 @@ def _acknowledge_prefix(grantee: iam.IGrantable, objects: str, prefix: str, acce
         grantee.grant_principal,
         [objects],
         f"Object {access} access is limited to the key prefix {shown!r}: IAM scopes a "
-        "prefix with a trailing '*', which here covers the executions of one channel "
-        "(<pipeline>/<step>/<channel>/<execution>/...) or one data-source prefix and nothing "
-        "outside it.",
+        "prefix with a trailing '*', which matches the keys starting with that literal "
+        "prefix and no others (for a channel prefix <pipeline>/<step>/<channel>/: the data "
+        "of that channel's executions).",
     )
 
 

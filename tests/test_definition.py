@@ -30,7 +30,7 @@ def test_step_states_with_returns() -> None:
     read = states[task["Next"]]
     assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
     assert read["Parameters"]["Key.$"] == (
-        "States.Format('{}/train/returns/values.json', $.run.root)"
+        "States.Format('Churn/train/returns/{}/values.json', $.run.execution)"
     )
     assert read["ResultSelector"] == {"values.$": "States.StringToJson($.Body)"}
     check = states[read["Next"]]

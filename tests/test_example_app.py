@@ -25,13 +25,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
-import botocore.validate
 import cfnlint.api
 import pytest
 from statelint.linter import Linter
 
 from constructs_sm import Param
+from constructs_sm.nag import REQUIRED_RETRIES
+from constructs_sm.service_model import request_problems
 from stacks.pipeline_stack import ChurnPipelineStack
 
 if TYPE_CHECKING:
@@ -64,12 +64,6 @@ S3_URI = re.compile(r"^(https|s3)://([^/]+)/?(.*)$")
 ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 PROCESSING_JOB_RESOURCE = re.compile(
     r"^arn:[a-z-]+:states:::sagemaker:createProcessingJob(\.sync)?$"
-)
-REQUIRED_RETRIES = (
-    "SageMaker.AmazonSageMakerException",
-    "SageMaker.ResourceLimitExceededException",
-    "ThrottlingException",
-    "States.Timeout",
 )
 #: Step Functions definitions and CloudFormation templates (from S3) are limited to 1 MB.
 MAX_DOCUMENT_BYTES = 1_000_000
@@ -639,47 +633,6 @@ def render_requests(
     return requests
 
 
-# -- the service model's limits that botocore's validator leaves out -----------------------
-
-
-def _model_pattern(pattern: str) -> re.Pattern[str]:
-    r"""The model's (Java) pattern for Python, anchored; ``\p{L}``, ``\p{Z}`` and ``\p{N}``
-    are narrowed to their ASCII members (stricter than the service)."""
-    ascii_classes = {r"\p{L}": "a-zA-Z", r"\p{Z}": " ", r"\p{N}": "0-9"}
-    for java, python in ascii_classes.items():
-        pattern = pattern.replace(java, python)
-    return re.compile(f"(?:{pattern})")
-
-
-def model_limit_problems(value: Any, shape: Any, path: str = "") -> list[str]:
-    """Maximum sizes and patterns of the SageMaker model (botocore checks minimums only)."""
-    problems: list[str] = []
-    metadata = shape.metadata
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for key, item in value.items():
-            if key in shape.members:
-                problems += model_limit_problems(item, shape.members[key], f"{path}.{key}")
-        return problems
-    limit = metadata.get("max")
-    sized = isinstance(value, str | list | dict) and shape.type_name in ("string", "list", "map")
-    if limit is not None and sized and len(value) > limit:
-        problems.append(f"{path}: length {len(value)} > {limit}")
-    counted = isinstance(value, int) and shape.type_name == "integer"
-    if limit is not None and counted and value > limit:
-        problems.append(f"{path}: {value} > {limit}")
-    pattern = metadata.get("pattern") if isinstance(value, str) else None
-    if pattern is not None and not _model_pattern(pattern).fullmatch(value):
-        problems.append(f"{path}: {value!r} does not match {pattern!r}")
-    if shape.type_name == "list" and isinstance(value, list):
-        for index, item in enumerate(value):
-            problems += model_limit_problems(item, shape.member, f"{path}[{index}]")
-    if shape.type_name == "map" and isinstance(value, dict):
-        for key, item in value.items():
-            problems += model_limit_problems(key, shape.key, f"{path} key {key!r}")
-            problems += model_limit_problems(item, shape.value, f"{path}[{key!r}]")
-    return problems
-
-
 # -- tests ----------------------------------------------------------------------------------
 
 
@@ -700,16 +653,13 @@ def test_state_machines_pass_statelint(example_app: ExampleApp) -> None:
 
 
 @pytest.mark.parametrize("execution_name", EXECUTION_NAMES)
-def test_processing_job_requests_pass_botocore_validation(
+def test_processing_job_requests_pass_the_strict_validator(
     example_app: ExampleApp, execution_name: str
 ) -> None:
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    shape = model.operation_model("CreateProcessingJob").input_shape
-    validator = botocore.validate.ParamValidator()
+    """botocore's types and required members, and the enums, patterns, lengths and list
+    sizes botocore does not check (constructs_sm.service_model), for every request."""
     for request in render_requests(example_app, [execution_name]):
-        report = validator.validate(request.params, shape)
-        assert not report.has_errors(), f"{request.where()}:\n{report.generate_report()}"
-        problems = model_limit_problems(request.params, shape)
+        problems = request_problems("CreateProcessingJob", request.params)
         assert not problems, f"{request.where()}:\n" + "\n".join(problems)
 
 
@@ -772,18 +722,23 @@ def test_requests_respect_service_limits(example_app: ExampleApp) -> None:
 
 
 def test_outputs_follow_handoff_layout_per_execution(example_app: ExampleApp) -> None:
+    """``<pipeline>/<step>/<channel>/<execution>/``: the execution last, never shared."""
     bucket, pipeline = example_app.bucket_name, example_app.pipeline_name
     prefixes: dict[str, set[str]] = {}
     for request in render_requests(example_app):
-        run_root = f"s3://{bucket}/{pipeline}/{request.execution_name}/"
+        execution = request.execution_name
         for output in request.params["ProcessingOutputConfig"]["Outputs"]:
-            expected = f"{run_root}{request.step}/{output['OutputName']}/"
+            expected = (
+                f"s3://{bucket}/{pipeline}/{request.step}/{output['OutputName']}/{execution}/"
+            )
             assert output["S3Output"]["S3Uri"] == expected, request.where()
-            prefixes.setdefault(request.execution_name, set()).add(expected)
+            prefixes.setdefault(execution, set()).add(expected)
         for channel in request.params["ProcessingInputs"]:
             uri = channel["S3Input"]["S3Uri"]
             if uri.startswith(f"s3://{bucket}/{pipeline}/"):
-                assert uri.startswith(run_root), f"{request.where()}: reads {uri} of another run"
+                assert uri.endswith(f"/{execution}/"), (
+                    f"{request.where()}: reads {uri} of another run"
+                )
     assert set(prefixes) == set(EXECUTION_NAMES)
     for first, second in itertools.combinations(EXECUTION_NAMES, 2):
         for a, b in itertools.product(prefixes[first], prefixes[second]):
@@ -798,8 +753,7 @@ def test_processing_tasks_have_timeout_retries_and_catch(example_app: ExampleApp
             assert isinstance(timeout, int), f"{name}: no TimeoutSeconds"
             assert timeout > runtime, f"{name}: TimeoutSeconds {timeout} <= job runtime"
             retried = {error for retry in task.get("Retry", []) for error in retry["ErrorEquals"]}
-            missing = [error for error in REQUIRED_RETRIES if error not in retried]
-            assert not missing, f"{name}: no Retry for {missing}"
+            assert retried == set(REQUIRED_RETRIES), f"{name}: Retry for {retried}"
             caught = [c for c in task.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
             assert caught, f"{name}: no Catch on States.ALL"
 

@@ -96,10 +96,12 @@ def test_render_uses_every_relevant_field() -> None:
     code, params, train = parameters["ProcessingInputs"]
     assert code["S3Input"]["S3Uri"] == "s3://assets/abc.zip"
     assert params["S3Input"]["S3Uri.$"] == (
-        "States.Format('s3://{}/{}/_run/', $.run.bucket, $.run.root)"
+        "States.Format('s3://{}/Churn/_run/params/{}/', $.run.bucket, $.run.execution)"
     )
     assert train["S3Input"] == {
-        "S3Uri.$": "States.Format('s3://{}/{}/prepare/train/', $.run.bucket, $.run.root)",
+        "S3Uri.$": (
+            "States.Format('s3://{}/Churn/prepare/train/{}/', $.run.bucket, $.run.execution)"
+        ),
         "LocalPath": "/opt/ml/processing/input/train",
         "S3DataType": "S3Prefix",
         "S3InputMode": "File",
@@ -109,7 +111,7 @@ def test_render_uses_every_relevant_field() -> None:
     assert outputs["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/k"
     assert [o["OutputName"] for o in outputs["Outputs"]] == ["model", "returns"]
     assert outputs["Outputs"][0]["S3Output"]["S3Uri.$"] == (
-        "States.Format('s3://{}/{}/train/model/', $.run.bucket, $.run.root)"
+        "States.Format('s3://{}/Churn/train/model/{}/', $.run.bucket, $.run.execution)"
     )
     cluster = parameters["ProcessingResources"]["ClusterConfig"]
     assert cluster == {

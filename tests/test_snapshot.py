@@ -1,5 +1,5 @@
 """Snapshots of the example app's state-machine definitions: a change to a generated
-definition is a reviewed change (regenerate with ``UPDATE_SNAPSHOTS=1 make test``)."""
+definition is a reviewed change (regenerate with ``CSM_UPDATE_SNAPSHOTS=1 make test``)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def test_example_definition_matches_the_snapshot(example_assembly: Assembly) -> 
     template = json.loads((example_assembly.outdir / "ChurnPipeline.template.json").read_text())
     actual = json.dumps(readable_definitions(template), indent=2, sort_keys=True) + "\n"
     snapshot = SNAPSHOTS / "ChurnPipeline.definition.json"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+    if os.environ.get("CSM_UPDATE_SNAPSHOTS") == "1":
         snapshot.write_text(actual)
     assert actual == snapshot.read_text(), (
         f"the example's definition changed; review the diff and regenerate {snapshot.name} "
-        "with UPDATE_SNAPSHOTS=1"
+        "with CSM_UPDATE_SNAPSHOTS=1"
     )

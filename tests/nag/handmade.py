@@ -63,6 +63,9 @@ class Variant:
     # task
     timeout: int | None = 4 * 3600
     retries: tuple[str, ...] = REQUIRED_RETRIES
+    #: A Catch of SageMaker.AmazonSageMakerException that waits and runs the job again
+    #: (not for a ValidationException): the retry by cause.
+    retry_by_cause: bool = True
     catch: bool = True
     #: Where the Catch goes: "fail" (a Fail state), "pass-fail" (a Pass state, then Fail)
     #: or "pass-end" (a Pass state that ends the execution successfully).
@@ -346,6 +349,16 @@ def build(stack: cdk.Stack, v: Variant) -> None:
     job = sfn.CustomState(stack, STATE, state_json=state)
     for error in v.retries:
         job.add_retry(errors=[error], max_attempts=3, backoff_rate=1.5)
+    if v.retry_by_cause:
+        back_off = sfn.Wait(stack, "Back off", time=sfn.WaitTime.duration(cdk.Duration.seconds(10)))
+        throttled = sfn.Choice(stack, "Throttled").when(
+            sfn.Condition.string_matches("$.error.Cause", "*ValidationException*"),
+            sfn.Fail(stack, "Rejected"),
+        )
+        throttled.otherwise(back_off.next(job))
+        job.add_catch(
+            throttled, errors=["SageMaker.AmazonSageMakerException"], result_path="$.error"
+        )
     if v.catch:
         failed = sfn.Fail(stack, "Failed")
         handler: sfn.IChainable = failed

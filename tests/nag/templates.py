@@ -153,8 +153,33 @@ def _task() -> Json:
         "Resource": JOB_RESOURCE,
         "TimeoutSeconds": 4000,
         "Retry": [{"ErrorEquals": list(REQUIRED_RETRIES), "MaxAttempts": 3}],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+        "Catch": [
+            {
+                "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
+                "ResultPath": "$.error",
+                "Next": "Throttled",
+            },
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"},
+        ],
         "End": True,
+    }
+
+
+def _retry_loop() -> Json:
+    return {
+        "Throttled": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.error.Cause",
+                    "StringMatches": "*ValidationException*",
+                    "Next": "Rejected",
+                }
+            ],
+            "Default": "Back off",
+        },
+        "Back off": {"Type": "Wait", "Seconds": 10, "Next": "Job"},
+        "Rejected": {"Type": "Fail"},
     }
 
 
@@ -181,7 +206,8 @@ class Pipeline:
 
     Resources: ``B`` (the channel bucket), ``K`` (its key), ``BP`` (its policy), ``Logs``
     (its access-log bucket), ``R`` (the job role), ``P`` (R's grants), ``M`` (the state
-    machine; its processing task is the state ``Job``, its Catch goes to ``Failed``).
+    machine; its processing task is the state ``Job``, its Catch of throttling goes to the
+    ``retry_loop`` and of States.ALL to ``Failed``).
     """
 
     bucket: Json = field(default_factory=_bucket)
@@ -192,13 +218,20 @@ class Pipeline:
     parameters: Json = field(default_factory=_parameters)
     task: Json = field(default_factory=_task)
     states: Json = field(default_factory=lambda: {"Failed": {"Type": "Fail"}})
+    #: The retry by cause: a throttled call waits and runs ``Job`` again, a rejected one
+    #: fails.
+    retry_loop: Json = field(default_factory=_retry_loop)
     machine: Json = field(default_factory=_machine)
 
     def resources(self) -> Json:
         """The resources of the template, as the parts say."""
         definition = {
             "StartAt": "Job",
-            "States": {"Job": {**self.task, "Parameters": self.parameters}, **self.states},
+            "States": {
+                "Job": {**self.task, "Parameters": self.parameters},
+                **self.retry_loop,
+                **self.states,
+            },
         }
         return {
             "K": {"Type": "AWS::KMS::Key", "Properties": self.key},

@@ -115,7 +115,8 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
     "NoMaxRuntime": (Variant(max_runtime=False), {job_rule("JobMaxRuntime")}),
     "NoTimeout": (Variant(timeout=None), {job_rule("TaskTimeout")}),
     "TimeoutBelowRuntime": (Variant(timeout=600), {job_rule("TaskTimeout")}),
-    "MissingRetries": (Variant(retries=REQUIRED_RETRIES[:2]), {job_rule("TaskRetry")}),
+    "MissingRetries": (Variant(retries=()), {job_rule("TaskRetry")}),
+    "NoRetryByCause": (Variant(retry_by_cause=False), {job_rule("TaskRetry")}),
     "NoCatch": (Variant(catch=False), {job_rule("TaskCatch")}),
     "CatchToSuccess": (Variant(catch_target="pass-end"), {job_rule("TaskCatch")}),
     "CatchThroughPassToFail": (Variant(catch_target="pass-fail"), set()),
@@ -166,10 +167,29 @@ def _override_definition(stack: cdk.Stack) -> None:
             Variant(network_isolation=False), _find_channel(stack), key, _find_job_role(stack)
         ),
         "Retry": [{"ErrorEquals": [error]} for error in REQUIRED_RETRIES],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Throttled"}],
         "End": True,
     }
-    definition = {"StartAt": STATE, "States": {STATE: state, "Failed": {"Type": "Fail"}}}
+    retry = {
+        "Type": "Choice",
+        "Choices": [
+            {
+                "Variable": "$.error.Cause",
+                "StringMatches": "*ValidationException*",
+                "Next": "Failed",
+            }
+        ],
+        "Default": "Back off",
+    }
+    definition = {
+        "StartAt": STATE,
+        "States": {
+            STATE: state,
+            "Throttled": retry,
+            "Back off": {"Type": "Wait", "Seconds": 10, "Next": STATE},
+            "Failed": {"Type": "Fail"},
+        },
+    }
     _l1(stack, "Machine").add_property_override(
         "DefinitionString", stack.to_json_string(definition)
     )

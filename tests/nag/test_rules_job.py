@@ -101,7 +101,13 @@ def test_every_job_rule_has_a_failing_case() -> None:
 def test_findings_are_per_state_and_name_the_problem() -> None:
     """A finding id is the state's name (``-`` for spaces); its detail says what is wrong."""
     pipeline = Pipeline()
-    pipeline.states["Other job"] = {**pipeline.task, "Parameters": pipeline.parameters}
+    pipeline.states["Other job"] = {
+        **pipeline.task,
+        "Parameters": pipeline.parameters,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Wait other"}],
+    }
+    # Its own retry by cause (a Wait back to it; every error is retried here).
+    pipeline.states["Wait other"] = {"Type": "Wait", "Seconds": 5, "Next": "Other job"}
     pipeline.task["Next"] = "Other job"
     del pipeline.task["End"]
     _cluster(pipeline)["InstanceCount"] = 3

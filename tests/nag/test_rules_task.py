@@ -16,7 +16,7 @@ def _catch_to(states: dict[str, Any]) -> Callable[[Pipeline], None]:
     """The Catch goes to ``Handle``, one of ``states`` (which replace ``Failed``)."""
 
     def change(p: Pipeline) -> None:
-        p.task["Catch"][0]["Next"] = "Handle"
+        p.task["Catch"][-1]["Next"] = "Handle"
         p.states = states
 
     return change
@@ -24,6 +24,14 @@ def _catch_to(states: dict[str, Any]) -> Callable[[Pipeline], None]:
 
 def _retry(*retriers: dict[str, Any]) -> Callable[[Pipeline], None]:
     return lambda p: p.task.update(Retry=list(retriers))
+
+
+def _classify_everything(p: Pipeline) -> None:
+    """One Catch of States.ALL into the retry loop (the library's own shape)."""
+    p.task["Catch"] = [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Throttled"}
+    ]
+    p.retry_loop["Throttled"]["Choices"][0]["Next"] = "Failed"
 
 
 _FAIL = {"Type": "Fail"}
@@ -43,18 +51,37 @@ CASES: dict[str, tuple[Callable[[Pipeline], None], dict[str, list[str]]]] = {
         {"TaskTimeout": ["Job"]},
     ),
     "NoRetry": (lambda p: p.task.pop("Retry"), {"TaskRetry": ["Job"]}),
-    "RetryMissesAnError": (
-        _retry({"ErrorEquals": list(REQUIRED_RETRIES[:-1])}),
+    "RetryMissesTheQuotaError": (
+        _retry({"ErrorEquals": ["SageMaker.ResourceInUseException"]}),
         {"TaskRetry": ["Job"]},
     ),
+    # Retried whatever the cause: a rejected request, a failing script, a running job.
+    **{
+        f"Retries{error.split('.')[-1]}": (
+            _retry({"ErrorEquals": [*REQUIRED_RETRIES, error]}),
+            {"TaskRetry": ["Job"]},
+        )
+        for error in (
+            "SageMaker.AmazonSageMakerException",
+            "States.TaskFailed",
+            "States.Timeout",
+            "States.ALL",
+        )
+    },
+    "NoRetryOfThrottling": (lambda p: p.task["Catch"].pop(0), {"TaskRetry": ["Job"]}),
+    "RetryLoopNeverComesBack": (
+        lambda p: p.retry_loop["Back off"].update(Next="Rejected"),
+        {"TaskRetry": ["Job"]},
+    ),
+    "RetryByCauseThroughStatesAll": (_classify_everything, {}),
     "RetryWithZeroAttempts": (
         _retry({"ErrorEquals": list(REQUIRED_RETRIES), "MaxAttempts": 0}),
         {"TaskRetry": ["Job"]},
     ),
     "OneRetrierPerError": (_retry(*({"ErrorEquals": [e]} for e in REQUIRED_RETRIES)), {}),
-    "NoCatch": (lambda p: p.task.pop("Catch"), {"TaskCatch": ["Job"]}),
+    "NoCatch": (lambda p: p.task["Catch"].pop(), {"TaskCatch": ["Job"]}),
     "CatchOfSomeErrorsOnly": (
-        lambda p: p.task["Catch"][0].update(ErrorEquals=["States.TaskFailed"]),
+        lambda p: p.task["Catch"][-1].update(ErrorEquals=["States.TaskFailed"]),
         {"TaskCatch": ["Job"]},
     ),
     "CatchToSuccess": (_catch_to({"Handle": {"Type": "Succeed"}}), {"TaskCatch": ["Job"]}),

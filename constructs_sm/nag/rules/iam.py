@@ -76,7 +76,10 @@ def _covers(allowed: S3Location, bucket: str | None, key: str, model: StackModel
     """True if every object of ``bucket``/``key`` (a pattern) is under ``allowed``'s prefix.
 
     A pattern is taken as literal text that the prefix pattern must match: ``runs/*/in/*``
-    is under ``runs/*/in/``, ``runs/*`` is not.
+    is under ``runs/*/in/``, ``runs/*`` is not. When the only wildcard of ``allowed`` is
+    its last segment (``<pipeline>/<step>/<channel>/*/``: the execution name, last), the
+    literal prefix before it is the channel itself: ``<pipeline>/<step>/<channel>/*``
+    covers that channel's executions and nothing else, so it is allowed.
     """
     if allowed.key is None:
         return False
@@ -87,7 +90,14 @@ def _covers(allowed: S3Location, bucket: str | None, key: str, model: StackModel
         )
         if not same:
             return False
-    return _glob(allowed.key + "*").fullmatch(key) is not None
+    if _glob(allowed.key + "*").fullmatch(key) is not None:
+        return True
+    if not allowed.key.endswith("/*/"):
+        return False
+    channel = allowed.key[:-2]
+    if "*" in channel or "?" in channel:
+        return False
+    return _glob(f"{channel}*").fullmatch(key) is not None
 
 
 def _check_no_s3_wildcard(resource: CfnModelResource, model: StackModel) -> Findings:
@@ -237,7 +247,7 @@ STEP_OBJECT_ACCESS: Final = Rule(
     fix=(
         "Grant reads on <bucket ARN>/<prefix>* of the step's input and output URIs and "
         "writes on those of its outputs (the whole prefix pattern, e.g. "
-        "<pipeline>/*/<step>/<channel>/*), never with NotResource "
+        "<pipeline>/<step>/<channel>/*), never with NotResource "
         "(ChannelBucket.grant_read/grant_write), not on <bucket ARN>/* or *."
     ),
     check=_check_object_access,

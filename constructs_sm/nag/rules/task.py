@@ -1,7 +1,8 @@
 """Task rules: how the state machine waits for, retries and catches each processing job.
 
-A TimeoutSeconds above the job's own limit, a Retry for the transient SageMaker errors and
-a Catch for ``States.ALL`` that ends in a Fail state, checked per processing task.
+A TimeoutSeconds above the job's own limit, error handling keyed on the names AWS raises
+(see :mod:`constructs_sm.retries`) and a Catch for ``States.ALL`` that ends in a Fail
+state, checked per processing task.
 """
 
 from __future__ import annotations
@@ -37,12 +38,19 @@ TIMEOUT: Final = Rule(
 )
 
 
-#: Errors every processing task retries (SECURITY.md "Reliability").
-REQUIRED_RETRIES: Final = (
-    "SageMaker.AmazonSageMakerException",
-    "SageMaker.ResourceLimitExceededException",
-    "ThrottlingException",
+#: The one error a processing task retries with a Retrier of its own: a Retrier matches
+#: error names only, and this one never means a rejected request (constructs_sm.retries).
+REQUIRED_RETRIES: Final = ("SageMaker.ResourceLimitExceededException",)
+#: Errors a processing task must not retry with a Retrier: a timed-out ``.sync`` job keeps
+#: running (a second one would write the same outputs); AmazonSageMakerException is also a
+#: rejected request (ValidationException); a failed job (States.TaskFailed) also failed
+#: for its code (AlgorithmError, ClientError). Those are retried by their cause, through
+#: the Catch (constructs_sm.retries.retry_states).
+NEVER_RETRIED: Final = (
+    "States.ALL",
     "States.Timeout",
+    "States.TaskFailed",
+    "SageMaker.AmazonSageMakerException",
 )
 
 
@@ -55,18 +63,68 @@ def _task_retry(
         if isinstance(retrier, dict) and retrier.get("MaxAttempts", 3) != 0
         for error in as_list(retrier.get("ErrorEquals"))
     }
+    problems = []
     missing = [error for error in REQUIRED_RETRIES if error not in retried]
-    return f"no Retry for {', '.join(missing)}" if missing else None
+    if missing:
+        problems.append(f"no Retry for {', '.join(missing)}")
+    wrong = [error for error in NEVER_RETRIED if error in retried]
+    if wrong:
+        problems.append(f"a Retry for {', '.join(wrong)} (retried whatever the cause)")
+    if not _retries_throttling(state, states):
+        problems.append(
+            "throttled calls (SageMaker.AmazonSageMakerException) are never run again: no "
+            "Catch leads back to the task"
+        )
+    return "; ".join(problems) or None
+
+
+def _retries_throttling(state: dict[str, Any], states: Mapping[str, Any]) -> bool:
+    """True if a Catch of SageMaker.AmazonSageMakerException (or States.ALL) can lead back
+    to the task through Choice, Pass and Wait states (a retry by cause)."""
+    targets = [
+        catcher.get("Next")
+        for catcher in as_list(state.get("Catch"))
+        if isinstance(catcher, dict)
+        and {"States.ALL", "SageMaker.AmazonSageMakerException"}
+        & set(as_list(catcher.get("ErrorEquals")))
+    ]
+    todo, seen = [t for t in targets if isinstance(t, str)], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        current = states.get(name)
+        if current is state:
+            return True
+        if not isinstance(current, dict) or current.get("Type") not in ("Choice", "Pass", "Wait"):
+            continue
+        following = [current.get("Next"), current.get("Default")]
+        following += [c.get("Next") for c in as_list(current.get("Choices")) if isinstance(c, dict)]
+        todo += [n for n in following if isinstance(n, str)]
+    return False
 
 
 RETRY: Final = Rule(
     name="TaskRetry",
     resource_types=STATE_MACHINE,
-    info="A processing task does not retry the SageMaker, throttling and timeout errors.",
-    explanation="Transient SageMaker errors, capacity limits and throttling should not fail a run.",
+    info=(
+        "A processing task does not handle the errors AWS raises: a Retry for "
+        "SageMaker.ResourceLimitExceededException, no Retry for errors that also mean a "
+        "rejected request, a failed job or a job still running (States.Timeout), and a "
+        "Catch that runs throttled calls again."
+    ),
+    explanation=(
+        "Throttling, quotas and capacity shortages should not fail a run; a rejected "
+        "request or a failing script should fail it at once; a timed-out .sync job is not "
+        "stopped by Step Functions, so retrying it runs two jobs on one output prefix."
+    ),
     fix=(
-        "Add Retry entries for " + ", ".join(REQUIRED_RETRIES) + " (see constructs_sm.step."
-        "JOB_RETRIES)."
+        "Retry SageMaker.ResourceLimitExceededException; never Retry States.Timeout, "
+        "States.TaskFailed, States.ALL or SageMaker.AmazonSageMakerException; Catch "
+        "States.ALL into a Choice on $.error.Cause that waits and runs the task again for "
+        "throttling (not ValidationException) and for CapacityError/InternalServerError "
+        "failures (see constructs_sm.retries)."
     ),
     check=per_task(_task_retry),
 )
@@ -78,15 +136,20 @@ def _task_catch(
     for catcher in as_list(state.get("Catch")):
         if isinstance(catcher, dict) and "States.ALL" in as_list(catcher.get("ErrorEquals")):
             target = catcher.get("Next")
-            if _leads_to_fail(states, target, set()):
+            if _leads_to_fail(states, target, set(), state):
                 return None
             return f"the Catch for States.ALL goes to {target!r}, which does not end in Fail"
     return "no Catch for States.ALL"
 
 
-def _leads_to_fail(states: Mapping[str, Any], name: Any, seen: set[str]) -> bool:
-    """True if every path from state ``name`` (Next, Choice branches) ends in a Fail state."""
+def _leads_to_fail(
+    states: Mapping[str, Any], name: Any, seen: set[str], task: Mapping[str, Any]
+) -> bool:
+    """True if every path from state ``name`` (Next, Choice branches) ends in a Fail state
+    or runs ``task`` again (a retry, whose next error that same Catch handles)."""
     state = states.get(name) if isinstance(name, str) else None
+    if state is task:
+        return True
     if not isinstance(state, dict) or name in seen:
         return False
     seen = seen | {name}
@@ -96,10 +159,10 @@ def _leads_to_fail(states: Mapping[str, Any], name: Any, seen: set[str]) -> bool
     if kind == "Choice":
         targets = [c.get("Next") for c in as_list(state.get("Choices")) if isinstance(c, dict)]
         targets += [state["Default"]] if "Default" in state else []
-        return bool(targets) and all(_leads_to_fail(states, t, seen) for t in targets)
+        return bool(targets) and all(_leads_to_fail(states, t, seen, task) for t in targets)
     if kind == "Succeed" or state.get("End") or "Next" not in state:
         return False
-    return _leads_to_fail(states, state["Next"], seen)
+    return _leads_to_fail(states, state["Next"], seen, task)
 
 
 CATCH: Final = Rule(
