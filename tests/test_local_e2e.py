@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator, cli
+from constructs_sm.local import Emulator, Fault, cli
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack
 from constructs_sm.local.runner import (
     PipelineInfo,
@@ -35,6 +35,7 @@ from constructs_sm.local.runner import (
     start,
     watch,
 )
+from constructs_sm.retries import CAPACITY_CAPS, failure_states
 
 ROOT = Path(__file__).resolve().parents[1]
 #: moto warns about the resource types it skips each time it parses a stack's template
@@ -421,3 +422,192 @@ def test_cli_deploy_failure_ends_with_the_json_line(deployed: Deployed) -> None:
     assert ran.document["status"] == cli.STATUS_ERROR
     assert ran.document["error"] == "DeployError"
     assert "synth" in ran.document["cause"]
+
+
+# -- AWS's errors, injected: each retry path of constructs_sm.retries --------------------
+
+
+@pytest.fixture
+def fast(deployed: Deployed) -> Iterator[Emulator]:
+    """The emulator with Wait states and Retry intervals 1000x shorter, no faults left."""
+    emulator = deployed.emulator
+    emulator.time_scale = 0.001
+    yield emulator
+    emulator.time_scale = 1.0
+    emulator.faults.faults.clear()
+
+
+def _history(emulator: Emulator, result: RunResult) -> list[dict[str, Any]]:
+    sfn = emulator.client("stepfunctions")
+    return list(sfn.get_execution_history(executionArn=result.execution_arn)["events"])
+
+
+def _entered(events: list[dict[str, Any]], state: str) -> int:
+    return sum(
+        1
+        for event in events
+        if event["type"].endswith("StateEntered")
+        and event["stateEnteredEventDetails"]["name"] == state
+    )
+
+
+def _run_to_end(sfn: Any, machine_arn: str) -> dict[str, Any]:
+    """Start an execution of a hand-written state machine and wait for its end."""
+    arn = sfn.start_execution(stateMachineArn=machine_arn, input="{}")["executionArn"]
+    deadline = time.monotonic() + 30
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.1)
+    return dict(described)
+
+
+def _jobs_of(deployed: Deployed, step_prefix: str) -> list[Any]:
+    jobs = sagemaker_backends[deployed.emulator.account][deployed.emulator.region].processing_jobs
+    return [job for name, job in jobs.items() if step_prefix in name]
+
+
+def test_throttled_calls_are_retried_with_backoff(deployed: Deployed, fast: Emulator) -> None:
+    fault = fast.inject(Fault("throttling", step="first", times=2))
+    result = run(deployed, "Probe", {})
+    assert result.succeeded, result.cause
+    assert fault.fired == 2
+    events = _history(fast, result)
+    assert _entered(events, "Back off first") == 2
+    assert _entered(events, "Run first") == 3
+    failures = [e for e in events if e["type"] == "TaskFailed"]
+    assert [f["taskFailedEventDetails"]["error"] for f in failures] == [
+        "SageMaker.AmazonSageMakerException"
+    ] * 2
+    assert "Error Code: ThrottlingException" in failures[0]["taskFailedEventDetails"]["cause"]
+
+
+def test_a_rejected_request_is_not_retried(deployed: Deployed, fast: Emulator) -> None:
+    fast.inject(Fault("validation", step="first"))
+    result = run(deployed, "Probe", {})
+    assert (result.status, result.error) == ("FAILED", "SageMaker.AmazonSageMakerException")
+    assert "Error Code: ValidationException" in (result.cause or "")
+    events = _history(fast, result)
+    assert _entered(events, "Run first") == 1
+    assert _entered(events, "Back off first") == 0
+
+
+def test_a_quota_error_is_retried_by_the_tasks_retrier(deployed: Deployed, fast: Emulator) -> None:
+    fault = fast.inject(Fault("resource_limit", step="first"))
+    result = run(deployed, "Probe", {})
+    assert result.succeeded, result.cause
+    assert fault.fired == 1
+    events = _history(fast, result)
+    # The Retrier runs the same state again (no re-entry), the job name hashes RetryCount.
+    assert _entered(events, "Run first") == 1
+    errors = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+    assert errors == ["SageMaker.ResourceLimitExceededException"]
+
+
+def test_a_capacity_failure_runs_a_new_job(deployed: Deployed, fast: Emulator) -> None:
+    fast.inject(Fault("job_failure", step="first", reason="CapacityError: no ml.m5.xlarge"))
+    before = {job.processing_job_name for job in _jobs_of(deployed, "probe-first")}
+    result = run(deployed, "Probe", {})
+    assert result.succeeded, result.cause
+    jobs = [j for j in _jobs_of(deployed, "probe-first") if j.processing_job_name not in before]
+    assert sorted(j.processing_job_status for j in jobs) == ["Completed", "Failed"]
+    assert len({j.processing_job_name for j in jobs}) == 2, "the retry has a new job name"
+    assert _entered(_history(fast, result), "Wait for capacity first") == 1
+
+
+@pytest.mark.parametrize("reason", ["AlgorithmError: exit code 1", "ClientError: bad input"])
+def test_a_job_failing_for_its_code_is_not_retried(
+    deployed: Deployed, fast: Emulator, reason: str
+) -> None:
+    fast.inject(Fault("job_failure", step="first", reason=reason))
+    result = run(deployed, "Probe", {})
+    assert (result.status, result.error) == ("FAILED", "States.TaskFailed")
+    assert reason in (result.cause or "")
+    assert _entered(_history(fast, result), "Run first") == 1
+
+
+def test_transient_failures_stop_after_their_attempts(deployed: Deployed, fast: Emulator) -> None:
+    fast.inject(Fault("job_failure", step="first", reason="InternalServerError: oops", times=9))
+    result = run(deployed, "Probe", {})
+    assert (result.status, result.error) == ("FAILED", "States.TaskFailed")
+    assert _entered(_history(fast, result), "Run first") == 1 + len(CAPACITY_CAPS)
+
+
+def test_an_error_without_a_cause_keeps_its_name(deployed: Deployed) -> None:
+    """The Fail states never lose the original error, even when it has no cause."""
+    sfn = deployed.emulator.client("stepfunctions")
+    definition = {
+        "StartAt": "Raise",
+        "States": {
+            "Raise": {
+                "Type": "Pass",
+                "Result": {"Error": "Custom.NoCause"},
+                "ResultPath": "$.error",
+                "Next": "step failed",
+            },
+            **failure_states("step failed"),
+        },
+    }
+    machine = sfn.create_state_machine(
+        name="no-cause",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{deployed.emulator.account}:role/any",
+    )
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
+    deadline = time.monotonic() + 30
+    while (described := sfn.describe_execution(executionArn=arn["executionArn"]))[
+        "status"
+    ] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert (described["status"], described.get("error")) == ("FAILED", "Custom.NoCause")
+    assert not described.get("cause")
+
+
+def test_the_engine_rejects_requests_sagemaker_would_reject(deployed: Deployed) -> None:
+    """The strict validator runs in the engine: a FastFile input fails as on AWS."""
+    sfn = deployed.emulator.client("stepfunctions")
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": {
+            "ProcessingJobName": "strict-check-1",
+            "RoleArn": f"arn:aws:iam::{deployed.emulator.account}:role/job",
+            "AppSpecification": {"ImageUri": "img", "ContainerEntrypoint": ["python3"]},
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.xlarge",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "in",
+                    "S3Input": {
+                        "S3Uri": "s3://b/k/",
+                        "LocalPath": "/opt/ml/processing/input/in",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "FastFile",
+                    },
+                }
+            ],
+        },
+        "End": True,
+    }
+    machine = sfn.create_state_machine(
+        name="strict",
+        definition=json.dumps({"StartAt": "Job", "States": {"Job": task}}),
+        roleArn=f"arn:aws:iam::{deployed.emulator.account}:role/any",
+    )
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
+    deadline = time.monotonic() + 30
+    while (described := sfn.describe_execution(executionArn=arn["executionArn"]))[
+        "status"
+    ] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert described.get("error") == "SageMaker.AmazonSageMakerException"
+    cause = described.get("cause", "")
+    assert "at 'processingInputs.1.member.s3Input.s3InputMode'" in cause
+    assert "Member must satisfy enum value set: [Pipe, File]" in cause
+    assert "Error Code: ValidationException" in cause

@@ -4,11 +4,15 @@ SageMaker Processing jobs as local processes.
 - :class:`Emulator` (``emulator``): moto in server mode in this process, with the
   Step Functions interpreter on and the SageMaker integration registered;
 - ``jobs``: a processing job as a local process (inputs, entrypoint, outputs);
-- ``sagemaker``: the ``createProcessingJob[.sync]`` integration for the interpreter;
+- ``sagemaker``: the ``createProcessingJob[.sync]`` integration for the interpreter,
+  which validates every request as SageMaker does;
+- ``faults``: AWS's errors injected on purpose (:class:`Fault`) and compressed time,
+  for tests of the retry paths;
 
 Command line: ``python -m constructs_sm.local run --help``.
 """
 
 from constructs_sm.local.emulator import Emulator
+from constructs_sm.local.faults import Fault
 
-__all__ = ["Emulator"]
+__all__ = ["Emulator", "Fault"]

@@ -37,7 +37,8 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, sagemaker
+from constructs_sm.local import asl_fixes, faults, sagemaker
+from constructs_sm.local.faults import Fault, FaultPlan
 
 DEFAULT_REGION: Final = "us-east-1"
 #: moto's only account (what ``sts get-caller-identity`` returns).
@@ -52,10 +53,21 @@ class Emulator:
     :param region: the region every client and child process uses.
     :param work_dir: where job directories are made; by default a temporary directory
         removed by :meth:`stop` (pass one to keep the jobs' files and logs).
+    :param time_scale: multiplies every Wait state and Retry interval of the interpreter
+        (for tests of backoffs: 0.01 runs a minute's waiting in 0.6 s); 1.0 is real time.
     """
 
-    def __init__(self, *, region: str = DEFAULT_REGION, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        work_dir: Path | None = None,
+        time_scale: float = 1.0,
+    ) -> None:
         self.region = region
+        self._time_scale = time_scale
+        #: Errors planned for the next CreateProcessingJob calls (see :meth:`inject`).
+        self.faults = FaultPlan()
         self._own_work_dir = work_dir is None
         self.work_dir = (
             Path(tempfile.mkdtemp(prefix="constructs-sm-local-")) if work_dir is None else work_dir
@@ -107,21 +119,39 @@ class Emulator:
         )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         asl_fixes.install()
+        faults.install_time_scale(self._time_scale)
         sagemaker.install(
             sagemaker.JobRunner(
                 client=self.client_in,
                 work_dir=self.work_dir / "jobs",
                 job_env=self.env,
                 account=ACCOUNT,
+                faults=self.faults,
             )
         )
         return self
+
+    @property
+    def time_scale(self) -> float:
+        """The factor applied to Wait states and Retry intervals (1.0: real time)."""
+        return self._time_scale
+
+    @time_scale.setter
+    def time_scale(self, scale: float) -> None:
+        self._time_scale = scale
+        if self._server is not None:
+            faults.install_time_scale(scale)
+
+    def inject(self, fault: Fault) -> Fault:
+        """Fail the next CreateProcessingJob calls as AWS would (see :class:`Fault`)."""
+        return self.faults.add(fault)
 
     def stop(self) -> None:
         """Stop the server, undo the registration and remove the temporary work dir."""
         if self._server is None:
             return
         sagemaker.uninstall()
+        faults.uninstall_time_scale()
         asl_fixes.uninstall()
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends

@@ -305,6 +305,9 @@ class _Watcher:
         self.jobs: dict[str, str] = {}  # job name -> step
         self.finished: set[str] = set()
         self.seen_events = 0
+        #: True once the execution ended: a scheduled job that does not exist then never
+        #: will (its CreateProcessingJob call was rejected).
+        self.ended = False
         self.started = time.monotonic()
         self.sfn = emulator.client("stepfunctions")
         self.sagemaker = emulator.client("sagemaker")
@@ -353,6 +356,11 @@ class _Watcher:
         try:
             described = self.sagemaker.describe_processing_job(ProcessingJobName=job)
         except botocore.exceptions.ClientError:
+            if self.ended:  # the call was rejected (throttled, invalid): no job was made
+                self.finished.add(job)
+                result = self.steps[step]
+                if result.job_name == job and result.status == "InProgress":
+                    result.status = "NotCreated"
             return  # scheduled, not created yet
         status = described["ProcessingJobStatus"]
         result = self.steps[step]
@@ -404,6 +412,8 @@ def watch(
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {arn} still running after {timeout:.0f}s")
         time.sleep(interval)
+    watcher.ended = True
+    watcher.poll()
     settled = time.monotonic() + settle
     while set(watcher.jobs) - watcher.finished and time.monotonic() < settled:
         time.sleep(interval)

@@ -78,7 +78,10 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+from constructs_sm.local.faults import API_ERRORS, FaultPlan
 from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
+from constructs_sm.runtime import STEP_ENV
+from constructs_sm.service_model import request_problems, validation_message
 
 #: The Step Functions resource name (``arn:aws:states:::sagemaker:...``).
 SERVICE_NAME: Final = "sagemaker"
@@ -110,12 +113,19 @@ class JobRunner:
     """
 
     def __init__(
-        self, *, client: ClientFactory, work_dir: Path, job_env: dict[str, str], account: str
+        self,
+        *,
+        client: ClientFactory,
+        work_dir: Path,
+        job_env: dict[str, str],
+        account: str,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.client = client
         self.work_dir = work_dir
         self.job_env = job_env
         self.account = account
+        self.faults = faults or FaultPlan()
         self._lock = threading.Lock()
         self.threads: list[threading.Thread] = []
 
@@ -124,9 +134,26 @@ class JobRunner:
         return backend.processing_jobs[name]
 
     def create(self, region: str, request: dict[str, Any]) -> dict[str, Any]:
-        """CreateProcessingJob through the emulator's API, then start running it."""
+        """CreateProcessingJob through the emulator's API, then start running it.
+
+        The request is validated as SageMaker validates it (enums, patterns, lengths and
+        list sizes of the API model, :mod:`constructs_sm.service_model`): a violation is
+        a ``ValidationException``, as on AWS. A planned :class:`Fault` fails the call or
+        the job first.
+        """
         sagemaker = self.client("sagemaker", region)
         name = request.get("ProcessingJobName")
+        environment = request.get("Environment")
+        step = environment.get(STEP_ENV) if isinstance(environment, dict) else None
+        fault = self.faults.take(step if isinstance(step, str) else None)
+        if fault is not None and fault.kind in API_ERRORS:
+            code, message = API_ERRORS[fault.kind]
+            raise _client_error(code, message, "CreateProcessingJob")
+        problems = request_problems("CreateProcessingJob", request)
+        if problems:
+            raise _client_error(
+                "ValidationException", validation_message(problems), "CreateProcessingJob"
+            )
         with self._lock:  # moto does not reject a duplicate name; SageMaker does
             try:
                 sagemaker.describe_processing_job(ProcessingJobName=name)
@@ -147,6 +174,12 @@ class JobRunner:
             job.environment = request.get("Environment")
             job.processing_start_time = _now()
             job.processing_end_time = None
+            if fault is not None:  # a job_failure: it fails as it starts, nothing runs
+                job.processing_end_time = _now()
+                job.failure_reason = fault.reason
+                job.processing_job_status = "Failed"
+                response.pop("ResponseMetadata", None)
+                return dict(response)
         local = LocalJob(
             request,
             s3=self.client("s3", region),
