@@ -27,15 +27,13 @@ from constructs_sm.params import (
     INVALID_PARAMETERS,
     Param,
     glob_literal,
-    integer_text_rules,
     integer_value_expression,
-    type_test,
     validation_states,
 )
 from constructs_sm.plan import Plan, plan
 from constructs_sm.retries import JOB_RETRIES, S3_RETRIES, failure_states, retry_states
+from constructs_sm.returned import result_selector, returned_states
 
-INVALID_RETURN_VALUES: Final = "InvalidReturnValues"
 #: Time a job may spend starting (instance provisioning, image pull, input download)
 #: and uploading on top of its MaxRuntimeInSeconds before the task times out.
 TASK_OVERHEAD_SECONDS: Final = 2 * 3600
@@ -80,76 +78,11 @@ def step_states(
     states.update(retrying)
     last = task
     if settings.returns:
-        read, check = f"Read {step} values", f"Check {step} values"
-        missing, invalid = f"{step} returned no values", f"{step} returned invalid values"
-        task["Next"] = read
-        declared = ", ".join(f"{k} ({v})" for k, v in settings.returns.items())
-        states[read] = {
-            "Type": "Task",
-            "Resource": f"arn:{partition}:states:::aws-sdk:s3:getObject",
-            "Parameters": {
-                "Bucket.$": "$.run.bucket",
-                "Key.$": channel_key_expression(
-                    settings.pipeline, step, _rt.RETURNS_CHANNEL, _rt.RETURNS_FILE
-                ),
-            },
-            "ResultSelector": {"values.$": "States.StringToJson($.Body)"},
-            "ResultPath": f"$.steps.{step}.returned",
-            "TimeoutSeconds": 60,
-            "Retry": S3_RETRIES,
-            "Catch": [
-                {
-                    "ErrorEquals": ["S3.NoSuchKeyException"],
-                    "ResultPath": "$.error",
-                    "Next": missing,
-                },
-                *catch,
-            ],
-            "Next": check,
-        }
-        rules: list[dict[str, Any]] = []
-        for name in settings.returns:
-            path = f"$.steps.{step}.returned.values.{name}"
-            rules.append({"Not": {"Variable": path, "IsPresent": True}, "Next": invalid})
-        for name, type_name in settings.returns.items():
-            path = f"$.steps.{step}.returned.values.{name}"
-            rules.append({"Not": {"Variable": path, type_test(type_name): True}, "Next": invalid})
-        states[check] = {"Type": "Choice", "Choices": rules}
-        last = states[check]
-        integers = [name for name, kind in settings.returns.items() if kind == "integer"]
-        if integers:
-            # An integer is a number whose text has no fraction or exponent.
-            render, bounds = f"Render {step} integer values", f"Check {step} integer values"
-            last["Default"] = render
-            states[render] = {
-                "Type": "Pass",
-                "Parameters": {
-                    f"{name}.$": f"States.Format('{{}}', $.steps.{step}.returned.values.{name})"
-                    for name in integers
-                },
-                "ResultPath": "$.checks",
-                "Next": bounds,
-            }
-            states[bounds] = {
-                "Type": "Choice",
-                "Choices": [
-                    rule
-                    for name in integers
-                    for rule in integer_text_rules(f"$.checks.{name}", invalid)
-                ],
-            }
-            last = states[bounds]
-        states[missing] = {
-            "Type": "Fail",
-            "Error": INVALID_RETURN_VALUES,
-            "Cause": f"step '{step}' wrote no return values; it must call runtime.emit() "
-            f"with {declared}",
-        }
-        states[invalid] = {
-            "Type": "Fail",
-            "Error": INVALID_RETURN_VALUES,
-            "Cause": f"step '{step}' must return {declared}",
-        }
+        first, reading, last_name = returned_states(settings, partition=partition, catch=catch)
+        task["ResultSelector"].update(result_selector(settings))
+        task["Next"] = first
+        states.update(reading)
+        last = states[last_name]
     if last["Type"] == "Choice":
         if next_state is None:
             done = f"{step} done"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from constructs_sm.definition import INVALID_RETURN_VALUES, _DefinitionBuilder, step_states
+from constructs_sm.definition import _DefinitionBuilder, step_states
+from constructs_sm.returned import INVALID_RETURN_VALUES
 from tests.samples import sample_settings
 
 
@@ -30,7 +31,7 @@ def test_step_states_with_returns() -> None:
     read = states[task["Next"]]
     assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
     assert read["Parameters"]["Key.$"] == (
-        "States.Format('Churn/train/returns/{}/values.json', $.run.execution)"
+        "States.Format('Churn/train/returns/{}/values-algo-1.json', $.run.execution)"
     )
     assert read["ResultSelector"] == {"values.$": "States.StringToJson($.Body)"}
     check = states[read["Next"]]

@@ -244,6 +244,20 @@ def test_integral_doubles_are_integers_and_fractions_are_refused(deployed: Deplo
     assert "parameter 'count' must be an integer" in (refused.cause or "")
 
 
+def test_every_host_of_a_job_returns_values(deployed: Deployed) -> None:
+    """Two hosts, one file each: values emitted by one host, or by both alike, are kept."""
+    result = run(deployed, "Hosts", {})
+    assert result.succeeded, result.cause
+    assert result.steps["pair"].values == {"n": 1, "leader": "algo-1"}
+    refused = run(deployed, "Hosts", {"disagree": True})
+    assert (refused.status, refused.error) == ("FAILED", "InvalidReturnValues")
+    cause = refused.cause or ""
+    assert "hosts returned different values" in cause
+    assert '"host":"algo-1"' in cause.replace(" ", "") and '"host":"algo-2"' in cause.replace(
+        " ", ""
+    )
+
+
 # -- aborted branches ------------------------------------------------------------------
 
 

@@ -88,6 +88,10 @@ def test_definite_paths_return_their_single_match() -> None:
         data = [{"steps": {"a": 1}}, {"steps": {"b": 2}}]
         assert asl_fixes.extract_json("$[1].steps", data) == {"b": 2}
         assert asl_fixes.extract_json("$[*].steps", data) == [{"a": 1}, {"b": 2}]
+        # Indefinite paths are lists, one match or none (Jayway JsonPath, as on AWS).
+        hosts = {"hosts": [{"values": {"n": 1}}, {"values": {}}]}
+        assert asl_fixes.extract_json("$.hosts[*].values.n", hosts) == [1]
+        assert asl_fixes.extract_json("$.hosts[*].values.m", hosts) == []
     finally:
         asl_fixes.uninstall()
     assert asl_fixes.is_definite("$.a[0].b")

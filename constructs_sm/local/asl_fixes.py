@@ -1,4 +1,4 @@
-"""Two fixes of moto 5.2.5's ASL interpreter that the generated definitions need.
+"""Fixes of moto 5.2.5's ASL interpreter that the generated definitions need.
 
 **JSONPath through an array index** (``$[1].steps``). AWS Step Functions returns the
 single value a definite path selects: ``$[1].steps`` on
@@ -9,6 +9,13 @@ false)`` fails with "Expected a JSON object". :func:`install` replaces the funct
 the interpreter modules that imported it: definite paths (no wildcard, slice, filter,
 union or recursive descent) return their single match; every other path keeps moto's
 behaviour.
+
+**Indefinite paths are lists** (``$.hosts[*].values.n``). AWS Step Functions evaluates
+paths with Jayway JsonPath, where a path with a wildcard, slice, filter or recursive
+descent always returns a list (empty when nothing matches). moto returns the bare value
+when exactly one node matches, so ``States.ArrayUnique`` of a value only one host of a
+multi-instance job returned fails there. :func:`extract_json` returns the list of matches
+for every indefinite path.
 
 **Re-raising a caught ``States.*`` error.** The pipeline catches a step's error and
 ends in a ``Fail`` state whose ``ErrorPath`` is the caught error, inside a Parallel
@@ -60,12 +67,15 @@ def is_definite(path: str) -> bool:
 
 
 def extract_json(path: str, data: Any) -> Any:
-    """moto's ``extract_json``, with definite paths returning their single match."""
+    """moto's ``extract_json``, with definite paths returning their single match and
+    indefinite paths always a list."""
     assert _original is not None
+    matches = importlib.import_module("jsonpath_ng.ext").parse(path).find(data)
     if is_definite(path):
-        matches = importlib.import_module("jsonpath_ng.ext").parse(path).find(data)
         if len(matches) == 1:
             return matches[0].value
+    elif path.startswith("$"):
+        return [match.value for match in matches]
     return _original(path, data)
 
 

@@ -31,7 +31,7 @@ from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import split_s3_uri
 from constructs_sm.report import walk_states
-from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, RETURNS_FILE, SPEC_FILE, STEP_ENV
+from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, SPEC_FILE, STEP_ENV
 
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 #: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
@@ -452,14 +452,16 @@ def _collect_values(
             continue
         if result.status != "Completed":
             continue
-        key = pipeline.key(execution, step, RETURNS_CHANNEL, RETURNS_FILE)
-        try:
-            body = s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
-        except botocore.exceptions.ClientError:
-            continue
-        data = json.loads(body)
-        if isinstance(data, dict):
-            result.values = data
+        # Every host's file (values-<host>.json), merged.
+        prefix = pipeline.key(execution, step, RETURNS_CHANNEL)
+        for key, _ in list_tree(emulator, pipeline.bucket, prefix):
+            try:
+                body = s3.get_object(Bucket=pipeline.bucket, Key=prefix + key)["Body"].read()
+                data = json.loads(body)
+            except (botocore.exceptions.ClientError, ValueError):
+                continue
+            if isinstance(data, dict):
+                result.values.update(data)
 
 
 def failure_summary(result: RunResult) -> str:

@@ -19,7 +19,7 @@ Where things are:
 
 - the container root is ``$CSM_ML_DIR`` (default ``/opt/ml``);
 - parameters: ``<root>/processing/input/params/params.json``;
-- return values: ``<root>/processing/output/returns/values.json``;
+- return values: ``<root>/processing/output/returns/values-<host>.json`` (one per host);
 - the step spec (``csm_step.json``, written by the pipeline at synth time) is read
   from ``$CSM_STEP_SPEC`` if set, else from ``$CSM_CODE_DIR/csm_step.json``
   (``CSM_CODE_DIR`` is set by :mod:`constructs_sm.runtime.launch`).
@@ -61,12 +61,12 @@ from constructs_sm.runtime._constants import (
     PARAMS_FILE,
     PIPELINE_ENV,
     RETURNS_CHANNEL,
-    RETURNS_FILE,
     SPEC_ENV,
     SPEC_FILE,
     SPEC_VERSION,
     STEP_ENV,
     TYPES,
+    returns_file_name,
 )
 from constructs_sm.runtime._constants import ZIP_MAIN as ZIP_MAIN
 from constructs_sm.runtime._errors import (
@@ -91,7 +91,6 @@ __all__ = [
     "PARAMS_FILE",
     "PIPELINE_ENV",
     "RETURNS_CHANNEL",
-    "RETURNS_FILE",
     "SPEC_ENV",
     "SPEC_FILE",
     "SPEC_VERSION",
@@ -114,6 +113,7 @@ __all__ = [
     "output_dir",
     "params",
     "parse_env_string",
+    "returns_file_name",
     "spec",
     "start_returns",
     "step_name",

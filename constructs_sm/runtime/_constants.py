@@ -19,9 +19,7 @@ PARAMS_FILE = "params.json"
 CODE_CHANNEL = "code"
 """Reserved input channel holding the step's code zip."""
 RETURNS_CHANNEL = "returns"
-"""Reserved output channel holding :data:`RETURNS_FILE`."""
-RETURNS_FILE = "values.json"
-"""The values written by :func:`emit`, one JSON object, in the ``returns`` output channel."""
+"""Reserved output channel holding each host's :func:`returns_file_name`."""
 ML_DIR_ENV = "CSM_ML_DIR"
 """Environment variable overriding the container root."""
 DEFAULT_ML_DIR = "/opt/ml"
@@ -36,6 +34,17 @@ SPEC_ENV = "CSM_STEP_SPEC"
 """Environment variable naming a spec file explicitly (takes precedence)."""
 TYPES = ("string", "integer", "number", "boolean")
 """The declared value types, as they appear in the spec."""
+
+
+def returns_file_name(host: str) -> str:
+    """The file of values one host returns (``values-algo-1.json``), a JSON object.
+
+    Every host of a multi-instance job has its own: SageMaker uploads each host's output
+    directory to the same S3 prefix, so one shared name would keep the last host's file
+    only. The state machine reads every host's file and merges them.
+    """
+    return f"values-{host}.json"
+
 
 #: A step's ContainerEntrypoint is ``["python3", "-c", BOOTSTRAP, SCRIPT, *ARGS]``: it
 #: extracts the code channel's zip into a temporary directory and runs the zip's

@@ -8,11 +8,13 @@ removed or replaced between two :func:`emit` calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from constructs_sm.runtime._constants import RETURNS_CHANNEL, RETURNS_FILE
+from constructs_sm.runtime._constants import RETURNS_CHANNEL, returns_file_name
 from constructs_sm.runtime._errors import ReturnValueError
 from constructs_sm.runtime._files import container_root, read_json_object, write_json_atomically
+from constructs_sm.runtime._job import current_host
 from constructs_sm.runtime._spec import quoted_names, spec, step_label
 from constructs_sm.runtime._values import Value, convert, describe
 
@@ -49,7 +51,8 @@ def emit(**values: object) -> None:
     the declared type (an ``int`` is accepted for a number and stored as ``float``;
     a ``bool`` is never an integer or a number; numbers must be finite). Values are
     merged with those already emitted by this process and those already in
-    ``<root>/processing/output/returns/values.json``, and the file is replaced
+    ``<root>/processing/output/returns/values-<host>.json`` (this host's file: each host
+    of a multi-instance job has its own), and the file is replaced
     atomically. Nothing is written if any value is rejected; all problems are
     reported together in one :class:`ReturnValueError`.
     """
@@ -72,13 +75,18 @@ def emit(**values: object) -> None:
             problems.append(str(exc))
     if problems:
         raise ReturnValueError("; ".join(problems))
-    path = container_root() / "processing" / "output" / RETURNS_CHANNEL / RETURNS_FILE
+    path = _returns_path()
     emitted = _EMITTED.setdefault(str(path), {})
     merged: dict[str, Any] = read_json_object(path, ReturnValueError) or {}
     merged.update(emitted)
     merged.update(checked)
     write_json_atomically(path, merged)
     emitted.update(checked)
+
+
+def _returns_path() -> Path:
+    directory = container_root() / "processing" / "output" / RETURNS_CHANNEL
+    return directory / returns_file_name(current_host())
 
 
 def start_returns() -> None:
@@ -91,6 +99,6 @@ def start_returns() -> None:
     current = spec()
     if not current or not current.get("returns"):
         return
-    path = container_root() / "processing" / "output" / RETURNS_CHANNEL / RETURNS_FILE
+    path = _returns_path()
     if not path.exists():
         write_json_atomically(path, {})

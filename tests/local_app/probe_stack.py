@@ -8,14 +8,15 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline
+from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline, Resources
 
 SCRIPTS = Path(__file__).parent / "scripts"
 
 
 class ProbeStack(Stack):
     """Every kind of typed passing, a step that fails on request and parallel branches
-    (Probe); a step that declares a return value and emits none (Silent)."""
+    (Probe); a step that declares a return value and emits none (Silent); a two-host job
+    whose hosts return values (Hosts)."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -81,4 +82,17 @@ class ProbeStack(Stack):
             code=SCRIPTS / "silent.py",
             env={"MODE": silent.param("mode")},
             returns={"x": int},
+        )
+        hosts = ProcessingPipeline(
+            self,
+            "Hosts",
+            storage=storage,
+            image=image,
+            params=[Param.boolean("disagree", default=False)],
+        )
+        hosts.add_step(
+            "pair",
+            code=SCRIPTS / "hosts.py",
+            returns={"n": int, "leader": str},
+            resources=Resources(instance_count=2),
         )

@@ -77,8 +77,9 @@ def write_params(ml: Path, data: object) -> Path:
     return path
 
 
-def returns_file(ml: Path) -> Path:
-    return ml / "processing" / "output" / runtime.RETURNS_CHANNEL / runtime.RETURNS_FILE
+def returns_file(ml: Path, host: str = "algo-1") -> Path:
+    """The returns file of ``host`` (``algo-1`` when there is no resource config)."""
+    return ml / "processing" / "output" / runtime.RETURNS_CHANNEL / runtime.returns_file_name(host)
 
 
 def read_returns(ml: Path) -> dict[str, Any]:

@@ -24,7 +24,8 @@ def test_public_constants_match_the_contract() -> None:
     assert runtime.SPEC_FILE == "csm_step.json"
     assert (runtime.PARAMS_CHANNEL, runtime.PARAMS_FILE) == ("params", "params.json")
     assert runtime.CODE_CHANNEL == "code"
-    assert (runtime.RETURNS_CHANNEL, runtime.RETURNS_FILE) == ("returns", "values.json")
+    assert runtime.RETURNS_CHANNEL == "returns"
+    assert runtime.returns_file_name("algo-2") == "values-algo-2.json"
     assert (runtime.ML_DIR_ENV, runtime.DEFAULT_ML_DIR) == ("CSM_ML_DIR", "/opt/ml")
     assert (runtime.STEP_ENV, runtime.PIPELINE_ENV) == ("CSM_STEP", "CSM_PIPELINE")
     assert (runtime.CODE_DIR_ENV, runtime.SPEC_ENV) == ("CSM_CODE_DIR", "CSM_STEP_SPEC")

@@ -113,11 +113,11 @@ def test_emit_replaces_the_file_atomically(ml: Path, use_spec: SpecWriter) -> No
     runtime.emit(accuracy=0.5)
     path = returns_file(ml)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert [p.name for p in path.parent.iterdir()] == [runtime.RETURNS_FILE]
+    assert [p.name for p in path.parent.iterdir()] == [runtime.returns_file_name("algo-1")]
     inode = path.stat().st_ino
     runtime.emit(rows=2)
     assert path.stat().st_ino != inode  # a new file was moved into place
-    assert [p.name for p in path.parent.iterdir()] == [runtime.RETURNS_FILE]
+    assert [p.name for p in path.parent.iterdir()] == [runtime.returns_file_name("algo-1")]
 
 
 def test_emit_failure_leaves_the_old_file(
@@ -134,14 +134,18 @@ def test_emit_failure_leaves_the_old_file(
         with pytest.raises(OSError, match="disk full"):
             runtime.emit(rows=2)
     assert read_returns(ml) == {"accuracy": 0.5}
-    assert [p.name for p in returns_file(ml).parent.iterdir()] == [runtime.RETURNS_FILE]
+    assert [p.name for p in returns_file(ml).parent.iterdir()] == [
+        runtime.returns_file_name("algo-1")
+    ]
 
 
 def test_emit_corrupt_existing_file(ml: Path, use_spec: SpecWriter) -> None:
     use_spec()
     returns_file(ml).parent.mkdir(parents=True)
     returns_file(ml).write_text("[]", encoding="utf-8")
-    with pytest.raises(runtime.ReturnValueError, match=r"values\.json must hold a JSON object"):
+    with pytest.raises(
+        runtime.ReturnValueError, match=r"values-algo-1\.json must hold a JSON object"
+    ):
         runtime.emit(rows=1)
 
 
@@ -168,3 +172,16 @@ def test_start_returns_does_nothing_without_declared_returns(
     use_spec(returns={})
     runtime.start_returns()
     assert not returns_file(ml).exists()
+
+
+def test_each_host_writes_its_own_returns_file(ml: Path, use_spec: SpecWriter) -> None:
+    """SageMaker uploads every host's returns directory to one prefix: one file per host."""
+    use_spec()
+    config = ml / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]})
+    )
+    runtime.emit(accuracy=0.5)
+    assert json.loads(returns_file(ml, "algo-2").read_text()) == {"accuracy": 0.5}
+    assert not returns_file(ml, "algo-1").exists()

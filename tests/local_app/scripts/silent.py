@@ -1,6 +1,6 @@
 """Declares a return value and emits none; with MODE=erase, also removes the returns file.
 
-``erase`` leaves no ``values.json`` at all (even when the launcher writes ``{}`` before
+``erase`` leaves no returns file at all (even when the launcher writes ``{}`` before
 the script runs), so the state machine's read of it fails with ``S3.NoSuchKeyException``.
 """
 
@@ -13,4 +13,5 @@ from constructs_sm import runtime
 
 if runtime.env("MODE") == "erase":
     root = Path(os.environ.get("CSM_ML_DIR", "/opt/ml"))
-    (root / "processing" / "output" / "returns" / "values.json").unlink(missing_ok=True)
+    for path in (root / "processing" / "output" / "returns").glob("values-*.json"):
+        path.unlink()
