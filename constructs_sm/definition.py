@@ -24,10 +24,8 @@ from constructs_sm import runtime as _rt
 from constructs_sm.job import JobSettings, render_job_parameters
 from constructs_sm.layout import RUN_STEP, channel_key_expression
 from constructs_sm.params import (
-    INVALID_PARAMETERS,
     Param,
-    glob_literal,
-    integer_value_expression,
+    defaults_expression,
     validation_states,
 )
 from constructs_sm.plan import Plan, plan
@@ -37,13 +35,13 @@ from constructs_sm.returned import result_selector, returned_states
 #: Time a job may spend starting (instance provisioning, image pull, input download)
 #: and uploading on top of its MaxRuntimeInSeconds before the task times out.
 TASK_OVERHEAD_SECONDS: Final = 2 * 3600
-#: A Parallel state merges its branches' results in one field; intrinsic functions nest
-#: at most 10 deep, so wider fan-outs are split into nested Parallel states.
-_MAX_BRANCHES: Final = 10
+#: A Parallel state merges its branches' results in one field with a balanced tree of
+#: States.JsonMerge calls; intrinsic functions nest at most 10 deep, so a Parallel state
+#: holds at most 2**10 branches (wider fan-outs are split into nested Parallel states).
+_MAX_BRANCHES: Final = 1024
 #: Step names cannot contain ":", so these never collide with a step's state names.
 _FAILED: Final = "Pipeline: failed"
 _SUCCEEDED: Final = "Pipeline: succeeded"
-_SELECT: Final = "Pipeline: select parameters"
 
 
 def step_states(
@@ -98,10 +96,12 @@ def step_states(
 
 
 def _merge_expression(paths: Sequence[str]) -> str:
-    expression = paths[0]
-    for path in paths[1:]:
-        expression = f"States.JsonMerge({expression}, {path}, false)"
-    return expression
+    """``States.JsonMerge`` of ``paths`` as a balanced tree: ``ceil(log2(n))`` deep."""
+    if len(paths) == 1:
+        return paths[0]
+    middle = (len(paths) + 1) // 2
+    first, second = _merge_expression(paths[:middle]), _merge_expression(paths[middle:])
+    return f"States.JsonMerge({first}, {second}, false)"
 
 
 class _DefinitionBuilder:
@@ -187,21 +187,16 @@ def build_definition(
     builder = _DefinitionBuilder(steps, partition)
     states: dict[str, Any] = {}
     write, merge = "Write parameters", "Merge defaults"
+    check, checks = validation_states(
+        params, next_state=write, carry=("run", "steps"), locations=input_locations
+    )
     builder.put(
         states,
         {
-            "Read input": {
-                "Type": "Pass",
-                "Parameters": {
-                    "defaults": {n: p.default for n, p in params.items() if p.default is not None},
-                    "input.$": "$$.Execution.Input",
-                },
-                "Next": merge,
-            },
             merge: {
                 "Type": "Pass",
                 "Parameters": {
-                    "params.$": "States.JsonMerge($.defaults, $.input, false)",
+                    **({"params.$": defaults_expression(params)} if params else {"params": {}}),
                     "run": {
                         "bucket": bucket_name,
                         "pipeline": pipeline,
@@ -211,46 +206,16 @@ def build_definition(
                     },
                     "steps": {},
                 },
-                "Next": "",  # the first validation state, set below
+                "Next": check,
             },
-        },
-    )
-    check, checks = validation_states(params, next_state=_SELECT)
-    states[merge]["Next"] = check
-    builder.put(states, checks)
-    after_select = write
-    if input_locations:
-        after_select = "Check input locations"
-        locations: dict[str, Any] = {}
-        locations[after_select] = _location_checks(
-            input_locations, next_state=write, states=locations
-        )
-        builder.put(states, locations)
-    builder.put(
-        states,
-        {
-            # Only declared parameters go on: keys of the input that are not parameters
-            # are dropped here (the local CLI rejects them before starting).
-            _SELECT: {
-                "Type": "Pass",
-                "Parameters": {
-                    # Integral doubles (5.0) go on as integers (5).
-                    "params": {
-                        f"{n}.$": integer_value_expression(f"$.checks.{n}")
-                        if p.type == "integer"
-                        else f"$.params.{n}"
-                        for n, p in params.items()
-                    },
-                    "run.$": "$.run",
-                    "steps.$": "$.steps",
-                },
-                "Next": after_select,
-            },
+            **checks,
         },
     )
     schedule = plan(deps)
     step_states_: dict[str, Any] = {}
-    first_step = builder.emit(schedule, _SUCCEEDED, step_states_) if schedule else _SUCCEEDED
+    # The last step ends the execution itself (no Succeed state to enter: one transition
+    # fewer per execution).
+    first_step = builder.emit(schedule, None, step_states_) if schedule else _SUCCEEDED
     builder.put(
         states,
         {
@@ -277,35 +242,15 @@ def build_definition(
         },
     )
     states.update(step_states_)
-    builder.put(states, {**failure_states(_FAILED), _SUCCEEDED: {"Type": "Succeed"}})
+    builder.put(states, failure_states(_FAILED))
+    if schedule is None:
+        builder.put(states, {_SUCCEEDED: {"Type": "Succeed"}})
     definition: dict[str, Any] = {
         "Comment": f"constructs_sm pipeline {pipeline}",
         "QueryLanguage": "JSONPath",
-        "StartAt": "Read input",
+        "StartAt": merge,
         "States": states,
     }
     if timeout_seconds is not None:
         definition["TimeoutSeconds"] = timeout_seconds
     return definition
-
-
-def _location_checks(
-    locations: Mapping[str, Sequence[str]], *, next_state: str, states: dict[str, Any]
-) -> dict[str, Any]:
-    """A Choice failing when an input parameter points outside its allowed prefixes."""
-    rules = []
-    for name, prefixes in locations.items():
-        fail = f"Invalid location {name}"
-        tests = [
-            {"Variable": f"$.params.{name}", "StringMatches": glob_literal(prefix) + "*"}
-            for prefix in prefixes
-        ]
-        rules.append({"Not": tests[0] if len(tests) == 1 else {"Or": tests}, "Next": fail})
-        states[fail] = {
-            "Type": "Fail",
-            "Error": INVALID_PARAMETERS,
-            "Cause": f"parameter '{name}' must be an S3 URI under "
-            + " or ".join(prefixes)
-            + " (the pipeline's data sources, which its steps may read)",
-        }
-    return {"Type": "Choice", "Choices": rules, "Default": next_state}

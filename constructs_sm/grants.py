@@ -1,34 +1,27 @@
-"""What each role of a pipeline may do, computed from the steps' channels, then granted.
+"""What each step's role may reach in S3, computed from its channels (pure), as a policy.
 
-:func:`step_access` is pure: from a step's inputs, outputs and returned values it
-computes the exact S3 prefixes the step's role reads and writes (and what the state
-machine's role reads back). :func:`grant_step` turns that into IAM statements on the
-roles, plus the KMS, ECR, VPC and job permissions a step needs.
+:func:`step_access` computes the exact prefixes a step reads and writes: literal channel
+prefixes of the handoff layout (constructs_sm.layout) and the data sources of parameter
+inputs. :func:`channels_document` turns that into the step role's inline policy, and
+:class:`FindingNames` names the ``AwsSolutions-IAM5`` findings those prefix grants raise,
+so the role acknowledges exactly them (without resolving tokens per step).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
-from aws_cdk import Aws, Token
-from aws_cdk import aws_iam as iam
+from aws_cdk import Aws, Stack, Token
 
-from constructs_sm import runtime as _rt
-from constructs_sm.layout import channel_prefix, params_prefix
+from constructs_sm.layout import channel_prefix, params_prefix, returns_prefix
 from constructs_sm.model import DataSource, OutputRef, StepInput
-from constructs_sm.nag.acknowledge import acknowledge_wildcards
+from constructs_sm.nag.acknowledge import flatten_reference
 from constructs_sm.params import ParamRef
-from constructs_sm.roles import grant_run_step, grant_vpc_access
-from constructs_sm.storage import grant_prefix_read
 
-if TYPE_CHECKING:
-    from constructs import Construct
-
-    from constructs_sm.image import ProcessingImage
-    from constructs_sm.step import ProcessingStep
-    from constructs_sm.storage import ChannelBucket
+_READ = ["s3:GetObject"]
+_WRITE = ["s3:PutObject", "s3:AbortMultipartUpload"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +37,7 @@ class StepAccess:
     """The S3 access of one step, in grant order.
 
     ``machine_reads`` are channel-bucket prefixes the state machine's role reads (the
-    step's returned values).
+    returned values of a multi-host step).
     """
 
     reads: tuple[S3Read, ...]
@@ -61,17 +54,18 @@ def step_access(
     returns: bool,
     data_sources: Sequence[DataSource],
     channel_bucket: object,
+    returns_in_s3: bool = True,
 ) -> StepAccess:
     """The prefixes one step's role reads and writes: literal channel prefixes
     (:mod:`constructs_sm.layout`) and data sources; ``channel_bucket`` tells which data
-    sources are on it."""
+    sources are on it. Returned values go through S3 only when ``returns_in_s3`` (a
+    multi-host step); otherwise SageMaker carries them in the job's ExitMessage."""
     reads = [S3Read(None, params_prefix(pipeline))]
     for spec in inputs.values():
         source = spec.source
         if isinstance(source, OutputRef):
-            reads.append(
-                S3Read(None, channel_prefix(pipeline, source.step.step_name, source.channel))
-            )
+            upstream = channel_prefix(pipeline, source.step.step_name, source.channel)
+            reads.append(S3Read(None, upstream))
         elif isinstance(source, ParamRef):
             reads += [
                 S3Read(None if d.bucket is channel_bucket else d.bucket.bucket_arn, d.prefix)
@@ -82,63 +76,86 @@ def step_access(
             reads.append(S3Read(f"arn:{Aws.PARTITION}:s3:::{bucket}", key_prefix))
     writes = [channel_prefix(pipeline, step, channel) for channel in outputs]
     machine: list[str] = []
-    if returns:
-        returned = channel_prefix(pipeline, step, _rt.RETURNS_CHANNEL)
+    if returns and returns_in_s3:
+        returned = returns_prefix(pipeline, step)
         writes.append(returned)
         machine.append(returned)
-    return StepAccess(tuple(reads), tuple(writes), tuple(machine))
+    return StepAccess(tuple(dict.fromkeys(reads)), tuple(writes), tuple(machine))
 
 
-def grant_step(
-    step: ProcessingStep,
-    *,
-    scope: Construct,
-    access: StepAccess,
-    storage: ChannelBucket,
-    image: ProcessingImage,
-    machine_role: iam.IRole,
-    in_vpc: bool,
-) -> None:
-    """Grant a step's role its channels, key, image and network; the machine its jobs."""
-    role = step.role
+def channels_document(access: StepAccess, *, channel_bucket_arn: str) -> dict[str, Any]:
+    """The step role's inline policy: objects under its prefixes, listing limited to them.
+
+    One statement per kind and bucket, whatever the number of channels: ``s3:GetObject``
+    on ``<bucket>/<prefix>*`` of every read, ``s3:ListBucket`` with an ``s3:prefix``
+    condition naming those prefixes, ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on
+    every write (no delete, no ACL, no tagging).
+    """
+    by_bucket: dict[str, list[str]] = {}
     for read in access.reads:
-        if read.bucket_arn is None:
-            storage.grant_read(role, read.prefix)
-        else:
-            _grant_bucket_read(role, read.bucket_arn, read.prefix)
-    for prefix in access.channel_writes:
-        storage.grant_write(role, prefix)
-    for prefix in access.machine_reads:
-        storage.grant_read(machine_role, prefix)
-    channel_key = storage.key
-    if channel_key is not None:
-        # VolumeKmsKeyId: SageMaker creates a grant for the job's volume with the
-        # execution role's credentials.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:CreateGrant"],
-                resources=[channel_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
+        by_bucket.setdefault(read.bucket_arn or channel_bucket_arn, []).append(read.prefix)
+    statements: list[dict[str, Any]] = []
+    for index, (bucket, prefixes) in enumerate(by_bucket.items()):
+        sid = "Read" if index == 0 else f"Read{index}"
+        statements.append(
+            {
+                "Sid": f"{sid}Objects",
+                "Effect": "Allow",
+                "Action": _READ,
+                "Resource": [f"{bucket}/{prefix}*" for prefix in prefixes],
+            }
         )
-    image.grant_pull(role)
-    if in_vpc:
-        grant_vpc_access(role)
-    grant_run_step(
-        machine_role,
-        scope=scope,
-        job_prefix=step.job_prefix,
-        execution_role=role,
-        tagging=True,
-    )
+        statements.append(
+            {
+                "Sid": f"{sid}List",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket,
+                "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+            }
+        )
+    if access.channel_writes:
+        statements.append(
+            {
+                "Sid": "WriteObjects",
+                "Effect": "Allow",
+                "Action": _WRITE,
+                "Resource": [f"{channel_bucket_arn}/{p}*" for p in access.channel_writes],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
-    """Read access below ``prefix`` of a bucket that is not the channel bucket."""
-    grant_prefix_read(role, bucket_arn, prefix)
-    acknowledge_wildcards(
-        role,
-        [f"{bucket_arn}/{prefix}*"],
-        f"Input data is read from the data source prefix {prefix!r} only; IAM scopes a "
-        "prefix with a trailing '*'.",
-    )
+@dataclass
+class FindingNames:
+    """Names the ``AwsSolutions-IAM5[Resource::...]`` findings of prefix grants.
+
+    A bucket ARN is resolved once (a token crossing into CDK costs a call), then every
+    prefix's finding is plain text: ``<bucket ref>/<prefix>*``.
+    """
+
+    stack: Stack
+    _flat: dict[str, str] = field(default_factory=dict)
+
+    def bucket(self, bucket_arn: str) -> str:
+        if bucket_arn not in self._flat:
+            self._flat[bucket_arn] = flatten_reference(self.stack.resolve(bucket_arn))
+        return self._flat[bucket_arn]
+
+    def findings(self, access: StepAccess, *, channel_bucket_arn: str) -> list[str]:
+        """The findings of every prefix grant of ``access`` (each holds a ``*``)."""
+        names = [
+            f"{self.bucket(read.bucket_arn or channel_bucket_arn)}/{read.prefix}*"
+            for read in access.reads
+        ]
+        names += [f"{self.bucket(channel_bucket_arn)}/{p}*" for p in access.channel_writes]
+        return sorted({f"AwsSolutions-IAM5[Resource::{name}]" for name in names})
+
+
+#: Why a step role's prefix grants are acknowledged.
+PREFIX_GRANT_REASON = (
+    "Object access is limited to literal key prefixes: the step's input and output channels "
+    "(<pipeline>/<step>/<channel>/, whose '*' covers that channel's executions and nothing "
+    "else), its run's parameters and its data sources; IAM scopes a prefix with a trailing "
+    "'*'."
+)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from constructs_sm import runtime as _rt
-from constructs_sm.layout import RUN_STEP, channel_uri_expression
+from constructs_sm.layout import RETURNS_STEP, RUN_STEP, channel_uri_expression
 from constructs_sm.model import (
     PROCESSING_ROOT,
     EnvValue,
@@ -31,17 +31,28 @@ from constructs_sm.params import ParamRef, ParamType
 BOOTSTRAP: Final = _rt.BOOTSTRAP
 
 
-def job_name_prefix(pipeline: str, step: str, identity: str) -> str:
-    """The start of a step's job names: readable part and a hash, 30 characters at most.
+def pipeline_job_prefix(pipeline: str, identity: str) -> str:
+    """The start of every job name of a pipeline: readable part and a hash (15 at most).
 
-    ``identity`` tells steps apart beyond their names (the pipeline's construct path):
-    the 8-hex hash keeps prefixes distinct when readable parts are truncated or equal
-    (``Train``/``train``, ``a_b``/``a-b``) and keeps one prefix from matching another's
-    jobs (``p-train-*`` would match ``p-train-big-...``), so IAM scoping by prefix holds.
+    ``identity`` tells pipelines apart beyond their names (the stack and construct path):
+    the 6-hex hash keeps prefixes distinct when readable parts are truncated or equal, so
+    the state machine's permissions can cover all the pipeline's jobs, and only them, by
+    this prefix.
     """
-    readable = re.sub(r"[^a-z0-9]+", "-", f"{pipeline}-{step}".lower()).strip("-")
-    digest = hashlib.sha256(f"{identity}\0{pipeline}\0{step}".encode()).hexdigest()[:8]
-    return f"{readable[:21].rstrip('-') or 'job'}-{digest}"
+    readable = re.sub(r"[^a-z0-9]+", "-", pipeline.lower()).strip("-")[:8].rstrip("-")
+    digest = hashlib.sha256(f"{identity}\0{pipeline}".encode()).hexdigest()[:6]
+    return f"{readable or 'job'}-{digest}"
+
+
+def job_name_prefix(pipeline_prefix: str, step: str) -> str:
+    """The start of a step's job names: ``<pipeline prefix>-<step segment>`` (28 at most).
+
+    The step segment is up to 6 readable characters and a 6-hex hash, without hyphens, so
+    ``<prefix>-*`` (a step role's trust) never matches another step's jobs.
+    """
+    readable = re.sub(r"[^a-z0-9]", "", step.lower())[:6]
+    digest = hashlib.sha256(f"{pipeline_prefix}\0{step}".encode()).hexdigest()[:6]
+    return f"{pipeline_prefix}-{readable}{digest}"
 
 
 def job_name_expression(prefix: str, step: str) -> str:
@@ -56,13 +67,23 @@ def job_name_expression(prefix: str, step: str) -> str:
     )
 
 
+def text_expression(value: ParamRef | ValueRef) -> str:
+    """Intrinsic expression of a reference as text: strings as they are, numbers and
+    booleans formatted, integer parameters without the ``.0`` an integral double given
+    for them carries (``5.0`` -> ``"5"``; the state machine refused other fractions)."""
+    path = value.json_path
+    if value.type == "string":
+        return path
+    text = f"States.Format('{{}}', {path})"
+    if isinstance(value, ParamRef) and value.type == "integer":
+        return f"States.ArrayGetItem(States.StringSplit({text}, '.'), 0)"
+    return text
+
+
 def env_entry(key: str, value: EnvValue) -> tuple[str, Any]:
     """One ``Environment`` entry: literals as strings, references converted by the state."""
     if isinstance(value, ParamRef | ValueRef):
-        path = value.json_path
-        if value.type == "string":
-            return f"{key}.$", path
-        return f"{key}.$", f"States.Format('{{}}', {path})"
+        return f"{key}.$", text_expression(value)
     return key, env_literal(value)
 
 
@@ -113,19 +134,24 @@ def _processing_input(
         "S3InputMode": spec.mode,
         "S3DataDistributionType": spec.distribution,
     }
-    return {"InputName": name, "AppManaged": False, "S3Input": s3_input}
+    return {"InputName": name, "S3Input": s3_input}
 
 
-def _processing_output(pipeline: str, step: str, name: str) -> dict[str, Any]:
+def _processing_output(name: str, uri_expression: str) -> dict[str, Any]:
     return {
         "OutputName": name,
-        "AppManaged": False,
         "S3Output": {
-            "S3Uri.$": channel_uri_expression(pipeline, step, name),
+            "S3Uri.$": uri_expression,
             "LocalPath": f"{PROCESSING_ROOT}/output/{name}",
             "S3UploadMode": "EndOfJob",
         },
     }
+
+
+def returns_in_s3(settings: JobSettings) -> bool:
+    """Whether the step's returned values go through S3: several hosts return values
+    (a single host returns them in the job's ExitMessage, see constructs_sm.returned)."""
+    return bool(settings.returns) and settings.resources.instance_count > 1
 
 
 def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
@@ -138,8 +164,13 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
         _processing_input(pipeline, _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", params_uri)),
         *(_processing_input(pipeline, name, spec) for name, spec in settings.inputs.items()),
     ]
-    channels = [*settings.outputs, *([_rt.RETURNS_CHANNEL] if settings.returns else [])]
-    outputs = [_processing_output(pipeline, step, name) for name in channels]
+    outputs = [
+        _processing_output(name, channel_uri_expression(pipeline, step, name))
+        for name in settings.outputs
+    ]
+    if returns_in_s3(settings):
+        returned = channel_uri_expression(pipeline, RETURNS_STEP, step)
+        outputs.append(_processing_output(_rt.RETURNS_CHANNEL, returned))
     environment: dict[str, Any] = {
         _rt.STEP_ENV: step,
         _rt.PIPELINE_ENV: settings.pipeline,
@@ -193,14 +224,10 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
 
 def _arguments_expression(args: Sequence[str | ParamRef]) -> str:
     """``States.Array(...)`` of literal and parameter arguments (numbers formatted)."""
-    parts = []
-    for arg in args:
-        if isinstance(arg, ParamRef):
-            parts.append(
-                arg.json_path if arg.type == "string" else f"States.Format('{{}}', {arg.json_path})"
-            )
-        else:
-            parts.append("'" + _escape_intrinsic(arg) + "'")
+    parts = [
+        text_expression(arg) if isinstance(arg, ParamRef) else "'" + _escape_intrinsic(arg) + "'"
+        for arg in args
+    ]
     return "States.Array(" + ", ".join(parts) + ")"
 
 

@@ -3,7 +3,8 @@
 Every object a run writes is under ``<pipeline>/<step>/<channel>/<execution>/``:
 
 - a step's output channel: ``<pipeline>/<step>/<channel>/<execution>/``;
-- its returned values: ``<pipeline>/<step>/returns/<execution>/values.json``;
+- the returned values of a multi-host step (a single host returns them through the
+  job's ExitMessage): ``<pipeline>/_returns/<step>/<execution>/values-<host>.json``;
 - the run's parameters, written by the state machine itself:
   ``<pipeline>/_run/params/<execution>/params.json`` (``_run`` cannot be a step name).
 
@@ -22,6 +23,9 @@ from constructs_sm import runtime as _rt
 
 #: The pseudo-step under which the state machine writes the run's own files.
 RUN_STEP: Final = "_run"
+#: The pseudo-step under which multi-host steps write their returned values: one literal
+#: prefix the state machine's role may read, which holds no step's data channel.
+RETURNS_STEP: Final = "_returns"
 
 
 def channel_prefix(pipeline: str, step: str, channel: str) -> str:
@@ -32,6 +36,16 @@ def channel_prefix(pipeline: str, step: str, channel: str) -> str:
 def params_prefix(pipeline: str) -> str:
     """``<pipeline>/_run/params/``: the parameters files of every execution."""
     return channel_prefix(pipeline, RUN_STEP, _rt.PARAMS_CHANNEL)
+
+
+def returns_prefix(pipeline: str, step: str) -> str:
+    """``<pipeline>/_returns/<step>/``: where a multi-host step's hosts write their values."""
+    return channel_prefix(pipeline, RETURNS_STEP, step)
+
+
+def returns_reading_prefix(pipeline: str) -> str:
+    """``<pipeline>/_returns/``: every step's returned values (the state machine reads)."""
+    return f"{pipeline}/{RETURNS_STEP}/"
 
 
 def execution_key(pipeline: str, step: str, channel: str, execution: str, name: str = "") -> str:

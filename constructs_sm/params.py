@@ -11,6 +11,7 @@ Stack.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -29,7 +30,9 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 #: Parameters live under these keys of the state; a parameter may not shadow the runtime's API.
 _RESERVED_NAMES: Final = frozenset({"as_dict", "get", "items", "keys", "values"})
 _STRING_MAX = 1024
-_INT_LIMIT = 2**53  # beyond this, JSON numbers lose integer precision in Step Functions
+_INT_LIMIT = 2**53
+#: States.Base64Decode takes at most 10,000 characters.
+_MAX_BASE64 = 10_000  # beyond this, JSON numbers lose integer precision in Step Functions
 
 
 def _type_label(type_name: ParamType) -> str:
@@ -431,11 +434,6 @@ def integral_text_rules(text_path: str, fail: str) -> list[dict[str, Any]]:
     ]
 
 
-def integer_value_expression(text_path: str) -> str:
-    """An intrinsic expression turning an integral number's text (``5.0``) into ``5``."""
-    return f"States.StringToJson(States.ArrayGetItem(States.StringSplit({text_path}, '.'), 0))"
-
-
 def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dict[str, Any]]:
     """Choice rules that fail when a (correctly typed) value is out of its declared bounds."""
     rules: list[dict[str, Any]] = []
@@ -458,15 +456,24 @@ def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dic
 
 
 def validation_states(
-    params: Mapping[str, Param], *, next_state: str, prefix: str = ""
+    params: Mapping[str, Param],
+    *,
+    next_state: str,
+    carry: Sequence[str] = (),
+    locations: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
-    """States that type-check ``$.params`` and continue at ``next_state``.
+    """Two states that select and check ``$.params``, then continue at ``next_state``.
 
-    Returns the name of the first state and the states. Checks, in order: presence of
-    required parameters, the JSON type of every parameter, then bounds (integer-ness,
-    minimum/maximum, choices, patterns expressible as a ``StringMatches`` glob).
-    Each parameter has its own ``Fail`` state with error ``InvalidParameters`` and a
-    cause naming it.
+    ``Select parameters`` (a Pass) keeps only the declared parameters (keys of the input
+    that are not parameters are dropped) and the state's ``carry`` fields, and formats
+    integer parameters as text for the integer checks. ``Check parameters`` (a Choice)
+    fails on, in order: a missing required parameter (``null``: the merged input holds
+    every required parameter as ``null`` until the input gives it), a wrong JSON type,
+    then bounds (integer-ness, minimum/maximum, choices, patterns expressible as a
+    ``StringMatches`` glob) and ``locations`` (a string parameter used as an input must
+    be an S3 URI under one of its prefixes). A Choice takes the first rule that matches,
+    so the bounds are only compared once the types are right. Each parameter has its own
+    ``Fail`` state with error ``InvalidParameters`` and a cause naming it.
     """
     states: dict[str, dict[str, Any]] = {}
     if not params:
@@ -477,10 +484,10 @@ def validation_states(
     texts: dict[str, str] = {}
     for name, param in params.items():
         path = f"$.params.{name}"
-        invalid = prefix + _fail_state_name(name, missing=False)
+        invalid = _fail_state_name(name, missing=False)
         if param.required:
-            missing = prefix + _fail_state_name(name, missing=True)
-            presence.append({"Not": {"Variable": path, "IsPresent": True}, "Next": missing})
+            missing = _fail_state_name(name, missing=True)
+            presence.append({"Variable": path, "IsNull": True, "Next": missing})
             states[missing] = {
                 "Type": "Fail",
                 "Error": INVALID_PARAMETERS,
@@ -488,26 +495,59 @@ def validation_states(
             }
         types.append({"Not": {"Variable": path, type_test(param.type): True}, "Next": invalid})
         if param.type == "integer":
-            texts[name] = f"States.Format('{{}}', {path})"
+            texts[f"{name}.$"] = f"States.Format('{{}}', {path})"
         values += _value_rules(param, path, f"$.checks.{name}", invalid)
         states[invalid] = {
             "Type": "Fail",
             "Error": INVALID_PARAMETERS,
             "Cause": f"parameter '{name}' must be {param.describe()}",
         }
-    check_types = prefix + "Check parameter types"
-    check_values = prefix + "Check parameter bounds"
-    after_types = check_values if values else next_state
-    if texts:
-        render = prefix + "Render integer parameters"
-        states[render] = {
-            "Type": "Pass",
-            "Parameters": {f"{name}.$": expr for name, expr in texts.items()},
-            "ResultPath": "$.checks",
-            "Next": check_values,
+    for name, prefixes in (locations or {}).items():
+        fail = f"Invalid location {name}"
+        tests = [
+            {"Variable": f"$.params.{name}", "StringMatches": glob_literal(prefix) + "*"}
+            for prefix in prefixes
+        ]
+        values.append({"Not": tests[0] if len(tests) == 1 else {"Or": tests}, "Next": fail})
+        states[fail] = {
+            "Type": "Fail",
+            "Error": INVALID_PARAMETERS,
+            "Cause": f"parameter '{name}' must be an S3 URI under "
+            + " or ".join(prefixes)
+            + " (the pipeline's data sources, which its steps may read)",
         }
-        after_types = render
-    states[check_types] = {"Type": "Choice", "Choices": presence + types, "Default": after_types}
-    if values:
-        states[check_values] = {"Type": "Choice", "Choices": values, "Default": next_state}
-    return check_types, states
+    select, check = "Select parameters", "Check parameters"
+    selected: dict[str, Any] = {"params": {f"{n}.$": f"$.params.{n}" for n in params}}
+    if texts:
+        selected["checks"] = texts
+    selected.update({f"{field}.$": f"$.{field}" for field in carry})
+    states[select] = {"Type": "Pass", "Parameters": selected, "Next": check}
+    states[check] = {
+        "Type": "Choice",
+        "Choices": presence + types + values,
+        "Default": next_state,
+    }
+    return select, states
+
+
+def defaults_expression(params: Mapping[str, Param]) -> str:
+    """Intrinsic expression of the declared defaults merged with the execution input.
+
+    Required parameters are ``null`` in the defaults, so that the merged object holds
+    every parameter (see :func:`validation_states`).
+    """
+    defaults = {n: p.default for n, p in params.items()}
+    text = json.dumps(defaults, separators=(",", ":"))
+    # Base64 needs no escaping inside the intrinsic's quotes (and keeps the nulls, which
+    # CDK would drop from a JSON object in the definition).
+    encoded = base64.b64encode(text.encode()).decode()
+    if len(encoded) > _MAX_BASE64:
+        raise ValueError(
+            f"the parameters' defaults are {len(text)} characters of JSON, "
+            f"{len(encoded)} in base64; Step Functions' States.Base64Decode takes at most "
+            f"{_MAX_BASE64}: shorten the string defaults"
+        )
+    return (
+        f"States.JsonMerge(States.StringToJson(States.Base64Decode('{encoded}')), "
+        "$$.Execution.Input, false)"
+    )

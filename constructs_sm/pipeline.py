@@ -18,10 +18,12 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
+    Aspects,
     Aws,
     CfnResource,
     Duration,
     Fn,
+    IAspect,
     IStableStringProducer,
     Lazy,
     RemovalPolicy,
@@ -31,14 +33,22 @@ from aws_cdk import (
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
+from constructs import Construct, IConstruct
 
+from constructs_sm.code import StepCode, bundle_files, script_path, stage_files
 from constructs_sm.definition import build_definition
-from constructs_sm.grants import grant_step, step_access
+from constructs_sm.grants import (
+    PREFIX_GRANT_REASON,
+    FindingNames,
+    StepAccess,
+    channels_document,
+    step_access,
+)
 from constructs_sm.image import ProcessingImage
-from constructs_sm.job import job_name_prefix
-from constructs_sm.layout import params_prefix
+from constructs_sm.job import job_name_prefix, pipeline_job_prefix
+from constructs_sm.layout import params_prefix, returns_reading_prefix
 from constructs_sm.model import (
     DataSource,
     EnvValue,
@@ -50,13 +60,20 @@ from constructs_sm.model import (
     literal_type,
     shown,
 )
+from constructs_sm.nag.acknowledge import acknowledge
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
+    Arns,
+    SharedAccess,
     allow_log_encryption,
     create_state_machine_role,
-    grant_job_events,
+    create_step_role,
+    fill_steps_policy,
+    grant_run_jobs,
     grant_tracing_and_log_delivery,
+    pass_role_for_imported,
+    repository_arns,
 )
 from constructs_sm.step import ProcessingStep
 from constructs_sm.storage import ChannelBucket
@@ -178,6 +195,7 @@ class ProcessingPipeline(Construct):
         self._storage = storage
         self._image = image
         self._steps: dict[str, ProcessingStep] = {}
+        self._specs: dict[str, StepCode] = {}
         self._data_sources = sources
         self._step_images: dict[str, ProcessingImage] = {}
         self._tags = dict(tags or {})
@@ -211,8 +229,28 @@ class ProcessingPipeline(Construct):
         self._role = create_state_machine_role(
             self, "StateMachineRole", state_machine_name=machine_name
         )
-        grant_job_events(self._role, scope=self)
+        stack = Stack.of(self)
+        identity = self.node.path
+        if not Token.is_unresolved(stack.stack_name):  # dev and prod stacks of one app differ
+            identity = f"{stack.stack_name}:{identity}"
+        # Every job name starts with the pipeline's prefix, every step role lives under
+        # the pipeline's IAM path: the state machine's permissions cover them by prefix,
+        # whatever the number of steps.
+        self._job_prefix = pipeline_job_prefix(name, identity)
+        self._role_path = f"/constructs-sm/{self._job_prefix}/"
+        self._arns = Arns.of(self)
+        self._findings = FindingNames(stack)
+        self._bucket_arn = storage.bucket.bucket_arn
+        grant_run_jobs(
+            self._role, arns=self._arns, job_prefix=self._job_prefix, role_path=self._role_path
+        )
         storage.grant_put(self._role, params_prefix(name))
+        # What every step needs (logs, code, key, image, network) once, for all steps:
+        # filled in when the code bundle is staged (see _stage_code).
+        self._steps_policy: iam.ManagedPolicy | None = None
+        self._code_asset: s3_assets.Asset | None = None
+        self._machine_reads_returns = False
+        _Finalizer(self, "CodeBundle")
         self._log_group = logs.LogGroup(
             self,
             "Logs",
@@ -321,6 +359,7 @@ class ProcessingPipeline(Construct):
         """The state-machine definition as Python data (CDK tokens unresolved)."""
         subnets, groups = self._subnet_ids, self._security_group_ids
         key = self._storage.key
+        code_uri = self.code_asset.s3_object_url
         settings = {
             name: step.job_settings(
                 image_uri=self._step_images[name].image_uri,
@@ -332,6 +371,7 @@ class ProcessingPipeline(Construct):
                     "constructs-sm:pipeline": self._name,
                     "constructs-sm:step": name,
                 },
+                code_uri=code_uri,
             )
             for name, step in self._steps.items()
         }
@@ -396,15 +436,17 @@ class ProcessingPipeline(Construct):
         checked = self._validate_step(
             name, code, inputs, outputs, env, returns, resources, arguments, after, image
         )
+        if self._code_asset is not None:
+            raise ValueError(
+                f"add_step({name!r}): the pipeline's code bundle is already staged (the "
+                "app was synthesized or render_definition() was called); add every step "
+                "first"
+            )
         script = Path(code)
         step_resources = resources or Resources()
-        stack_name = Stack.of(self).stack_name
-        identity = self.node.path
-        if not Token.is_unresolved(stack_name):  # dev and prod stacks of one app differ
-            identity = f"{stack_name}:{identity}"
-        job_prefix = job_name_prefix(self._name, name, identity=identity)
+        job_prefix = job_name_prefix(self._job_prefix, name)
         clash = [s.step_name for s in self._steps.values() if s.job_prefix == job_prefix]
-        if clash:  # a 32-bit hash collision: vanishingly rare, but IAM scoping relies on it
+        if clash:  # a 24-bit hash collision: vanishingly rare, but IAM scoping relies on it
             raise ValueError(
                 f"add_step({name!r}): its job-name prefix {job_prefix!r} equals step "
                 f"{clash[0]!r}'s; rename the step"
@@ -418,14 +460,27 @@ class ProcessingPipeline(Construct):
             "inputs": list(checked.inputs),
             "outputs": list(outputs),
             "returns": dict(checked.returns),
+            # One host returns its values in the job's ExitMessage; several, through S3.
+            "returned_via": "s3" if step_resources.instance_count > 1 else "message",
         }
+        in_s3 = bool(checked.returns) and step_resources.instance_count > 1
+        access = step_access(
+            pipeline=self._name,
+            step=name,
+            inputs=checked.inputs,
+            outputs=outputs,
+            returns=bool(checked.returns),
+            data_sources=self._data_sources,
+            channel_bucket=self._storage.bucket,
+            returns_in_s3=in_s3,
+        )
+        self._specs[name] = StepCode(name, script, spec)
         step = ProcessingStep(
             self,
             name,
             pipeline_name=self._name,
             owner=self,
-            script=script,
-            spec=spec,
+            script=script_path(script),
             job_prefix=job_prefix,
             inputs=checked.inputs,
             outputs=outputs,
@@ -436,28 +491,93 @@ class ProcessingPipeline(Construct):
             depends_on=checked.depends_on,
             network_isolation=network_isolation,
             role=role,
+            make_role=lambda scope: self._step_role(scope, name, job_prefix, access),
         )
+        if role is not None:
+            self._grant_passed_role(role, access)
         self._step_images[name] = image or self._image
-        access = step_access(
-            pipeline=self._name,
-            step=name,
-            inputs=checked.inputs,
-            outputs=outputs,
-            returns=bool(checked.returns),
-            data_sources=self._data_sources,
-            channel_bucket=self._storage.bucket,
-        )
-        grant_step(
-            step,
-            scope=self,
-            access=access,
-            storage=self._storage,
-            image=image or self._image,
-            machine_role=self._role,
-            in_vpc=self._vpc is not None,
-        )
+        if access.machine_reads:
+            self._machine_reads_returns = True
         self._steps[name] = step
         return step
+
+    def _step_role(
+        self, scope: Construct, name: str, job_prefix: str, access: StepAccess
+    ) -> iam.Role:
+        """The step's own role: its channels inline, the pipeline's shared policy."""
+        role = create_step_role(
+            scope,
+            "Role",
+            arns=self._arns,
+            job_prefix=job_prefix,
+            path=self._role_path,
+            channels=channels_document(access, channel_bucket_arn=self._bucket_arn),
+            shared=self._shared_policy(),
+            description=f"Execution role of step {name} of pipeline {self._name}",
+        )
+        findings = self._findings.findings(access, channel_bucket_arn=self._bucket_arn)
+        if findings:
+            acknowledge(role, findings, PREFIX_GRANT_REASON)
+        return role
+
+    def _grant_passed_role(self, role: iam.IRole, access: StepAccess) -> None:
+        """A role the user passed: the channels and the shared policy are added to it
+        (an immutable role gets nothing: CDK cannot change it), and the state machine
+        may pass it (it lives outside the pipeline's IAM path)."""
+        document = channels_document(access, channel_bucket_arn=self._bucket_arn)
+        for statement in document["Statement"]:
+            role.add_to_principal_policy(iam.PolicyStatement.from_json(statement))
+        role.add_managed_policy(self._shared_policy())
+        pass_role_for_imported(self._role, role)
+
+    def _shared_policy(self) -> iam.ManagedPolicy:
+        if self._steps_policy is None:
+            self._steps_policy = iam.ManagedPolicy(
+                self,
+                "StepsPolicy",
+                description=f"What every step of pipeline {self._name} needs",
+            )
+        return self._steps_policy
+
+    @property
+    def code_asset(self) -> s3_assets.Asset:
+        """The pipeline's code bundle (every step's script, the runtime and the step
+        specs): staged on first use, when the app is synthesized; no step can be added
+        after."""
+        if self._code_asset is None:
+            self._stage_code()
+        assert self._code_asset is not None
+        return self._code_asset
+
+    def _stage_code(self) -> None:
+        """Stage the code bundle and give the shared policy what every step needs."""
+        directory = stage_files(bundle_files(list(self._specs.values())))
+        self._code_asset = s3_assets.Asset(self, "Code", path=str(directory))
+        key = self._storage.key
+        images = [image.repository_arn for image in self._step_images.values()]
+        access = SharedAccess(
+            job_prefix=self._job_prefix,
+            key_arn=key.key_arn if key is not None else None,
+            code_object_arn=self._code_asset.bucket.arn_for_objects(self._code_asset.s3_object_key),
+            code_bucket_arn=self._code_asset.bucket.bucket_arn,
+            code_key=self._code_asset.s3_object_key,
+            repository_arns=repository_arns(images),
+            in_vpc=self._vpc is not None,
+        )
+        if self._steps:
+            fill_steps_policy(self._shared_policy(), arns=self._arns, access=access)
+        if self._machine_reads_returns:
+            self._storage.grant_read(self._role, returns_reading_prefix(self._name))
+
+    @property
+    def job_prefix(self) -> str:
+        """Every job of this pipeline is named ``<job_prefix>-<step segment>-<hash>``."""
+        return self._job_prefix
+
+    @property
+    def role_path(self) -> str:
+        """The IAM path of the step roles the pipeline creates (and only those)."""
+        return self._role_path
 
     def _env_spec(self, value: EnvValue) -> dict[str, str]:
         if isinstance(value, ParamRef):
@@ -529,3 +649,22 @@ def _selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> l
         subnet_type=chosen.subnet_type,
     )
     return list(selected.subnet_ids)
+
+
+@jsii.implements(IAspect)
+class _Visitor:
+    def __init__(self, pipeline: ProcessingPipeline) -> None:
+        self._pipeline = pipeline
+
+    def visit(self, node: IConstruct) -> None:
+        # Stages the bundle once every step is known, before the definition is rendered.
+        _ = self._pipeline.code_asset
+
+
+class _Finalizer(Construct):
+    """A leaf whose aspect stages the pipeline's code bundle when the app is synthesized
+    (an aspect on a leaf visits one construct, not every step's)."""
+
+    def __init__(self, pipeline: ProcessingPipeline, construct_id: str) -> None:
+        super().__init__(pipeline, construct_id)
+        Aspects.of(self).add(_Visitor(pipeline))

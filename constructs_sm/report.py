@@ -132,7 +132,7 @@ def read_assembly(path: Path) -> list[PipelineReport]:
                     uri = s3.get("S3Uri") or s3.get("S3Uri.$", "")
                     match = _ASSET.search(uri)
                     if channel["InputName"] == "code" and match:
-                        spec = path / f"asset.{match['hash']}" / "csm_step.json"
+                        spec = path / f"asset.{match['hash']}" / "csm_steps" / f"{name[4:]}.json"
                         step.spec = json.loads(spec.read_text()) if spec.is_file() else None
                     run = _RUN_URI.match(uri)
                     step.inputs[channel["InputName"]] = run["suffix"] if run else uri

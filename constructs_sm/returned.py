@@ -1,18 +1,25 @@
 """Reading a step's returned values back into the state machine (pure data).
 
-A step's script calls ``runtime.emit(...)``; each host of its job writes its values to
-``<pipeline>/<step>/returns/<execution>/values-<host>.json`` (SageMaker uploads every
-host's output directory to one prefix, so each host has a file of its own). After the
-job, the state machine:
+A step's script calls ``runtime.emit(...)``. After the job:
 
-- one host: reads that host's file (``aws-sdk:s3:getObject``);
-- several hosts: reads every host's file (a Map over the hosts) and merges them: a
-  value emitted by one host or by several hosts with the same value is taken; a value
-  that no host emitted, or that two hosts emitted with different values, fails the step
-  with ``InvalidReturnValues`` (the cause lists each host's values);
+- one host: the values come with the job itself. The runtime writes them, as compact
+  JSON, to ``/opt/ml/output/message``; SageMaker puts the first 1 KB of that file in the
+  job's ``ExitMessage`` ("Save and Access Metadata Information About Your Processing
+  Job", https://docs.aws.amazon.com/sagemaker/latest/dg/byoc-metadata.html), which the
+  ``.sync`` task returns: the task's ResultSelector parses it, no extra state runs (the
+  runtime refuses values over 1 KB);
+- several hosts: each host writes its values to
+  ``<pipeline>/_returns/<step>/<execution>/values-<host>.json`` (SageMaker uploads every
+  host's output directory to one prefix, and concatenates the hosts' messages, so each
+  host has a file of its own). The state machine reads every host's file (a Map over
+  the hosts) and merges them: a value emitted by one host or by several hosts with the
+  same value is taken; a value that no host emitted, or that two hosts emitted with
+  different values, fails the step with ``InvalidReturnValues`` (the cause lists each
+  host's values);
 
-then checks every declared value's presence and type (integers: no fraction) and keeps
-them at ``$.steps.<step>.returned.values.<name>``.
+then one Choice checks every declared value's presence and JSON type, and keeps them at
+``$.steps.<step>.returned.values.<name>``. That integers have no fraction is checked by
+the runtime when the script emits them (``runtime.emit``).
 """
 
 from __future__ import annotations
@@ -21,25 +28,34 @@ from typing import Any, Final
 
 from constructs_sm import runtime as _rt
 from constructs_sm.job import JobSettings
-from constructs_sm.layout import channel_prefix
-from constructs_sm.params import integer_text_rules, type_test
+from constructs_sm.layout import returns_prefix
+from constructs_sm.params import type_test
 from constructs_sm.retries import S3_RETRIES
 
 INVALID_RETURN_VALUES: Final = "InvalidReturnValues"
+_TYPE_NOUNS: Final = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+}
 #: At most this many hosts' files are read at once.
 _READ_CONCURRENCY: Final = 10
 
 
-def result_selector(settings: JobSettings) -> dict[str, str]:
-    """Extra fields of the task's ResultSelector: the host numbers of a multi-host job."""
+def result_selector(settings: JobSettings) -> dict[str, Any]:
+    """Extra fields of the task's ResultSelector: the returned values of a single-host
+    job (from its ExitMessage), or the host numbers of a multi-host job."""
     count = settings.resources.instance_count
-    if settings.returns and count > 1:
-        return {"hosts.$": f"States.ArrayRange(1, {count}, 1)"}
-    return {}
+    if not settings.returns:
+        return {}
+    if count == 1:
+        return {"returned": {"values.$": "States.StringToJson($.ExitMessage)"}}
+    return {"hosts.$": f"States.ArrayRange(1, {count}, 1)"}
 
 
 def _host_key(settings: JobSettings, host: str, execution: str = "$.run.execution") -> str:
-    prefix = channel_prefix(settings.pipeline, settings.step, _rt.RETURNS_CHANNEL)
+    prefix = returns_prefix(settings.pipeline, settings.step)
     return f"States.Format('{prefix}{{}}/{_rt.returns_file_name(host)}', {execution})"
 
 
@@ -53,81 +69,33 @@ def returned_states(
     """
     step = settings.step
     check = f"Check {step} values"
-    missing, invalid = f"{step} returned no values", f"{step} returned invalid values"
-    declared = ", ".join(f"{k} ({v})" for k, v in settings.returns.items())
+    states: dict[str, dict[str, Any]]
     if settings.resources.instance_count == 1:
-        first, states = _read_one_host(settings, partition, catch, check, missing)
+        first, states = check, {}
     else:
-        first, states = _read_every_host(settings, partition, catch, check, missing)
-    rules: list[dict[str, Any]] = []
-    for name in settings.returns:
-        path = f"$.steps.{step}.returned.values.{name}"
-        rules.append({"Not": {"Variable": path, "IsPresent": True}, "Next": invalid})
+        first, states = _read_every_host(settings, partition, catch, check)
+    present: list[dict[str, Any]] = []
+    typed: list[dict[str, Any]] = []
     for name, type_name in settings.returns.items():
         path = f"$.steps.{step}.returned.values.{name}"
-        rules.append({"Not": {"Variable": path, type_test(type_name): True}, "Next": invalid})
-    states[check] = {"Type": "Choice", "Choices": rules}
-    last = check
-    integers = [name for name, kind in settings.returns.items() if kind == "integer"]
-    if integers:
-        # An integer is a number whose text has no fraction or exponent.
-        render, bounds = f"Render {step} integer values", f"Check {step} integer values"
-        states[check]["Default"] = render
-        states[render] = {
-            "Type": "Pass",
-            "Parameters": {
-                f"{name}.$": f"States.Format('{{}}', $.steps.{step}.returned.values.{name})"
-                for name in integers
-            },
-            "ResultPath": "$.checks",
-            "Next": bounds,
+        missing, invalid = f"{step} did not return {name}", f"{step} returned a bad {name}"
+        present.append({"Not": {"Variable": path, "IsPresent": True}, "Next": missing})
+        typed.append({"Not": {"Variable": path, type_test(type_name): True}, "Next": invalid})
+        noun = _TYPE_NOUNS[type_name]
+        states[missing] = {
+            "Type": "Fail",
+            "Error": INVALID_RETURN_VALUES,
+            "Cause": f"step '{step}' did not return {name!r} ({noun}): the script must call "
+            f"runtime.emit({name}=...)",
         }
-        states[bounds] = {
-            "Type": "Choice",
-            "Choices": [
-                rule
-                for name in integers
-                for rule in integer_text_rules(f"$.checks.{name}", invalid)
-            ],
+        states[invalid] = {
+            "Type": "Fail",
+            "Error": INVALID_RETURN_VALUES,
+            "Cause": f"step '{step}' returned {name!r} that is not {noun}",
         }
-        last = bounds
-    states[missing] = {
-        "Type": "Fail",
-        "Error": INVALID_RETURN_VALUES,
-        "Cause": f"step '{step}' wrote no return values; it must call runtime.emit() "
-        f"with {declared}",
-    }
-    states[invalid] = {
-        "Type": "Fail",
-        "Error": INVALID_RETURN_VALUES,
-        "Cause": f"step '{step}' must return {declared}",
-    }
-    return first, states, last
-
-
-def _read_one_host(
-    settings: JobSettings,
-    partition: str,
-    catch: list[dict[str, Any]],
-    check: str,
-    missing: str,
-) -> tuple[str, dict[str, dict[str, Any]]]:
-    read = f"Read {settings.step} values"
-    state = {
-        "Type": "Task",
-        "Resource": f"arn:{partition}:states:::aws-sdk:s3:getObject",
-        "Parameters": {"Bucket.$": "$.run.bucket", "Key.$": _host_key(settings, "algo-1")},
-        "ResultSelector": {"values.$": "States.StringToJson($.Body)"},
-        "ResultPath": f"$.steps.{settings.step}.returned",
-        "TimeoutSeconds": 60,
-        "Retry": S3_RETRIES,
-        "Catch": [
-            {"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.error", "Next": missing},
-            *catch,
-        ],
-        "Next": check,
-    }
-    return read, {read: state}
+    # A Choice takes the first rule that matches: every presence before any type.
+    states[check] = {"Type": "Choice", "Choices": present + typed}
+    return first, states, check
 
 
 def _read_every_host(
@@ -135,7 +103,6 @@ def _read_every_host(
     partition: str,
     catch: list[dict[str, Any]],
     check: str,
-    missing: str,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     step = settings.step
     base = f"$.steps.{step}"
@@ -222,7 +189,11 @@ def _read_every_host(
             "Type": "Choice",
             "Choices": [
                 *(
-                    {"Variable": f"{base}.agreed.{n}.count", "NumericEquals": 0, "Next": missing}
+                    {
+                        "Variable": f"{base}.agreed.{n}.count",
+                        "NumericEquals": 0,
+                        "Next": f"{step} did not return {n}",
+                    }
                     for n in names
                 ),
                 *(

@@ -1,14 +1,21 @@
 """Least-privilege IAM roles: one execution role per step, one for the state machine.
 
-Trust policies carry confused-deputy conditions (``aws:SourceAccount`` and
-``aws:SourceArn``); ``iam:PassRole`` carries ``iam:PassedToService``; resources are
-scoped to the pipeline's job-name prefixes, log streams and S3 prefixes. ``"*"``
-appears only where the service requires it, each with a comment.
+What scales with the number of steps is one role per step: its trust (SageMaker, only for
+that step's jobs) and an inline policy with exactly its channels (constructs_sm.grants).
+Everything the steps share lives once per pipeline: a managed policy attached to every
+step role (logs, metrics, the code object, the channel key, image pulls and, in a VPC, the
+network interfaces) and the state machine's statements, which cover all the pipeline's
+jobs by their name prefix and all its step roles by their IAM path. Trust policies carry
+confused-deputy conditions (``aws:SourceAccount`` and ``aws:SourceArn``); ``iam:PassRole``
+carries ``iam:PassedToService``. ``"*"`` appears only where the service requires it,
+each with a comment and an acknowledgment of that finding alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
@@ -27,14 +34,24 @@ STATES: str = "states.amazonaws.com"
 #: The EventBridge rule Step Functions manages to learn when a processing job ends.
 PROCESSING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
-
-
-def processing_job_arn(scope: Construct, job_prefix: str) -> str:
-    """ARN pattern of the processing jobs whose names start with ``job_prefix``."""
-    return Stack.of(scope).format_arn(
-        service="sagemaker", resource="processing-job", resource_name=f"{job_prefix}-*"
-    )
-
+#: Pulling an image from ECR (the authorization token needs Resource "*").
+ECR_PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+)
+#: SageMaker creates a job's network interfaces in a VPC with the execution role.
+_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
 
 _INLINE_POLICY_REASON = (
     "The role's permissions are an inline policy generated for this one role from the "
@@ -44,8 +61,38 @@ _INLINE_POLICY_REASON = (
 )
 
 
+@dataclass(frozen=True)
+class Arns:
+    """ARNs of one stack's account, region and partition (tokens, fetched once)."""
+
+    partition: str
+    region: str
+    account: str
+
+    @classmethod
+    def of(cls, scope: Construct) -> Arns:
+        return cls(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID)
+
+    def processing_jobs(self, prefix: str) -> str:
+        """The processing jobs whose names start with ``<prefix>-``."""
+        return (
+            f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:processing-job/{prefix}-*"
+        )
+
+    def log_group(self) -> str:
+        """SageMaker Processing's log group."""
+        return (
+            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
+            f"{PROCESSING_LOG_GROUP}"
+        )
+
+    def roles_under(self, path: str) -> str:
+        """Every role whose IAM path is ``path`` (``/constructs-sm/<hash>/``)."""
+        return f"arn:{self.partition}:iam::{self.account}:role{path}*"
+
+
 def acknowledge_inline_policy(role: iam.IRole) -> None:
-    """Acknowledge the compliance packs' inline-policy findings on a role we grant to."""
+    """Acknowledge the compliance packs' inline-policy findings on a role we create."""
     if isinstance(role, Construct):
         acknowledge(role, INLINE_POLICY_FINDINGS, _INLINE_POLICY_REASON)
 
@@ -62,8 +109,7 @@ def attach_wildcard_policy(
 
     The ``AwsSolutions-IAM5[Resource::*]`` finding is acknowledged on that policy only,
     never on the role: a ``"*"`` grant added to the role later is still reported. The
-    policy is created once per role and ``construct_id`` (under the role's node); the
-    inline-policy findings of a role we create are acknowledged on the role itself.
+    policy is created once per role and ``construct_id`` (under the role's node).
     """
     if not isinstance(role, Construct) or role.node.try_find_child(construct_id) is not None:
         return None
@@ -74,108 +120,163 @@ def attach_wildcard_policy(
     return policy
 
 
-def _confused_deputy(source_arn: str) -> dict[str, dict[str, str]]:
+def _confused_deputy(account: str, source_arn: str) -> dict[str, dict[str, str]]:
     return {
-        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+        "StringEquals": {"aws:SourceAccount": account},
         "ArnLike": {"aws:SourceArn": source_arn},
     }
 
 
 def create_step_role(
-    scope: Construct, construct_id: str, *, job_prefix: str, description: str
+    scope: Construct,
+    construct_id: str,
+    *,
+    arns: Arns,
+    job_prefix: str,
+    path: str,
+    channels: Mapping[str, Any],
+    shared: iam.IManagedPolicy,
+    description: str,
 ) -> iam.Role:
     """An execution role SageMaker assumes for this step's jobs only.
 
-    It may write the step's logs and metrics; S3, KMS and ECR access are added by the
-    pipeline for exactly the prefixes and image the step uses.
+    ``channels`` is the inline policy document of the step's S3 access
+    (constructs_sm.grants); ``shared`` the pipeline's managed policy with what every step
+    needs. The role lives under the pipeline's IAM ``path``, by which the state machine
+    may pass it (and only its siblings) to SageMaker.
     """
-    stack = Stack.of(scope)
     principal = iam.ServicePrincipal(SAGEMAKER).with_conditions(
-        _confused_deputy(processing_job_arn(scope, job_prefix))
+        _confused_deputy(arns.account, arns.processing_jobs(job_prefix))
     )
-    role = iam.Role(scope, construct_id, assumed_by=principal, description=description)
-    log_group = stack.format_arn(
-        service="logs",
-        resource="log-group",
-        resource_name=PROCESSING_LOG_GROUP,
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid="JobLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{log_group}:log-stream:{job_prefix}-*"],
-        )
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid="JobLogGroup",
-            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-            resources=[f"{log_group}:*"],
-        )
-    )
-    attach_wildcard_policy(
-        role,
-        "MetricsPolicy",
-        iam.PolicyStatement(
-            # PutMetricData has no resource type: "*" is required, narrowed by namespace.
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/ProcessingJobs"}},
-        ),
-        "cloudwatch:PutMetricData supports no resource-level permission (IAM requires "
-        "Resource '*'); it is restricted by the condition cloudwatch:namespace "
-        "/aws/sagemaker/ProcessingJobs.",
-    )
-    acknowledge_wildcards(
-        role,
-        [f"{log_group}:log-stream:{job_prefix}-*"],
-        "SageMaker names a job's log streams <job name>/<host>-<timestamp>; the job names "
-        f"of this step start with '{job_prefix}-', so the streams are scoped by that prefix.",
-    )
-    acknowledge_wildcards(
-        role,
-        [f"{log_group}:*"],
-        "logs:CreateLogGroup and logs:DescribeLogStreams act on the log group "
-        f"{PROCESSING_LOG_GROUP} that SageMaker Processing writes to; the ARN of a log group "
-        "ends in ':*' in IAM.",
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=principal,
+        description=description,
+        path=path,
+        inline_policies={"Channels": iam.PolicyDocument.from_json(channels)},
+        managed_policies=[shared],
     )
     acknowledge_inline_policy(role)
     return role
 
 
-def grant_vpc_access(role: iam.IRole) -> None:
-    """What SageMaker needs to attach a job to the pipeline's VPC (a policy of its own)."""
-    checkov_reason = (
-        "SageMaker creates the job's network interfaces in the pipeline's VPC, and the "
-        "permissions to attach them, with the execution role; these EC2 actions take "
-        "Resource '*'. The role can only be assumed by SageMaker for this step's jobs "
-        "(aws:SourceAccount, aws:SourceArn)."
-    )
-    attach_wildcard_policy(
-        role,
-        "NetworkInterfacesPolicy",
+@dataclass(frozen=True)
+class SharedAccess:
+    """What every step of a pipeline may do, as one managed policy."""
+
+    job_prefix: str
+    key_arn: str | None
+    code_object_arn: str
+    code_bucket_arn: str
+    code_key: str
+    repository_arns: tuple[str, ...]
+    in_vpc: bool
+
+
+def fill_steps_policy(policy: iam.ManagedPolicy, *, arns: Arns, access: SharedAccess) -> None:
+    """The statements of the managed policy every step role of a pipeline carries (see
+    :class:`SharedAccess`), with the acknowledgments of their findings.
+
+    ``"*"`` only for the actions that support no resource: the ECR authorization token,
+    metrics (narrowed by namespace) and, in a VPC, the network interfaces SageMaker
+    creates for the job.
+    """
+    log_group = arns.log_group()
+    streams = f"{log_group}:log-stream:{access.job_prefix}-*"
+    statements = [
         iam.PolicyStatement(
-            # The EC2 network-interface and Describe* actions support no resource-level
-            # scoping at creation time: "*" is required by the service.
-            actions=[
-                "ec2:CreateNetworkInterface",
-                "ec2:CreateNetworkInterfacePermission",
-                "ec2:DeleteNetworkInterface",
-                "ec2:DeleteNetworkInterfacePermission",
-                "ec2:DescribeDhcpOptions",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeVpcs",
-            ],
-            resources=["*"],
+            sid="JobLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[streams],
         ),
-        "SageMaker creates and deletes the job's network interfaces in the pipeline's VPC "
-        "with the execution role: the EC2 network-interface and Describe* actions support "
-        "no resource-level scoping at creation time (IAM requires Resource '*').",
-        checkov={"CKV_AWS_109": checkov_reason, "CKV_AWS_111": checkov_reason},
+        iam.PolicyStatement(
+            sid="JobLogGroup",
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            resources=[f"{log_group}:*"],
+        ),
+        iam.PolicyStatement(
+            sid="Code", actions=["s3:GetObject"], resources=[access.code_object_arn]
+        ),
+        iam.PolicyStatement(
+            sid="CodeList",
+            actions=["s3:ListBucket"],
+            resources=[access.code_bucket_arn],
+            conditions={"StringEquals": {"s3:prefix": [access.code_key]}},
+        ),
+        iam.PolicyStatement(
+            sid="ImagePull", actions=list(ECR_PULL_ACTIONS), resources=list(access.repository_arns)
+        ),
+        # ecr:GetAuthorizationToken supports no resource-level permission: IAM requires
+        # Resource "*". The token alone grants no access to any repository.
+        iam.PolicyStatement(
+            sid="ImageToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]
+        ),
+        # PutMetricData has no resource type: "*" is required, narrowed by namespace.
+        iam.PolicyStatement(
+            sid="Metrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": PROCESSING_LOG_GROUP}},
+        ),
+    ]
+    if access.key_arn is not None:
+        statements += [
+            # Reading and writing channel data encrypted with the channel key (multipart
+            # uploads need kms:Decrypt; SageMaker asks for kms:Encrypt with KmsKeyId).
+            iam.PolicyStatement(
+                sid="ChannelKey",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[access.key_arn],
+            ),
+            # VolumeKmsKeyId: SageMaker creates a grant for the job's volume with the
+            # execution role's credentials.
+            iam.PolicyStatement(
+                sid="VolumeKey",
+                actions=["kms:CreateGrant"],
+                resources=[access.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+        ]
+    if access.in_vpc:
+        # The EC2 network-interface and Describe* actions support no resource-level
+        # scoping at creation time: "*" is required by the service.
+        statements.append(
+            iam.PolicyStatement(
+                sid="NetworkInterfaces", actions=list(_ENI_ACTIONS), resources=["*"]
+            )
+        )
+    policy.add_statements(*statements)
+    acknowledge(
+        policy,
+        ["AwsSolutions-IAM5[Resource::*]"],
+        "ecr:GetAuthorizationToken and cloudwatch:PutMetricData (restricted by the "
+        "cloudwatch:namespace condition), and in a VPC the EC2 network-interface actions "
+        "SageMaker uses for the job, support no resource-level permission (IAM requires "
+        "Resource '*').",
     )
+    acknowledge_wildcards(
+        policy,
+        [streams],
+        "SageMaker names a job's log streams <job name>/<host>-<timestamp>; the job names "
+        f"of this pipeline start with '{access.job_prefix}-', so the streams are scoped by "
+        "that prefix.",
+    )
+    acknowledge_wildcards(
+        policy,
+        [f"{log_group}:*"],
+        "logs:CreateLogGroup and logs:DescribeLogStreams act on the log group "
+        f"{PROCESSING_LOG_GROUP} that SageMaker Processing writes to; the ARN of a log group "
+        "ends in ':*' in IAM.",
+    )
+    if access.in_vpc:
+        reason = (
+            "SageMaker creates the job's network interfaces in the pipeline's VPC, and the "
+            "permissions to attach them, with the execution role; these EC2 actions take "
+            "Resource '*'. The roles can only be assumed by SageMaker for this pipeline's "
+            "jobs (aws:SourceAccount, aws:SourceArn)."
+        )
+        skip_checkov(policy, {"CKV_AWS_109": reason, "CKV_AWS_111": reason})
 
 
 def grant_tracing_and_log_delivery(role: iam.IRole) -> iam.Policy | None:
@@ -228,7 +329,9 @@ def create_state_machine_role(
         resource_name=state_machine_name or "*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
-    principal = iam.ServicePrincipal(STATES).with_conditions(_confused_deputy(state_machines))
+    principal = iam.ServicePrincipal(STATES).with_conditions(
+        _confused_deputy(Aws.ACCOUNT_ID, state_machines)
+    )
     role = iam.Role(
         scope,
         construct_id,
@@ -239,29 +342,12 @@ def create_state_machine_role(
     return role
 
 
-def grant_job_events(role: iam.IRole, *, scope: Construct) -> None:
-    """Let ``.sync`` tasks manage the EventBridge rule that reports processing-job ends."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-            resources=[
-                Stack.of(scope).format_arn(
-                    service="events", resource="rule", resource_name=PROCESSING_EVENTS_RULE
-                )
-            ],
-        )
-    )
-
-
-def grant_run_step(
-    role: iam.IRole,
-    *,
-    scope: Construct,
-    job_prefix: str,
-    execution_role: iam.IRole,
-    tagging: bool,
+def grant_run_jobs(
+    role: iam.IRole, *, arns: Arns, job_prefix: str, role_path: str, tagging: bool = True
 ) -> None:
-    """Let the state machine create, watch and stop one step's jobs and pass its role."""
+    """Let the state machine create, watch and stop the pipeline's jobs and pass its step
+    roles: one statement for every job (by name prefix) and one for every step role (by
+    IAM path), whatever the number of steps."""
     actions = [
         "sagemaker:CreateProcessingJob",
         "sagemaker:DescribeProcessingJob",
@@ -269,22 +355,41 @@ def grant_run_step(
     ]
     if tagging:
         actions += ["sagemaker:AddTags", "sagemaker:ListTags"]
+    jobs = arns.processing_jobs(job_prefix)
     role.add_to_principal_policy(
-        iam.PolicyStatement(actions=actions, resources=[processing_job_arn(scope, job_prefix)])
-    )
-    acknowledge_wildcards(
-        role,
-        [processing_job_arn(scope, job_prefix)],
-        f"Every job of this step is named '{job_prefix}-<hash of execution, step, entry time "
-        "and retry count>', unknown until run time: the processing-job ARNs are scoped by "
-        "that prefix.",
+        iam.PolicyStatement(sid="ProcessingJobs", actions=actions, resources=[jobs])
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(
+            sid="EventsForSyncJobs",
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[
+                f"arn:{arns.partition}:events:{arns.region}:{arns.account}:rule/"
+                f"{PROCESSING_EVENTS_RULE}"
+            ],
+        )
+    )
+    step_roles = arns.roles_under(role_path)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PassStepRoles",
             actions=["iam:PassRole"],
-            resources=[execution_role.role_arn],
+            resources=[step_roles],
             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
         )
+    )
+    acknowledge_wildcards(
+        role,
+        [jobs],
+        f"Every job of this pipeline is named '{job_prefix}-<step>-<hash of execution, "
+        "step, entry time and retry count>', unknown until run time: the processing-job "
+        "ARNs are scoped by that prefix.",
+    )
+    acknowledge_wildcards(
+        role,
+        [step_roles],
+        f"The pipeline's step roles, and only they, live under the IAM path {role_path}; "
+        "the state machine may pass them to SageMaker (iam:PassedToService) only.",
     )
 
 
@@ -321,3 +426,20 @@ def allow_log_encryption(scope: Construct, key: kms.IKey | None) -> bool:
         )
     )
     return result.statement_added
+
+
+def pass_role_for_imported(role: iam.IRole, execution_role: iam.IRole) -> None:
+    """PassRole for a step role the user passed in (outside the pipeline's IAM path)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PassStepRole",
+            actions=["iam:PassRole"],
+            resources=[execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+        )
+    )
+
+
+def repository_arns(arns: Sequence[str]) -> tuple[str, ...]:
+    """Distinct repository ARNs, in order."""
+    return tuple(dict.fromkeys(arns))

@@ -1,25 +1,23 @@
-"""The step construct: one processing step of a pipeline, with its role and code asset.
+"""The step construct: one processing step of a pipeline and its execution role.
 
 :class:`ProcessingStep` is what ``ProcessingPipeline.add_step`` creates: it owns the
-step's execution role and code asset, and hands out references to its outputs and
-returned values. What its job request looks like is rendered by :mod:`constructs_sm.job`.
+step's execution role and hands out references to its outputs and returned values. What
+its job request looks like is rendered by :mod:`constructs_sm.job`; its code lives in
+the pipeline's code bundle (:mod:`constructs_sm.code`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from constructs_sm.code import stage_code
 from constructs_sm.job import JobSettings
 from constructs_sm.model import EnvValue, OutputRef, Resources, StepInput, ValueRef
 from constructs_sm.params import ParamRef, ParamType
-from constructs_sm.roles import create_step_role
 
 if TYPE_CHECKING:
     from constructs_sm.pipeline import ProcessingPipeline
@@ -28,9 +26,8 @@ if TYPE_CHECKING:
 class ProcessingStep(Construct):
     """A step of a :class:`~constructs_sm.ProcessingPipeline`; create it with ``add_step``.
 
-    It owns the step's execution role (``role``) and its code asset (``code_asset``),
-    and hands out references to its outputs (:meth:`output`) and returned values
-    (:meth:`value`).
+    It owns the step's execution role (``role``) and hands out references to its
+    outputs (:meth:`output`) and returned values (:meth:`value`).
     """
 
     def __init__(
@@ -40,8 +37,7 @@ class ProcessingStep(Construct):
         *,
         pipeline_name: str,
         owner: ProcessingPipeline,
-        script: Path,
-        spec: Mapping[str, Any],
+        script: str,
         job_prefix: str,
         inputs: Mapping[str, StepInput],
         outputs: Sequence[str],
@@ -52,7 +48,10 @@ class ProcessingStep(Construct):
         depends_on: Sequence[ProcessingStep],
         network_isolation: bool,
         role: iam.IRole | None,
+        make_role: Callable[[Construct], iam.Role],
     ) -> None:
+        """``script`` is the script's path in the pipeline's code bundle; ``make_role``
+        creates the step's role under it when ``role`` is None."""
         super().__init__(scope, construct_id)
         self._owner = owner
         self._name = construct_id
@@ -67,26 +66,7 @@ class ProcessingStep(Construct):
         self._depends_on = tuple(depends_on)
         self._network_isolation = network_isolation
         self._job_prefix = job_prefix
-        self._code = s3_assets.Asset(self, "Code", path=str(stage_code(script, spec)))
-        self._role = role or create_step_role(
-            self,
-            "Role",
-            job_prefix=job_prefix,
-            description=f"Execution role of step {construct_id} of pipeline {pipeline_name}",
-        )
-        self._role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self._code.bucket.arn_for_objects(self._code.s3_object_key)],
-            )
-        )
-        self._role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self._code.bucket.bucket_arn],
-                conditions={"StringEquals": {"s3:prefix": [self._code.s3_object_key]}},
-            )
-        )
+        self._role = role or make_role(self)
 
     # -- read-only views -------------------------------------------------------------
     @property
@@ -101,12 +81,14 @@ class ProcessingStep(Construct):
 
     @property
     def code_asset(self) -> s3_assets.Asset:
-        """The zipped code channel: the script, the runtime and the step spec."""
-        return self._code
+        """The zipped code channel: the pipeline's bundle (every step's script, the runtime
+        and the step specs), staged when the app is synthesized."""
+        return self._owner.code_asset
 
     @property
     def job_prefix(self) -> str:
-        """Every job of this step is named ``<job_prefix>-<32 hex characters>``."""
+        """Every job of this step is named ``<job_prefix>-<32 hex characters>``; the
+        pipeline's job-name prefix, then a segment of this step's own."""
         return self._job_prefix
 
     @property
@@ -165,6 +147,7 @@ class ProcessingStep(Construct):
         subnet_ids: Sequence[str],
         security_group_ids: Sequence[str],
         tags: Mapping[str, str],
+        code_uri: str,
     ) -> JobSettings:
         """The settings its CreateProcessingJob request is rendered from."""
         return JobSettings(
@@ -173,8 +156,8 @@ class ProcessingStep(Construct):
             job_prefix=self._job_prefix,
             image_uri=image_uri,
             role_arn=self._role.role_arn,
-            code_uri=self._code.s3_object_url,
-            script=self._script.name,
+            code_uri=code_uri,
+            script=self._script,
             kms_key_arn=kms_key_arn,
             resources=self._resources,
             inputs=self._inputs,

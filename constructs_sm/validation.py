@@ -170,11 +170,13 @@ class StepValidator:
                 )
             else:
                 spec_returns[value_name] = RETURN_TYPES[kind]
-        out_count = len(outputs) + (1 if spec_returns else 0)
-        if out_count > MAX_CHANNELS:
+        # Several hosts return their values through an output channel of their own.
+        hosts = resources.instance_count if isinstance(resources, Resources) else 1
+        returns_channel = bool(spec_returns) and hosts > 1
+        if len(outputs) + returns_channel > MAX_CHANNELS:
             problems.append(
                 f"outputs has {len(outputs)} channels"
-                + (" plus the returns channel" if spec_returns else "")
+                + (" plus the returns channel of a multi-instance step" if returns_channel else "")
                 + f"; a job has at most {MAX_CHANNELS}"
             )
         spec_env: dict[str, EnvValue] = {}

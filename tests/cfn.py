@@ -15,13 +15,27 @@ def logical_id(stack: Stack, construct: Any) -> str:
     return stack.get_logical_id(cast(CfnElement, construct.node.default_child))
 
 
-def role_statements(template: Template, stack: Stack, role: Any) -> list[Json]:
-    """Every policy statement attached to ``role`` in ``template``."""
-    role_ref = {"Ref": logical_id(stack, role)}
+def role_statements(
+    template: Template, stack: Stack, role: Any, *, managed: bool = False
+) -> list[Json]:
+    """Every policy statement of ``role`` in ``template``: its inline policies, the
+    ``AWS::IAM::Policy`` resources attached to it and, with ``managed``, the customer
+    managed policies of the template it carries."""
+    role_id = logical_id(stack, role)
+    role_ref = {"Ref": role_id}
+    resources = template.to_json()["Resources"]
+    properties = resources[role_id]["Properties"]
     statements: list[Json] = []
+    for inline in properties.get("Policies", []):
+        statements.extend(inline["PolicyDocument"]["Statement"])
     for policy in template.find_resources("AWS::IAM::Policy").values():
         if role_ref in policy["Properties"]["Roles"]:
             statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    if managed:
+        for arn in properties.get("ManagedPolicyArns", []):
+            name = arn.get("Ref") if isinstance(arn, dict) else None
+            if name in resources:
+                statements.extend(resources[name]["Properties"]["PolicyDocument"]["Statement"])
     return statements
 
 

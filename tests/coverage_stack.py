@@ -3,7 +3,8 @@
 Longest names (pipeline 40, steps 40, channels 64 characters), a VPC with a created
 security group, tags at their limits, data sources on the channel bucket and on another
 bucket, every input kind (a parameter URI, a literal URI, a ManifestFile, Pipe and
-ShardedByS3Key), 9 outputs plus returned values of every type, environment values of
+ShardedByS3Key), 10 outputs and returned values of every type (one host: they come back
+in the ExitMessage; 100 hosts: through the returns channel), environment values of
 every kind (literals of 256 characters, params, another step's values), 100 container
 arguments mixing params and tokens, a 100-instance job with the largest volume and the
 longest runtime, an instance type with local NVMe storage, network isolation off, an
@@ -78,7 +79,7 @@ class CoverageStack(Stack):
                 ),
                 "piped": StepInput(pipeline.param("raw_uri"), mode="Pipe"),
             },
-            outputs=[LONG_CHANNEL, *(f"out{i}" for i in range(8))],
+            outputs=[LONG_CHANNEL, *(f"out{i}" for i in range(9))],
             env={
                 **{f"LIT_{i}": "v" * 256 for i in range(91)},
                 "LABEL": pipeline.param("label"),

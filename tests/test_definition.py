@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from constructs_sm.definition import _DefinitionBuilder, step_states
+from constructs_sm.model import Resources
 from constructs_sm.returned import INVALID_RETURN_VALUES
 from tests.samples import sample_settings
 
@@ -28,20 +29,38 @@ def test_step_states_with_returns() -> None:
     ]
     assert states["Classify train error"]["Default"] == "train failed"
     assert states["Wait to retry train"]["Next"] == "Run train"
-    read = states[task["Next"]]
-    assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
-    assert read["Parameters"]["Key.$"] == (
-        "States.Format('Churn/train/returns/{}/values-algo-1.json', $.run.execution)"
-    )
-    assert read["ResultSelector"] == {"values.$": "States.StringToJson($.Body)"}
-    check = states[read["Next"]]
+    # One host: the values come back in the ExitMessage, parsed by the task itself.
+    assert task["ResultSelector"]["returned"] == {"values.$": "States.StringToJson($.ExitMessage)"}
+    check = states[task["Next"]]
     assert check["Default"] == "After"
     assert {
         "Not": {"Variable": "$.steps.train.returned.values.loss", "IsNumeric": True},
-        "Next": "train returned invalid values",
+        "Next": "train returned a bad loss",
     } in check["Choices"]
-    assert states["train returned no values"]["Error"] == INVALID_RETURN_VALUES
-    assert "runtime.emit()" in states["train returned no values"]["Cause"]
+    assert states["train did not return loss"]["Error"] == INVALID_RETURN_VALUES
+    assert "runtime.emit(loss=...)" in states["train did not return loss"]["Cause"]
+
+
+def test_several_hosts_return_values_read_from_s3_and_merged() -> None:
+    settings = sample_settings(resources=Resources(instance_count=3))
+    _, states = step_states(settings, partition="aws", next_state="After", failed_state="f")
+    task = states["Run train"]
+    assert task["ResultSelector"]["hosts.$"] == "States.ArrayRange(1, 3, 1)"
+    read = states[task["Next"]]
+    assert read["Type"] == "Map" and read["ItemsPath"] == "$.steps.train.hosts"
+    host = read["ItemProcessor"]["States"]["Read train host"]
+    assert host["Parameters"]["Key.$"] == (
+        "States.Format('Churn/_returns/train/{}/values-algo-{}.json', $.execution, $.host)"
+    )
+    collect = states[read["Next"]]
+    assert collect["Parameters"] == {"loss.$": "$.steps.train.hosts[*].values.loss"}
+    agree = states["Agree on train values"]["Choices"]
+    assert {
+        "Variable": "$.steps.train.agreed.loss.count",
+        "NumericGreaterThan": 1,
+        "Next": "train hosts disagree",
+    } in agree
+    assert states["Pick train values"]["Next"] == "Check train values"
 
 
 def test_step_states_end_a_branch() -> None:

@@ -11,6 +11,7 @@ from constructs_sm.job import (
     env_entry,
     job_name_expression,
     job_name_prefix,
+    pipeline_job_prefix,
     render_job_parameters,
 )
 from constructs_sm.limits import JOB_NAME
@@ -24,21 +25,29 @@ from tests.samples import fake_step, sample_settings
     [("Churn", "train"), ("A" * 40, "b" * 40), ("x_y", "__z__"), ("9", "-")],
 )
 def test_job_name_prefix_keeps_names_valid(pipeline: str, step: str) -> None:
-    prefix = job_name_prefix(pipeline, step, "Stack/Pipeline")
-    assert len(prefix) <= 30
+    prefix = job_name_prefix(pipeline_job_prefix(pipeline, "Stack/Pipeline"), step)
+    assert len(prefix) <= 28
     assert JOB_NAME.match(prefix + "-" + "0" * 32)
 
 
 def test_job_name_prefixes_are_distinct_and_never_nest() -> None:
+    pipeline = pipeline_job_prefix("CustomerChurnPredictionPipelineV2", "S/P")
     steps = ["train", "Train", "train_big", "my_step", "x" * 40, "x" * 39 + "y"]
-    prefixes = [job_name_prefix("CustomerChurnPredictionPipelineV2", s, "S/P") for s in steps]
+    prefixes = [job_name_prefix(pipeline, s) for s in steps]
     assert len(set(prefixes)) == len(steps)
     for one in prefixes:
         for other in prefixes:
             assert one == other or not (other + "-").startswith(one + "-")
-    # The same pipeline path in another stack gets other prefixes.
-    assert job_name_prefix("P", "train", "A/P") != job_name_prefix("P", "train", "B/P")
-    assert job_name_prefix("Churn", "train", "S/P").startswith("churn-train-")
+        # Every step's jobs are the pipeline's: one IAM statement covers them all.
+        assert one.startswith(pipeline + "-")
+        # No hyphen after the pipeline's: '<step prefix>-*' matches that step's jobs only.
+        assert "-" not in one.removeprefix(pipeline + "-")
+    # The same pipeline path in another stack gets another prefix.
+    assert pipeline_job_prefix("P", "A/P") != pipeline_job_prefix("P", "B/P")
+    assert pipeline_job_prefix("Churn", "S/P").startswith("churn-")
+    assert job_name_prefix(pipeline_job_prefix("Churn", "S/P"), "train").split("-")[2][:5] == (
+        "train"
+    )
 
 
 def test_job_name_expression_hashes_execution_step_entry_and_retry() -> None:
@@ -88,7 +97,9 @@ def test_render_uses_every_relevant_field() -> None:
     assert parameters["Environment"] == {
         "CSM_STEP": "train",
         "CSM_PIPELINE": "Churn",
-        "EPOCHS.$": "States.Format('{}', $.params.epochs)",
+        # An integer parameter given as 5.0 reaches the container as "5".
+        "EPOCHS.$": "States.ArrayGetItem(States.StringSplit(States.Format('{}', "
+        "$.params.epochs), '.'), 0)",
         "MODE": "fast",
     }
     names = [i["InputName"] for i in parameters["ProcessingInputs"]]
@@ -109,7 +120,8 @@ def test_render_uses_every_relevant_field() -> None:
     }
     outputs = parameters["ProcessingOutputConfig"]
     assert outputs["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/k"
-    assert [o["OutputName"] for o in outputs["Outputs"]] == ["model", "returns"]
+    # One host returns its values in the ExitMessage: no returns channel.
+    assert [o["OutputName"] for o in outputs["Outputs"]] == ["model"]
     assert outputs["Outputs"][0]["S3Output"]["S3Uri.$"] == (
         "States.Format('s3://{}/Churn/train/model/{}/', $.run.bucket, $.run.execution)"
     )
@@ -157,7 +169,8 @@ def test_render_options() -> None:
     assert (raw["S3InputMode"], raw["S3DataDistributionType"]) == ("Pipe", "ShardedByS3Key")
     assert parameters["ProcessingInputs"][3]["S3Input"]["S3Uri"] == "s3://bucket/prefix/"
     assert parameters["AppSpecification"]["ContainerArguments.$"] == (
-        "States.Array('--flag', States.Format('{}', $.params.n), 'it\\'s \\{x\\}')"
+        "States.Array('--flag', States.ArrayGetItem(States.StringSplit(States.Format('{}', "
+        "$.params.n), '.'), 0), 'it\\'s \\{x\\}')"
     )
     assert parameters["Tags"] == [{"Key": "team", "Value": "ml"}]
     assert [o["OutputName"] for o in parameters["ProcessingOutputConfig"]["Outputs"]] == ["model"]
@@ -174,3 +187,15 @@ def test_job_name_pattern_is_the_service_pattern() -> None:
     assert JOB_NAME.pattern == r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
     assert not JOB_NAME.match("a" * 64)
     assert re.match(JOB_NAME, "a--b")
+
+
+def test_several_hosts_return_values_through_a_channel_of_their_own() -> None:
+    parameters = render_job_parameters(sample_settings(resources=Resources(instance_count=3)))
+    outputs = parameters["ProcessingOutputConfig"]["Outputs"]
+    assert [o["OutputName"] for o in outputs] == ["model", "returns"]
+    assert outputs[1]["S3Output"] == {
+        "S3Uri.$": "States.Format('s3://{}/Churn/_returns/train/{}/', $.run.bucket, "
+        "$.run.execution)",
+        "LocalPath": "/opt/ml/processing/output/returns",
+        "S3UploadMode": "EndOfJob",
+    }

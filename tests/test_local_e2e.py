@@ -310,12 +310,17 @@ def test_a_step_that_emits_nothing_fails_with_invalid_return_values(deployed: De
     assert result.steps["silent"].status == "Completed"
 
 
-def test_a_missing_returns_file_is_caught_as_s3_no_such_key(deployed: Deployed) -> None:
-    """moto names it s3.NoSuchKeyException; AWS (and the definition's Catch) S3.…"""
+def test_a_script_removing_its_returns_still_leaves_a_readable_exit_message(
+    deployed: Deployed,
+) -> None:
+    """The launcher writes the ExitMessage when the script ends: removing the files
+    fails the step with InvalidReturnValues, not with an unreadable ExitMessage."""
     result = run(deployed, "Silent", {"mode": "erase"})
     assert result.status == "FAILED"
-    assert "S3.NoSuchKeyException" in _task_errors(deployed, result)
     assert result.error == "InvalidReturnValues", result.cause
+    assert result.cause == (
+        "step 'silent' did not return 'x' (an integer): the script must call runtime.emit(x=...)"
+    )
 
 
 # -- the command line ------------------------------------------------------------------
@@ -475,9 +480,14 @@ def _run_to_end(sfn: Any, machine_arn: str) -> dict[str, Any]:
     return dict(described)
 
 
-def _jobs_of(deployed: Deployed, step_prefix: str) -> list[Any]:
+def _jobs_of(deployed: Deployed, pipeline: str, step: str) -> list[Any]:
     jobs = sagemaker_backends[deployed.emulator.account][deployed.emulator.region].processing_jobs
-    return [job for name, job in jobs.items() if step_prefix in name]
+    return [
+        job
+        for job in jobs.values()
+        if (getattr(job, "environment", None) or {}).get("CSM_STEP") == step
+        and (getattr(job, "environment", None) or {}).get("CSM_PIPELINE") == pipeline
+    ]
 
 
 def test_throttled_calls_are_retried_with_backoff(deployed: Deployed, fast: Emulator) -> None:
@@ -519,10 +529,10 @@ def test_a_quota_error_is_retried_by_the_tasks_retrier(deployed: Deployed, fast:
 
 def test_a_capacity_failure_runs_a_new_job(deployed: Deployed, fast: Emulator) -> None:
     fast.inject(Fault("job_failure", step="first", reason="CapacityError: no ml.m5.xlarge"))
-    before = {job.processing_job_name for job in _jobs_of(deployed, "probe-first")}
+    before = {job.processing_job_name for job in _jobs_of(deployed, "Probe", "first")}
     result = run(deployed, "Probe", {})
     assert result.succeeded, result.cause
-    jobs = [j for j in _jobs_of(deployed, "probe-first") if j.processing_job_name not in before]
+    jobs = [j for j in _jobs_of(deployed, "Probe", "first") if j.processing_job_name not in before]
     assert sorted(j.processing_job_status for j in jobs) == ["Completed", "Failed"]
     assert len({j.processing_job_name for j in jobs}) == 2, "the retry has a new job name"
     assert _entered(_history(fast, result), "Wait for capacity first") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from constructs_sm.params import (
     INVALID_PARAMETERS,
     Param,
     _string_matches_glob,
+    defaults_expression,
     glob_literal,
     validate_params,
     validation_states,
@@ -143,21 +146,31 @@ def _states() -> tuple[str, dict[str, dict[str, Any]]]:
     return validation_states(params, next_state="Next")
 
 
-def test_validation_checks_presence_then_types_then_values() -> None:
+def test_validation_selects_then_checks_presence_types_and_values_in_one_choice() -> None:
     start, states = _states()
-    types = states[start]
-    assert types["Type"] == "Choice"
-    rules = types["Choices"]
-    # The only required parameter's presence is checked first.
+    select = states[start]
+    assert (start, select["Type"], select["Next"]) == (
+        "Select parameters",
+        "Pass",
+        "Check parameters",
+    )
+    assert select["Parameters"]["params"] == {
+        f"{name}.$": f"$.params.{name}" for name in ("raw_uri", "epochs", "lr", "debug", "mode")
+    }
+    assert select["Parameters"]["checks"] == {"epochs.$": "States.Format('{}', $.params.epochs)"}
+    check = states["Check parameters"]
+    assert (check["Type"], check["Default"]) == ("Choice", "Next")
+    rules = check["Choices"]
+    # A missing required parameter is null in the merged input; its check comes first.
     assert rules[0] == {
-        "Not": {"Variable": "$.params.raw_uri", "IsPresent": True},
+        "Variable": "$.params.raw_uri",
+        "IsNull": True,
         "Next": "Missing parameter raw_uri",
     }
-    tests = [next(k for k in r["Not"] if k != "Variable") for r in rules[1:]]
+    # Then every type, so that the value rules only compare values of the right type.
+    tests = [next(k for k in r["Not"] if k != "Variable") for r in rules[1:6]]
     assert tests == ["IsString", "IsNumeric", "IsNumeric", "IsBoolean", "IsString"]
-    render = states[types["Default"]]
-    assert render["Parameters"] == {"epochs.$": "States.Format('{}', $.params.epochs)"}
-    values = states[render["Next"]]["Choices"]
+    values = rules[6:]
     assert {
         "And": [
             {"Variable": "$.checks.epochs", "StringMatches": "*.*"},
@@ -192,7 +205,20 @@ def test_validation_checks_presence_then_types_then_values() -> None:
         "Not": {"Variable": "$.params.mode", "StringEquals": "a"},
         "Next": "Invalid parameter mode",
     } in values
-    assert states[render["Next"]]["Default"] == "Next"
+
+
+def test_defaults_are_merged_with_the_input_in_one_expression() -> None:
+    params = validate_params([Param.string("s", default="it's {x} \\"), Param.integer("n")])
+    expression = defaults_expression(params)
+    encoded = expression.split("'")[1]
+    assert json.loads(base64.b64decode(encoded)) == {"s": "it's {x} \\", "n": None}
+    assert expression == (
+        f"States.JsonMerge(States.StringToJson(States.Base64Decode('{encoded}')), "
+        "$$.Execution.Input, false)"
+    )
+    too_long = validate_params([Param.string(f"s{i}", default="x" * 1000) for i in range(8)])
+    with pytest.raises(ValueError, match=r"States.Base64Decode takes at most 10000"):
+        defaults_expression(too_long)
 
 
 def test_each_parameter_fails_with_invalid_parameters_naming_it() -> None:
@@ -217,10 +243,10 @@ def test_no_params_means_no_states() -> None:
     assert validation_states({}, next_state="Next") == ("Next", {})
 
 
-def test_no_bounds_skip_the_values_choice() -> None:
+def test_no_integer_parameters_need_no_texts() -> None:
     start, states = validation_states({"b": Param.boolean("b", default=True)}, next_state="N")
-    assert states[start]["Default"] == "N"
-    assert "Check parameter bounds" not in states
+    assert "checks" not in states[start]["Parameters"]
+    assert states["Check parameters"]["Default"] == "N"
 
 
 def test_glob_literals_are_escaped() -> None:

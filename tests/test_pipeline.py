@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +85,14 @@ def built(script: Path) -> Built:
 
 
 def _policy_statements(template: assertions.Template) -> list[dict[str, Any]]:
+    """Every statement of the template: policies, managed policies, roles' inline ones."""
     statements = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for policy in template.find_resources(kind).values():
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    for role in template.find_resources("AWS::IAM::Role").values():
+        for inline in role["Properties"].get("Policies", []):
+            statements += inline["PolicyDocument"]["Statement"]
     return statements
 
 
@@ -108,18 +115,24 @@ def test_state_machine_is_standard_logged_and_traced(built: Built) -> None:
 
 def test_definition_starts_with_defaults_and_validation(built: Built) -> None:
     states = built.definition["States"]
-    assert built.definition["StartAt"] == "Read input"
+    assert built.definition["StartAt"] == "Merge defaults"
     assert built.definition["QueryLanguage"] == "JSONPath"
-    assert states["Read input"]["Parameters"]["defaults"] == {
+    merge = states["Merge defaults"]["Parameters"]
+    # The defaults, required parameters as null, merged with the input in one state.
+    encoded = re.search(r"Base64Decode\('([^']+)'\)", merge["params.$"])
+    assert encoded is not None
+    assert json.loads(base64.b64decode(encoded.group(1))) == {
+        "raw_uri": None,
         "epochs": 10,
         "learning_rate": 0.01,
         "debug": False,
     }
-    merge = states["Merge defaults"]["Parameters"]
-    assert merge["params.$"] == "States.JsonMerge($.defaults, $.input, false)"
+    assert merge["params.$"].endswith("$$.Execution.Input, false)")
     assert merge["run"]["pipeline"] == "Pipeline"
     assert merge["run"]["execution.$"] == "$$.Execution.Name"
-    assert states["Merge defaults"]["Next"] == "Check parameter types"
+    assert states["Merge defaults"]["Next"] == "Select parameters"
+    assert states["Select parameters"]["Next"] == "Check parameters"
+    assert states["Check parameters"]["Default"] == "Write parameters"
     write = states["Write parameters"]
     assert write["Resource"].endswith(":states:::aws-sdk:s3:putObject")
     assert write["Parameters"]["Body.$"] == "States.JsonToString($.params)"
@@ -130,8 +143,10 @@ def test_steps_run_in_dependency_order(built: Built) -> None:
     states = built.definition["States"]
     assert states["Run prepare"]["Next"] == "Run train"
     assert states["Run train"]["Next"] == "Run evaluate"
-    assert states["Run evaluate"]["Next"] == "Read evaluate values"
-    assert states["Check evaluate values"]["Default"] == "Pipeline: succeeded"
+    # The values come back in the ExitMessage: one Choice checks them, then the end.
+    assert states["Run evaluate"]["Next"] == "Check evaluate values"
+    assert states["Check evaluate values"]["Default"] == "evaluate done"
+    assert states["evaluate done"] == {"Type": "Succeed"}
     assert built.pipeline.plan() == ("seq", ["prepare", "train", "evaluate"])
 
 
@@ -142,7 +157,10 @@ def test_job_settings_reach_the_task(built: Built) -> None:
     assert task["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
     assert {"Key": "team", "Value": "ml"} in task["Tags"]
     assert {"Key": "constructs-sm:step", "Value": "train"} in task["Tags"]
-    assert task["Environment"]["EPOCHS.$"] == "States.Format('{}', $.params.epochs)"
+    # An integer parameter given as 5.0 reaches the container as "5".
+    assert task["Environment"]["EPOCHS.$"] == (
+        "States.ArrayGetItem(States.StringSplit(States.Format('{}', $.params.epochs), '.'), 0)"
+    )
     prepare = built.definition["States"]["Run prepare"]["Parameters"]
     assert prepare["ProcessingInputs"][2]["S3Input"]["S3Uri.$"] == "$.params.raw_uri"
 
@@ -219,14 +237,9 @@ def test_no_wildcard_s3_actions_and_prefix_conditions(built: Built) -> None:
 
 
 def _role_policy_text(built: Built, role: iam.IRole) -> str:
-    child = role.node.default_child
-    assert isinstance(child, iam.CfnRole)
-    logical_id = built.stack.resolve(child.logical_id)
-    policies = built.template.find_resources(
-        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": logical_id}]}}
-    )
-    assert policies, f"no policy attached to {logical_id}"
-    return json.dumps(policies)
+    statements = role_statements(built.template, built.stack, role)
+    assert statements, f"no policy on {role}"
+    return json.dumps(statements)
 
 
 def test_step_roles_reach_only_their_prefixes(built: Built) -> None:
@@ -265,18 +278,40 @@ def test_step_object_access_is_exactly_its_channels(built: Built) -> None:
         "/Pipeline/train/model/*",
         "/Pipeline/prepare/test/*",
     }
-    assert evaluate["s3:PutObject"] == {"/Pipeline/evaluate/returns/*"}
+    # One host: its returned values come back in the job's ExitMessage, not through S3.
+    assert "s3:PutObject" not in evaluate
     machine = _object_grants(built, built.pipeline.role)
-    assert machine == {
-        "s3:PutObject": {"/Pipeline/_run/params/*"},
-        "s3:GetObject": {"/Pipeline/evaluate/returns/*"},
-    }
+    assert machine == {"s3:PutObject": {"/Pipeline/_run/params/*"}}
+
+
+def test_multi_host_returns_are_written_and_read_under_one_prefix(script: Path) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Hosts")
+    pipeline = _pipeline(stack)
+    step = pipeline.add_step(
+        "pair", code=script, returns={"n": int}, resources=Resources(instance_count=2)
+    )
+    template = assertions.Template.from_stack(stack)
+    bucket = stack.resolve(pipeline.storage.bucket.bucket_arn)
+
+    def keys(role: iam.IRole, action: str) -> set[str]:
+        found = set()
+        for statement in role_statements(template, stack, role):
+            resources = statement["Resource"]
+            for resource in resources if isinstance(resources, list) else [resources]:
+                parts = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
+                if action in actions(statement) and len(parts) == 2 and parts[0] == bucket:
+                    found.add(parts[1])
+        return found
+
+    assert keys(step.role, "s3:PutObject") == {"/Pipeline/_returns/pair/*"}
+    assert keys(pipeline.role, "s3:GetObject") == {"/Pipeline/_returns/*"}
 
 
 def test_the_state_machine_role_has_what_one_put_and_one_get_need(built: Built) -> None:
     statements = role_statements(built.template, built.stack, built.pipeline.role)
     granted = {a for s in statements for a in actions(s)}
-    assert {"s3:PutObject", "s3:GetObject", "kms:GenerateDataKey", "kms:Decrypt"} <= granted
+    assert {"s3:PutObject", "kms:GenerateDataKey"} <= granted
     assert not granted & {"kms:Encrypt", "s3:AbortMultipartUpload", "s3:DeleteObject"}
 
 
@@ -302,12 +337,16 @@ def test_parallel_branches_merge_their_results(script: Path) -> None:
         pipeline.add_step(f"b{index}", code=script, inputs={"d": first.output("data")})
     states = pipeline.render_definition()["States"]
     outer = states["Parallel 1"]
-    # 12 branches exceed the 10 a single merge may nest: 6 nested Parallels of 2 each.
-    assert len(outer["Branches"]) == 6
+    # 12 branches in one Parallel, merged by a balanced tree of JsonMerge calls: 4 deep,
+    # within the 10 intrinsic functions Step Functions nests.
+    assert len(outer["Branches"]) == 12
     selector = outer["ResultSelector"]["steps.$"]
-    assert selector.count("States.JsonMerge") == len(outer["Branches"]) - 1
-    nested = [b for b in outer["Branches"] if b["States"][b["StartAt"]]["Type"] == "Parallel"]
-    assert nested, "more than 10 branches are split into nested Parallel states"
+    assert selector.count("States.JsonMerge") == 11
+    depth = deepest = 0
+    for char in selector:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    assert deepest == 4
     assert outer["ResultSelector"]["params.$"] == "$[0].params"
 
 
@@ -344,8 +383,12 @@ def target(script: Path) -> tuple[ProcessingPipeline, ProcessingStep]:
         ({"outputs": ["a", "a"]}, r"duplicate channels: a"),
         ({"outputs": "model"}, r"outputs must be a list of channel names"),
         (
-            {"outputs": [f"o{i}" for i in range(10)], "returns": {"x": float}},
-            r"plus the returns channel",
+            {
+                "outputs": [f"o{i}" for i in range(10)],
+                "returns": {"x": float},
+                "resources": Resources(instance_count=2),
+            },
+            r"plus the returns channel of a multi-instance step",
         ),
         ({"env": {"1X": "v"}}, r"env key must match"),
         ({"env": {"CSM_STEP": "v"}}, r"reserved prefix CSM_"),
@@ -495,10 +538,12 @@ def test_vpc_jobs_get_subnets_security_group_and_eni_permissions(script: Path) -
 
 def test_input_parameters_must_point_into_the_data_sources(built: Built) -> None:
     states = built.definition["States"]
-    check = states["Check input locations"]
+    check = states["Check parameters"]
     assert check["Default"] == "Write parameters"
-    (rule,) = check["Choices"]
-    assert rule["Next"] == "Invalid location raw_uri"
+    (rule,) = [r for r in check["Choices"] if r["Next"] == "Invalid location raw_uri"]
+    # The location is checked after the type: a Choice takes the first rule that matches.
+    types = [r["Next"] for r in check["Choices"]].index("Invalid parameter raw_uri")
+    assert check["Choices"].index(rule) > types
     assert rule["Not"]["Variable"] == "$.params.raw_uri"
     resolved = built.stack.resolve(rule["Not"]["StringMatches"])
     bucket = built.stack.resolve(built.pipeline.storage.bucket.bucket_name)
@@ -506,8 +551,6 @@ def test_input_parameters_must_point_into_the_data_sources(built: Built) -> None
     fail = states["Invalid location raw_uri"]
     assert fail["Error"] == "InvalidParameters"
     assert "parameter 'raw_uri' must be an S3 URI under" in fail["Cause"]
-    assert states["Check parameter bounds"]["Default"] == "Pipeline: select parameters"
-    assert states["Pipeline: select parameters"]["Next"] == "Check input locations"
 
 
 def test_definition_has_no_nulls(built: Built) -> None:
@@ -564,15 +607,15 @@ class _Float(float):
 
 
 def test_only_declared_parameters_go_on(built: Built) -> None:
-    select = built.definition["States"]["Pipeline: select parameters"]["Parameters"]
+    select = built.definition["States"]["Select parameters"]["Parameters"]
     assert select["params"] == {
         "raw_uri.$": "$.params.raw_uri",
-        # An integral double (5.0) goes on as the integer 5.
-        "epochs.$": "States.StringToJson(States.ArrayGetItem(States.StringSplit("
-        "$.checks.epochs, '.'), 0))",
+        "epochs.$": "$.params.epochs",
         "learning_rate.$": "$.params.learning_rate",
         "debug.$": "$.params.debug",
     }
+    # The text of integer parameters, for the integer checks.
+    assert select["checks"] == {"epochs.$": "States.Format('{}', $.params.epochs)"}
     assert select["run.$"] == "$.run" and select["steps.$"] == "$.steps"
 
 
@@ -588,30 +631,37 @@ def test_state_names_never_collide(script: Path) -> None:
     assert "Pipeline failed" in str(states) and "Pipeline: failed" in states
 
 
-def test_integer_returns_are_checked_for_integer_text(built: Built, script: Path) -> None:
+def test_returned_values_come_back_in_the_exit_message_and_are_checked(script: Path) -> None:
+    """One host: the task itself parses the ExitMessage; one Choice checks presence and
+    type of every value (whether an integer has no fraction the runtime checks)."""
     app = cdk.App()
     pipeline = _pipeline(cdk.Stack(app, "Ints"))
     pipeline.add_step("count", code=script, returns={"rows": int, "ratio": float})
     states = pipeline.render_definition()["States"]
-    assert states["Check count values"]["Default"] == "Render count integer values"
-    render = states["Render count integer values"]
-    assert render["Parameters"] == {
-        "rows.$": "States.Format('{}', $.steps.count.returned.values.rows)"
-    }
-    rules = states["Check count integer values"]["Choices"]
-    assert {
-        "Variable": "$.checks.rows",
-        "StringMatches": "*.*",
-        "Next": "count returned invalid values",
-    } in rules
-    assert states["Check count integer values"]["Default"] == "Pipeline: succeeded"
+    task = states["Run count"]
+    assert task["ResultSelector"]["returned"] == {"values.$": "States.StringToJson($.ExitMessage)"}
+    assert task["Next"] == "Check count values"
+    rules = states["Check count values"]["Choices"]
+    assert [r["Next"] for r in rules] == [
+        "count did not return rows",
+        "count did not return ratio",
+        "count returned a bad rows",
+        "count returned a bad ratio",
+    ]
+    assert rules[2]["Not"] == {"Variable": "$.steps.count.returned.values.rows", "IsNumeric": True}
+    assert states["count did not return rows"]["Cause"] == (
+        "step 'count' did not return 'rows' (an integer): the script must call "
+        "runtime.emit(rows=...)"
+    )
 
 
 def test_step_roles_may_create_volume_key_grants(built: Built) -> None:
     grants = [s for s in _policy_statements(built.template) if "kms:CreateGrant" in actions(s)]
-    assert len(grants) == 3  # one per step role
-    for statement in grants:
-        assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert len(grants) == 1  # in the pipeline's policy every step role carries
+    assert grants[0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    for step in (built.prep, built.train, built.evaluate):
+        shared = role_statements(built.template, built.stack, step.role, managed=True)
+        assert any("kms:CreateGrant" in actions(s) for s in shared)
 
 
 def test_a_later_wildcard_grant_to_a_step_role_is_still_reported(script: Path) -> None:
@@ -729,7 +779,10 @@ def test_arguments_mixing_a_param_and_a_token_resolve_the_token(script: Path) ->
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else "<REF>" for p in parts)
     assert "Token[" not in text and "$\\\\{" not in text
-    assert "States.Array('--out=s3://<REF>/extra/', States.Format('{}', $.params.epochs))" in text
+    assert (
+        "States.Array('--out=s3://<REF>/extra/', States.ArrayGetItem(States.StringSplit("
+        "States.Format('{}', $.params.epochs), '.'), 0))"
+    ) in text
     assert {"Ref": stack.resolve(pipeline.storage.bucket.node.default_child.logical_id)} in parts  # type: ignore[union-attr]
 
 
@@ -777,11 +830,14 @@ def test_a_whole_bucket_data_source_reads_the_bucket(script: Path) -> None:
     landing = s3.Bucket.from_bucket_name(stack, "Landing", "team-landing")
     pipeline = _pipeline(stack, data_sources=[DataSource(landing)])
     pipeline.add_step("prep", code=script, inputs={"raw": pipeline.param("raw_uri")})
-    policies = assertions.Template.from_stack(stack).find_resources("AWS::IAM::Policy")
-    text = json.dumps([p for p in policies.values() if "prepRole" in json.dumps(p)])
+    template = assertions.Template.from_stack(stack)
+    text = json.dumps(role_statements(template, stack, pipeline.steps["prep"].role))
     assert ":s3:::team-landing/*" in text
     states = pipeline.render_definition()["States"]
-    tests = states["Check input locations"]["Choices"][0]["Not"]
+    (location,) = [
+        r for r in states["Check parameters"]["Choices"] if r["Next"] == "Invalid location raw_uri"
+    ]
+    tests = location["Not"]
     assert tests == {"Variable": "$.params.raw_uri", "StringMatches": "s3://team-landing/*"}
     with pytest.raises(ValueError, match=r"data-source prefix '' of pipeline 'Bucket'"):
         ProcessingPipeline(

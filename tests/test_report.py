@@ -31,7 +31,7 @@ def test_report_reads_the_example_pipeline(example_assembly: Assembly) -> None:
         "source": "value:train.final_loss",
     }
     assert steps["prepare"].inputs["raw"] == "$.params.raw_uri"
-    assert steps["train"].outputs == {"model": "train/model/", "returns": "train/returns/"}
+    assert steps["train"].outputs == {"model": "train/model/"}
 
 
 def test_rendered_report_names_params_steps_and_handoffs(example_assembly: Assembly) -> None:

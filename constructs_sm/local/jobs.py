@@ -49,6 +49,10 @@ _STDERR_TAIL: Final = 800
 _INHERITED_ENV: Final = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
 
 
+#: SageMaker keeps the first 1 KB of a job's /opt/ml/output/message as its ExitMessage.
+MAX_EXIT_MESSAGE: Final = 1024
+
+
 class JobStoppedError(Exception):
     """The job was stopped (StopProcessingJob) while its process was running."""
 
@@ -190,13 +194,11 @@ class LocalJob:
                 outcome.failure_reason = failure_reason(
                     code, _tail(self.host_dir(host) / "logs" / "stderr.log", _STDERR_TAIL)
                 )
-                outcome.exit_message = outcome.failure_reason
             else:
                 self._upload_outputs()
                 outcome.status = "Completed"
-        except JobStoppedError as stopped:
+        except JobStoppedError:
             outcome.status = "Stopped"
-            outcome.exit_message = str(stopped)
         except subprocess.TimeoutExpired:
             outcome.status = "Failed"
             outcome.failure_reason = (
@@ -206,12 +208,26 @@ class LocalJob:
         except Exception as error:  # a broken request or S3 problem fails the job, as in AWS
             outcome.status = "Failed"
             outcome.failure_reason = f"ClientError: {error}"[:MAX_FAILURE_REASON]
+        outcome.exit_message = self.exit_message()
         outcome.ended = time.time()
         return outcome
 
+    def exit_message(self) -> str | None:
+        """The job's ExitMessage as SageMaker makes it: each host's /opt/ml/output/message
+        concatenated, then cut to 1 KB ("Save and Access Metadata Information About Your
+        Processing Job", SageMaker developer guide); None when no host wrote one."""
+        parts = []
+        for host in self.hosts:
+            message = self.host_dir(host) / "output" / "message"
+            if message.is_file():
+                parts.append(message.read_bytes())
+        if not parts:
+            return None
+        return b"".join(parts)[:MAX_EXIT_MESSAGE].decode("utf-8", errors="replace")
+
     def _prepare(self, host: str) -> None:
         root = self.host_dir(host)
-        for sub in ("config", "logs", "processing/input", "processing/output"):
+        for sub in ("config", "logs", "output", "processing/input", "processing/output"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         config = {
             key: value for key, value in self.request.items() if key not in ("Tags", "RoleArn")

@@ -26,12 +26,12 @@ from typing import Any, Final
 
 import botocore.exceptions
 
-from constructs_sm.layout import execution_key
+from constructs_sm.layout import RETURNS_STEP, execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import split_s3_uri
 from constructs_sm.report import walk_states
-from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, SPEC_FILE, STEP_ENV
+from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, SPEC_FILE, SPECS_DIR, STEP_ENV
 
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 #: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
@@ -194,7 +194,10 @@ def declared_params(emulator: Emulator, pipeline: PipelineInfo) -> dict[str, Any
             bucket, key = split_s3_uri(uri)
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             with zipfile.ZipFile(io.BytesIO(body)) as archive:
-                spec = json.loads(archive.read(SPEC_FILE))
+                # The pipeline's bundle holds csm_steps/<step>.json (every step's spec
+                # declares all the pipeline's parameters); a single step's, csm_step.json.
+                names = [n for n in archive.namelist() if n.startswith(f"{SPECS_DIR}/")]
+                spec = json.loads(archive.read(names[0] if names else SPEC_FILE))
         except (ValueError, KeyError, zipfile.BadZipFile, botocore.exceptions.ClientError):
             continue
         params = spec.get("params") if isinstance(spec, dict) else None
@@ -453,7 +456,7 @@ def _collect_values(
         if result.status != "Completed":
             continue
         # Every host's file (values-<host>.json), merged.
-        prefix = pipeline.key(execution, step, RETURNS_CHANNEL)
+        prefix = pipeline.key(execution, RETURNS_STEP, step)
         for key, _ in list_tree(emulator, pipeline.bucket, prefix):
             try:
                 body = s3.get_object(Bucket=pipeline.bucket, Key=prefix + key)["Body"].read()

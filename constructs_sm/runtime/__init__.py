@@ -64,6 +64,7 @@ from constructs_sm.runtime._constants import (
     SPEC_ENV,
     SPEC_FILE,
     SPEC_VERSION,
+    SPECS_DIR,
     STEP_ENV,
     TYPES,
     returns_file_name,
@@ -78,7 +79,7 @@ from constructs_sm.runtime._errors import (
 from constructs_sm.runtime._job import current_host, hosts, job_config, job_name
 from constructs_sm.runtime._parameters import Params, env, params
 from constructs_sm.runtime._returns import MAX_RETURNED_STRING as MAX_RETURNED_STRING
-from constructs_sm.runtime._returns import emit, start_returns
+from constructs_sm.runtime._returns import emit, finish_returns, start_returns
 from constructs_sm.runtime._spec import spec, step_name
 from constructs_sm.runtime._values import Value, convert, parse_env_string
 
@@ -91,6 +92,7 @@ __all__ = [
     "PARAMS_FILE",
     "PIPELINE_ENV",
     "RETURNS_CHANNEL",
+    "SPECS_DIR",
     "SPEC_ENV",
     "SPEC_FILE",
     "SPEC_VERSION",
@@ -106,6 +108,7 @@ __all__ = [
     "current_host",
     "emit",
     "env",
+    "finish_returns",
     "hosts",
     "input_dir",
     "job_config",

@@ -12,6 +12,13 @@ SPEC_FILE = "csm_step.json"
 """Name of the step spec inside the code zip."""
 SPEC_VERSION = 1
 """The spec ``version`` this runtime understands."""
+SPECS_DIR = "csm_steps"
+"""Where a pipeline's code bundle keeps each step's spec: ``csm_steps/<step>.json``."""
+MESSAGE_FILE = "output/message"
+"""Below the container root: SageMaker puts this file's first 1 KB in the job's
+ExitMessage, through which a single-host step returns its values."""
+MAX_MESSAGE_BYTES = 1024
+"""The size of a job's ExitMessage."""
 PARAMS_CHANNEL = "params"
 """Reserved input channel holding :data:`PARAMS_FILE`."""
 PARAMS_FILE = "params.json"

@@ -7,11 +7,17 @@ removed or replaced between two :func:`emit` calls.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from constructs_sm.runtime._constants import RETURNS_CHANNEL, returns_file_name
+from constructs_sm.runtime._constants import (
+    MAX_MESSAGE_BYTES,
+    MESSAGE_FILE,
+    RETURNS_CHANNEL,
+    returns_file_name,
+)
 from constructs_sm.runtime._errors import ReturnValueError
 from constructs_sm.runtime._files import container_root, read_json_object, write_json_atomically
 from constructs_sm.runtime._job import current_host
@@ -80,8 +86,36 @@ def emit(**values: object) -> None:
     merged: dict[str, Any] = read_json_object(path, ReturnValueError) or {}
     merged.update(emitted)
     merged.update(checked)
+    message = _message(merged) if _through_message(current) else None
     write_json_atomically(path, merged)
+    if message is not None:
+        _write_message(message)
     emitted.update(checked)
+
+
+def _through_message(current: dict[str, Any] | None) -> bool:
+    """Whether the values go back in the job's ExitMessage (one host; see the spec)."""
+    return current is None or current.get("returned_via", "message") == "message"
+
+
+def _message(values: Mapping[str, Any]) -> bytes:
+    """The values as the ExitMessage carries them: compact UTF-8 JSON of at most 1 KB."""
+    data = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ReturnValueError(
+            f"the returned values are {len(data)} bytes of JSON; a single-instance step "
+            f"returns at most {MAX_MESSAGE_BYTES} (SageMaker's ExitMessage): return fewer "
+            "or shorter values, or write larger results to an output channel"
+        )
+    return data
+
+
+def _write_message(data: bytes) -> None:
+    path = container_root() / MESSAGE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
 
 
 def _returns_path() -> Path:
@@ -92,9 +126,9 @@ def _returns_path() -> Path:
 def start_returns() -> None:
     """Write an empty returns file when the step declares returns (the launcher calls it).
 
-    A script that emits nothing then leaves ``{}``, and the state machine's checks fail
-    the step with ``InvalidReturnValues`` naming the missing values, instead of a
-    missing object. An existing file is kept.
+    A script that emits nothing then leaves ``{}`` (and, for a single host, an ExitMessage
+    of ``{}``), and the state machine's checks fail the step with ``InvalidReturnValues``
+    naming the missing values, instead of a missing object. An existing file is kept.
     """
     current = spec()
     if not current or not current.get("returns"):
@@ -102,3 +136,17 @@ def start_returns() -> None:
     path = _returns_path()
     if not path.exists():
         write_json_atomically(path, {})
+    if _through_message(current):
+        _write_message(_message(read_json_object(path, ReturnValueError) or {}))
+
+
+def finish_returns() -> None:
+    """Write the ExitMessage from this host's returns file (the launcher calls it when the
+    script ends, however it ends), so the message the state machine reads is always the
+    values file's, even if the script removed or replaced ``/opt/ml/output/message``."""
+    current = spec()
+    if not current or not current.get("returns") or not _through_message(current):
+        return
+    path = _returns_path()
+    values = read_json_object(path, ReturnValueError) if path.exists() else None
+    _write_message(_message(values or {}))

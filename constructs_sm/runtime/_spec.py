@@ -17,6 +17,7 @@ from constructs_sm.runtime._constants import (
     SPEC_ENV,
     SPEC_FILE,
     SPEC_VERSION,
+    SPECS_DIR,
     STEP_ENV,
     TYPES,
 )
@@ -30,6 +31,12 @@ def _spec_path() -> Path | None:
         return Path(explicit)
     code_dir = os.environ.get(CODE_DIR_ENV)
     if code_dir:
+        # A pipeline's code bundle holds every step's spec, csm_steps/<step>.json.
+        step = os.environ.get(STEP_ENV)
+        if step:
+            own = Path(code_dir) / SPECS_DIR / f"{step}.json"
+            if own.is_file():
+                return own
         return Path(code_dir) / SPEC_FILE
     return None
 

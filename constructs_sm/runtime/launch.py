@@ -60,14 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     os.environ.setdefault(_code_dir_env(), str(_CODE_DIR))
-    from constructs_sm.runtime import start_returns
+    from constructs_sm.runtime import finish_returns, start_returns
 
     start_returns()
     sys.argv = [str(script), *args[1:]]
     script_dir = str(script.parent)
     if not sys.path or sys.path[0] != script_dir:
         sys.path.insert(0, script_dir)
-    runpy.run_path(str(script), run_name="__main__")
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        finish_returns()
     return 0
 
 

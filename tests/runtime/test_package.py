@@ -192,14 +192,19 @@ def test_runtime_imports_in_a_bare_interpreter_as_the_code_zip_ships_it(
     tmp_path: Path, script: Path
 ) -> None:
     # The files exactly as the pipeline stages them for the code asset: the script, the
-    # spec, a stub constructs_sm/__init__.py and constructs_sm/runtime/*.py.
+    # step's spec (csm_steps/<step>.json), a stub constructs_sm/__init__.py and
+    # constructs_sm/runtime/*.py.
     code = tmp_path / "code"
-    shutil.copytree(stage_code(script, SPEC), code)
+    shutil.copytree(stage_code(script, SPEC, "train"), code)
     shipped = sorted(p.name for p in (code / "constructs_sm" / "runtime").iterdir())
     assert shipped == sorted(p.name for p in RUNTIME_DIR.glob("*.py"))
     ml = tmp_path / "ml"
     write_params(ml, GOOD_PARAMS)
-    environment = {runtime.ML_DIR_ENV: str(ml), runtime.CODE_DIR_ENV: str(code)}
+    environment = {
+        runtime.ML_DIR_ENV: str(ml),
+        runtime.CODE_DIR_ENV: str(code),
+        runtime.STEP_ENV: "train",
+    }
     done = subprocess.run(
         # -I: no user site, no PYTHON* variables, no script directory on sys.path;
         # -S: no site-packages at all; -B: write no __pycache__ into the copy.

@@ -1,7 +1,7 @@
 """Declares a return value and emits none; with MODE=erase, also removes the returns file.
 
-``erase`` leaves no returns file at all (even when the launcher writes ``{}`` before
-the script runs), so the state machine's read of it fails with ``S3.NoSuchKeyException``.
+``erase`` removes the returns file and the ExitMessage file the launcher wrote before
+the script ran (the launcher writes the message again when the script ends).
 """
 
 from __future__ import annotations
@@ -15,3 +15,4 @@ if runtime.env("MODE") == "erase":
     root = Path(os.environ.get("CSM_ML_DIR", "/opt/ml"))
     for path in (root / "processing" / "output" / "returns").glob("values-*.json"):
         path.unlink()
+    (root / "output" / "message").unlink(missing_ok=True)
