@@ -9,11 +9,15 @@ constructs, the definition renderer and the nag rules all read them from this mo
 from __future__ import annotations
 
 import difflib
+import functools
+import json
+import os
 import re
+import tempfile
 import unicodedata
+from importlib import metadata
+from pathlib import Path
 from typing import Final
-
-from constructs_sm.service_model import instance_types
 
 #: ProcessingInputs and ProcessingOutputConfig.Outputs: at most 10 each.
 MAX_CHANNELS: Final = 10
@@ -50,6 +54,35 @@ def has_local_storage(instance_type: object) -> bool:
     family = match.group(1)
     # m5d, c5d, r5d, m6id, g4dn, p3dn, p4d ...: a "d" after the generation digit.
     return family in _LOCAL_STORAGE_FAMILIES or bool(re.match(r"^[a-z]+\d+[a-z]*d[a-z]?$", family))
+
+
+@functools.cache
+def instance_types() -> frozenset[str]:
+    """The ``ProcessingInstanceType`` enum of the installed botocore's SageMaker model.
+
+    Loading the model costs about 0.2 s, so the enum is cached on disk per botocore
+    version (a new botocore brings its new instance types).
+    """
+    cache = (
+        Path(tempfile.gettempdir())
+        / "constructs-sm-cache"
+        / f"instance-types-botocore-{metadata.version('botocore')}.json"
+    )
+    try:
+        return frozenset(json.loads(cache.read_text()))
+    except (OSError, ValueError):
+        pass
+    from constructs_sm.service_model import instance_types as from_model
+
+    known = from_model()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = cache.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(json.dumps(sorted(known)))
+        staging.replace(cache)
+    except OSError:  # a read-only temporary directory: no cache, same answer
+        pass
+    return known
 
 
 def instance_type_problem(instance_type: object) -> str | None:

@@ -60,10 +60,11 @@ from constructs_sm.model import (
     literal_type,
     shown,
 )
-from constructs_sm.nag.acknowledge import acknowledge
+from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
+    INLINE_POLICY_REASON,
     Arns,
     SharedAccess,
     allow_log_encryption,
@@ -250,6 +251,11 @@ class ProcessingPipeline(Construct):
         self._steps_policy: iam.ManagedPolicy | None = None
         self._code_asset: s3_assets.Asset | None = None
         self._machine_reads_returns = False
+        # The findings every role the pipeline creates shares, acknowledged once for the
+        # pipeline (not per role): inline policies, and the prefix grants of the step
+        # roles (IamStepObjectAccess still checks that each reaches only its channels).
+        acknowledge(self, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
+        self._prefix_findings: set[str] = set()
         _Finalizer(self, "CodeBundle")
         self._log_group = logs.LogGroup(
             self,
@@ -515,9 +521,9 @@ class ProcessingPipeline(Construct):
             shared=self._shared_policy(),
             description=f"Execution role of step {name} of pipeline {self._name}",
         )
-        findings = self._findings.findings(access, channel_bucket_arn=self._bucket_arn)
-        if findings:
-            acknowledge(role, findings, PREFIX_GRANT_REASON)
+        self._prefix_findings.update(
+            self._findings.findings(access, channel_bucket_arn=self._bucket_arn)
+        )
         return role
 
     def _grant_passed_role(self, role: iam.IRole, access: StepAccess) -> None:
@@ -568,6 +574,8 @@ class ProcessingPipeline(Construct):
             fill_steps_policy(self._shared_policy(), arns=self._arns, access=access)
         if self._machine_reads_returns:
             self._storage.grant_read(self._role, returns_reading_prefix(self._name))
+        if self._prefix_findings:
+            acknowledge(self, sorted(self._prefix_findings), PREFIX_GRANT_REASON)
 
     @property
     def job_prefix(self) -> str:

@@ -23,7 +23,6 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_sm.nag.acknowledge import (
-    INLINE_POLICY_FINDINGS,
     acknowledge,
     acknowledge_wildcards,
     skip_checkov,
@@ -53,7 +52,7 @@ _ENI_ACTIONS = (
     "ec2:DescribeVpcs",
 )
 
-_INLINE_POLICY_REASON = (
+INLINE_POLICY_REASON = (
     "The role's permissions are an inline policy generated for this one role from the "
     "exact prefixes, jobs and image it uses; a customer managed policy would be a "
     "separately attachable copy of the same statements (and is limited to 6,144 "
@@ -89,12 +88,6 @@ class Arns:
     def roles_under(self, path: str) -> str:
         """Every role whose IAM path is ``path`` (``/constructs-sm/<hash>/``)."""
         return f"arn:{self.partition}:iam::{self.account}:role{path}*"
-
-
-def acknowledge_inline_policy(role: iam.IRole) -> None:
-    """Acknowledge the compliance packs' inline-policy findings on a role we create."""
-    if isinstance(role, Construct):
-        acknowledge(role, INLINE_POLICY_FINDINGS, _INLINE_POLICY_REASON)
 
 
 def attach_wildcard_policy(
@@ -143,7 +136,8 @@ def create_step_role(
     ``channels`` is the inline policy document of the step's S3 access
     (constructs_sm.grants); ``shared`` the pipeline's managed policy with what every step
     needs. The role lives under the pipeline's IAM ``path``, by which the state machine
-    may pass it (and only its siblings) to SageMaker.
+    may pass it (and only its siblings) to SageMaker. Its inline policy's findings are
+    acknowledged once for the whole pipeline (the caller's job).
     """
     principal = iam.ServicePrincipal(SAGEMAKER).with_conditions(
         _confused_deputy(arns.account, arns.processing_jobs(job_prefix))
@@ -157,7 +151,6 @@ def create_step_role(
         inline_policies={"Channels": iam.PolicyDocument.from_json(channels)},
         managed_policies=[shared],
     )
-    acknowledge_inline_policy(role)
     return role
 
 
@@ -338,7 +331,6 @@ def create_state_machine_role(
         assumed_by=principal,
         description="Runs the pipeline's SageMaker processing jobs",
     )
-    acknowledge_inline_policy(role)
     return role
 
 
