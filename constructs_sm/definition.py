@@ -29,7 +29,14 @@ from constructs_sm.params import (
     validation_states,
 )
 from constructs_sm.plan import Plan, plan
-from constructs_sm.retries import JOB_RETRIES, S3_RETRIES, failure_states, retry_states
+from constructs_sm.retries import (
+    JOB_RETRIES,
+    S3_RETRIES,
+    RetryScope,
+    failure_states,
+    scope_retry_states,
+    step_retry_states,
+)
 from constructs_sm.returned import result_selector, returned_states
 
 #: Time a job may spend starting (instance provisioning, image pull, input download)
@@ -45,20 +52,25 @@ _SUCCEEDED: Final = "Pipeline: succeeded"
 
 
 def step_states(
-    settings: JobSettings, *, partition: str, next_state: str | None, failed_state: str
+    settings: JobSettings,
+    *,
+    partition: str,
+    next_state: str | None,
+    scope: RetryScope,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """The states of one step: the job, then reading and checking its returned values.
 
     Returns the first state's name and the states; the last state goes to
-    ``next_state`` (or ends the branch when None). Errors are caught into
-    ``failed_state`` (see ``retries.failure_states``), a processing job's after the retry
-    policy of :mod:`constructs_sm.retries` decided not to run it again.
+    ``next_state`` (or ends the branch when None). A processing job's errors go to the
+    retry policy of :mod:`constructs_sm.retries`, whose states the steps of ``scope``
+    share (:func:`~constructs_sm.retries.scope_retry_states`, added by the caller); other
+    errors end in the scope's failure states.
     """
     step = settings.step
     run = f"Run {step}"
     states: dict[str, dict[str, Any]] = {}
-    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed_state}]
-    classify, retrying = retry_states(step, task=run, failed_state=failed_state)
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": scope.failed}]
+    classify, retrying = step_retry_states(step, task=run, scope=scope)
     task: dict[str, Any] = {
         "Type": "Task",
         "Resource": f"arn:{partition}:states:::sagemaker:createProcessingJob.sync",
@@ -109,7 +121,10 @@ class _DefinitionBuilder:
         self.settings = settings
         self.partition = partition
         self.parallels = 0
+        self.branches = 0
         self.names: set[str] = set()
+        #: The steps emitted in each scope so far.
+        self.scope_steps: dict[RetryScope, list[str]] = {}
 
     def put(self, states: dict[str, Any], new: Mapping[str, Any]) -> None:
         """Add states; state names must be unique across the whole state machine."""
@@ -121,22 +136,21 @@ class _DefinitionBuilder:
             self.names.add(name)
             states[name] = state
 
-    def emit(self, node: Plan, next_state: str | None, states: dict[str, Any]) -> str:
+    def emit(
+        self, node: Plan, next_state: str | None, states: dict[str, Any], scope: RetryScope
+    ) -> str:
         if isinstance(node, str):
-            failed = f"{node} failed"
             first, step = step_states(
-                self.settings[node],
-                partition=self.partition,
-                next_state=next_state,
-                failed_state=failed,
+                self.settings[node], partition=self.partition, next_state=next_state, scope=scope
             )
-            self.put(states, {**failure_states(failed), **step})
+            self.put(states, step)
+            self.scope_steps.setdefault(scope, []).append(node)
             return first
         kind, parts = node
         if kind == "seq":
             following = next_state
             for part in reversed(parts):
-                following = self.emit(part, following, states)
+                following = self.emit(part, following, states, scope)
             assert following is not None
             return following
         if len(parts) > _MAX_BRANCHES:
@@ -146,8 +160,11 @@ class _DefinitionBuilder:
         name = f"Parallel {self.parallels}"
         branches = []
         for part in parts:
+            self.branches += 1
+            branch = RetryScope.of_branch(self.branches)
             branch_states: dict[str, Any] = {}
-            start = self.emit(part, None, branch_states)
+            start = self.emit(part, None, branch_states, branch)
+            self.close(branch, branch_states)
             branches.append({"StartAt": start, "States": branch_states})
         state: dict[str, Any] = {
             "Type": "Parallel",
@@ -165,6 +182,12 @@ class _DefinitionBuilder:
             state["Next"] = next_state
         self.put(states, {name: state})
         return name
+
+    def close(self, scope: RetryScope, states: dict[str, Any]) -> None:
+        """Add the states the steps of ``scope`` share (its failure states at least)."""
+        steps = self.scope_steps.get(scope)
+        shared = scope_retry_states(scope, steps) if steps else failure_states(scope.failed)
+        self.put(states, shared)
 
 
 def build_definition(
@@ -201,7 +224,7 @@ def build_definition(
                         "bucket": bucket_name,
                         "pipeline": pipeline,
                         "execution.$": "$$.Execution.Name",
-                        # Attempts of each step's job (retries.retry_states counts them).
+                        # Attempts of each step's job (see constructs_sm.retries).
                         "retries": {name: {"n": 0} for name in steps},
                     },
                     "steps": {},
@@ -215,7 +238,8 @@ def build_definition(
     step_states_: dict[str, Any] = {}
     # The last step ends the execution itself (no Succeed state to enter: one transition
     # fewer per execution).
-    first_step = builder.emit(schedule, None, step_states_) if schedule else _SUCCEEDED
+    top = RetryScope(failed=_FAILED)
+    first_step = builder.emit(schedule, None, step_states_, top) if schedule else _SUCCEEDED
     builder.put(
         states,
         {
@@ -242,7 +266,7 @@ def build_definition(
         },
     )
     states.update(step_states_)
-    builder.put(states, failure_states(_FAILED))
+    builder.close(top, states)
     if schedule is None:
         builder.put(states, {_SUCCEEDED: {"Type": "Succeed"}})
     definition: dict[str, Any] = {

@@ -32,6 +32,17 @@ MAX_SUBNETS: Final = 16
 MAX_SECURITY_GROUPS: Final = 5
 #: StoppingCondition.MaxRuntimeInSeconds: 1 to 777,600 (9 days).
 MAX_RUNTIME_LIMIT: Final = 777_600
+#: CreateStateMachine ``definition``: at most 1,048,576 characters (the Step Functions API
+#: model's ``Definition`` shape; "Maximum size of state machine definition: 1 MB", a hard
+#: quota, https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+MAX_DEFINITION_CHARS: Final = 1_048_576
+#: A Step Functions API request is at most 1 MB in all (the same quotas page): the
+#: definition travels JSON-escaped inside it, next to the name, role and logging settings.
+MAX_REQUEST_BYTES: Final = 1_048_576
+#: CloudFormation: at most 500 resources and 1,000,000 bytes per template
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+MAX_STACK_RESOURCES: Final = 500
+MAX_TEMPLATE_BYTES: Final = 1_000_000
 #: ProcessingJobName: 1-63 characters of this pattern, unique per account and region.
 JOB_NAME: Final = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 #: S3Uri of a processing input or output (at most 1024 characters).

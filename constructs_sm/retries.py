@@ -25,14 +25,22 @@ A Retrier matches error names only, never causes, so the policy is split:
 - ``States.Timeout`` is never retried: Step Functions does not stop a ``.sync`` job when
   the task times out, so a second job would write the same output prefix.
 
-Attempts are counted in the state (``$.run.retries.<step>.n``, set to 0 for every step
-when the execution starts); the wait before the next attempt is drawn at random up to a
-cap that doubles with each attempt (``States.MathRandom``: full jitter).
+Attempts are counted per step in the state (``$.run.retries.<step>.n``, set to 0 for
+every step when the execution starts); the wait before the next attempt is drawn at random
+up to a cap that doubles with each attempt (``States.MathRandom``: full jitter).
+
+The states that decide are shared by the steps of one scope (the top level, or one branch
+of a Parallel state): a step adds a Pass that notes which step failed and its attempts
+(``<step> error``) and a Pass that counts the attempt before its task runs again
+(``Retry <step>``); the scope has one Choice on the error, the two waits, and a Choice
+that goes back to the failed step. A 200-step pipeline's definition stays within
+Step Functions' 1 MB (about 2.9 KB per step instead of 4.5 KB with states per step).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 SAGEMAKER_API_ERROR: Final = "SageMaker.AmazonSageMakerException"
@@ -83,32 +91,88 @@ def _failure_reason_is(reasons: Sequence[str]) -> dict[str, Any]:
     )
 
 
-def retry_states(
-    step: str, *, task: str, failed_state: str
-) -> tuple[str, dict[str, dict[str, Any]]]:
-    """The states that decide, from a caught error, whether ``task`` runs again.
+@dataclass(frozen=True)
+class RetryScope:
+    """The names of the error-handling states one scope's steps share.
 
-    Returns the name of the state a ``Catch [States.ALL]`` of the task goes to, and the
-    states: a Choice on the error and its cause, a Pass counting the attempt and drawing
-    the wait, and the Wait.
+    ``suffix`` tells scopes apart (state names are unique in the whole state machine):
+    empty at the top level, `` (branch 3)`` in a Parallel state's third branch. No
+    state name of a step (``Run <step>``, ``<step> error``, ``Retry <step>``) can equal
+    one of these: a step name has no space.
     """
-    classify = f"Classify {step} error"
-    throttled, capacity = f"Back off {step}", f"Wait for capacity {step}"
-    wait = f"Wait to retry {step}"
-    counter = f"$.run.retries.{step}"
-    attempts = f"{counter}.n"
+
+    suffix: str = ""
+    failed: str = "Pipeline: failed"
+
+    @classmethod
+    def of_branch(cls, number: int) -> RetryScope:
+        suffix = f" (branch {number})"
+        return cls(suffix, f"Pipeline: failed{suffix}")
+
+    @property
+    def classify(self) -> str:
+        return f"Classify the error{self.suffix}"
+
+    @property
+    def throttled(self) -> str:
+        return f"Back off{self.suffix}"
+
+    @property
+    def capacity(self) -> str:
+        return f"Wait for capacity{self.suffix}"
+
+    @property
+    def wait(self) -> str:
+        return f"Wait to retry{self.suffix}"
+
+    @property
+    def dispatch(self) -> str:
+        return f"Retry the failed step{self.suffix}"
+
+
+#: Where a caught error of a processing task is noted: which step, how many attempts.
+FAILING: Final = "$.run.failing"
+
+
+def step_retry_states(step: str, *, task: str, scope: RetryScope) -> tuple[str, dict[str, Any]]:
+    """A step's own error-handling states: the target of its task's ``Catch
+    [States.ALL]`` (noting the step and its attempts for the scope's Choice) and the
+    state that counts the attempt and runs ``task`` again."""
+    caught, again = f"{step} error", f"Retry {step}"
+    return caught, {
+        caught: {
+            "Type": "Pass",
+            "Parameters": {"step": step, "n.$": f"$.run.retries.{step}.n"},
+            "ResultPath": FAILING,
+            "Next": scope.classify,
+        },
+        again: {
+            "Type": "Pass",
+            "Parameters": {"n.$": f"{FAILING}.n"},
+            "ResultPath": f"$.run.retries.{step}",
+            "Next": task,
+        },
+    }
+
+
+def scope_retry_states(scope: RetryScope, steps: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The states ``steps`` (each with :func:`step_retry_states`) share: a Choice on the
+    error and its cause, a Pass that counts the attempt and draws the wait (one per kind
+    of retry), the Wait, and a Choice back to the failed step; plus the scope's failure
+    states (:func:`failure_states`)."""
+    attempts = f"{FAILING}.n"
     states: dict[str, dict[str, Any]] = {
-        classify: {
+        scope.classify: {
             "Type": "Choice",
             "Choices": [
-                {"Not": {"Variable": "$.error.Cause", "IsPresent": True}, "Next": failed_state},
+                {"Not": {"Variable": "$.error.Cause", "IsPresent": True}, "Next": scope.failed},
                 {
                     "And": [
                         {"Variable": "$.error.Error", "StringEquals": SAGEMAKER_API_ERROR},
                         {"Not": _cause_matches("ValidationException")},
                         {"Variable": attempts, "NumericLessThan": len(THROTTLING_CAPS)},
                     ],
-                    "Next": throttled,
+                    "Next": scope.throttled,
                 },
                 {
                     "And": [
@@ -116,28 +180,45 @@ def retry_states(
                         _failure_reason_is(TRANSIENT_FAILURES),
                         {"Variable": attempts, "NumericLessThan": len(CAPACITY_CAPS)},
                     ],
-                    "Next": capacity,
+                    "Next": scope.capacity,
                 },
             ],
-            "Default": failed_state,
+            "Default": scope.failed,
         },
     }
-    for name, caps, low in ((throttled, THROTTLING_CAPS, 1), (capacity, CAPACITY_CAPS, 60)):
+    for name, caps, low in (
+        (scope.throttled, THROTTLING_CAPS, 1),
+        (scope.capacity, CAPACITY_CAPS, 60),
+    ):
         array = ", ".join(str(cap) for cap in caps)
         states[name] = {
             "Type": "Pass",
             "Parameters": {
+                "step.$": f"{FAILING}.step",
                 "n.$": f"States.MathAdd({attempts}, 1)",
                 "seconds.$": (
                     f"States.MathRandom({low}, States.ArrayGetItem(States.Array({array}), "
                     f"{attempts}))"
                 ),
             },
-            "ResultPath": counter,
-            "Next": wait,
+            "ResultPath": FAILING,
+            "Next": scope.wait,
         }
-    states[wait] = {"Type": "Wait", "SecondsPath": f"{counter}.seconds", "Next": task}
-    return classify, states
+    states[scope.wait] = {
+        "Type": "Wait",
+        "SecondsPath": f"{FAILING}.seconds",
+        "Next": scope.dispatch,
+    }
+    states[scope.dispatch] = {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": f"{FAILING}.step", "StringEquals": step, "Next": f"Retry {step}"}
+            for step in steps
+        ],
+        "Default": scope.failed,
+    }
+    states.update(failure_states(scope.failed))
+    return states
 
 
 def failure_states(name: str) -> dict[str, dict[str, Any]]:

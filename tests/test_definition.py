@@ -6,13 +6,14 @@ import pytest
 
 from constructs_sm.definition import _DefinitionBuilder, step_states
 from constructs_sm.model import Resources
+from constructs_sm.retries import RetryScope
 from constructs_sm.returned import INVALID_RETURN_VALUES
 from tests.samples import sample_settings
 
 
 def test_step_states_with_returns() -> None:
     first, states = step_states(
-        sample_settings(), partition="aws", next_state="After", failed_state="train failed"
+        sample_settings(), partition="aws", next_state="After", scope=RetryScope()
     )
     assert first == "Run train"
     task = states["Run train"]
@@ -25,10 +26,11 @@ def test_step_states_with_returns() -> None:
     ]
     assert task["Retry"][0]["JitterStrategy"] == "FULL"
     assert task["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Classify train error"}
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "train error"}
     ]
-    assert states["Classify train error"]["Default"] == "train failed"
-    assert states["Wait to retry train"]["Next"] == "Run train"
+    # The decision is the scope's (shared by its steps); the step notes who failed.
+    assert states["train error"]["Next"] == "Classify the error"
+    assert states["Retry train"]["Next"] == "Run train"
     # One host: the values come back in the ExitMessage, parsed by the task itself.
     assert task["ResultSelector"]["returned"] == {"values.$": "States.StringToJson($.ExitMessage)"}
     check = states[task["Next"]]
@@ -43,7 +45,7 @@ def test_step_states_with_returns() -> None:
 
 def test_several_hosts_return_values_read_from_s3_and_merged() -> None:
     settings = sample_settings(resources=Resources(instance_count=3))
-    _, states = step_states(settings, partition="aws", next_state="After", failed_state="f")
+    _, states = step_states(settings, partition="aws", next_state="After", scope=RetryScope())
     task = states["Run train"]
     assert task["ResultSelector"]["hosts.$"] == "States.ArrayRange(1, 3, 1)"
     read = states[task["Next"]]
@@ -65,17 +67,11 @@ def test_several_hosts_return_values_read_from_s3_and_merged() -> None:
 
 def test_step_states_end_a_branch() -> None:
     _, states = step_states(
-        sample_settings(returns={}), partition="aws", next_state=None, failed_state="f"
+        sample_settings(returns={}), partition="aws", next_state=None, scope=RetryScope()
     )
-    assert set(states) == {
-        "Run train",
-        "Classify train error",
-        "Back off train",
-        "Wait for capacity train",
-        "Wait to retry train",
-    }
+    assert set(states) == {"Run train", "train error", "Retry train"}
     assert states["Run train"]["End"] is True
-    _, states = step_states(sample_settings(), partition="aws", next_state=None, failed_state="f")
+    _, states = step_states(sample_settings(), partition="aws", next_state=None, scope=RetryScope())
     assert states["Check train values"]["Default"] == "train done"
     assert states["train done"] == {"Type": "Succeed"}
 

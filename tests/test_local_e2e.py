@@ -35,7 +35,7 @@ from constructs_sm.local.runner import (
     start,
     watch,
 )
-from constructs_sm.retries import CAPACITY_CAPS, failure_states
+from constructs_sm.retries import CAPACITY_CAPS, RetryScope, failure_states
 
 ROOT = Path(__file__).resolve().parents[1]
 #: moto warns about the resource types it skips each time it parses a stack's template
@@ -496,13 +496,35 @@ def test_throttled_calls_are_retried_with_backoff(deployed: Deployed, fast: Emul
     assert result.succeeded, result.cause
     assert fault.fired == 2
     events = _history(fast, result)
-    assert _entered(events, "Back off first") == 2
+    # The scope's shared states back off, then run the failed step's task again.
+    assert _entered(events, RetryScope().throttled) == 2
+    assert _entered(events, "Retry first") == 2
     assert _entered(events, "Run first") == 3
     failures = [e for e in events if e["type"] == "TaskFailed"]
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == [
         "SageMaker.AmazonSageMakerException"
     ] * 2
     assert "Error Code: ThrottlingException" in failures[0]["taskFailedEventDetails"]["cause"]
+
+
+def test_a_throttled_call_in_a_parallel_branch_is_retried_there(
+    deployed: Deployed, fast: Emulator
+) -> None:
+    """Each branch has its own shared retry states; the retry runs the branch's step."""
+    fault = fast.inject(Fault("throttling", step="left", times=1))
+    result = run(deployed, "Probe", {})
+    assert result.succeeded, result.cause
+    assert fault.fired == 1
+    events = _history(fast, result)
+    backed_off = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in events
+        if e["type"].endswith("StateEntered")
+        and e["stateEnteredEventDetails"]["name"].startswith("Back off")
+    ]
+    assert len(backed_off) == 1 and backed_off[0].startswith("Back off (branch ")
+    assert _entered(events, "Retry left") == 1
+    assert (_entered(events, "Run left"), _entered(events, "Run right")) == (2, 1)
 
 
 def test_a_rejected_request_is_not_retried(deployed: Deployed, fast: Emulator) -> None:
@@ -512,7 +534,8 @@ def test_a_rejected_request_is_not_retried(deployed: Deployed, fast: Emulator) -
     assert "Error Code: ValidationException" in (result.cause or "")
     events = _history(fast, result)
     assert _entered(events, "Run first") == 1
-    assert _entered(events, "Back off first") == 0
+    assert _entered(events, RetryScope().throttled) == 0
+    assert _entered(events, "Retry first") == 0
 
 
 def test_a_quota_error_is_retried_by_the_tasks_retrier(deployed: Deployed, fast: Emulator) -> None:
@@ -535,7 +558,9 @@ def test_a_capacity_failure_runs_a_new_job(deployed: Deployed, fast: Emulator) -
     jobs = [j for j in _jobs_of(deployed, "Probe", "first") if j.processing_job_name not in before]
     assert sorted(j.processing_job_status for j in jobs) == ["Completed", "Failed"]
     assert len({j.processing_job_name for j in jobs}) == 2, "the retry has a new job name"
-    assert _entered(_history(fast, result), "Wait for capacity first") == 1
+    events = _history(fast, result)
+    assert _entered(events, RetryScope().capacity) == 1
+    assert _entered(events, "Retry first") == 1
 
 
 @pytest.mark.parametrize("reason", ["AlgorithmError: exit code 1", "ClientError: bad input"])

@@ -10,9 +10,13 @@ from constructs_sm.retries import (
     CAPACITY_CAPS,
     JOB_RETRIES,
     THROTTLING_CAPS,
+    RetryScope,
     failure_states,
-    retry_states,
+    scope_retry_states,
+    step_retry_states,
 )
+
+SCOPE = RetryScope.of_branch(2)
 
 THROTTLED = (
     "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: "
@@ -39,7 +43,7 @@ def _glob(pattern: str, text: str) -> bool:
 
 
 def _evaluate(rule: dict[str, Any], state: dict[str, Any]) -> bool:
-    """The subset of Choice rules retry_states uses, against a state."""
+    """The subset of Choice rules the retry states use, against a state."""
     if "And" in rule:
         return all(_evaluate(r, state) for r in rule["And"])
     if "Or" in rule:
@@ -63,29 +67,37 @@ def _evaluate(rule: dict[str, Any], state: dict[str, Any]) -> bool:
     raise AssertionError(f"unexpected rule {rule}")
 
 
-def _decide(error: str, cause: str | None, attempts: int = 0) -> str:
-    first, states = retry_states("train", task="Run train", failed_state="train failed")
-    state: dict[str, Any] = {
-        "error": {"Error": error} | ({"Cause": cause} if cause is not None else {}),
-        "run": {"retries": {"train": {"n": attempts}}},
-    }
-    for choice in states[first]["Choices"]:
-        if _evaluate(choice, state):
+def _choose(state: dict[str, Any], data: dict[str, Any]) -> str:
+    for choice in state["Choices"]:
+        if _evaluate(choice, data):
             return str(choice["Next"])
-    return str(states[first]["Default"])
+    return str(state["Default"])
+
+
+def _decide(error: str, cause: str | None, attempts: int = 0) -> str:
+    """Where a caught error of step train goes once its Pass noted the attempts."""
+    caught, own = step_retry_states("train", task="Run train", scope=SCOPE)
+    assert own[caught]["Parameters"] == {"step": "train", "n.$": "$.run.retries.train.n"}
+    assert own[caught]["ResultPath"] == "$.run.failing"
+    shared = scope_retry_states(SCOPE, ["train", "eval"])
+    data: dict[str, Any] = {
+        "error": {"Error": error} | ({"Cause": cause} if cause is not None else {}),
+        "run": {"failing": {"step": "train", "n": attempts}},
+    }
+    return _choose(shared[own[caught]["Next"]], data)
 
 
 @pytest.mark.parametrize(
     ("error", "cause", "decision"),
     [
-        ("SageMaker.AmazonSageMakerException", THROTTLED, "Back off train"),
-        ("SageMaker.AmazonSageMakerException", INVALID, "train failed"),
-        ("States.TaskFailed", _job_failed("CapacityError"), "Wait for capacity train"),
-        ("States.TaskFailed", _job_failed("InternalServerError", False), "Wait for capacity train"),
-        ("States.TaskFailed", _job_failed("AlgorithmError"), "train failed"),
-        ("States.TaskFailed", _job_failed("ClientError"), "train failed"),
-        ("States.Timeout", "the task timed out", "train failed"),
-        ("States.TaskFailed", None, "train failed"),
+        ("SageMaker.AmazonSageMakerException", THROTTLED, SCOPE.throttled),
+        ("SageMaker.AmazonSageMakerException", INVALID, SCOPE.failed),
+        ("States.TaskFailed", _job_failed("CapacityError"), SCOPE.capacity),
+        ("States.TaskFailed", _job_failed("InternalServerError", False), SCOPE.capacity),
+        ("States.TaskFailed", _job_failed("AlgorithmError"), SCOPE.failed),
+        ("States.TaskFailed", _job_failed("ClientError"), SCOPE.failed),
+        ("States.Timeout", "the task timed out", SCOPE.failed),
+        ("States.TaskFailed", None, SCOPE.failed),
     ],
 )
 def test_errors_are_retried_by_what_aws_says_they_are(
@@ -96,22 +108,52 @@ def test_errors_are_retried_by_what_aws_says_they_are(
 
 def test_retries_stop_after_their_attempts() -> None:
     last = len(THROTTLING_CAPS)
-    assert _decide("SageMaker.AmazonSageMakerException", THROTTLED, last - 1) == "Back off train"
-    assert _decide("SageMaker.AmazonSageMakerException", THROTTLED, last) == "train failed"
+    assert _decide("SageMaker.AmazonSageMakerException", THROTTLED, last - 1) == SCOPE.throttled
+    assert _decide("SageMaker.AmazonSageMakerException", THROTTLED, last) == SCOPE.failed
     failed = _job_failed("CapacityError")
-    assert _decide("States.TaskFailed", failed, len(CAPACITY_CAPS)) == "train failed"
+    assert _decide("States.TaskFailed", failed, len(CAPACITY_CAPS)) == SCOPE.failed
 
 
-def test_the_wait_is_jittered_and_runs_the_task_again() -> None:
-    _, states = retry_states("train", task="Run train", failed_state="train failed")
-    back_off = states["Back off train"]
-    assert back_off["ResultPath"] == "$.run.retries.train"
-    assert back_off["Parameters"]["n.$"] == "States.MathAdd($.run.retries.train.n, 1)"
+def test_the_wait_is_jittered_and_runs_the_failed_task_again() -> None:
+    shared = scope_retry_states(SCOPE, ["train", "eval"])
+    back_off = shared[SCOPE.throttled]
+    assert back_off["ResultPath"] == "$.run.failing"
+    assert back_off["Parameters"]["step.$"] == "$.run.failing.step"
+    assert back_off["Parameters"]["n.$"] == "States.MathAdd($.run.failing.n, 1)"
     assert back_off["Parameters"]["seconds.$"].startswith("States.MathRandom(1, ")
-    assert states["Wait to retry train"] == {
+    assert shared[SCOPE.wait] == {
         "Type": "Wait",
-        "SecondsPath": "$.run.retries.train.seconds",
+        "SecondsPath": "$.run.failing.seconds",
+        "Next": SCOPE.dispatch,
+    }
+    # The scope's Choice goes back to the step that failed, whose Pass keeps the count.
+    dispatch = shared[SCOPE.dispatch]
+    assert _choose(dispatch, {"run": {"failing": {"step": "eval", "n": 1}}}) == "Retry eval"
+    assert _choose(dispatch, {"run": {"failing": {"step": "train", "n": 1}}}) == "Retry train"
+    _, own = step_retry_states("train", task="Run train", scope=SCOPE)
+    assert own["Retry train"] == {
+        "Type": "Pass",
+        "Parameters": {"n.$": "$.run.failing.n"},
+        "ResultPath": "$.run.retries.train",
         "Next": "Run train",
+    }
+
+
+def test_scope_state_names_are_told_apart() -> None:
+    top, branch = RetryScope(), RetryScope.of_branch(3)
+    assert top.classify == "Classify the error" and top.failed == "Pipeline: failed"
+    assert branch.classify == "Classify the error (branch 3)"
+    assert branch.failed == "Pipeline: failed (branch 3)"
+    names = set(scope_retry_states(branch, ["a"]))
+    assert names == {
+        branch.classify,
+        branch.throttled,
+        branch.capacity,
+        branch.wait,
+        branch.dispatch,
+        branch.failed,
+        f"{branch.failed} with cause",
+        f"{branch.failed} without cause",
     }
 
 

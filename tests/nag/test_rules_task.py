@@ -42,6 +42,27 @@ _CHOICE: dict[str, Any] = {
     "Default": "Failed",
 }
 
+_OTHER_TASK = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+
+
+def _dispatch(*targets: str) -> dict[str, Any]:
+    """A Choice on the failed step, as a scope's steps share it (constructs_sm.retries)."""
+    return {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.failing", "StringEquals": t, "Next": f"Retry {t}"} for t in targets
+        ],
+        "Default": "Failed",
+    }
+
+
+_RETRIES = {
+    "Retry Job": {"Type": "Pass", "Next": "Job"},
+    "Retry Other": {"Type": "Pass", "Next": "Other"},
+    "Other": _OTHER_TASK,
+    "Failed": _FAIL,
+}
+
 #: Change to the compliant pipeline -> the findings on its state machine.
 CASES: dict[str, tuple[Callable[[Pipeline], None], dict[str, list[str]]]] = {
     "Compliant": (lambda p: None, {}),
@@ -95,6 +116,14 @@ CASES: dict[str, tuple[Callable[[Pipeline], None], dict[str, list[str]]]] = {
         _catch_to(
             {"Handle": {**_CHOICE, "Default": "Done"}, "Failed": _FAIL, "Done": {"Type": "Succeed"}}
         ),
+        {"TaskCatch": ["Job"]},
+    ),
+    "CatchToSharedRetryDispatch": (
+        _catch_to({"Handle": _dispatch("Job", "Other"), **_RETRIES}),
+        {},
+    ),
+    "CatchToDispatchOfAnotherTaskOnly": (
+        _catch_to({"Handle": _dispatch("Other"), **_RETRIES}),
         {"TaskCatch": ["Job"]},
     ),
     "CatchToALoop": (

@@ -45,7 +45,7 @@ REQUIRED_RETRIES: Final = ("SageMaker.ResourceLimitExceededException",)
 #: running (a second one would write the same outputs); AmazonSageMakerException is also a
 #: rejected request (ValidationException); a failed job (States.TaskFailed) also failed
 #: for its code (AlgorithmError, ClientError). Those are retried by their cause, through
-#: the Catch (constructs_sm.retries.retry_states).
+#: the Catch (constructs_sm.retries.scope_retry_states).
 NEVER_RETRIED: Final = (
     "States.ALL",
     "States.Timeout",
@@ -146,7 +146,9 @@ def _leads_to_fail(
     states: Mapping[str, Any], name: Any, seen: set[str], task: Mapping[str, Any]
 ) -> bool:
     """True if every path from state ``name`` (Next, Choice branches) ends in a Fail state
-    or runs ``task`` again (a retry, whose next error that same Catch handles)."""
+    or runs ``task`` again (a retry, whose next error that same Catch handles); of a
+    Choice that runs ``task`` again, a branch may instead run another task again (a retry
+    dispatch several tasks share)."""
     state = states.get(name) if isinstance(name, str) else None
     if state is task:
         return True
@@ -159,10 +161,33 @@ def _leads_to_fail(
     if kind == "Choice":
         targets = [c.get("Next") for c in as_list(state.get("Choices")) if isinstance(c, dict)]
         targets += [state["Default"]] if "Default" in state else []
-        return bool(targets) and all(_leads_to_fail(states, t, seen, task) for t in targets)
+        ending = [_leads_to_fail(states, t, seen, task) for t in targets]
+        if bool(targets) and all(ending):
+            return True
+        # A retry dispatch shared by several tasks (constructs_sm.retries.scope_retry_states):
+        # one branch runs this task again, each other one a Fail or another task again.
+        reached = [_task_after_passes(states, t) for t in targets]
+        return any(r is task for r in reached) and all(
+            ends or (r is not None and r is not task)
+            for ends, r in zip(ending, reached, strict=True)
+        )
     if kind == "Succeed" or state.get("End") or "Next" not in state:
         return False
     return _leads_to_fail(states, state["Next"], seen, task)
+
+
+def _task_after_passes(states: Mapping[str, Any], name: Any) -> Mapping[str, Any] | None:
+    """The Task state that state ``name`` leads to through Pass states alone, or None."""
+    seen: set[str] = set()
+    while isinstance(name, str) and name not in seen:
+        seen.add(name)
+        state = states.get(name)
+        if not isinstance(state, dict) or state.get("Type") not in ("Task", "Pass"):
+            return None
+        if state["Type"] == "Task":
+            return state
+        name = state.get("Next")
+    return None
 
 
 CATCH: Final = Rule(
