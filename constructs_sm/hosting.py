@@ -3,8 +3,8 @@
 Which definition does CloudFormation read, and from where? A definition of a few dozen
 steps is the state machine's ``DefinitionString``, so ``cdk diff`` and a review of the
 template show every change. A larger one would not fit: CloudFormation refuses a template
-over 1,000,000 bytes, and a 200-step pipeline's definition alone is about 0.9 MB (each
-processing step's Task state, with its retry and failure states, is about 4.5 KB). Above
+over 1,000,000 bytes, and a 200-step pipeline's definition alone is about 0.7 MB (a
+processing step's states take about 3 KB), next to 0.3 MB of step roles. Above
 :data:`DEFAULT_INLINE_LIMIT` characters (``constructs-sm:definitionInlineLimit`` in the CDK
 context overrides it; ``0`` hosts every definition in S3) the definition is a file asset
 that the state machine's ``DefinitionS3Location`` names, and every CDK token in it (role
@@ -13,7 +13,10 @@ from ``DefinitionSubstitutions`` when it creates the state machine
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-stepfunctions-statemachine.html).
 
 A literal ``${`` in a hosted definition is refused at synth: CloudFormation documents no
-escape for it and could take it for a placeholder. Pure: no CDK.
+escape for it and could take it for a placeholder. Whether in the template or in S3, a
+definition that Step Functions would refuse (over 1,048,576 characters, or a
+CreateStateMachine request over 1 MB) is refused at synth (:func:`size_problem`). Pure:
+no CDK.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from constructs_sm.limits import MAX_DEFINITION_CHARS
+from constructs_sm.limits import MAX_DEFINITION_CHARS, MAX_REQUEST_BYTES
 
 #: The CDK context key that overrides :data:`DEFAULT_INLINE_LIMIT`.
 INLINE_LIMIT_CONTEXT: Final = "constructs-sm:definitionInlineLimit"
@@ -40,6 +43,15 @@ PLACEHOLDER_PREFIX: Final = "csm"
 
 #: A CDK string token as Python sees it: ``${Token[TOKEN.123]}``, ``${Token[AWS.Partition.8]}``.
 _TOKEN: Final = re.compile(r"\$\{Token\[[^\]\s]+\]\}")
+
+
+#: What a CDK token in the definition is taken to resolve to, at most, when its size is
+#: checked: a role ARN with the pipeline's path is about 110 characters, the code bundle's
+#: S3 URL about 120, a partition 3 to 10.
+TOKEN_ESTIMATE: Final = 128
+#: Room left in a CreateStateMachine request for all but the definition (name, role,
+#: logging and tracing settings, tags).
+REQUEST_OVERHEAD: Final = 8_192
 
 
 @dataclass(frozen=True)
@@ -68,15 +80,44 @@ def inline_limit(context_value: object) -> int:
     )
 
 
-def host_definition(definition: Mapping[str, Any]) -> HostedDefinition:
-    """The definition's JSON text with each CDK token replaced by a ``${csmN}`` placeholder.
+def definition_text(definition: Mapping[str, Any]) -> str:
+    """The definition as compact JSON (CDK tokens as Python sees them)."""
+    return json.dumps(definition, separators=(",", ":"))
+
+
+def estimated_size(text: str) -> tuple[int, int]:
+    """The definition's characters and its JSON-escaped bytes in a CreateStateMachine
+    request, each token taken as :data:`TOKEN_ESTIMATE` characters (an upper bound)."""
+    tokens = _TOKEN.findall(text)
+    extra = sum(TOKEN_ESTIMATE - len(token) for token in tokens)
+    escaped = len(json.dumps(_TOKEN.sub("", text)).encode())
+    return len(text) + extra, escaped + TOKEN_ESTIMATE * len(tokens)
+
+
+def size_problem(text: str, *, pipeline: str, steps: int) -> str | None:
+    """Why Step Functions would refuse the definition ``text``, or None: over 1,048,576
+    characters, or a CreateStateMachine request over 1 MB."""
+    characters, request = estimated_size(text)
+    if characters <= MAX_DEFINITION_CHARS and request + REQUEST_OVERHEAD <= MAX_REQUEST_BYTES:
+        return None
+    return (
+        f"the state machine of pipeline {pipeline!r} ({steps} steps) would have a definition "
+        f"of about {characters:,} characters ({request:,} bytes in the CreateStateMachine "
+        f"request); Step Functions accepts at most {MAX_DEFINITION_CHARS:,} characters and "
+        f"{MAX_REQUEST_BYTES:,} bytes per request (a processing step takes about 3 KB): "
+        "split the pipeline in two, the second reading the first's outputs through a "
+        "DataSource"
+    )
+
+
+def host_definition(text: str) -> HostedDefinition:
+    """The definition ``text`` with each CDK token replaced by a ``${csmN}`` placeholder.
 
     Placeholders are numbered in order of first appearance, so the text (hence the asset
     hash) is the same on every synth of the same pipeline.
 
     :raises ValueError: if a literal text in the definition holds ``${``.
     """
-    text = json.dumps(definition, separators=(",", ":"), sort_keys=False)
     literal = _TOKEN.sub("", text)
     if "${" in literal:
         position = literal.index("${")
@@ -98,15 +139,3 @@ def host_definition(definition: Mapping[str, Any]) -> HostedDefinition:
 
     hosted = _TOKEN.sub(placeholder, text)
     return HostedDefinition(hosted, {name: token for token, name in names.items()})
-
-
-def definition_size_problem(characters: int, pipeline: str, steps: int) -> str | None:
-    """Why a definition of ``characters`` characters cannot be created, or None."""
-    if characters <= MAX_DEFINITION_CHARS:
-        return None
-    return (
-        f"the state machine of pipeline {pipeline!r} ({steps} steps) has a definition of "
-        f"{characters:,} characters; Step Functions accepts at most "
-        f"{MAX_DEFINITION_CHARS:,} (about 4.5 KB per processing step): split the pipeline "
-        "into two pipelines, the second reading the first's outputs through a DataSource"
-    )

@@ -46,6 +46,15 @@ from constructs_sm.grants import (
     channels_document,
     step_access,
 )
+from constructs_sm.hosting import (
+    DEFINITION_FILE,
+    INLINE_LIMIT_CONTEXT,
+    definition_text,
+    estimated_size,
+    host_definition,
+    inline_limit,
+    size_problem,
+)
 from constructs_sm.image import ProcessingImage
 from constructs_sm.job import job_name_prefix, pipeline_job_prefix
 from constructs_sm.layout import params_prefix, returns_reading_prefix
@@ -97,7 +106,7 @@ class _LazyDefinition:
         self._pipeline = pipeline
 
     def produce(self) -> str:
-        return Stack.of(self._pipeline).to_json_string(self._pipeline.render_definition())
+        return Stack.of(self._pipeline).to_json_string(self._pipeline.inline_definition())
 
 
 class ProcessingPipeline(Construct):
@@ -250,6 +259,9 @@ class ProcessingPipeline(Construct):
         # filled in when the code bundle is staged (see _stage_code).
         self._steps_policy: iam.ManagedPolicy | None = None
         self._code_asset: s3_assets.Asset | None = None
+        self._definition: dict[str, Any] | None = None
+        self._definition_asset: s3_assets.Asset | None = None
+        self._finalized = False
         self._machine_reads_returns = False
         # The findings every role the pipeline creates shares, acknowledged once for the
         # pipeline (not per role): inline policies, and the prefix grants of the step
@@ -555,6 +567,45 @@ class ProcessingPipeline(Construct):
         assert self._code_asset is not None
         return self._code_asset
 
+    @property
+    def definition_asset(self) -> s3_assets.Asset | None:
+        """The file asset holding the state machine's definition when it is too large for
+        the template (see :mod:`constructs_sm.hosting`), else None. Known at synth."""
+        return self._definition_asset
+
+    def inline_definition(self) -> dict[str, Any]:
+        """The definition placed in the template (rendered once, when the app is
+        synthesized)."""
+        if self._definition is None:
+            self._definition = self.render_definition()
+        return self._definition
+
+    def _finalize(self) -> None:
+        """Once every step is known (at synth): stage the code bundle, then place the
+        definition in the template or, when large, in S3 (:mod:`constructs_sm.hosting`)."""
+        if self._finalized:
+            return
+        self._finalized = True
+        definition = self.inline_definition()
+        text = definition_text(definition)
+        problem = size_problem(text, pipeline=self._name, steps=len(self._steps))
+        if problem:
+            raise ValueError(problem)
+        limit = inline_limit(self.node.try_get_context(INLINE_LIMIT_CONTEXT))
+        if estimated_size(text)[0] <= limit:
+            return
+        hosted = host_definition(text)
+        directory = stage_files({DEFINITION_FILE: hosted.text.encode()})
+        asset = s3_assets.Asset(self, "Definition", path=str(directory / DEFINITION_FILE))
+        self._definition_asset = asset
+        machine = self._state_machine.node.default_child
+        assert isinstance(machine, sfn.CfnStateMachine)
+        machine.definition_string = None
+        machine.definition_s3_location = sfn.CfnStateMachine.S3LocationProperty(
+            bucket=asset.s3_bucket_name, key=asset.s3_object_key
+        )
+        machine.definition_substitutions = dict(hosted.substitutions)
+
     def _stage_code(self) -> None:
         """Stage the code bundle and give the shared policy what every step needs."""
         directory = stage_files(bundle_files(list(self._specs.values())))
@@ -665,13 +716,14 @@ class _Visitor:
         self._pipeline = pipeline
 
     def visit(self, node: IConstruct) -> None:
-        # Stages the bundle once every step is known, before the definition is rendered.
-        _ = self._pipeline.code_asset
+        # Once every step is known: stage the bundle, place the definition.
+        self._pipeline._finalize()
 
 
 class _Finalizer(Construct):
-    """A leaf whose aspect stages the pipeline's code bundle when the app is synthesized
-    (an aspect on a leaf visits one construct, not every step's)."""
+    """A leaf whose aspect finalizes the pipeline when the app is synthesized: stages its
+    code bundle and places its definition (an aspect on a leaf visits one construct, not
+    every step's)."""
 
     def __init__(self, pipeline: ProcessingPipeline, construct_id: str) -> None:
         super().__init__(pipeline, construct_id)

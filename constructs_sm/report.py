@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_sm.nag.assembly import with_hosted_definitions
+
 #: ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/`` (constructs_sm.layout).
 _RUN_URI = re.compile(
     r"^States\.Format\('s3://\{\}/[^/']+/(?P<suffix>[^']*/)\{\}/', \$\.run\.bucket, "
@@ -65,6 +67,14 @@ def _flatten(value: Any) -> str:
     return "${" + json.dumps(value) + "}"
 
 
+def _substituted(text: str, substitutions: dict[str, Any]) -> str:
+    """``text`` with each ``${name}`` of ``DefinitionSubstitutions`` replaced by its value
+    (as :func:`_flatten` shows it), as CloudFormation fills a hosted definition."""
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", _flatten(value))
+    return text
+
+
 def walk_states(
     document: Mapping[str, Any],
 ) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -109,11 +119,15 @@ def read_assembly(path: Path) -> list[PipelineReport]:
     """Every constructs_sm pipeline in the cloud assembly at ``path``."""
     reports = []
     for template_path in sorted(path.glob("*.template.json")):
-        template = json.loads(template_path.read_text())
+        template = with_hosted_definitions(json.loads(template_path.read_text()), path)
         for logical_id, resource in template.get("Resources", {}).items():
             if resource.get("Type") != "AWS::StepFunctions::StateMachine":
                 continue
-            text = _flatten(resource["Properties"].get("DefinitionString", ""))
+            properties = resource["Properties"]
+            text = _substituted(
+                _flatten(properties.get("DefinitionString", "")),
+                properties.get("DefinitionSubstitutions") or {},
+            )
             try:
                 definition = json.loads(text)
             except json.JSONDecodeError:

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constructs_sm import ChannelBucket, Param, ProcessingPipeline
+from constructs_sm.local.cfn_fixes import substitute
+from constructs_sm.nag.assembly import with_hosted_definitions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -498,13 +500,17 @@ def synthesized_app(outdir: Path, stack: PipelineStack) -> SynthesizedApp:
         template = json.loads(text)
         templates[path.name] = (text, template)
         resources = template.get("Resources", {})
-        for logical_id, resource in resources.items():
+        # A hosted definition (DefinitionS3Location) is read back from its asset.
+        readable = with_hosted_definitions(template, outdir)["Resources"]
+        for logical_id, resource in readable.items():
             if resource["Type"] != "AWS::StepFunctions::StateMachine":
                 continue
             properties = resource["Properties"]
             assert "DefinitionString" in properties, f"{logical_id}: no DefinitionString"
             definition_text = resolve_cfn(resources, properties["DefinitionString"])
             assert isinstance(definition_text, str)
+            substitutions = resolve_cfn(resources, properties.get("DefinitionSubstitutions", {}))
+            definition_text = substitute(definition_text, substitutions)
             machines.append(
                 StateMachine(path.name, logical_id, definition_text, json.loads(definition_text))
             )

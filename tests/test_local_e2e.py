@@ -490,6 +490,28 @@ def _jobs_of(deployed: Deployed, pipeline: str, step: str) -> list[Any]:
     ]
 
 
+def test_a_definition_hosted_in_s3_is_created_with_its_substitutions(deployed: Deployed) -> None:
+    """The probe stack's definitions are file assets (DefinitionS3Location): CloudFormation
+    offline reads the object and fills the placeholders, as it does on AWS."""
+    template = json.loads(
+        (deployed.emulator.work_dir / "cdk.out" / "ProbePipeline.template.json").read_text()
+    )
+    machines = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    assert machines and all("DefinitionS3Location" in m for m in machines)
+    sfn = deployed.emulator.client("stepfunctions")
+    described = sfn.describe_state_machine(
+        stateMachineArn=deployed.pipelines["Probe"].state_machine_arn
+    )
+    definition = json.loads(described["definition"])
+    role = definition["States"]["Run first"]["Parameters"]["RoleArn"]
+    assert role.startswith(f"arn:aws:iam::{deployed.emulator.account}:role/")
+    assert "${" not in described["definition"]
+
+
 def test_throttled_calls_are_retried_with_backoff(deployed: Deployed, fast: Emulator) -> None:
     fault = fast.inject(Fault("throttling", step="first", times=2))
     result = run(deployed, "Probe", {})

@@ -38,6 +38,7 @@ from cdk_nag import (
 from constructs import IConstruct
 
 from constructs_sm.nag.acknowledge import ACKNOWLEDGED_RULES
+from constructs_sm.nag.assembly import with_hosted_definitions
 from constructs_sm.nag.rules import bucket, iam, job, state_machine, task
 from constructs_sm.nag.rules.base import PACK_NAME, Findings, Rule
 from constructs_sm.nag.template import (
@@ -167,8 +168,8 @@ def _stack_templates(root: IConstruct) -> dict[str, tuple[Stack, dict[str, Any] 
             continue
         path = Path(Stage.of(construct).outdir) / construct.template_file  # type: ignore[union-attr]
         try:
-            template = json.loads(path.read_text())
-        except (OSError, ValueError):
+            template = with_hosted_definitions(json.loads(path.read_text()), path.parent)
+        except (OSError, ValueError, AttributeError):
             template = None
         found[construct.node.path] = (construct, template if isinstance(template, dict) else None)
     return found

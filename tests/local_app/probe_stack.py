@@ -9,6 +9,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline, Resources
+from constructs_sm.hosting import INLINE_LIMIT_CONTEXT
 
 SCRIPTS = Path(__file__).parent / "scripts"
 
@@ -16,10 +17,16 @@ SCRIPTS = Path(__file__).parent / "scripts"
 class ProbeStack(Stack):
     """Every kind of typed passing, a step that fails on request and parallel branches
     (Probe); a step that declares a return value and emits none (Silent); a two-host job
-    whose hosts return values (Hosts)."""
+    whose hosts return values (Hosts).
+
+    Its definitions are hosted in S3 (``DefinitionS3Location`` with substitutions, as a
+    large pipeline's are), the example stack's stay in the template: the offline tests run
+    both.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.node.set_context(INLINE_LIMIT_CONTEXT, 0)
         storage = ChannelBucket(self, "Storage")
         image = ProcessingImage.from_registry(
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/probe:latest"

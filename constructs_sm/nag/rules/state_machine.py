@@ -29,7 +29,10 @@ def _machine(check: Callable[[Mapping[str, Any]], str | None]) -> Check:
 def _machine_readable(resource: CfnModelResource, model: StackModel) -> Findings:
     definition = model.definition(resource.logical_id)
     if definition is None:
-        return whole("the definition cannot be read at synth time (S3 location or not JSON)")
+        return whole(
+            "the definition cannot be read at synth time (not JSON, or in S3 but not a file "
+            "asset of the cloud assembly)"
+        )
     return {
         state_finding(name): f"state '{name}': {problem}"
         for name, problem in definition.unreadable_tasks()
@@ -46,8 +49,10 @@ DEFINITION_READABLE: Final = Rule(
     explanation="The processing-job rules need to see the definition.",
     fix=(
         "Define the state machine with a DefinitionString (DefinitionBody.from_chainable or "
-        "from_string), not from S3; give every Task a Resource ARN readable at synth (a "
-        "literal or a DefinitionSubstitutions value built from pseudo parameters)."
+        "from_string) or a file asset of the app (DefinitionBody.from_file, a "
+        "DefinitionS3Location whose key is the asset's), not an object uploaded otherwise; "
+        "give every Task a Resource ARN readable at synth (a literal or a "
+        "DefinitionSubstitutions value built from pseudo parameters)."
     ),
     check=_machine_readable,
 )
