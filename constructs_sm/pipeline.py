@@ -35,6 +35,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from constructs_sm.definition import build_definition
+from constructs_sm.diagram_synth import PipelinePicture
 from constructs_sm.grants import grant_step, step_access
 from constructs_sm.image import ProcessingImage
 from constructs_sm.job import job_name_prefix
@@ -249,6 +250,7 @@ class ProcessingPipeline(Construct):
             state_machine_name=machine_name,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
+        PipelinePicture(self, "Picture")  # cdk.out/<stack>.<pipeline>.diagram.{md,svg}
         machine = self._state_machine.node.default_child
         assert isinstance(machine, CfnResource)
         # aws-cdk-lib makes the state machine depend on its role and the role's policies
