@@ -39,6 +39,7 @@ from constructs import Construct, IConstruct
 
 from constructs_sm.code import StepCode, bundle_files, script_path, stage_files
 from constructs_sm.definition import build_definition
+from constructs_sm.diagram_synth import PipelinePicture
 from constructs_sm.grants import (
     PREFIX_GRANT_REASON,
     FindingNames,
@@ -305,6 +306,7 @@ class ProcessingPipeline(Construct):
             state_machine_name=machine_name,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
+        PipelinePicture(self, "Picture")  # cdk.out/<stack>.<pipeline>.diagram.{md,svg}
         machine = self._state_machine.node.default_child
         assert isinstance(machine, CfnResource)
         # aws-cdk-lib makes the state machine depend on its role and the role's policies

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_sm.diagram import picture_paths
 from constructs_sm.nag.assembly import with_hosted_definitions
 
 #: ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/`` (constructs_sm.layout).
@@ -47,6 +48,8 @@ class PipelineReport:
     definition: dict[str, Any]
     steps: list[StepReport]
     stages: list[str]
+    #: The picture a synth wrote (Mermaid Markdown, SVG), the files that exist.
+    pictures: list[Path] = field(default_factory=list)
 
 
 def _flatten(value: Any) -> str:
@@ -154,14 +157,17 @@ def read_assembly(path: Path) -> list[PipelineReport]:
                     run = _RUN_URI.match(channel["S3Output"]["S3Uri.$"])
                     step.outputs[channel["OutputName"]] = run["suffix"] if run else "?"
                 steps.append(step)
+            stack = template_path.name.removesuffix(".template.json")
+            name = comment.removeprefix("constructs_sm pipeline ")
             reports.append(
                 PipelineReport(
-                    stack=template_path.name.removesuffix(".template.json"),
+                    stack=stack,
                     logical_id=logical_id,
-                    name=comment.removeprefix("constructs_sm pipeline "),
+                    name=name,
                     definition=definition,
                     steps=steps,
                     stages=_stages(definition["States"], definition["StartAt"]),
+                    pictures=[p for p in picture_paths(path, stack, name) if p.is_file()],
                 )
             )
     return reports
@@ -212,6 +218,9 @@ def render(reports: list[PipelineReport]) -> str:
         lines.append(
             "  handoffs live under s3://<channel bucket>/<pipeline>/<step>/<channel>/<execution>/"
         )
+        for picture in report.pictures:
+            kind = "SVG" if picture.suffix == ".svg" else "Mermaid"
+            lines.append(f"  picture ({kind}): {picture}")
         lines.append("")
     if not reports:
         lines.append("no constructs_sm pipeline found")

@@ -117,6 +117,16 @@ class ProcessingStep(Construct):
         return self._depends_on
 
     @property
+    def environment(self) -> Mapping[str, EnvValue]:
+        """The container environment as declared: literals, params and returned values."""
+        return dict(self._environment)
+
+    @property
+    def arguments(self) -> tuple[str | ParamRef, ...]:
+        """The container arguments after the script, as declared (literals or params)."""
+        return self._arguments
+
+    @property
     def pipeline(self) -> ProcessingPipeline:
         """The pipeline the step belongs to."""
         return self._owner

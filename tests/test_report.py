@@ -32,6 +32,10 @@ def test_report_reads_the_example_pipeline(example_assembly: Assembly) -> None:
     }
     assert steps["prepare"].inputs["raw"] == "$.params.raw_uri"
     assert steps["train"].outputs == {"model": "train/model/"}
+    assert report.pictures == [
+        example_assembly.outdir / "ChurnPipeline.Churn.diagram.md",
+        example_assembly.outdir / "ChurnPipeline.Churn.diagram.svg",
+    ]
 
 
 def test_rendered_report_names_params_steps_and_handoffs(example_assembly: Assembly) -> None:
@@ -43,6 +47,9 @@ def test_rendered_report_names_params_steps_and_handoffs(example_assembly: Assem
     assert "in  model    <- train/model/" in text
     assert "env EPOCHS (integer) <- param:epochs" in text
     assert "returns accuracy (number)" in text
+    picture = example_assembly.outdir / "ChurnPipeline.Churn.diagram.svg"
+    assert f"picture (SVG): {picture}" in text
+    assert f"picture (Mermaid): {picture.with_suffix('.md')}" in text
 
 
 def test_main_exit_codes(
