@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 import pytest
 
-from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline, StepInput
+from constructs_sm import (
+    ChannelBucket,
+    Param,
+    ProcessingImage,
+    ProcessingPipeline,
+    StepInput,
+    diagram_synth,
+)
 from constructs_sm.diagram import (
     Diagram,
     Edge,
@@ -372,6 +379,30 @@ def test_a_stage_gets_the_picture_in_its_own_assembly(tmp_path: Path, script: Pa
         f"assembly-Dev/{name}.Nightly.diagram.md",
         f"assembly-Dev/{name}.Nightly.diagram.svg",
     ]
+
+
+def test_a_large_pipeline_gets_the_mermaid_page_alone(
+    tmp_path: Path, script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over MAX_SVG_STEPS steps Graphviz would take minutes: no SVG, and the page does
+    not link one (an SVG of an earlier, smaller synth is removed)."""
+    monkeypatch.setattr(diagram_synth, "MAX_SVG_STEPS", 1)
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Big")
+    pipeline = ProcessingPipeline(
+        stack,
+        "Wide",
+        storage=ChannelBucket(stack, "Storage"),
+        image=ProcessingImage.from_registry(IMAGE_URI),
+    )
+    pipeline.add_step("one", code=script)
+    pipeline.add_step("two", code=script)
+    stale = tmp_path / "Big.Wide.diagram.svg"
+    stale.write_text("<svg/>")
+    app.synth()
+    assert sorted(p.name for p in tmp_path.glob("*.diagram.*")) == ["Big.Wide.diagram.md"]
+    page = (tmp_path / "Big.Wide.diagram.md").read_text()
+    assert "```mermaid" in page and ".svg" not in page
 
 
 def test_committed_picture_matches_the_example_app(example_assembly: Assembly) -> None:
