@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from constructs_sm import runtime as _rt
+from constructs_sm.fanout import map_state
 from constructs_sm.job import JobSettings, render_job_parameters
 from constructs_sm.layout import RUN_STEP, channel_key_expression
 from constructs_sm.params import (
@@ -57,6 +58,7 @@ def step_states(
     partition: str,
     next_state: str | None,
     scope: RetryScope,
+    bucket_name: str = "",
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """The states of one step: the job, then reading and checking its returned values.
 
@@ -68,22 +70,19 @@ def step_states(
     """
     step = settings.step
     run = f"Run {step}"
+    if settings.fan_out is not None:
+        fan_out = _fan_out_state(
+            settings, partition=partition, scope=scope, bucket_name=bucket_name
+        )
+        if next_state is None:
+            fan_out["End"] = True
+        else:
+            fan_out["Next"] = next_state
+        return run, {run: fan_out}
     states: dict[str, dict[str, Any]] = {}
     catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": scope.failed}]
     classify, retrying = step_retry_states(step, task=run, scope=scope)
-    task: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": f"arn:{partition}:states:::sagemaker:createProcessingJob.sync",
-        "Parameters": render_job_parameters(settings),
-        "TimeoutSeconds": settings.resources.max_runtime_seconds + TASK_OVERHEAD_SECONDS,
-        "ResultSelector": {
-            "job_name.$": "$.ProcessingJobName",
-            "status.$": "$.ProcessingJobStatus",
-        },
-        "ResultPath": f"$.steps.{step}",
-        "Retry": JOB_RETRIES,
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": classify}],
-    }
+    task = _job_task(settings, partition, classify)
     states[run] = task
     states.update(retrying)
     last = task
@@ -107,6 +106,48 @@ def step_states(
     return run, states
 
 
+def _job_task(settings: JobSettings, partition: str, catch_target: str) -> dict[str, Any]:
+    """The ``createProcessingJob.sync`` task of a step (or of one item of a fan-out)."""
+    return {
+        "Type": "Task",
+        "Resource": f"arn:{partition}:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": render_job_parameters(settings),
+        "TimeoutSeconds": settings.resources.max_runtime_seconds + TASK_OVERHEAD_SECONDS,
+        "ResultSelector": {
+            "job_name.$": "$.ProcessingJobName",
+            "status.$": "$.ProcessingJobStatus",
+        },
+        "ResultPath": f"$.steps.{settings.step}",
+        "Retry": JOB_RETRIES,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_target}],
+    }
+
+
+def _fan_out_state(
+    settings: JobSettings, *, partition: str, scope: RetryScope, bucket_name: str
+) -> dict[str, Any]:
+    """A ``for_each`` step: a Distributed Map whose child runs the job for one item, with
+    the retry policy's states in the child (:mod:`constructs_sm.fanout`)."""
+    assert settings.fan_out is not None
+    step = settings.step
+    task_name = f"Run {step} item"
+    items = RetryScope.of_items(step)
+    caught, retrying = step_retry_states(step, task=task_name, scope=items)
+    task = _job_task(settings, partition, caught)
+    task["End"] = True
+    child = {task_name: task, **retrying, **scope_retry_states(items, [step])}
+    return map_state(
+        pipeline=settings.pipeline,
+        step=step,
+        fan_out=settings.fan_out,
+        partition=partition,
+        start_at=task_name,
+        states=child,
+        failed_state=scope.failed,
+        bucket_name=bucket_name,
+    )
+
+
 def _merge_expression(paths: Sequence[str]) -> str:
     """``States.JsonMerge`` of ``paths`` as a balanced tree: ``ceil(log2(n))`` deep."""
     if len(paths) == 1:
@@ -117,9 +158,12 @@ def _merge_expression(paths: Sequence[str]) -> str:
 
 
 class _DefinitionBuilder:
-    def __init__(self, settings: Mapping[str, JobSettings], partition: str) -> None:
+    def __init__(
+        self, settings: Mapping[str, JobSettings], partition: str, bucket_name: str = ""
+    ) -> None:
         self.settings = settings
         self.partition = partition
+        self.bucket_name = bucket_name
         self.parallels = 0
         self.branches = 0
         self.names: set[str] = set()
@@ -141,10 +185,17 @@ class _DefinitionBuilder:
     ) -> str:
         if isinstance(node, str):
             first, step = step_states(
-                self.settings[node], partition=self.partition, next_state=next_state, scope=scope
+                self.settings[node],
+                partition=self.partition,
+                next_state=next_state,
+                scope=scope,
+                bucket_name=self.bucket_name,
             )
             self.put(states, step)
-            self.scope_steps.setdefault(scope, []).append(node)
+            if self.settings[node].fan_out is None:
+                self.scope_steps.setdefault(scope, []).append(node)
+            else:  # a fan-out retries in its children, whose states are named apart too
+                self.put({}, step[first]["ItemProcessor"]["States"])
             return first
         kind, parts = node
         if kind == "seq":
@@ -207,7 +258,7 @@ def build_definition(
     (``s3://bucket/prefix``) its value must lie under: the steps' roles may read only
     there, so any other URI fails before the first job with ``InvalidParameters``.
     """
-    builder = _DefinitionBuilder(steps, partition)
+    builder = _DefinitionBuilder(steps, partition, bucket_name)
     states: dict[str, Any] = {}
     write, merge = "Write parameters", "Merge defaults"
     check, checks = validation_states(

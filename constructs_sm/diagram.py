@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-from constructs_sm.model import OutputRef, StepInput, ValueRef, env_literal
+from constructs_sm.model import ItemRef, OutputRef, StepInput, ValueRef, env_literal
 from constructs_sm.params import Param, ParamRef
 from constructs_sm.plan import Plan
 
@@ -303,6 +303,8 @@ def diagram_of(pipeline: ProcessingPipeline) -> Diagram:
                 producer = value.step.step_name
                 data_steps.add(producer)
                 edges.append(Edge(value_id(producer, value.name), sid, "value", f"env {key}"))
+            elif isinstance(value, ItemRef):
+                details.append(f"env {key}=<item>")
             else:
                 details.append(shown_text(f"env {key}={env_literal(value)}"))
         literal_args = []
@@ -310,6 +312,8 @@ def diagram_of(pipeline: ProcessingPipeline) -> Diagram:
             if isinstance(argument, ParamRef):
                 edges.append(Edge(param_id(argument.name), sid, "argument", f"argument {position}"))
                 literal_args.append(f"<{argument.name}>")
+            elif isinstance(argument, ItemRef):
+                literal_args.append("<item>")
             else:
                 literal_args.append(shown_text(argument))
         if literal_args:
@@ -317,7 +321,19 @@ def diagram_of(pipeline: ProcessingPipeline) -> Diagram:
         for other in step.depends_on:
             if other.step_name not in data_steps:
                 edges.append(Edge(step_id(other.step_name), sid, "after", "after"))
-        nodes.append(Node(sid, "step", name, tuple(details), step=name))
+        fan_out = None
+        if step.fan_out is not None:
+            source = step.fan_out.source
+            if isinstance(source, ParamRef):
+                items, origin = f"param {source.name}", param_id(source.name)
+            else:
+                producer = source.step.step_name
+                data_steps.add(producer)
+                items = f"the objects of {producer}/{source.channel}"
+                origin = output_id(producer, source.channel)
+            fan_out = FanOut(items, step.fan_out.max_concurrency or None)
+            edges.append(Edge(origin, sid, "items", "for each"))
+        nodes.append(Node(sid, "step", name, tuple(details), step=name, fan_out=fan_out))
         for channel in step.outputs:
             oid = output_id(name, channel)
             nodes.append(Node(oid, "output", f"{name}/{channel}", ("S3 handoff",), step=name))

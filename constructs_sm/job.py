@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from constructs_sm import runtime as _rt
-from constructs_sm.layout import RETURNS_STEP, RUN_STEP, channel_uri_expression
+from constructs_sm.layout import RETURNS_STEP, RUN_STEP, channel_prefix, channel_uri_expression
 from constructs_sm.model import (
     PROCESSING_ROOT,
     EnvValue,
+    FanOut,
     InputSource,
+    ItemRef,
     OutputRef,
     Resources,
     StepInput,
@@ -55,19 +57,27 @@ def job_name_prefix(pipeline_prefix: str, step: str) -> str:
     return f"{pipeline_prefix}-{readable}{digest}"
 
 
-def job_name_expression(prefix: str, step: str) -> str:
+def job_name_expression(prefix: str, step: str, *, per_item: bool = False) -> str:
     """Intrinsic expression of a job name: ``<prefix>-<md5>`` (at most 63 characters).
 
     The hash covers the execution ARN, the step, the time the state was entered (new on
-    a redrive) and the retry count, so neither a retry nor a redrive reuses a name.
+    a redrive) and the retry count, so neither a retry nor a redrive reuses a name; for a
+    ``for_each`` step (``per_item``) also the item's index, the execution being the item's
+    child execution.
     """
+    if per_item:
+        return (
+            f"States.Format('{prefix}-{{}}', States.Hash(States.Format("
+            f"'{{}}/{step}/{{}}/{{}}/{{}}', $$.Execution.Id, $.index, $$.State.EnteredTime, "
+            "$$.State.RetryCount), 'MD5'))"
+        )
     return (
         f"States.Format('{prefix}-{{}}', States.Hash(States.Format('{{}}/{step}/{{}}/{{}}', "
         "$$.Execution.Id, $$.State.EnteredTime, $$.State.RetryCount), 'MD5'))"
     )
 
 
-def text_expression(value: ParamRef | ValueRef) -> str:
+def text_expression(value: ParamRef | ValueRef | ItemRef) -> str:
     """Intrinsic expression of a reference as text: strings as they are, numbers and
     booleans formatted, integer parameters without the ``.0`` an integral double given
     for them carries (``5.0`` -> ``"5"``; the state machine refused other fractions)."""
@@ -82,7 +92,7 @@ def text_expression(value: ParamRef | ValueRef) -> str:
 
 def env_entry(key: str, value: EnvValue) -> tuple[str, Any]:
     """One ``Environment`` entry: literals as strings, references converted by the state."""
-    if isinstance(value, ParamRef | ValueRef):
+    if isinstance(value, ParamRef | ValueRef | ItemRef):
         return f"{key}.$", text_expression(value)
     return key, env_literal(value)
 
@@ -106,12 +116,27 @@ class JobSettings:
     inputs: Mapping[str, StepInput] = field(default_factory=dict)
     outputs: Sequence[str] = ()
     environment: Mapping[str, EnvValue] = field(default_factory=dict)
-    arguments: Sequence[str | ParamRef] = ()
+    arguments: Sequence[str | ParamRef | ItemRef] = ()
     returns: Mapping[str, ParamType] = field(default_factory=dict)
     network_isolation: bool = True
     subnet_ids: Sequence[str] = ()
     security_group_ids: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    fan_out: FanOut | None = None
+
+
+#: A for_each step's item object, in its child execution: ``s3://<bucket>/<key>``.
+_ITEM_OBJECT_URI: Final = "States.Format('s3://{}/{}', $.run.bucket, $.item)"
+
+
+def output_uri_expression(settings: JobSettings, channel: str) -> str:
+    """Intrinsic expression of an output channel's S3 URI: the execution's prefix of the
+    channel, and for a ``for_each`` step below it the item's index (``.../<execution>/3/``),
+    so that a later step reading the channel gets every item's output."""
+    if settings.fan_out is None:
+        return channel_uri_expression(settings.pipeline, settings.step, channel)
+    prefix = channel_prefix(settings.pipeline, settings.step, channel)
+    return f"States.Format('s3://{{}}/{prefix}{{}}/{{}}/', $.run.bucket, $.run.execution, $.index)"
 
 
 def _input_uri(pipeline: str, source: InputSource) -> tuple[str, str]:
@@ -158,15 +183,30 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
     """The ``Parameters`` of a step's ``createProcessingJob.sync`` task."""
     step, pipeline = settings.step, settings.pipeline
     params_uri = channel_uri_expression(pipeline, RUN_STEP, _rt.PARAMS_CHANNEL)
+    fan_out = settings.fan_out
+    # A for_each step over objects gets its item's object alone, in the channel named
+    # after the output it lists.
+    item_channel = (
+        fan_out.source.channel
+        if fan_out is not None and isinstance(fan_out.source, OutputRef)
+        else None
+    )
     inputs = [
         _processing_input(pipeline, _rt.CODE_CHANNEL, StepInput(settings.code_uri)),
         # The run's parameters file, written by the state machine before the first job.
         _processing_input(pipeline, _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", params_uri)),
-        *(_processing_input(pipeline, name, spec) for name, spec in settings.inputs.items()),
+        *(
+            _processing_input(
+                pipeline,
+                name,
+                spec,
+                ("S3Uri.$", _ITEM_OBJECT_URI) if name == item_channel else None,
+            )
+            for name, spec in settings.inputs.items()
+        ),
     ]
     outputs = [
-        _processing_output(name, channel_uri_expression(pipeline, step, name))
-        for name in settings.outputs
+        _processing_output(name, output_uri_expression(settings, name)) for name in settings.outputs
     ]
     if returns_in_s3(settings):
         returned = channel_uri_expression(pipeline, RETURNS_STEP, step)
@@ -175,6 +215,9 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
         _rt.STEP_ENV: step,
         _rt.PIPELINE_ENV: settings.pipeline,
     }
+    if fan_out is not None:
+        environment[f"{_rt.ITEM_ENV}.$"] = "$.item"
+        environment[f"{_rt.ITEM_INDEX_ENV}.$"] = "States.Format('{}', $.index)"
     for key, value in settings.environment.items():
         entry_key, entry_value = env_entry(key, value)
         environment[entry_key] = entry_value
@@ -182,7 +225,7 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
         "ImageUri": settings.image_uri,
         "ContainerEntrypoint": ["python3", "-c", BOOTSTRAP, settings.script],
     }
-    if any(isinstance(argument, ParamRef) for argument in settings.arguments):
+    if any(isinstance(argument, ParamRef | ItemRef) for argument in settings.arguments):
         app["ContainerArguments.$"] = _arguments_expression(settings.arguments)
     elif settings.arguments:
         app["ContainerArguments"] = list(settings.arguments)
@@ -206,7 +249,9 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
             "Subnets": list(settings.subnet_ids),
         }
     parameters: dict[str, Any] = {
-        "ProcessingJobName.$": job_name_expression(settings.job_prefix, step),
+        "ProcessingJobName.$": job_name_expression(
+            settings.job_prefix, step, per_item=fan_out is not None
+        ),
         "RoleArn": settings.role_arn,
         "AppSpecification": app,
         "Environment": environment,
@@ -222,10 +267,12 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
     return parameters
 
 
-def _arguments_expression(args: Sequence[str | ParamRef]) -> str:
+def _arguments_expression(args: Sequence[str | ParamRef | ItemRef]) -> str:
     """``States.Array(...)`` of literal and parameter arguments (numbers formatted)."""
     parts = [
-        text_expression(arg) if isinstance(arg, ParamRef) else "'" + _escape_intrinsic(arg) + "'"
+        text_expression(arg)
+        if isinstance(arg, ParamRef | ItemRef)
+        else "'" + _escape_intrinsic(arg) + "'"
         for arg in args
     ]
     return "States.Array(" + ", ".join(parts) + ")"

@@ -152,7 +152,54 @@ class StepInput:
             raise ValueError("StepInput: " + "; ".join(problems))
 
 
-EnvValue = str | int | float | bool | ParamRef | ValueRef
+@dataclass(frozen=True)
+class ItemRef:
+    """The item a ``for_each`` step's job runs for (``pipeline.item()``), as a string.
+
+    An environment value or container argument of a ``for_each`` step: an item of the
+    list parameter, or the S3 key of the object (for ``for_each=step.output(...)``). In
+    the script, ``runtime.item()`` returns it.
+    """
+
+    type: ParamType = "string"
+
+    @property
+    def json_path(self) -> str:
+        """Where the item lives in the state of its child execution."""
+        return "$.item"
+
+
+#: At most this many jobs of one ``for_each`` step run at once by default (a Distributed
+#: Map runs up to 10,000 child executions at once; a SageMaker account runs far fewer
+#: processing instances of a type).
+DEFAULT_MAX_CONCURRENCY: Final = 10
+#: Distributed Map: MaxConcurrency 0 (no limit) to 10,000.
+MAX_MAP_CONCURRENCY: Final = 10_000
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """How a ``for_each`` step fans out: one processing job per item, each a child
+    execution of a Distributed Map (see :mod:`constructs_sm.fanout`).
+
+    ``source`` is a ``string_list`` parameter or another step's output channel (each
+    object under it is an item); at most ``max_concurrency`` jobs run at once; the step
+    still succeeds when at most ``tolerated_failure_percentage`` percent or
+    ``tolerated_failure_count`` items failed (neither: none may fail).
+    """
+
+    source: ParamRef | OutputRef
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    tolerated_failure_percentage: float | None = None
+    tolerated_failure_count: int | None = None
+
+    @property
+    def over_objects(self) -> bool:
+        """True when the items are the objects under an output channel."""
+        return isinstance(self.source, OutputRef)
+
+
+EnvValue = str | int | float | bool | ParamRef | ValueRef | ItemRef
 
 
 def shown(value: object) -> str:

@@ -19,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-ParamType = Literal["string", "integer", "number", "boolean"]
+ParamType = Literal["string", "integer", "number", "boolean", "string_list"]
 ParamValue = str | int | float | bool
+#: A parameter's value: a scalar, or a list of strings (``Param.string_list``).
+ParamInput = ParamValue | tuple[str, ...]
 
 #: The error every failed execution-input check ends the execution with.
 INVALID_PARAMETERS: Final = "InvalidParameters"
@@ -31,17 +33,29 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _RESERVED_NAMES: Final = frozenset({"as_dict", "get", "items", "keys", "values"})
 _STRING_MAX = 1024
 _INT_LIMIT = 2**53
+#: A string list holds at most this many items: the state machine checks each item's type
+#: by its index (one Choice rule per possible item). Fan out over more items as objects
+#: under a step's output (``for_each=step.output(...)``, read by a Distributed Map).
+MAX_LIST_ITEMS: Final = 100
+#: A list item is at most this long by default: it usually becomes an environment value
+#: or a container argument, which SageMaker limits to 256 characters.
+_ITEM_MAX = 256
 #: States.Base64Decode takes at most 10,000 characters.
 _MAX_BASE64 = 10_000  # beyond this, JSON numbers lose integer precision in Step Functions
 
 
 def _type_label(type_name: ParamType) -> str:
-    return {"string": "a string", "integer": "an integer", "number": "a number"}.get(
-        type_name, "a boolean"
-    )
+    return {
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "string_list": "a list of strings",
+    }.get(type_name, "a boolean")
 
 
 def _matches_type(value: object, type_name: ParamType) -> bool:
+    if type_name == "string_list":
+        return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
     if type_name == "boolean":
         return isinstance(value, bool)
     if isinstance(value, bool):
@@ -57,22 +71,25 @@ def _matches_type(value: object, type_name: ParamType) -> bool:
 class Param:
     """One typed execution-input parameter of a pipeline.
 
-    Create it with :meth:`string`, :meth:`integer`, :meth:`number` or :meth:`boolean`.
-    A parameter without a default is required: an execution whose input lacks it fails
-    with ``InvalidParameters`` before any job starts.
+    Create it with :meth:`string`, :meth:`integer`, :meth:`number`, :meth:`boolean` or
+    :meth:`string_list`. A parameter without a default is required: an execution whose
+    input lacks it fails with ``InvalidParameters`` before any job starts.
     """
 
     name: str
     type: ParamType
-    default: ParamValue | None = None
+    default: ParamInput | None = None
     choices: tuple[ParamValue, ...] | None = None
     pattern: str | None = None
     minimum: int | float | None = None
     maximum: int | float | None = None
     description: str = ""
     max_length: int | None = None
+    max_items: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.default, list):
+            object.__setattr__(self, "default", tuple(self.default))
         problems = self._validate()
         if problems:
             raise (TypeError if any(p.startswith("!") for p in problems) else ValueError)(
@@ -164,6 +181,31 @@ class Param:
         """A boolean parameter; the container receives a ``bool``."""
         return cls(name, "boolean", default, description=description)
 
+    @classmethod
+    def string_list(
+        cls,
+        name: str,
+        *,
+        default: Sequence[str] | None = None,
+        max_items: int = MAX_LIST_ITEMS,
+        max_length: int = _ITEM_MAX,
+        description: str = "",
+    ) -> Param:
+        """A list of at most ``max_items`` strings (at most 100), each at most
+        ``max_length`` characters (256 by default): the items a ``for_each`` step fans out
+        over (``add_step(..., for_each=pipeline.param(name))``). The state machine checks
+        that the value is a list of strings of at most ``max_items`` items; the container
+        receives a ``list[str]``.
+        """
+        return cls(
+            name,
+            "string_list",
+            tuple(default) if default is not None and not isinstance(default, str) else default,
+            description=description,
+            max_length=max_length,
+            max_items=max_items,
+        )
+
     # -- validation ----------------------------------------------------------------
     def _validate(self) -> list[str]:
         # Problems prefixed with "!" are type errors; the rest are value errors.
@@ -178,8 +220,12 @@ class Param:
                 f"name {self.name!r} is reserved by the runtime's Params API; "
                 f"reserved: {', '.join(sorted(_RESERVED_NAMES))}"
             )
-        if self.type not in ("string", "integer", "number", "boolean"):
-            return [f"type must be string, integer, number or boolean, got {self.type!r}"]
+        if self.type not in ("string", "integer", "number", "boolean", "string_list"):
+            return [
+                f"type must be string, integer, number, boolean or string_list, got {self.type!r}"
+            ]
+        if self.type == "string_list":
+            return problems + self._validate_list()
         if self.default is not None and not _matches_type(self.default, self.type):
             problems.append(
                 f"!default must be {_type_label(self.type)}, got {self.default!r} "
@@ -206,6 +252,24 @@ class Param:
             problems += self._validate_range()
         if self.choices is not None:
             problems += self._validate_choices()
+        if not problems and self.default is not None:
+            problem = self.check(self.default)
+            if problem:
+                problems.append(f"default {problem}")
+        return problems
+
+    def _validate_list(self) -> list[str]:
+        problems = []
+        if self.default is not None and not _matches_type(self.default, "string_list"):
+            problems.append(f"!default must be a list of strings, got {self.default!r}")
+        for label, value, high in (
+            ("max_items", self.max_items, MAX_LIST_ITEMS),
+            ("max_length", self.max_length, _STRING_MAX),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                problems.append(f"{label} must be an int between 1 and {high}, got {value!r}")
+        if any(v is not None for v in (self.choices, self.pattern, self.minimum, self.maximum)):
+            problems.append("choices, pattern, minimum and maximum do not apply to string lists")
         if not problems and self.default is not None:
             problem = self.check(self.default)
             if problem:
@@ -270,6 +334,14 @@ class Param:
         """Return why ``value`` is not acceptable for this parameter, or None if it is."""
         if not _matches_type(value, self.type):
             return f"must be {self.describe()}, got {value!r}"
+        if self.type == "string_list":
+            assert isinstance(value, list | tuple)
+            if self.max_items is not None and len(value) > self.max_items:
+                return f"must have at most {self.max_items} items, got {len(value)}"
+            long = [item for item in value if len(item) > self.longest]
+            if long:
+                return f"items must be at most {self.longest} characters, got {long[0]!r}"
+            return None
         if isinstance(value, str):
             if len(value) > self.longest:
                 return f"must be at most {self.longest} characters, got {len(value)}"
@@ -289,6 +361,8 @@ class Param:
     def describe(self) -> str:
         """A human description of what the parameter accepts, used in error causes."""
         text = _type_label(self.type)
+        if self.type == "string_list":
+            return f"a list of at most {self.max_items} strings of at most {self.longest} chars"
         if self.choices is not None:
             text += " in " + ", ".join(json.dumps(c) for c in self.choices)
         if self.pattern is not None:
@@ -307,12 +381,13 @@ class Param:
         """The parameter's entry in the step spec the container runtime reads."""
         return {
             "type": self.type,
-            "default": self.default,
+            "default": list(self.default) if isinstance(self.default, tuple) else self.default,
             "minimum": self.minimum,
             "maximum": self.maximum,
             "choices": list(self.choices) if self.choices is not None else None,
             "pattern": self.pattern,
             "max_length": self.max_length,
+            "max_items": self.max_items,
         }
 
 
@@ -455,6 +530,25 @@ def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dic
     return rules
 
 
+def _list_rules(param: Param, path: str, fail: str) -> list[dict[str, Any]]:
+    """Choice rules that fail a list with an item that is not a string, or too many items."""
+    assert param.max_items is not None
+    not_strings = [
+        {
+            "And": [
+                {"Variable": f"{path}[{index}]", "IsPresent": True},
+                {"Not": {"Variable": f"{path}[{index}]", "IsString": True}},
+            ]
+        }
+        for index in range(param.max_items)
+    ]
+    any_not_string = {"Or": not_strings} if len(not_strings) > 1 else not_strings[0]
+    return [
+        {**any_not_string, "Next": fail},
+        {"Variable": f"{path}[{param.max_items}]", "IsPresent": True, "Next": fail},
+    ]
+
+
 def validation_states(
     params: Mapping[str, Param],
     *,
@@ -493,10 +587,19 @@ def validation_states(
                 "Error": INVALID_PARAMETERS,
                 "Cause": f"parameter '{name}' is required: it must be {param.describe()}",
             }
-        types.append({"Not": {"Variable": path, type_test(param.type): True}, "Next": invalid})
+        if param.type == "string_list":
+            # No Choice rule tests for a list: its JSON text starts with "[" (any other
+            # JSON value's does not); then each possible item by its index.
+            texts[f"{name}.$"] = f"States.JsonToString({path})"
+            listed = {"Variable": f"$.checks.{name}", "StringMatches": "[*"}
+            types.append({"Not": listed, "Next": invalid})
+            values += _list_rules(param, path, invalid)
+        else:
+            types.append({"Not": {"Variable": path, type_test(param.type): True}, "Next": invalid})
         if param.type == "integer":
             texts[f"{name}.$"] = f"States.Format('{{}}', {path})"
-        values += _value_rules(param, path, f"$.checks.{name}", invalid)
+        if param.type != "string_list":
+            values += _value_rules(param, path, f"$.checks.{name}", invalid)
         states[invalid] = {
             "Type": "Fail",
             "Error": INVALID_PARAMETERS,

@@ -40,6 +40,7 @@ from constructs import Construct, IConstruct
 from constructs_sm.code import StepCode, bundle_files, script_path, stage_files
 from constructs_sm.definition import build_definition
 from constructs_sm.diagram_synth import PipelinePicture
+from constructs_sm.fanout import maps_prefix
 from constructs_sm.grants import (
     PREFIX_GRANT_REASON,
     FindingNames,
@@ -58,10 +59,12 @@ from constructs_sm.hosting import (
 )
 from constructs_sm.image import ProcessingImage
 from constructs_sm.job import job_name_prefix, pipeline_job_prefix
-from constructs_sm.layout import params_prefix, returns_reading_prefix
+from constructs_sm.layout import channel_prefix, params_prefix, returns_reading_prefix
 from constructs_sm.model import (
     DataSource,
     EnvValue,
+    FanOut,
+    ItemRef,
     OutputRef,
     PrefixClaim,
     Resources,
@@ -81,6 +84,7 @@ from constructs_sm.roles import (
     create_state_machine_role,
     create_step_role,
     fill_steps_policy,
+    grant_map_runs,
     grant_run_jobs,
     grant_tracing_and_log_delivery,
     pass_role_for_imported,
@@ -269,6 +273,7 @@ class ProcessingPipeline(Construct):
         # roles (IamStepObjectAccess still checks that each reaches only its channels).
         acknowledge(self, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
         self._prefix_findings: set[str] = set()
+        self._fan_outs: list[FanOut] = []
         _Finalizer(self, "CodeBundle")
         self._log_group = logs.LogGroup(
             self,
@@ -359,6 +364,11 @@ class ProcessingPipeline(Construct):
         """The steps in the order they were added."""
         return dict(self._steps)
 
+    def item(self) -> ItemRef:
+        """The item of a ``for_each`` step's job, for that step's ``env`` and ``arguments``
+        (``env={"REGION": pipeline.item()}``); an error in any other step."""
+        return ItemRef()
+
     def param(self, name: str) -> ParamRef:
         """A reference to a declared parameter, for inputs, env values and arguments."""
         if name not in self._params:
@@ -426,11 +436,15 @@ class ProcessingPipeline(Construct):
         env: Mapping[str, EnvValue] | None = None,
         returns: Mapping[str, type] | None = None,
         resources: Resources | None = None,
-        arguments: Sequence[str | ParamRef] = (),
+        arguments: Sequence[str | ParamRef | ItemRef] = (),
         after: Sequence[ProcessingStep] = (),
         image: ProcessingImage | None = None,
         network_isolation: bool = True,
         role: iam.IRole | None = None,
+        for_each: ParamRef | OutputRef | None = None,
+        max_concurrency: int | None = None,
+        tolerated_failure_percentage: float | None = None,
+        tolerated_failure_count: int | None = None,
     ) -> ProcessingStep:
         """Add a processing step running the Python script ``code``.
 
@@ -452,9 +466,30 @@ class ProcessingPipeline(Construct):
             the network (and must be acknowledged in the nag checks).
         :param role: an existing execution role; by default one scoped to this step's
             prefixes is created.
+        :param for_each: run one job per item (a Distributed Map, see
+            :mod:`constructs_sm.fanout`): the items of a ``Param.string_list`` parameter
+            (``pipeline.param(...)``), or the objects under another step's output
+            (``step.output(...)``; each job gets its object in the input channel of that
+            output's name). Each job's item is ``pipeline.item()`` in ``env`` and
+            ``arguments`` and ``runtime.item()`` in the script; its outputs go below the
+            item's index, so a later step reading them gets every item's.
+        :param max_concurrency: jobs running at once (default 10; 0: no limit).
+        :param tolerated_failure_percentage: the step still succeeds when at most this
+            percentage of its items failed.
+        :param tolerated_failure_count: ... or at most this many.
         """
-        checked = self._validate_step(
-            name, code, inputs, outputs, env, returns, resources, arguments, after, image
+        checked, fan_out = self._validate_step(
+            name,
+            code,
+            inputs,
+            outputs,
+            env,
+            returns,
+            resources,
+            arguments,
+            after,
+            image,
+            (for_each, max_concurrency, tolerated_failure_percentage, tolerated_failure_count),
         )
         if self._code_asset is not None:
             raise ValueError(
@@ -512,12 +547,15 @@ class ProcessingPipeline(Construct):
             network_isolation=network_isolation,
             role=role,
             make_role=lambda scope: self._step_role(scope, name, job_prefix, access),
+            fan_out=fan_out,
         )
         if role is not None:
             self._grant_passed_role(role, access)
         self._step_images[name] = image or self._image
         if access.machine_reads:
             self._machine_reads_returns = True
+        if fan_out is not None:
+            self._fan_outs.append(fan_out)
         self._steps[name] = step
         return step
 
@@ -629,6 +667,24 @@ class ProcessingPipeline(Construct):
             self._storage.grant_read(self._role, returns_reading_prefix(self._name))
         if self._prefix_findings:
             acknowledge(self, sorted(self._prefix_findings), PREFIX_GRANT_REASON)
+        if self._fan_outs:
+            self._grant_fan_outs()
+
+    def _grant_fan_outs(self) -> None:
+        """What the state machine needs for its fan-out steps: run its child executions,
+        list the objects a fan-out iterates, write the map runs' results."""
+        grant_map_runs(self._role, arns=self._arns, state_machine_name=self._machine_name)
+        listed = sorted(
+            {
+                channel_prefix(self._name, f.source.step.step_name, f.source.channel)
+                for f in self._fan_outs
+                if isinstance(f.source, OutputRef)
+            }
+        )
+        if listed:
+            self._storage.grant_list(self._role, listed)
+        # Map runs write their results (a manifest and result files) there.
+        self._storage.grant_write(self._role, maps_prefix(self._name))
 
     @property
     def job_prefix(self) -> str:
@@ -645,6 +701,8 @@ class ProcessingPipeline(Construct):
             return {"type": value.type, "source": f"param:{value.name}"}
         if isinstance(value, ValueRef):
             return {"type": value.type, "source": f"value:{value.step.step_name}.{value.name}"}
+        if isinstance(value, ItemRef):
+            return {"type": value.type, "source": "item"}
         kind = literal_type(value)
         assert kind is not None  # validated by add_step
         return {"type": kind, "source": "literal"}
@@ -658,17 +716,37 @@ class ProcessingPipeline(Construct):
         env: Mapping[str, EnvValue] | None,
         returns: Mapping[str, type] | None,
         resources: Resources | None,
-        arguments: Sequence[str | ParamRef],
+        arguments: Sequence[str | ParamRef | ItemRef],
         after: Sequence[ProcessingStep],
         image: ProcessingImage | None,
-    ) -> ValidatedStep:
+        fan_out_settings: tuple[object, object, object, object],
+    ) -> tuple[ValidatedStep, FanOut | None]:
         validator = StepValidator(
             owner=self, pipeline_name=self._name, params=self._params, steps=self._steps
         )
+        for_each = fan_out_settings[0]
         problems, checked = validator.validate(
-            name, code, inputs, outputs, env, returns, resources, arguments
+            name,
+            code,
+            inputs,
+            outputs,
+            env,
+            returns,
+            resources,
+            arguments,
+            fans_out=for_each is not None,
         )
+        fan_problems, fan_out = validator.fan_out_problems(
+            *fan_out_settings, returns=bool(returns), inputs=checked.inputs
+        )
+        problems += fan_problems
         deps = list(checked.depends_on)
+        checked_inputs = dict(checked.inputs)
+        if fan_out is not None and isinstance(fan_out.source, OutputRef):
+            # Each job gets its object in the channel named after the output it lists.
+            checked_inputs[fan_out.source.channel] = StepInput(fan_out.source)
+            if fan_out.source.step not in deps:
+                deps.append(fan_out.source.step)
         for position, other in enumerate(after):
             if not isinstance(other, ProcessingStep) or other.pipeline is not self:
                 problems.append(
@@ -680,7 +758,7 @@ class ProcessingPipeline(Construct):
             problems.append(f"image must be a ProcessingImage, got {shown(image)}")
         if problems:
             raise ValueError(f"add_step({name!r}): " + "; ".join(problems))
-        return replace(checked, depends_on=tuple(deps))
+        return replace(checked, inputs=checked_inputs, depends_on=tuple(deps)), fan_out
 
 
 def _state_machine_name(scope: Construct, pipeline_name: str) -> str | None:

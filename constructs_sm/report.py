@@ -21,8 +21,8 @@ from constructs_sm.nag.assembly import with_hosted_definitions
 
 #: ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/`` (constructs_sm.layout).
 _RUN_URI = re.compile(
-    r"^States\.Format\('s3://\{\}/[^/']+/(?P<suffix>[^']*/)\{\}/', \$\.run\.bucket, "
-    r"\$\.run\.execution\)$"
+    r"^States\.Format\('s3://\{\}/[^/']+/(?P<suffix>[^']*/)\{\}/(\{\}/)?', \$\.run\.bucket, "
+    r"\$\.run\.execution(, \$\.index)?\)$"
 )
 _ASSET = re.compile(r"/(?P<hash>[0-9a-f]{64})\.zip$")
 
@@ -112,8 +112,8 @@ def _stages(states: dict[str, Any], start: str) -> list[str]:
                 for branch in state["Branches"]
             ]
             stages.append(" | ".join(f"({b})" if " " in b else b for b in branches))
-        elif state["Type"] == "Task" and name.startswith("Run "):
-            stages.append(name[4:])
+        elif state["Type"] in ("Task", "Map") and name.startswith("Run "):
+            stages.append(name[4:] + (" (for each item)" if state["Type"] == "Map" else ""))
         name = state.get("Next") or state.get("Default")
     return stages
 
@@ -143,13 +143,14 @@ def read_assembly(path: Path) -> list[PipelineReport]:
                 if state.get("Type") != "Task" or not name.startswith("Run "):
                     continue
                 job = state["Parameters"]
-                step = StepReport(name[4:], job, None)
+                step_name = str(job.get("Environment", {}).get("CSM_STEP") or name[4:])
+                step = StepReport(step_name, job, None)
                 for channel in job.get("ProcessingInputs", []):
                     s3 = channel["S3Input"]
                     uri = s3.get("S3Uri") or s3.get("S3Uri.$", "")
                     match = _ASSET.search(uri)
                     if channel["InputName"] == "code" and match:
-                        spec = path / f"asset.{match['hash']}" / "csm_steps" / f"{name[4:]}.json"
+                        spec = path / f"asset.{match['hash']}" / "csm_steps" / f"{step_name}.json"
                         step.spec = json.loads(spec.read_text()) if spec.is_file() else None
                     run = _RUN_URI.match(uri)
                     step.inputs[channel["InputName"]] = run["suffix"] if run else uri

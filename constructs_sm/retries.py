@@ -109,6 +109,13 @@ class RetryScope:
         suffix = f" (branch {number})"
         return cls(suffix, f"Pipeline: failed{suffix}")
 
+    @classmethod
+    def of_items(cls, step: str) -> RetryScope:
+        """The scope of a ``for_each`` step's item (its child execution): a failed item
+        fails its child execution, which the Map counts against its tolerance."""
+        suffix = f" ({step} items)"
+        return cls(suffix, f"Item failed{suffix}")
+
     @property
     def classify(self) -> str:
         return f"Classify the error{self.suffix}"

@@ -385,6 +385,44 @@ def grant_run_jobs(
     )
 
 
+def grant_map_runs(role: iam.IRole, *, arns: Arns, state_machine_name: str | None) -> None:
+    """Let the state machine run its fan-out steps' child executions (Distributed Map):
+    start executions of itself, describe, stop and redrive them
+    (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html).
+
+    Without a name (a stack whose name is a token) the ARNs cover the account's state
+    machines of the region.
+    """
+    name = state_machine_name or "*"
+    base = f"arn:{arns.partition}:states:{arns.region}:{arns.account}"
+    machine = f"{base}:stateMachine:{name}"
+    # A Distributed Map's child executions: execution:<machine>/<map run label>:<id>.
+    children = f"{base}:execution:{name}/*"
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="StartItemExecutions", actions=["states:StartExecution"], resources=[machine]
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="WatchItemExecutions",
+            actions=[
+                "states:DescribeExecution",
+                "states:StopExecution",
+                "states:RedriveExecution",
+            ],
+            resources=[children],
+        )
+    )
+    acknowledge_wildcards(
+        role,
+        [children, machine],
+        "A fan-out step's items run as child executions of this state machine, named by "
+        "Step Functions at run time (execution:<state machine>/<map run>:<id>): the ARNs are "
+        "scoped to this state machine's own executions.",
+    )
+
+
 def allow_log_encryption(scope: Construct, key: kms.IKey | None) -> bool:
     """Let CloudWatch Logs encrypt this account's log groups in this region with ``key``.
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from constructs_sm.job import JobSettings
-from constructs_sm.model import EnvValue, OutputRef, Resources, StepInput, ValueRef
+from constructs_sm.model import EnvValue, FanOut, ItemRef, OutputRef, Resources, StepInput, ValueRef
 from constructs_sm.params import ParamRef, ParamType
 
 if TYPE_CHECKING:
@@ -42,13 +42,14 @@ class ProcessingStep(Construct):
         inputs: Mapping[str, StepInput],
         outputs: Sequence[str],
         environment: Mapping[str, EnvValue],
-        arguments: Sequence[str | ParamRef],
+        arguments: Sequence[str | ParamRef | ItemRef],
         returns: Mapping[str, ParamType],
         resources: Resources,
         depends_on: Sequence[ProcessingStep],
         network_isolation: bool,
         role: iam.IRole | None,
         make_role: Callable[[Construct], iam.Role],
+        fan_out: FanOut | None = None,
     ) -> None:
         """``script`` is the script's path in the pipeline's code bundle; ``make_role``
         creates the step's role under it when ``role`` is None."""
@@ -66,6 +67,7 @@ class ProcessingStep(Construct):
         self._depends_on = tuple(depends_on)
         self._network_isolation = network_isolation
         self._job_prefix = job_prefix
+        self._fan_out = fan_out
         self._role = role or make_role(self)
 
     # -- read-only views -------------------------------------------------------------
@@ -122,9 +124,14 @@ class ProcessingStep(Construct):
         return dict(self._environment)
 
     @property
-    def arguments(self) -> tuple[str | ParamRef, ...]:
+    def arguments(self) -> tuple[str | ParamRef | ItemRef, ...]:
         """The container arguments after the script, as declared (literals or params)."""
         return self._arguments
+
+    @property
+    def fan_out(self) -> FanOut | None:
+        """How a ``for_each`` step fans out (one job per item), or None."""
+        return self._fan_out
 
     @property
     def pipeline(self) -> ProcessingPipeline:
@@ -179,4 +186,5 @@ class ProcessingStep(Construct):
             subnet_ids=subnet_ids,
             security_group_ids=security_group_ids,
             tags=tags,
+            fan_out=self._fan_out,
         )

@@ -387,6 +387,21 @@ class ChannelBucket(Construct):
         _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "write")
         return grant
 
+    def grant_list(self, grantee: iam.IGrantable, prefixes: Sequence[str]) -> iam.Grant:
+        """Let ``grantee`` list the keys under ``prefixes`` and read nothing.
+
+        ``s3:ListBucket`` on the bucket with ``StringLike s3:prefix [<prefix>*, ...]``: for
+        the state machine, which lists the objects a fan-out step runs a job for.
+        """
+        for prefix in prefixes:
+            _validate_prefix(prefix, allow_wildcards=True)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(_LIST_ACTIONS),
+            resource_arns=[self._bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+        )
+
     def grant_put(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
         """Let ``grantee`` put single objects under ``prefix`` and nothing more.
 

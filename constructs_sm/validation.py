@@ -28,7 +28,9 @@ from constructs_sm.limits import (
 )
 from constructs_sm.model import (
     CHANNEL_NAME,
+    DEFAULT_MAX_CONCURRENCY,
     ENV_KEY,
+    MAX_MAP_CONCURRENCY,
     RESERVED_ENV_PREFIX,
     RESERVED_INPUTS,
     RESERVED_OUTPUTS,
@@ -36,6 +38,8 @@ from constructs_sm.model import (
     STEP_NAME,
     DataSource,
     EnvValue,
+    FanOut,
+    ItemRef,
     OutputRef,
     PrefixClaim,
     Resources,
@@ -54,6 +58,16 @@ PIPELINE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 _BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 #: Environment variables the pipeline sets on every job itself.
 _OWN_ENV: Final = 2
+#: A for_each step's jobs also get CSM_ITEM and CSM_ITEM_INDEX.
+_ITEM_ENV: Final = 2
+
+
+def _item_problems(where: str, fans_out: bool) -> list[str]:
+    if fans_out:
+        return []
+    return [
+        f"{where} is pipeline.item(), the item of a for_each step's job; this step has no for_each"
+    ]
 
 
 @dataclass(frozen=True)
@@ -94,9 +108,14 @@ class StepValidator:
         env: Mapping[str, EnvValue] | None,
         returns: Mapping[str, type] | None,
         resources: Resources | None,
-        arguments: Sequence[str | ParamRef],
+        arguments: Sequence[str | ParamRef | ItemRef],
+        *,
+        fans_out: bool = False,
     ) -> tuple[list[str], ValidatedStep]:
-        """Every problem of the call (empty when valid) and the normalised arguments."""
+        """Every problem of the call (empty when valid) and the normalised arguments.
+
+        ``fans_out``: the step has a ``for_each`` (``pipeline.item()`` may be used).
+        """
         problems: list[str] = []
         deps: list[ProcessingStep] = []
 
@@ -203,6 +222,8 @@ class StepValidator:
                     problems.append(problem)
                 else:
                     depend(value.step)
+            elif isinstance(value, ItemRef):
+                problems += _item_problems(where, fans_out)
             elif literal_type(value) is not None:
                 assert isinstance(value, str | int | float | bool)
                 text = env_literal(value)
@@ -221,10 +242,11 @@ class StepValidator:
                 )
                 continue
             spec_env[key] = value
-        if len(env or {}) + _OWN_ENV > MAX_ENV:
+        own = _OWN_ENV + (_ITEM_ENV if fans_out else 0)
+        if len(env or {}) + own > MAX_ENV:
             problems.append(
-                f"env has {len(env or {})} entries; at most {MAX_ENV - _OWN_ENV} are "
-                f"allowed (a job has at most {MAX_ENV}, {_OWN_ENV} are the pipeline's)"
+                f"env has {len(env or {})} entries; at most {MAX_ENV - own} are "
+                f"allowed (a job has at most {MAX_ENV}, {own} are the pipeline's)"
             )
         if resources is not None and not isinstance(resources, Resources):
             problems.append(f"resources must be a Resources, got {shown(resources)}")
@@ -244,6 +266,8 @@ class StepValidator:
                             f"most {MAX_ARGUMENT}: declare it with max_length={MAX_ARGUMENT} "
                             "or less, or read it from runtime.params()"
                         )
+                elif isinstance(argument, ItemRef):
+                    problems += _item_problems(where, fans_out)
                 elif not isinstance(argument, str):
                     problems.append(f"{where} must be a str or param, got {shown(argument)}")
                 elif not Token.is_unresolved(argument) and not 1 <= len(argument) <= MAX_ARGUMENT:
@@ -260,7 +284,101 @@ class StepValidator:
     def _param_problems(self, ref: ParamRef, where: str) -> list[str]:
         if self.params.get(ref.name) is not ref.param:
             return [f"{where} refers to param {ref.name!r}, which is not declared by this pipeline"]
+        if ref.type == "string_list":
+            return [
+                f"{where} uses string_list param {ref.name!r}: a list fans a step out "
+                f"(for_each=pipeline.param({ref.name!r}), each job gets pipeline.item()), or "
+                "the script reads it from runtime.params()"
+            ]
         return []
+
+    def fan_out_problems(
+        self,
+        for_each: object,
+        max_concurrency: object,
+        tolerated_failure_percentage: object,
+        tolerated_failure_count: object,
+        *,
+        returns: bool,
+        inputs: Mapping[str, StepInput],
+    ) -> tuple[list[str], FanOut | None]:
+        """Check a ``for_each`` and its settings; return the problems and the fan-out."""
+        if for_each is None:
+            settings = (max_concurrency, tolerated_failure_percentage, tolerated_failure_count)
+            if any(value is not None for value in settings):
+                return [
+                    "max_concurrency and tolerated_failure_* apply to a step with for_each"
+                ], None
+            return [], None
+        problems: list[str] = []
+        if isinstance(for_each, ParamRef):
+            if self.params.get(for_each.name) is not for_each.param:
+                problems.append(
+                    f"for_each refers to param {for_each.name!r}, which is not declared by "
+                    "this pipeline"
+                )
+            elif for_each.type != "string_list":
+                problems.append(
+                    f"for_each param {for_each.name!r} is of type {for_each.type}; declare the "
+                    "items as Param.string_list"
+                )
+        elif isinstance(for_each, OutputRef):
+            problem = self._reference_problem(for_each, "for_each")
+            if problem:
+                problems.append(problem)
+            elif for_each.channel in inputs:
+                problems.append(
+                    f"for_each lists the objects of {for_each.step.step_name}/"
+                    f"{for_each.channel}, which each job gets in the input channel "
+                    f"{for_each.channel!r}; inputs already has a channel of that name"
+                )
+        else:
+            problems.append(
+                "for_each must be a string_list param (pipeline.param(...)) or another step's "
+                f"output (step.output(...)), got {shown(for_each)}"
+            )
+        if returns:
+            problems.append(
+                "a for_each step cannot return values (each of its jobs would return its own); "
+                "write them to an output channel that a later step reads"
+            )
+        concurrency = DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency
+        if (
+            isinstance(concurrency, bool)
+            or not isinstance(concurrency, int)
+            or not 0 <= concurrency <= MAX_MAP_CONCURRENCY
+        ):
+            problems.append(
+                f"max_concurrency must be an int from 0 (no limit) to {MAX_MAP_CONCURRENCY}, "
+                f"got {max_concurrency!r}"
+            )
+        percentage = tolerated_failure_percentage
+        if percentage is not None and (
+            isinstance(percentage, bool)
+            or not isinstance(percentage, int | float)
+            or not 0 <= percentage <= 100
+        ):
+            problems.append(
+                f"tolerated_failure_percentage must be a number from 0 to 100, got {percentage!r}"
+            )
+        count = tolerated_failure_count
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ):
+            problems.append(f"tolerated_failure_count must be an int >= 0, got {count!r}")
+        if percentage is not None and count is not None:
+            problems.append(
+                "give tolerated_failure_percentage or tolerated_failure_count, not both (how "
+                "Step Functions combines the two thresholds is not documented)"
+            )
+        if problems or not isinstance(for_each, ParamRef | OutputRef):
+            return problems, None
+        assert isinstance(concurrency, int)
+        assert percentage is None or isinstance(percentage, int | float)
+        assert count is None or isinstance(count, int)
+        return [], FanOut(
+            for_each, concurrency, None if percentage is None else float(percentage), count
+        )
 
     def _source_problems(self, source: object, where: str, depend: Any) -> list[str]:
         if isinstance(source, OutputRef):

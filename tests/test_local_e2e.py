@@ -682,3 +682,77 @@ def test_the_engine_rejects_requests_sagemaker_would_reject(deployed: Deployed) 
     assert "at 'processingInputs.1.member.s3Input.s3InputMode'" in cause
     assert "Member must satisfy enum value set: [Pipe, File]" in cause
     assert "Error Code: ValidationException" in cause
+
+
+# -- fan-out (a Distributed Map per for_each step) ------------------------------------------
+
+
+def _item_records(deployed: Deployed, result: RunResult, step: str) -> list[dict[str, Any]]:
+    """Each item's ``out/<index>/item.json`` of a fan-out step, by index."""
+    info = deployed.pipelines["Fan"]
+    prefix = info.key(result.execution_name, step, "out", "")
+    s3 = deployed.emulator.client("s3")
+    listed = s3.list_objects_v2(Bucket=info.bucket, Prefix=prefix).get("Contents", [])
+    records = [
+        json.loads(s3.get_object(Bucket=info.bucket, Key=item["Key"])["Body"].read())
+        for item in listed
+        if item["Key"].endswith("/item.json")
+    ]
+    keys = sorted(item["Key"][len(prefix) :] for item in listed)
+    assert keys == [f"{r['index']}/item.json" for r in sorted(records, key=lambda r: r["index"])]
+    return sorted(records, key=lambda r: r["index"])
+
+
+def test_fan_out_runs_one_job_per_item_and_a_later_step_reads_them_all(
+    deployed: Deployed,
+) -> None:
+    result = run(deployed, "Fan", {"regions": ["eu", "us", "ap"], "parts": 2})
+    assert result.succeeded, result.cause
+    regions = _item_records(deployed, result, "per_region")
+    assert [(r["item"], r["index"], r["env"]) for r in regions] == [
+        ("eu", 0, "eu"),
+        ("us", 1, "us"),
+        ("ap", 2, "ap"),
+    ]
+    parts = _item_records(deployed, result, "per_part")
+    assert [r["object"] for r in parts] == ["part 0\n", "part 1\n"]
+    assert all(r["item"].endswith(f"/part-{i}.txt") for i, r in enumerate(parts))
+    assert result.steps["join"].values == {"regions": "ap,eu,us", "parts": 2, "first": "part 0"}
+    # One job per item, each with its own name; the watcher finds them.
+    assert (result.steps["per_region"].items, result.steps["per_region"].failed_items) == (3, 0)
+    assert result.steps["per_part"].items == 2
+    # The step's result in the state is its map run.
+    assert "mapRun" in result.output["steps"]["per_region"]["map_run"]
+
+
+def test_fan_out_over_no_objects_runs_no_job(deployed: Deployed) -> None:
+    """No object, no job: the Map succeeds; a later step reading its (empty) output then
+    fails as SageMaker fails a job whose input prefix holds no object."""
+    result = run(deployed, "Fan", {"regions": ["eu"], "parts": 0})
+    assert "per_part" not in result.steps or result.steps["per_part"].items is None
+    assert (result.status, result.error) == ("FAILED", "States.TaskFailed")
+    assert result.steps["join"].failure_reason is not None
+    assert "input 'parts': no objects under" in result.steps["join"].failure_reason
+
+
+def test_a_failed_item_within_the_tolerance_does_not_fail_the_step(deployed: Deployed) -> None:
+    result = run(deployed, "Fan", {"regions": ["eu", "bad", "us"], "parts": 1})
+    assert result.succeeded, result.cause
+    assert [r["item"] for r in _item_records(deployed, result, "per_region")] == ["eu", "us"]
+    assert (result.steps["per_region"].items, result.steps["per_region"].failed_items) == (3, 1)
+    assert result.steps["join"].values["regions"] == "eu,us"
+
+
+def test_more_failed_items_than_tolerated_fail_the_step(deployed: Deployed) -> None:
+    result = run(deployed, "Fan", {"regions": ["bad", "eu", "bad"], "parts": 1})
+    assert (result.status, result.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert "2 of 3 items failed" in (result.cause or "")
+    assert "join" not in result.steps or result.steps["join"].status == "NotStarted"
+
+
+@pytest.mark.parametrize("regions", ["eu", ["eu", 1], ["a", "b", "c", "d", "e", "f"], {"eu": 1}])
+def test_a_bad_list_parameter_fails_before_any_job(deployed: Deployed, regions: Any) -> None:
+    result = run(deployed, "Fan", {"regions": regions})
+    assert (result.status, result.error) == ("FAILED", "InvalidParameters"), result.cause
+    assert "parameter 'regions' must be a list of at most 5 strings" in (result.cause or "")
+    assert all(step.job_name is None for step in result.steps.values())

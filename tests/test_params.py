@@ -48,7 +48,10 @@ def test_factories_set_type_and_required() -> None:
         (lambda: Param("s", "string", minimum=1), r"minimum/maximum apply to integer"),
         (lambda: Param("s", "integer", pattern="x"), r"pattern applies to string"),
         (lambda: Param("b", "boolean", choices=(True,)), r"choices do not apply to boolean"),
-        (lambda: Param("x", "date"), r"type must be string, integer, number or boolean"),  # type: ignore[arg-type]
+        (
+            lambda: Param("x", "date"),  # type: ignore[arg-type]
+            r"type must be string, integer, number, boolean or string_list",
+        ),
     ],
 )
 def test_invalid_declarations_raise_value_error(factory: Any, match: str) -> None:
@@ -105,6 +108,63 @@ def test_spec_is_what_the_runtime_reads() -> None:
         "choices": None,
         "pattern": None,
         "max_length": None,
+        "max_items": None,
+    }
+
+
+def test_a_string_list_declares_its_items() -> None:
+    regions = Param.string_list("regions", default=["eu", "us"], max_items=3)
+    assert regions.default == ("eu", "us") and regions.required is False
+    assert regions.check(["a", "b", "c"]) is None
+    assert regions.check(["a"] * 4) == "must have at most 3 items, got 4"
+    assert regions.check(["a", 1]) is not None
+    assert regions.check("a,b") is not None
+    assert regions.check(["x" * 257]) == f"items must be at most 256 characters, got {'x' * 257!r}"
+    assert regions.describe() == "a list of at most 3 strings of at most 256 chars"
+    assert regions.spec()["default"] == ["eu", "us"] and regions.spec()["max_items"] == 3
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (
+            lambda: Param.string_list("l", max_items=0),
+            r"max_items must be an int between 1 and 100",
+        ),
+        (lambda: Param.string_list("l", max_items=101), r"max_items must be an int between 1 and"),
+        (lambda: Param.string_list("l", default=["a"] * 3, max_items=2), r"default must have at"),
+        (lambda: Param("l", "string_list", pattern="x", max_items=2), r"do not apply to string"),
+    ],
+)
+def test_bad_string_lists_are_refused(factory: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        factory()
+    with pytest.raises(TypeError, match=r"default must be a list of strings"):
+        Param.string_list("l", default=[1])  # type: ignore[list-item]
+
+
+def test_a_string_list_is_checked_by_the_state_machine() -> None:
+    """The value's JSON text starts with "[", each possible item is a string, no more."""
+    regions = Param.string_list("regions", max_items=2)
+    _, states = validation_states({"regions": regions}, next_state="Go")
+    select = states["Select parameters"]["Parameters"]
+    assert select["checks"] == {"regions.$": "States.JsonToString($.params.regions)"}
+    rules = states["Check parameters"]["Choices"]
+    assert {
+        "Not": {"Variable": "$.checks.regions", "StringMatches": "[*"},
+        "Next": "Invalid parameter regions",
+    } in rules
+    assert {
+        "Variable": "$.params.regions[2]",
+        "IsPresent": True,
+        "Next": "Invalid parameter regions",
+    } in rules
+    items = next(r for r in rules if "Or" in r)["Or"]
+    assert items[1] == {
+        "And": [
+            {"Variable": "$.params.regions[1]", "IsPresent": True},
+            {"Not": {"Variable": "$.params.regions[1]", "IsString": True}},
+        ]
     }
 
 

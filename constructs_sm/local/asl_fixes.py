@@ -51,6 +51,7 @@ IMPORTERS: Final = (
 ERROR_NAME_USERS: Final = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl",
     "moto.stepfunctions.parser.asl.component.state.fail.state_fail",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
 )
 _INDEFINITE: Final = re.compile(r"\*|\.\.|:|\?|,|@|\(")
 _original: Callable[[str, Any], Any] | None = None

@@ -37,7 +37,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, cfn_fixes, faults, sagemaker
+from constructs_sm.local import asl_fixes, cfn_fixes, faults, map_fixes, sagemaker
 from constructs_sm.local.faults import Fault, FaultPlan
 
 DEFAULT_REGION: Final = "us-east-1"
@@ -120,6 +120,7 @@ class Emulator:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         asl_fixes.install()
         cfn_fixes.install()
+        map_fixes.install()
         faults.install_time_scale(self._time_scale)
         sagemaker.install(
             sagemaker.JobRunner(
@@ -155,6 +156,7 @@ class Emulator:
         faults.uninstall_time_scale()
         asl_fixes.uninstall()
         cfn_fixes.uninstall()
+        map_fixes.uninstall()
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:

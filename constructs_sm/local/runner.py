@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 import secrets
 import time
 import zipfile
@@ -26,14 +27,23 @@ from typing import Any, Final
 
 import botocore.exceptions
 
-from constructs_sm.layout import RETURNS_STEP, execution_key
+from constructs_sm.layout import RETURNS_STEP, RUN_STEP, execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import split_s3_uri
 from constructs_sm.report import walk_states
-from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, SPEC_FILE, SPECS_DIR, STEP_ENV
+from constructs_sm.runtime import (
+    CODE_CHANNEL,
+    PARAMS_CHANNEL,
+    RETURNS_CHANNEL,
+    SPEC_FILE,
+    SPECS_DIR,
+    STEP_ENV,
+)
 
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
+#: ``States.Format('<job prefix>-{}', ...)``: a step's job-name expression.
+_JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
 #: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
 #: generated at deploy time).
 BUCKET_PLACEHOLDER: Final = "{bucket}"
@@ -51,6 +61,9 @@ class PipelineInfo:
     #: The S3 URIs of the steps' code zips (their ``code`` inputs), where the step specs
     #: (``csm_step.json``) declare the pipeline's parameters.
     code_uris: tuple[str, ...] = ()
+    #: The job-name prefix of each fan-out step (one job per item, run by child
+    #: executions whose events the execution's history does not hold).
+    fan_outs: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def run_prefix(self) -> str:
@@ -89,15 +102,22 @@ class StepResult:
     outputs: dict[str, str] = field(default_factory=dict)
     duration: float | None = None
     failure_reason: str | None = None
+    #: A fan-out step: how many jobs (items) it ran, and how many did not complete.
+    items: int | None = None
+    failed_items: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` form: status, job_name, values, outputs."""
-        return {
+        """The ``--json`` form: status, job_name, values, outputs (and a fan-out's items)."""
+        document: dict[str, Any] = {
             "status": self.status,
             "job_name": self.job_name,
             "values": self.values,
             "outputs": self.outputs,
         }
+        if self.items is not None:
+            document["items"] = self.items
+            document["failed_items"] = self.failed_items
+        return document
 
 
 @dataclass
@@ -149,12 +169,17 @@ def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> Pi
         return None
     steps = []
     code_uris = []
+    fan_outs: dict[str, str] = {}
     for _name, state, _ in walk_states(definition):
         if ":sagemaker:createProcessingJob" in str(state.get("Resource", "")):
             parameters = state.get("Parameters", {})
             step = parameters.get("Environment", {}).get(STEP_ENV)
             if isinstance(step, str) and step not in steps:
                 steps.append(step)
+            name = str(parameters.get("ProcessingJobName.$", ""))
+            prefix = _JOB_PREFIX.match(name)
+            if isinstance(step, str) and "$.index" in name and prefix:
+                fan_outs[step] = prefix.group(1)
             for item in parameters.get("ProcessingInputs", []):
                 uri = (item.get("S3Input") or {}).get("S3Uri")
                 if item.get("InputName") == CODE_CHANNEL and isinstance(uri, str):
@@ -166,6 +191,7 @@ def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> Pi
         steps=tuple(steps),
         stack=stack,
         code_uris=tuple(code_uris),
+        fan_outs=fan_outs,
     )
 
 
@@ -424,6 +450,7 @@ def watch(
     output = json.loads(described["output"]) if described.get("output") else None
     name = str(described["name"])
     _collect_values(emulator, pipeline, name, output, watcher.steps)
+    _collect_fan_outs(emulator, pipeline, name, watcher.steps)
     start_time = _seconds(described.get("startDate"))
     stop_time = _seconds(described.get("stopDate"))
     return RunResult(
@@ -465,6 +492,48 @@ def _collect_values(
                 continue
             if isinstance(data, dict):
                 result.values.update(data)
+
+
+def _collect_fan_outs(
+    emulator: Emulator, pipeline: PipelineInfo, execution: str, steps: dict[str, StepResult]
+) -> None:
+    """The jobs of each fan-out step in this execution: its child executions' jobs are
+    not in the execution's history, so they are found by their names' prefix and their
+    run's parameters channel (``.../_run/params/<execution>/``)."""
+    sagemaker = emulator.client("sagemaker")
+    marker = f"/{RUN_STEP}/{PARAMS_CHANNEL}/{execution}/"
+    for step, prefix in pipeline.fan_outs.items():
+        jobs = []
+        pages = sagemaker.get_paginator("list_processing_jobs").paginate(NameContains=prefix)
+        for page in pages:
+            for summary in page.get("ProcessingJobSummaries", []):
+                job = sagemaker.describe_processing_job(
+                    ProcessingJobName=summary["ProcessingJobName"]
+                )
+                uris = [
+                    str((item.get("S3Input") or {}).get("S3Uri", ""))
+                    for item in job.get("ProcessingInputs", [])
+                ]
+                if any(marker in uri for uri in uris):
+                    jobs.append(job)
+        if not jobs:
+            continue
+        result = steps.setdefault(step, StepResult())
+        statuses = [job["ProcessingJobStatus"] for job in jobs]
+        result.items = len(jobs)
+        result.failed_items = sum(status != "Completed" for status in statuses)
+        result.job_name = f"{prefix}-* ({len(jobs)} jobs)"
+        result.status = (
+            "Completed"
+            if all(s == "Completed" for s in statuses)
+            else "InProgress"
+            if any(s not in _TERMINAL_JOB for s in statuses)
+            else "Failed"
+            if not any(s == "Completed" for s in statuses)
+            else "PartlyFailed"
+        )
+        reasons = [job.get("FailureReason") for job in jobs if job.get("FailureReason")]
+        result.failure_reason = reasons[0] if reasons else None
 
 
 def failure_summary(result: RunResult) -> str:

@@ -14,6 +14,7 @@ Usage in a step script::
     out = runtime.output_dir("train")     # /opt/ml/processing/output/train (created)
     (out / "rows.csv").write_text((raw / "rows.csv").read_text())
     runtime.emit(accuracy=0.93)           # read back by the state machine
+    region = runtime.item()               # a for_each step's item (its job's own)
 
 Where things are:
 
@@ -45,6 +46,7 @@ import from this package, not from them:
 - ``_channels``: :func:`input_dir` and :func:`output_dir`;
 - ``_returns``: :func:`emit` and :func:`start_returns`;
 - ``_job``: the job's config and hosts (:func:`job_config`, :func:`hosts`, ...);
+- ``_item``: the item of a ``for_each`` step's job (:func:`item`, :func:`item_index`);
 - :mod:`~constructs_sm.runtime.launch`: the launcher the code zip's ``__main__`` runs.
 """
 
@@ -56,6 +58,8 @@ from constructs_sm.runtime._constants import (
     CODE_CHANNEL,
     CODE_DIR_ENV,
     DEFAULT_ML_DIR,
+    ITEM_ENV,
+    ITEM_INDEX_ENV,
     ML_DIR_ENV,
     PARAMS_CHANNEL,
     PARAMS_FILE,
@@ -76,6 +80,7 @@ from constructs_sm.runtime._errors import (
     ReturnValueError,
     RuntimeConfigError,
 )
+from constructs_sm.runtime._item import item, item_index
 from constructs_sm.runtime._job import current_host, hosts, job_config, job_name
 from constructs_sm.runtime._parameters import Params, env, params
 from constructs_sm.runtime._returns import MAX_RETURNED_STRING as MAX_RETURNED_STRING
@@ -87,6 +92,8 @@ __all__ = [
     "CODE_CHANNEL",
     "CODE_DIR_ENV",
     "DEFAULT_ML_DIR",
+    "ITEM_ENV",
+    "ITEM_INDEX_ENV",
     "ML_DIR_ENV",
     "PARAMS_CHANNEL",
     "PARAMS_FILE",
@@ -111,6 +118,8 @@ __all__ = [
     "finish_returns",
     "hosts",
     "input_dir",
+    "item",
+    "item_index",
     "job_config",
     "job_name",
     "output_dir",

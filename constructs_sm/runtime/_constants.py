@@ -39,7 +39,11 @@ CODE_DIR_ENV = "CSM_CODE_DIR"
 """Environment variable holding the directory the code zip was extracted to."""
 SPEC_ENV = "CSM_STEP_SPEC"
 """Environment variable naming a spec file explicitly (takes precedence)."""
-TYPES = ("string", "integer", "number", "boolean")
+ITEM_ENV = "CSM_ITEM"
+"""Environment variable holding the item of a ``for_each`` step's job."""
+ITEM_INDEX_ENV = "CSM_ITEM_INDEX"
+"""Environment variable holding the item's position (0, 1, ...) among the step's items."""
+TYPES = ("string", "integer", "number", "boolean", "string_list")
 """The declared value types, as they appear in the spec."""
 
 

@@ -10,8 +10,9 @@ from typing import NoReturn, TypeAlias
 from constructs_sm.runtime._constants import TYPES
 from constructs_sm.runtime._errors import ParameterError, RuntimeConfigError
 
-Value: TypeAlias = "str | int | float | bool"
-"""A typed scalar: what parameters, environment values and return values convert to."""
+Value: TypeAlias = "str | int | float | bool | list[str]"
+"""A typed value: what parameters, environment values and return values convert to (a
+``list[str]`` only for a ``string_list`` parameter)."""
 
 #: Each declared type as the noun of an error message: ``must be an integer``.
 TYPE_NOUNS = {
@@ -19,6 +20,7 @@ TYPE_NOUNS = {
     "integer": "an integer",
     "number": "a number",
     "boolean": "a boolean",
+    "string_list": "a list of strings",
 }
 _ENV_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ENV_INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -52,7 +54,8 @@ def convert(
       non-integral numbers are rejected);
     - ``"number"``: a finite ``float`` (an ``int`` is converted; booleans are rejected);
     - ``"boolean"``: a ``bool`` only;
-    - ``"string"``: a ``str`` only.
+    - ``"string"``: a ``str`` only;
+    - ``"string_list"``: a list of ``str`` (a new ``list``).
 
     ``what`` names the value in the message (``"parameter 'epochs'"``) and ``error`` is
     the exception class raised when the value is not allowed, e.g.
@@ -60,7 +63,10 @@ def convert(
     An unknown ``type_name`` raises :class:`RuntimeConfigError`.
     """
     _check_type_name(type_name)
-    if type_name == "string":
+    if type_name == "string_list":
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return list(value)
+    elif type_name == "string":
         if isinstance(value, str):
             return value
     elif type_name == "boolean":
@@ -103,6 +109,8 @@ def parse_env_string(
     _check_type_name(type_name)
     if type_name == "string":
         return text
+    if type_name == "string_list":
+        raise error(f"{what}: a list of strings is never an environment value, got {text!r}")
     stripped = text.strip()
     if type_name == "boolean":
         lowered = stripped.lower()

@@ -17,7 +17,8 @@ SCRIPTS = Path(__file__).parent / "scripts"
 class ProbeStack(Stack):
     """Every kind of typed passing, a step that fails on request and parallel branches
     (Probe); a step that declares a return value and emits none (Silent); a two-host job
-    whose hosts return values (Hosts).
+    whose hosts return values (Hosts); fan-out steps over a list parameter and over the
+    objects of an output, joined by a step reading every item's output (Fan).
 
     Its definitions are hosted in S3 (``DefinitionS3Location`` with substitutions, as a
     large pipeline's are), the example stack's stay in the template: the offline tests run
@@ -102,4 +103,36 @@ class ProbeStack(Stack):
             code=SCRIPTS / "hosts.py",
             returns={"n": int, "leader": str},
             resources=Resources(instance_count=2),
+        )
+        fan = ProcessingPipeline(
+            self,
+            "Fan",
+            storage=storage,
+            image=image,
+            params=[
+                Param.string_list("regions", default=["eu", "us"], max_items=5),
+                Param.integer("parts", default=3, minimum=0),
+            ],
+        )
+        split = fan.add_step("split", code=SCRIPTS / "fan_split.py", outputs=["parts"])
+        per_region = fan.add_step(
+            "per_region",
+            code=SCRIPTS / "fan_item.py",
+            for_each=fan.param("regions"),
+            env={"ITEM_ENV": fan.item()},
+            outputs=["out"],
+            max_concurrency=2,
+            tolerated_failure_count=1,
+        )
+        per_part = fan.add_step(
+            "per_part",
+            code=SCRIPTS / "fan_item.py",
+            for_each=split.output("parts"),
+            outputs=["out"],
+        )
+        fan.add_step(
+            "join",
+            code=SCRIPTS / "fan_join.py",
+            inputs={"regions": per_region.output("out"), "parts": per_part.output("out")},
+            returns={"regions": str, "parts": int, "first": str},
         )

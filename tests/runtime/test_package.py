@@ -29,7 +29,7 @@ def test_public_constants_match_the_contract() -> None:
     assert (runtime.ML_DIR_ENV, runtime.DEFAULT_ML_DIR) == ("CSM_ML_DIR", "/opt/ml")
     assert (runtime.STEP_ENV, runtime.PIPELINE_ENV) == ("CSM_STEP", "CSM_PIPELINE")
     assert (runtime.CODE_DIR_ENV, runtime.SPEC_ENV) == ("CSM_CODE_DIR", "CSM_STEP_SPEC")
-    assert runtime.TYPES == ("string", "integer", "number", "boolean")
+    assert runtime.TYPES == ("string", "integer", "number", "boolean", "string_list")
     assert set(runtime.__all__) <= set(dir(runtime))
 
 

@@ -76,10 +76,11 @@ def _covers(allowed: S3Location, bucket: str | None, key: str, model: StackModel
     """True if every object of ``bucket``/``key`` (a pattern) is under ``allowed``'s prefix.
 
     A pattern is taken as literal text that the prefix pattern must match: ``runs/*/in/*``
-    is under ``runs/*/in/``, ``runs/*`` is not. When the only wildcard of ``allowed`` is
-    its last segment (``<pipeline>/<step>/<channel>/*/``: the execution name, last), the
-    literal prefix before it is the channel itself: ``<pipeline>/<step>/<channel>/*``
-    covers that channel's executions and nothing else, so it is allowed.
+    is under ``runs/*/in/``, ``runs/*`` is not. When the only wildcards of ``allowed`` are
+    its last segments (``<pipeline>/<step>/<channel>/*/``: the execution name, last; for a
+    fan-out step's item also its index, ``.../*/*/``), the literal prefix before them is
+    the channel itself: ``<pipeline>/<step>/<channel>/*`` covers that channel's executions
+    and nothing else, so it is allowed.
     """
     if allowed.key is None:
         return False
@@ -94,7 +95,9 @@ def _covers(allowed: S3Location, bucket: str | None, key: str, model: StackModel
         return True
     if not allowed.key.endswith("/*/"):
         return False
-    channel = allowed.key[:-2]
+    channel = allowed.key
+    while channel.endswith("/*/"):
+        channel = channel[:-2]
     if "*" in channel or "?" in channel:
         return False
     return _glob(f"{channel}*").fullmatch(key) is not None
