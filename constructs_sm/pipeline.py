@@ -71,6 +71,7 @@ from constructs_sm.model import (
     shown,
 )
 from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
+from constructs_sm.network import allow_between_instances, job_security_group
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
@@ -125,8 +126,10 @@ class ProcessingPipeline(Construct):
     :param pipeline_name: the S3 prefix and job-name prefix; defaults to the construct id.
     :param data_sources: where parameter-supplied input URIs may point; by default the
         ``data/`` prefix of ``storage``.
-    :param vpc: run jobs in this VPC (private subnets by default, a security group with
-        no inbound rules is created unless ``security_groups`` is given).
+    :param vpc: run jobs in this VPC: private subnets by default (``vpc_subnets``), and a
+        security group created unless ``security_groups`` is given, with no inbound rule
+        unless a step runs on several instances (then TCP, IKE and ESP from itself only:
+        see :mod:`constructs_sm.network`).
     :param timeout: a limit on the whole execution; by default none (each job has its own).
     :param tags: tags on every processing job (plus ``constructs-sm:pipeline`` and
         ``constructs-sm:step``).
@@ -214,22 +217,15 @@ class ProcessingPipeline(Construct):
         self._subnet_ids: list[str] = []
         self._security_group_ids: list[str] = []
         self._vpc = vpc
+        self._job_group: ec2.SecurityGroup | None = None
         if vpc is not None:
             groups = list(security_groups or [])
             if not groups:
-                group = ec2.SecurityGroup(
-                    self,
-                    "JobSecurityGroup",
-                    vpc=vpc,
-                    description=f"Processing jobs of pipeline {name} (inbound from itself)",
-                    allow_all_outbound=True,
+                # No inbound rule until a multi-instance step needs one (add_step).
+                self._job_group = job_security_group(
+                    self, "JobSecurityGroup", vpc=vpc, pipeline_name=name
                 )
-                # Instances of a multi-instance job talk to each other; nothing else may
-                # connect (SageMaker's processing-in-VPC guidance).
-                group.add_ingress_rule(
-                    group, ec2.Port.all_traffic(), "between the instances of one job"
-                )
-                groups = [group]
+                groups = [self._job_group]
             self._security_group_ids = [g.security_group_id for g in groups]
             self._subnet_ids = subnet_ids
         storage.claim_prefixes(claims)
@@ -515,6 +511,8 @@ class ProcessingPipeline(Construct):
         )
         if role is not None:
             self._grant_passed_role(role, access)
+        if self._job_group is not None and step_resources.instance_count > 1:
+            allow_between_instances(self._job_group)
         self._step_images[name] = image or self._image
         if access.machine_reads:
             self._machine_reads_returns = True
