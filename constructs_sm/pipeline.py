@@ -73,12 +73,12 @@ from constructs_sm.model import (
 from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
 from constructs_sm.network import allow_between_instances, job_security_group
 from constructs_sm.params import Param, ParamRef, validate_params
+from constructs_sm.passed import grant_passed_role, log_group_key, warn_jobs_without_key
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
     INLINE_POLICY_REASON,
     Arns,
     SharedAccess,
-    allow_log_encryption,
     create_state_machine_role,
     create_step_role,
     fill_steps_policy,
@@ -229,6 +229,8 @@ class ProcessingPipeline(Construct):
             self._security_group_ids = [g.security_group_id for g in groups]
             self._subnet_ids = subnet_ids
         storage.claim_prefixes(claims)
+        if storage.key is None:
+            warn_jobs_without_key(self)
 
         # A physical name derived from the stack and the pipeline lets the role's trust
         # name exactly this state machine (aws:SourceArn).
@@ -251,7 +253,7 @@ class ProcessingPipeline(Construct):
         grant_run_jobs(
             self._role, arns=self._arns, job_prefix=self._job_prefix, role_path=self._role_path
         )
-        storage.grant_put(self._role, params_prefix(name))
+        storage.grant_put(self._role, params_prefix(name), sid="WriteRunParameters")
         # What every step needs (logs, code, key, image, network) once, for all steps:
         # filled in when the code bundle is staged (see _stage_code).
         self._steps_policy: iam.ManagedPolicy | None = None
@@ -281,7 +283,7 @@ class ProcessingPipeline(Construct):
             ),
             retention=log_retention,
             removal_policy=RemovalPolicy.RETAIN,
-            encryption_key=storage.key if allow_log_encryption(self, storage.key) else None,
+            encryption_key=log_group_key(self, storage.key, owned=storage.owns_key),
         )
         self._state_machine = sfn.StateMachine(
             self,
@@ -447,7 +449,9 @@ class ProcessingPipeline(Construct):
         :param network_isolation: on by default; turning it off lets the container reach
             the network (and must be acknowledged in the nag checks).
         :param role: an existing execution role; by default one scoped to this step's
-            prefixes is created.
+            prefixes is created. A passed role gets the step's channel statements and the
+            pipeline's shared managed policy (a warning names them; an immutable role
+            gets nothing, and a warning says what it lacks).
         """
         checked = self._validate_step(
             name, code, inputs, outputs, env, returns, resources, arguments, after, image
@@ -510,7 +514,14 @@ class ProcessingPipeline(Construct):
             make_role=lambda scope: self._step_role(scope, name, job_prefix, access),
         )
         if role is not None:
-            self._grant_passed_role(role, access)
+            grant_passed_role(
+                step,
+                role,
+                step=name,
+                channels=channels_document(access, channel_bucket_arn=self._bucket_arn),
+                shared=self._shared_policy(),
+            )
+            pass_role_for_imported(self._role, role, step=name)
         if self._job_group is not None and step_resources.instance_count > 1:
             allow_between_instances(self._job_group)
         self._step_images[name] = image or self._image
@@ -537,16 +548,6 @@ class ProcessingPipeline(Construct):
             self._findings.findings(access, channel_bucket_arn=self._bucket_arn)
         )
         return role
-
-    def _grant_passed_role(self, role: iam.IRole, access: StepAccess) -> None:
-        """A role the user passed: the channels and the shared policy are added to it
-        (an immutable role gets nothing: CDK cannot change it), and the state machine
-        may pass it (it lives outside the pipeline's IAM path)."""
-        document = channels_document(access, channel_bucket_arn=self._bucket_arn)
-        for statement in document["Statement"]:
-            role.add_to_principal_policy(iam.PolicyStatement.from_json(statement))
-        role.add_managed_policy(self._shared_policy())
-        pass_role_for_imported(self._role, role)
 
     def _shared_policy(self) -> iam.ManagedPolicy:
         if self._steps_policy is None:
@@ -624,7 +625,9 @@ class ProcessingPipeline(Construct):
         if self._steps:
             fill_steps_policy(self._shared_policy(), arns=self._arns, access=access)
         if self._machine_reads_returns:
-            self._storage.grant_read(self._role, returns_reading_prefix(self._name))
+            self._storage.grant_read(
+                self._role, returns_reading_prefix(self._name), sid="ReadReturnedValues"
+            )
         if self._prefix_findings:
             acknowledge(self, sorted(self._prefix_findings), PREFIX_GRANT_REASON)
 

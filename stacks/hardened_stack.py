@@ -25,6 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_sm import ChannelBucket, ProcessingImage, ProcessingPipeline, nag
+from constructs_sm.policies import key_administration_policy
 from constructs_sm.roles import allow_log_encryption
 from stacks.pipeline_stack import add_churn_steps, churn_params
 
@@ -46,6 +47,7 @@ def _rotating_key(scope: Construct, construct_id: str, description: str) -> kms.
         description=description,
         enable_key_rotation=True,
         removal_policy=RemovalPolicy.RETAIN,
+        policy=key_administration_policy(),
     )
 
 
