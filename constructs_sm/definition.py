@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from constructs_sm import runtime as _rt
 from constructs_sm.job import JobSettings, render_job_parameters
+from constructs_sm.job_logs import log_selector
 from constructs_sm.layout import RUN_STEP, channel_key_expression
 from constructs_sm.params import (
     Param,
@@ -79,6 +80,7 @@ def step_states(
         "ResultSelector": {
             "job_name.$": "$.ProcessingJobName",
             "status.$": "$.ProcessingJobStatus",
+            **log_selector(),  # where the job's CloudWatch log streams are
         },
         "ResultPath": f"$.steps.{step}",
         "Retry": JOB_RETRIES,

@@ -22,6 +22,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from constructs_sm.job_logs import PROCESSING_LOG_GROUP
 from constructs_sm.nag.acknowledge import (
     acknowledge,
     acknowledge_wildcards,
@@ -33,7 +34,6 @@ SAGEMAKER: str = "sagemaker.amazonaws.com"
 STATES: str = "states.amazonaws.com"
 #: The EventBridge rule Step Functions manages to learn when a processing job ends.
 PROCESSING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 #: Pulling an image from ECR (the authorization token needs Resource "*").
 ECR_PULL_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
