@@ -72,6 +72,7 @@ from constructs_sm.model import (
 )
 from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
 from constructs_sm.network import allow_between_instances, job_security_group
+from constructs_sm.observability import PipelineObservability, add_outputs
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.passed import grant_passed_role, log_group_key, warn_jobs_without_key
 from constructs_sm.plan import Plan, plan
@@ -111,13 +112,17 @@ class _LazyDefinition:
         return Stack.of(self._pipeline).to_json_string(self._pipeline.inline_definition())
 
 
-class ProcessingPipeline(Construct):
+class ProcessingPipeline(PipelineObservability, Construct):
     """A typed SageMaker Processing pipeline run by a Step Functions state machine.
 
     Declare typed ``params``, then add steps with :meth:`add_step`. The state machine
     (``state_machine``) merges defaults into the execution input, validates every
     parameter before the first job, hands data between steps through per-execution S3
     prefixes of ``storage`` and reads values returned by containers back into its state.
+    ``metric_failed()``, ``metric_succeeded()``, ``metric_timed_out()``,
+    ``metric_aborted()``, ``metric_duration()`` and ``alarm_on_failure(topic=None)`` watch
+    it (:mod:`constructs_sm.observability`); the stack outputs its ARN, the channel bucket
+    and the handoff root.
 
     :param storage: the channel bucket; its run prefix ``<pipeline_name>/`` gets a
         lifecycle expiry.
@@ -304,6 +309,7 @@ class ProcessingPipeline(Construct):
             state_machine_name=machine_name,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
+        add_outputs(self, machine=self._state_machine, storage=storage, pipeline=name)
         PipelinePicture(self, "Picture")  # cdk.out/<stack>.<pipeline>.diagram.{md,svg}
         machine = self._state_machine.node.default_child
         assert isinstance(machine, CfnResource)

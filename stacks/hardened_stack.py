@@ -98,6 +98,7 @@ class HardenedPipelineStack(Stack):
             params=churn_params(),
         )
         add_churn_steps(pipeline, profile=False)
+        pipeline.alarm_on_failure()
         self.storage = storage
         self.pipeline = pipeline
 
