@@ -223,6 +223,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         self._security_group_ids: list[str] = []
         self._vpc = vpc
         self._job_group: ec2.SecurityGroup | None = None
+        self._connections = ec2.Connections()
         if vpc is not None:
             groups = list(security_groups or [])
             if not groups:
@@ -231,6 +232,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
                     self, "JobSecurityGroup", vpc=vpc, pipeline_name=name
                 )
                 groups = [self._job_group]
+            self._connections = ec2.Connections(security_groups=groups)
             self._security_group_ids = [g.security_group_id for g in groups]
             self._subnet_ids = subnet_ids
         storage.claim_prefixes(claims)
@@ -337,6 +339,13 @@ class ProcessingPipeline(PipelineObservability, Construct):
         Its ``role`` is an immutable view of :attr:`role`: add permissions there.
         """
         return self._state_machine
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The jobs' security groups (none without ``vpc``), e.g. for VPC endpoints that
+        accept known groups only: ``endpoint.connections.allow_default_port_from(
+        pipeline.connections)``."""
+        return self._connections
 
     @property
     def role(self) -> iam.IRole:
