@@ -119,10 +119,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
     (``state_machine``) merges defaults into the execution input, validates every
     parameter before the first job, hands data between steps through per-execution S3
     prefixes of ``storage`` and reads values returned by containers back into its state.
-    ``metric_failed()``, ``metric_succeeded()``, ``metric_timed_out()``,
-    ``metric_aborted()``, ``metric_duration()`` and ``alarm_on_failure(topic=None)`` watch
-    it (:mod:`constructs_sm.observability`); the stack outputs its ARN, the channel bucket
-    and the handoff root.
+    Its metrics, failure alarm and stack outputs: :mod:`constructs_sm.observability`.
 
     :param storage: the channel bucket; its run prefix ``<pipeline_name>/`` gets a
         lifecycle expiry.
@@ -342,9 +339,8 @@ class ProcessingPipeline(PipelineObservability, Construct):
 
     @property
     def connections(self) -> ec2.Connections:
-        """The jobs' security groups (none without ``vpc``), e.g. for VPC endpoints that
-        accept known groups only: ``endpoint.connections.allow_default_port_from(
-        pipeline.connections)``."""
+        """The jobs' security groups (none without ``vpc``), e.g. for VPC endpoints:
+        ``endpoint.connections.allow_default_port_from(pipeline.connections)``."""
         return self._connections
 
     @property
@@ -464,9 +460,8 @@ class ProcessingPipeline(PipelineObservability, Construct):
         :param network_isolation: on by default; turning it off lets the container reach
             the network (and must be acknowledged in the nag checks).
         :param role: an existing execution role; by default one scoped to this step's
-            prefixes is created. A passed role gets the step's channel statements and the
-            pipeline's shared managed policy (a warning names them; an immutable role
-            gets nothing, and a warning says what it lacks).
+            prefixes is created. What a passed role gets, a warning says
+            (:mod:`constructs_sm.passed`).
         """
         checked = self._validate_step(
             name, code, inputs, outputs, env, returns, resources, arguments, after, image
