@@ -23,6 +23,7 @@ from typing import Any, Final
 from constructs_sm import runtime as _rt
 from constructs_sm.fanout import map_state
 from constructs_sm.job import JobSettings, render_job_parameters
+from constructs_sm.job_logs import log_selector
 from constructs_sm.layout import RUN_STEP, channel_key_expression
 from constructs_sm.params import (
     Param,
@@ -116,6 +117,7 @@ def _job_task(settings: JobSettings, partition: str, catch_target: str) -> dict[
         "ResultSelector": {
             "job_name.$": "$.ProcessingJobName",
             "status.$": "$.ProcessingJobStatus",
+            **log_selector(),  # where the job's CloudWatch log streams are
         },
         "ResultPath": f"$.steps.{settings.step}",
         "Retry": JOB_RETRIES,

@@ -18,6 +18,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from constructs_sm.policies import named_grant, sid_hash
 from constructs_sm.roles import attach_wildcard_policy
 
 __all__ = ["ProcessingImage"]
@@ -290,16 +291,19 @@ class ProcessingImage:
         ``ecr:BatchGetImage`` on this image's repository, and ``ecr:GetAuthorizationToken``
         on ``*`` to the grantee's identity policy.
         """
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_PULL_ACTIONS),
-            resource_arns=[self._repository_arn],
+        named_grant(
+            grantee,
+            f"PullImage{sid_hash(self._repository_arn)}",
+            actions=_PULL_ACTIONS,
+            resources=[self._repository_arn],
         )
         # ecr:GetAuthorizationToken supports no resource-level permissions: IAM requires
         # Resource "*" for it. The token alone grants no access to any repository. A role
         # of the app gets it as a policy of its own, whose finding alone is acknowledged.
         role = grantee.grant_principal
-        statement = iam.PolicyStatement(actions=list(_AUTHORIZATION_ACTIONS), resources=["*"])
+        statement = iam.PolicyStatement(
+            sid="EcrAuthorizationToken", actions=list(_AUTHORIZATION_ACTIONS), resources=["*"]
+        )
         if isinstance(role, iam.Role):
             attach_wildcard_policy(
                 role,

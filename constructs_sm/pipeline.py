@@ -74,13 +74,15 @@ from constructs_sm.model import (
     shown,
 )
 from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
+from constructs_sm.network import allow_between_instances, job_security_group
+from constructs_sm.observability import PipelineObservability, add_outputs
 from constructs_sm.params import Param, ParamRef, validate_params
+from constructs_sm.passed import grant_passed_role, log_group_key, warn_jobs_without_key
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
     INLINE_POLICY_REASON,
     Arns,
     SharedAccess,
-    allow_log_encryption,
     create_state_machine_role,
     create_step_role,
     fill_steps_policy,
@@ -114,13 +116,14 @@ class _LazyDefinition:
         return Stack.of(self._pipeline).to_json_string(self._pipeline.inline_definition())
 
 
-class ProcessingPipeline(Construct):
+class ProcessingPipeline(PipelineObservability, Construct):
     """A typed SageMaker Processing pipeline run by a Step Functions state machine.
 
     Declare typed ``params``, then add steps with :meth:`add_step`. The state machine
     (``state_machine``) merges defaults into the execution input, validates every
     parameter before the first job, hands data between steps through per-execution S3
     prefixes of ``storage`` and reads values returned by containers back into its state.
+    Its metrics, failure alarm and stack outputs: :mod:`constructs_sm.observability`.
 
     :param storage: the channel bucket; its run prefix ``<pipeline_name>/`` gets a
         lifecycle expiry.
@@ -129,8 +132,10 @@ class ProcessingPipeline(Construct):
     :param pipeline_name: the S3 prefix and job-name prefix; defaults to the construct id.
     :param data_sources: where parameter-supplied input URIs may point; by default the
         ``data/`` prefix of ``storage``.
-    :param vpc: run jobs in this VPC (private subnets by default, a security group with
-        no inbound rules is created unless ``security_groups`` is given).
+    :param vpc: run jobs in this VPC: private subnets by default (``vpc_subnets``), and a
+        security group created unless ``security_groups`` is given, with no inbound rule
+        unless a step runs on several instances (then TCP, IKE and ESP from itself only:
+        see :mod:`constructs_sm.network`).
     :param timeout: a limit on the whole execution; by default none (each job has its own).
     :param tags: tags on every processing job (plus ``constructs-sm:pipeline`` and
         ``constructs-sm:step``).
@@ -218,25 +223,22 @@ class ProcessingPipeline(Construct):
         self._subnet_ids: list[str] = []
         self._security_group_ids: list[str] = []
         self._vpc = vpc
+        self._job_group: ec2.SecurityGroup | None = None
+        self._connections = ec2.Connections()
         if vpc is not None:
             groups = list(security_groups or [])
             if not groups:
-                group = ec2.SecurityGroup(
-                    self,
-                    "JobSecurityGroup",
-                    vpc=vpc,
-                    description=f"Processing jobs of pipeline {name} (inbound from itself)",
-                    allow_all_outbound=True,
+                # No inbound rule until a multi-instance step needs one (add_step).
+                self._job_group = job_security_group(
+                    self, "JobSecurityGroup", vpc=vpc, pipeline_name=name
                 )
-                # Instances of a multi-instance job talk to each other; nothing else may
-                # connect (SageMaker's processing-in-VPC guidance).
-                group.add_ingress_rule(
-                    group, ec2.Port.all_traffic(), "between the instances of one job"
-                )
-                groups = [group]
+                groups = [self._job_group]
+            self._connections = ec2.Connections(security_groups=groups)
             self._security_group_ids = [g.security_group_id for g in groups]
             self._subnet_ids = subnet_ids
         storage.claim_prefixes(claims)
+        if storage.key is None:
+            warn_jobs_without_key(self)
 
         # A physical name derived from the stack and the pipeline lets the role's trust
         # name exactly this state machine (aws:SourceArn).
@@ -259,7 +261,7 @@ class ProcessingPipeline(Construct):
         grant_run_jobs(
             self._role, arns=self._arns, job_prefix=self._job_prefix, role_path=self._role_path
         )
-        storage.grant_put(self._role, params_prefix(name))
+        storage.grant_put(self._role, params_prefix(name), sid="WriteRunParameters")
         # What every step needs (logs, code, key, image, network) once, for all steps:
         # filled in when the code bundle is staged (see _stage_code).
         self._steps_policy: iam.ManagedPolicy | None = None
@@ -290,7 +292,7 @@ class ProcessingPipeline(Construct):
             ),
             retention=log_retention,
             removal_policy=RemovalPolicy.RETAIN,
-            encryption_key=storage.key if allow_log_encryption(self, storage.key) else None,
+            encryption_key=log_group_key(self, storage.key, owned=storage.owns_key),
         )
         self._state_machine = sfn.StateMachine(
             self,
@@ -311,6 +313,7 @@ class ProcessingPipeline(Construct):
             state_machine_name=machine_name,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
+        add_outputs(self, machine=self._state_machine, storage=storage, pipeline=name)
         PipelinePicture(self, "Picture")  # cdk.out/<stack>.<pipeline>.diagram.{md,svg}
         machine = self._state_machine.node.default_child
         assert isinstance(machine, CfnResource)
@@ -338,6 +341,12 @@ class ProcessingPipeline(Construct):
         Its ``role`` is an immutable view of :attr:`role`: add permissions there.
         """
         return self._state_machine
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The jobs' security groups (none without ``vpc``), e.g. for VPC endpoints:
+        ``endpoint.connections.allow_default_port_from(pipeline.connections)``."""
+        return self._connections
 
     @property
     def role(self) -> iam.IRole:
@@ -465,7 +474,8 @@ class ProcessingPipeline(Construct):
         :param network_isolation: on by default; turning it off lets the container reach
             the network (and must be acknowledged in the nag checks).
         :param role: an existing execution role; by default one scoped to this step's
-            prefixes is created.
+            prefixes is created. What a passed role gets, a warning says
+            (:mod:`constructs_sm.passed`).
         :param for_each: run one job per item (a Distributed Map, see
             :mod:`constructs_sm.fanout`): the items of a ``Param.string_list`` parameter
             (``pipeline.param(...)``), or the objects under another step's output
@@ -550,7 +560,16 @@ class ProcessingPipeline(Construct):
             fan_out=fan_out,
         )
         if role is not None:
-            self._grant_passed_role(role, access)
+            grant_passed_role(
+                step,
+                role,
+                step=name,
+                channels=channels_document(access, channel_bucket_arn=self._bucket_arn),
+                shared=self._shared_policy(),
+            )
+            pass_role_for_imported(self._role, role, step=name)
+        if self._job_group is not None and step_resources.instance_count > 1:
+            allow_between_instances(self._job_group)
         self._step_images[name] = image or self._image
         if access.machine_reads:
             self._machine_reads_returns = True
@@ -577,16 +596,6 @@ class ProcessingPipeline(Construct):
             self._findings.findings(access, channel_bucket_arn=self._bucket_arn)
         )
         return role
-
-    def _grant_passed_role(self, role: iam.IRole, access: StepAccess) -> None:
-        """A role the user passed: the channels and the shared policy are added to it
-        (an immutable role gets nothing: CDK cannot change it), and the state machine
-        may pass it (it lives outside the pipeline's IAM path)."""
-        document = channels_document(access, channel_bucket_arn=self._bucket_arn)
-        for statement in document["Statement"]:
-            role.add_to_principal_policy(iam.PolicyStatement.from_json(statement))
-        role.add_managed_policy(self._shared_policy())
-        pass_role_for_imported(self._role, role)
 
     def _shared_policy(self) -> iam.ManagedPolicy:
         if self._steps_policy is None:
@@ -664,7 +673,9 @@ class ProcessingPipeline(Construct):
         if self._steps:
             fill_steps_policy(self._shared_policy(), arns=self._arns, access=access)
         if self._machine_reads_returns:
-            self._storage.grant_read(self._role, returns_reading_prefix(self._name))
+            self._storage.grant_read(
+                self._role, returns_reading_prefix(self._name), sid="ReadReturnedValues"
+            )
         if self._prefix_findings:
             acknowledge(self, sorted(self._prefix_findings), PREFIX_GRANT_REASON)
         if self._fan_outs:

@@ -18,6 +18,7 @@ from typing import Any
 
 from constructs_sm.diagram import picture_paths
 from constructs_sm.nag.assembly import with_hosted_definitions
+from constructs_sm.readable import definition_path
 
 #: ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/`` (constructs_sm.layout).
 _RUN_URI = re.compile(
@@ -50,6 +51,12 @@ class PipelineReport:
     stages: list[str]
     #: The picture a synth wrote (Mermaid Markdown, SVG), the files that exist.
     pictures: list[Path] = field(default_factory=list)
+    #: The readable definition a synth wrote (constructs_sm.readable), if it exists.
+    definition_file: Path | None = None
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def _flatten(value: Any) -> str:
@@ -169,6 +176,7 @@ def read_assembly(path: Path) -> list[PipelineReport]:
                     steps=steps,
                     stages=_stages(definition["States"], definition["StartAt"]),
                     pictures=[p for p in picture_paths(path, stack, name) if p.is_file()],
+                    definition_file=_existing(definition_path(path, stack, name)),
                 )
             )
     return reports
@@ -222,6 +230,8 @@ def render(reports: list[PipelineReport]) -> str:
         for picture in report.pictures:
             kind = "SVG" if picture.suffix == ".svg" else "Mermaid"
             lines.append(f"  picture ({kind}): {picture}")
+        if report.definition_file is not None:
+            lines.append(f"  definition (readable JSON): {report.definition_file}")
         lines.append("")
     if not reports:
         lines.append("no constructs_sm pipeline found")

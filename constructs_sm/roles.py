@@ -17,22 +17,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import ArnFormat, Aws, CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from constructs_sm.job_logs import PROCESSING_LOG_GROUP
 from constructs_sm.nag.acknowledge import (
     acknowledge,
     acknowledge_wildcards,
     skip_checkov,
 )
+from constructs_sm.policies import sid_part
 
 SAGEMAKER: str = "sagemaker.amazonaws.com"
 STATES: str = "states.amazonaws.com"
 #: The EventBridge rule Step Functions manages to learn when a processing job ends.
 PROCESSING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 #: Pulling an image from ECR (the authorization token needs Resource "*").
 ECR_PULL_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
@@ -151,7 +152,16 @@ def create_step_role(
         inline_policies={"Channels": iam.PolicyDocument.from_json(channels)},
         managed_policies=[shared],
     )
+    name_trust(role, "SageMakerRunsThisStepsJobs")
     return role
+
+
+def name_trust(role: iam.Role, sid: str) -> None:
+    """Give the role's one trust statement (which aws-cdk-lib writes without one) a
+    ``Sid``."""
+    resource = role.node.default_child
+    assert isinstance(resource, CfnResource)
+    resource.add_property_override("AssumeRolePolicyDocument.Statement.0.Sid", sid)
 
 
 @dataclass(frozen=True)
@@ -179,35 +189,37 @@ def fill_steps_policy(policy: iam.ManagedPolicy, *, arns: Arns, access: SharedAc
     streams = f"{log_group}:log-stream:{access.job_prefix}-*"
     statements = [
         iam.PolicyStatement(
-            sid="JobLogs",
+            sid="WriteJobLogStreams",
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[streams],
         ),
         iam.PolicyStatement(
-            sid="JobLogGroup",
+            sid="CreateJobLogGroup",
             actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
             resources=[f"{log_group}:*"],
         ),
         iam.PolicyStatement(
-            sid="Code", actions=["s3:GetObject"], resources=[access.code_object_arn]
+            sid="ReadCodeBundle", actions=["s3:GetObject"], resources=[access.code_object_arn]
         ),
         iam.PolicyStatement(
-            sid="CodeList",
+            sid="ListCodeBundle",
             actions=["s3:ListBucket"],
             resources=[access.code_bucket_arn],
             conditions={"StringEquals": {"s3:prefix": [access.code_key]}},
         ),
         iam.PolicyStatement(
-            sid="ImagePull", actions=list(ECR_PULL_ACTIONS), resources=list(access.repository_arns)
+            sid="PullStepImages",
+            actions=list(ECR_PULL_ACTIONS),
+            resources=list(access.repository_arns),
         ),
         # ecr:GetAuthorizationToken supports no resource-level permission: IAM requires
         # Resource "*". The token alone grants no access to any repository.
         iam.PolicyStatement(
-            sid="ImageToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]
+            sid="EcrAuthorizationToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]
         ),
         # PutMetricData has no resource type: "*" is required, narrowed by namespace.
         iam.PolicyStatement(
-            sid="Metrics",
+            sid="PutJobMetrics",
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
             conditions={"StringEquals": {"cloudwatch:namespace": PROCESSING_LOG_GROUP}},
@@ -218,14 +230,14 @@ def fill_steps_policy(policy: iam.ManagedPolicy, *, arns: Arns, access: SharedAc
             # Reading and writing channel data encrypted with the channel key (multipart
             # uploads need kms:Decrypt; SageMaker asks for kms:Encrypt with KmsKeyId).
             iam.PolicyStatement(
-                sid="ChannelKey",
+                sid="UseChannelKey",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                 resources=[access.key_arn],
             ),
             # VolumeKmsKeyId: SageMaker creates a grant for the job's volume with the
             # execution role's credentials.
             iam.PolicyStatement(
-                sid="VolumeKey",
+                sid="EncryptJobVolumes",
                 actions=["kms:CreateGrant"],
                 resources=[access.key_arn],
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
@@ -236,7 +248,7 @@ def fill_steps_policy(policy: iam.ManagedPolicy, *, arns: Arns, access: SharedAc
         # scoping at creation time: "*" is required by the service.
         statements.append(
             iam.PolicyStatement(
-                sid="NetworkInterfaces", actions=list(_ENI_ACTIONS), resources=["*"]
+                sid="JobNetworkInterfaces", actions=list(_ENI_ACTIONS), resources=["*"]
             )
         )
     policy.add_statements(*statements)
@@ -283,6 +295,7 @@ def grant_tracing_and_log_delivery(role: iam.IRole) -> iam.Policy | None:
         role,
         "TracingAndLogDeliveryPolicy",
         iam.PolicyStatement(
+            sid="TracingAndExecutionLogDelivery",
             actions=[
                 "logs:CreateLogDelivery",
                 "logs:DeleteLogDelivery",
@@ -331,6 +344,7 @@ def create_state_machine_role(
         assumed_by=principal,
         description="Runs the pipeline's SageMaker processing jobs",
     )
+    name_trust(role, "StepFunctionsRunsThisStateMachine")
     return role
 
 
@@ -349,11 +363,11 @@ def grant_run_jobs(
         actions += ["sagemaker:AddTags", "sagemaker:ListTags"]
     jobs = arns.processing_jobs(job_prefix)
     role.add_to_principal_policy(
-        iam.PolicyStatement(sid="ProcessingJobs", actions=actions, resources=[jobs])
+        iam.PolicyStatement(sid="RunPipelineJobs", actions=actions, resources=[jobs])
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid="EventsForSyncJobs",
+            sid="WatchJobsForSyncTasks",
             actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[
                 f"arn:{arns.partition}:events:{arns.region}:{arns.account}:rule/"
@@ -364,7 +378,7 @@ def grant_run_jobs(
     step_roles = arns.roles_under(role_path)
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid="PassStepRoles",
+            sid="PassStepRolesToSageMaker",
             actions=["iam:PassRole"],
             resources=[step_roles],
             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
@@ -458,11 +472,12 @@ def allow_log_encryption(scope: Construct, key: kms.IKey | None) -> bool:
     return result.statement_added
 
 
-def pass_role_for_imported(role: iam.IRole, execution_role: iam.IRole) -> None:
-    """PassRole for a step role the user passed in (outside the pipeline's IAM path)."""
+def pass_role_for_imported(role: iam.IRole, execution_role: iam.IRole, *, step: str) -> None:
+    """PassRole for the role the user passed in for ``step`` (outside the pipeline's IAM
+    path)."""
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid="PassStepRole",
+            sid=f"PassRoleOfStep{sid_part(step)}",
             actions=["iam:PassRole"],
             resources=[execution_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},

@@ -20,6 +20,14 @@ from constructs import Construct, IConstruct
 
 from constructs_sm.model import PrefixClaim
 from constructs_sm.nag.acknowledge import acknowledge_wildcards, skip_checkov
+from constructs_sm.passed import warn_log_bucket_policy
+from constructs_sm.policies import (
+    deny_insecure_transport,
+    key_administration_policy,
+    name_last_statement,
+    named_grant,
+    sid_part,
+)
 from constructs_sm.validation import prefix_conflicts
 
 __all__ = ["ChannelBucket"]
@@ -28,7 +36,6 @@ _DEFAULT_RUN_DATA_EXPIRATION = Duration.days(30)
 _DEFAULT_NONCURRENT_VERSION_EXPIRATION = Duration.days(7)
 _DEFAULT_ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER = Duration.days(1)
 _ACCESS_LOG_EXPIRATION = Duration.days(365)
-_MINIMUM_TLS_VERSION = 1.2
 _SECONDS_PER_DAY = 86_400
 _MAX_PREFIX_LENGTH = 1024  # S3 object keys and lifecycle filter prefixes
 _MAX_RULE_ID_LENGTH = 255  # S3 lifecycle rule ID
@@ -82,7 +89,11 @@ class ChannelBucket(Construct):
     :param construct_id: the construct's id.
     :param bucket: an existing bucket to use; by default a hardened bucket is created.
     :param encryption_key: the KMS key of the data; by default a rotating key is created
-        (for a passed ``bucket``, the bucket's own ``encryption_key`` is used, if any).
+        (for a passed ``bucket``, the bucket's own ``encryption_key`` is used, if any). The
+        jobs encrypt their volumes and outputs with it; without one (a passed bucket whose
+        key CDK does not know) they get no KMS key and the pipeline warns
+        (``constructs-sm:jobsWithoutKmsKey``). A key of your app gets one key-policy
+        statement from each pipeline (``CloudWatchLogsEncryption``, with a warning).
     :param server_access_logs_bucket: where the created bucket delivers its access logs;
         by default a dedicated log bucket is created. A passed bucket must let
         ``logging.s3.amazonaws.com`` put objects: CDK adds that bucket policy to a bucket
@@ -143,10 +154,12 @@ class ChannelBucket(Construct):
             self._bucket = bucket
             self._owned_bucket = None
             self._key = encryption_key if encryption_key is not None else bucket.encryption_key
+            self._owns_key = False
             self._log_bucket = None
             return
 
         self.node.set_context(_ACCESS_LOGS_USE_BUCKET_POLICY, True)
+        self._owns_key = encryption_key is None
         if encryption_key is None:
             encryption_key = kms.Key(
                 self,
@@ -154,6 +167,7 @@ class ChannelBucket(Construct):
                 description=f"Encrypts the channel data of {self.node.path} (constructs_sm)",
                 enable_key_rotation=True,
                 removal_policy=removal_policy,
+                policy=key_administration_policy(),
             )
         if server_access_logs_bucket is None:
             server_access_logs_bucket = self._create_log_bucket(
@@ -164,6 +178,7 @@ class ChannelBucket(Construct):
             self._log_bucket = server_access_logs_bucket
         else:
             self._log_bucket = None
+            warn_log_bucket_policy(self, server_access_logs_bucket)
 
         owned = s3.Bucket(
             self,
@@ -171,8 +186,6 @@ class ChannelBucket(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,
-            enforce_ssl=True,
-            minimum_tls_version=_MINIMUM_TLS_VERSION,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
@@ -190,6 +203,8 @@ class ChannelBucket(Construct):
                 )
             ],
         )
+        deny_insecure_transport(owned)
+        _name_log_delivery(server_access_logs_bucket, created=self._log_bucket is not None)
         _acknowledge(
             owned,
             _REPLICATION_RULES,
@@ -213,8 +228,6 @@ class ChannelBucket(Construct):
             "AccessLogs",
             # S3 server access log delivery supports only SSE-S3 on the target bucket.
             encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=_MINIMUM_TLS_VERSION,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
@@ -233,6 +246,7 @@ class ChannelBucket(Construct):
                 ),
             ],
         )
+        deny_insecure_transport(log_bucket)
         skip_checkov(
             log_bucket,
             {
@@ -269,6 +283,12 @@ class ChannelBucket(Construct):
     def key(self) -> kms.IKey | None:
         """The KMS key of the channel data; None for a passed bucket without a known key."""
         return self._key
+
+    @property
+    def owns_key(self) -> bool:
+        """True when this construct created :attr:`key` (False for a key you passed, or
+        the key of a bucket you passed)."""
+        return self._owns_key
 
     @property
     def log_bucket(self) -> s3.IBucket | None:
@@ -344,7 +364,16 @@ class ChannelBucket(Construct):
             rule_id = f"{rule_id[: _MAX_RULE_ID_LENGTH - len(digest) - 1]}-{digest}"
         return rule_id
 
-    def grant_read(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+    def _key_grant(self, grantee: iam.IGrantable, sid: str, actions: Sequence[str]) -> iam.Grant:
+        """``actions`` on :attr:`key` in the grantee's identity policy (the key policy is
+        never changed: a key of this account delegates to IAM, as aws-cdk-lib's default key
+        policy does; a key in another account needs its owner's key policy to allow it)."""
+        assert self._key is not None
+        return named_grant(grantee, sid, actions=actions, resources=[self._key.key_arn])
+
+    def grant_read(
+        self, grantee: iam.IGrantable, prefix: str, *, sid: str | None = None
+    ) -> iam.Grant:
         """Let ``grantee`` list and read the objects under ``prefix``.
 
         Adds to the grantee's identity policy: ``s3:GetObject`` on ``<prefix>*`` objects,
@@ -354,17 +383,22 @@ class ChannelBucket(Construct):
 
         :param prefix: a key prefix ending in ``/``; ``*`` stands for any characters, e.g.
             ``"Pipeline/*/prepare/train/"`` for every execution of a pipeline.
+        :param sid: the start of the statements' ``Sid`` (``<sid>Objects``, ``<sid>List``,
+            ``<sid>Key``); by default ``ChannelRead`` and a hash of ``prefix``.
         :raises ValueError: if ``prefix`` is empty, starts with ``/``, does not end with
             ``/`` or is longer than 1024 characters.
         """
         _validate_prefix(prefix, allow_wildcards=True)
-        grant = grant_prefix_read(grantee, self._bucket.bucket_arn, prefix)
+        sid = sid or f"ChannelRead{sid_part(prefix)}"
+        grant = grant_prefix_read(grantee, self._bucket.bucket_arn, prefix, sid=sid)
         if self._key is not None:
-            grant = grant.combine(self._key.grant(grantee, *_KMS_READ_ACTIONS))
+            grant = grant.combine(self._key_grant(grantee, f"{sid}Key", _KMS_READ_ACTIONS))
         _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "read")
         return grant
 
-    def grant_write(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+    def grant_write(
+        self, grantee: iam.IGrantable, prefix: str, *, sid: str | None = None
+    ) -> iam.Grant:
         """Let ``grantee`` write objects under ``prefix`` (no delete, no ACL changes).
 
         Adds to the grantee's identity policy: ``s3:PutObject`` and
@@ -373,21 +407,27 @@ class ChannelBucket(Construct):
         :attr:`key`.
 
         :param prefix: a key prefix ending in ``/``; ``*`` stands for any characters.
+        :param sid: the start of the statements' ``Sid`` (``<sid>Objects``, ``<sid>Key``);
+            by default ``ChannelWrite`` and a hash of ``prefix``.
         :raises ValueError: if ``prefix`` is empty, starts with ``/``, does not end with
             ``/`` or is longer than 1024 characters.
         """
         _validate_prefix(prefix, allow_wildcards=True)
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_WRITE_OBJECT_ACTIONS),
-            resource_arns=[self._bucket.arn_for_objects(f"{prefix}*")],
+        sid = sid or f"ChannelWrite{sid_part(prefix)}"
+        grant = named_grant(
+            grantee,
+            f"{sid}Objects",
+            actions=_WRITE_OBJECT_ACTIONS,
+            resources=[self._bucket.arn_for_objects(f"{prefix}*")],
         )
         if self._key is not None:
-            grant = grant.combine(self._key.grant(grantee, *_KMS_WRITE_ACTIONS))
+            grant = grant.combine(self._key_grant(grantee, f"{sid}Key", _KMS_WRITE_ACTIONS))
         _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "write")
         return grant
 
-    def grant_list(self, grantee: iam.IGrantable, prefixes: Sequence[str]) -> iam.Grant:
+    def grant_list(
+        self, grantee: iam.IGrantable, prefixes: Sequence[str], *, sid: str = "ListFannedOutObjects"
+    ) -> iam.Grant:
         """Let ``grantee`` list the keys under ``prefixes`` and read nothing.
 
         ``s3:ListBucket`` on the bucket with ``StringLike s3:prefix [<prefix>*, ...]``: for
@@ -395,14 +435,17 @@ class ChannelBucket(Construct):
         """
         for prefix in prefixes:
             _validate_prefix(prefix, allow_wildcards=True)
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_LIST_ACTIONS),
-            resource_arns=[self._bucket.bucket_arn],
+        return named_grant(
+            grantee,
+            sid,
+            actions=_LIST_ACTIONS,
+            resources=[self._bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
         )
 
-    def grant_put(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+    def grant_put(
+        self, grantee: iam.IGrantable, prefix: str, *, sid: str | None = None
+    ) -> iam.Grant:
         """Let ``grantee`` put single objects under ``prefix`` and nothing more.
 
         ``s3:PutObject`` on ``<prefix>*`` objects and ``kms:GenerateDataKey`` on :attr:`key`
@@ -410,15 +453,19 @@ class ChannelBucket(Construct):
         for the state machine, which writes each run's parameters file.
 
         :param prefix: a key prefix ending in ``/``; ``*`` stands for any characters.
+        :param sid: the start of the statements' ``Sid`` (``<sid>Objects``, ``<sid>Key``);
+            by default ``ChannelPut`` and a hash of ``prefix``.
         """
         _validate_prefix(prefix, allow_wildcards=True)
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_PUT_OBJECT_ACTIONS),
-            resource_arns=[self._bucket.arn_for_objects(f"{prefix}*")],
+        sid = sid or f"ChannelPut{sid_part(prefix)}"
+        grant = named_grant(
+            grantee,
+            f"{sid}Objects",
+            actions=_PUT_OBJECT_ACTIONS,
+            resources=[self._bucket.arn_for_objects(f"{prefix}*")],
         )
         if self._key is not None:
-            grant = grant.combine(self._key.grant(grantee, *_KMS_PUT_ACTIONS))
+            grant = grant.combine(self._key_grant(grantee, f"{sid}Key", _KMS_PUT_ACTIONS))
         _acknowledge_prefix(grantee, self._bucket.arn_for_objects(f"{prefix}*"), prefix, "write")
         return grant
 
@@ -464,21 +511,26 @@ def _validate_props(
         raise ValueError("ChannelBucket: " + "; ".join(problems))
 
 
-def grant_prefix_read(grantee: iam.IGrantable, bucket_arn: str, prefix: str) -> iam.Grant:
+def grant_prefix_read(
+    grantee: iam.IGrantable, bucket_arn: str, prefix: str, *, sid: str
+) -> iam.Grant:
     """Read access below ``prefix`` of any bucket: objects and prefix-conditioned listing.
 
     ``s3:GetObject`` on ``<bucket>/<prefix>*`` and ``s3:ListBucket`` on the bucket with
-    ``StringLike s3:prefix [<prefix>*]``. No KMS, no acknowledgment: callers add those.
+    ``StringLike s3:prefix [<prefix>*]`` (``Sid`` ``<sid>Objects`` and ``<sid>List``). No
+    KMS, no acknowledgment: callers add those.
     """
-    return iam.Grant.add_to_principal(
-        grantee=grantee,
-        actions=list(_READ_OBJECT_ACTIONS),
-        resource_arns=[f"{bucket_arn}/{prefix}*"],
+    return named_grant(
+        grantee,
+        f"{sid}Objects",
+        actions=_READ_OBJECT_ACTIONS,
+        resources=[f"{bucket_arn}/{prefix}*"],
     ).combine(
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(_LIST_ACTIONS),
-            resource_arns=[bucket_arn],
+        named_grant(
+            grantee,
+            f"{sid}List",
+            actions=_LIST_ACTIONS,
+            resources=[bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
     )
@@ -551,3 +603,11 @@ def _acknowledge(construct: IConstruct, rule_ids: tuple[str, ...], reason: str) 
     Validations.of(construct).acknowledge(
         *(Acknowledgment(id=rule_id, reason=reason) for rule_id in rule_ids)
     )
+
+
+def _name_log_delivery(log_bucket: s3.IBucket, *, created: bool) -> None:
+    """Name the statement aws-cdk-lib adds to the access-log bucket's policy (letting
+    ``logging.s3.amazonaws.com`` put the channel bucket's logs): on the log bucket this
+    construct created only."""
+    if created and isinstance(log_bucket, s3.Bucket) and log_bucket.policy is not None:
+        name_last_statement(log_bucket.policy, "ServerAccessLogDelivery")

@@ -18,13 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnResource, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_sm import ChannelBucket, ProcessingImage, ProcessingPipeline, nag
+from constructs_sm.passed import KEY_POLICY_CHANGED
+from constructs_sm.policies import key_administration_policy
 from constructs_sm.roles import allow_log_encryption
 from stacks.pipeline_stack import add_churn_steps, churn_params
 
@@ -46,6 +48,7 @@ def _rotating_key(scope: Construct, construct_id: str, description: str) -> kms.
         description=description,
         enable_key_rotation=True,
         removal_policy=RemovalPolicy.RETAIN,
+        policy=key_administration_policy(),
     )
 
 
@@ -83,6 +86,11 @@ class HardenedPipelineStack(Stack):
             endpoint.connections.allow_default_port_from(jobs, "HTTPS from processing jobs")
 
         storage = ChannelBucket(self, "Storage", encryption_key=data_key)
+        # The data key is this stack's, made for the pipeline: the statement the pipeline
+        # adds to its policy (CloudWatch Logs encrypts the execution logs with it) is wanted.
+        Annotations.of(self).acknowledge_warning(
+            KEY_POLICY_CHANGED, "the data key is created here for the pipeline's logs too"
+        )
         image = ProcessingImage.from_asset(self, "Image", directory=str(HERE / "image"))
         pipeline = ProcessingPipeline(
             self,
@@ -96,6 +104,7 @@ class HardenedPipelineStack(Stack):
             params=churn_params(),
         )
         add_churn_steps(pipeline, profile=False)
+        pipeline.alarm_on_failure()
         self.storage = storage
         self.pipeline = pipeline
 

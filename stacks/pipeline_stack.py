@@ -22,7 +22,9 @@ class ChurnPipelineStack(Stack):
     - environment: params and a returned value, converted to strings and back;
     - S3 handoffs: ``prepare``'s ``train``/``test`` feed ``profile``, ``train`` and
       ``evaluate``; ``train``'s ``model`` feeds ``evaluate``;
-    - returned values: ``evaluate`` returns ``accuracy`` and ``passed``.
+    - returned values: ``evaluate`` returns ``accuracy`` and ``passed``;
+    - observability: an alarm on failed runs, the stack outputs the state machine's ARN,
+      the channel bucket and the handoff root.
     """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
@@ -37,6 +39,8 @@ class ChurnPipelineStack(Stack):
             params=churn_params(),
         )
         add_churn_steps(pipeline, profile=True)
+        # Failed, timed-out or aborted runs notify an encrypted topic the pipeline creates.
+        pipeline.alarm_on_failure()
         self.storage = storage
         self.pipeline = pipeline
 

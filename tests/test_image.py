@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from constructs_sm.image import ProcessingImage
+from constructs_sm.policies import sid_hash
 from tests.cfn import logical_id, role_statements
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -31,10 +32,22 @@ PULL_ACTIONS = [
 Json = dict[str, Any]
 
 
-def _pull_statements(repository_arn: Any) -> list[Json]:
+def _pull_statements(repository_arn: Any, image: ProcessingImage | None = None) -> list[Json]:
+    """The pull statements, each with its Sid (the pull's names the repository by a hash
+    of its ARN; any such hash without ``image``)."""
+    pull_sid: Any = (
+        f"PullImage{sid_hash(image.repository_arn)}"
+        if image is not None
+        else Match.string_like_regexp(r"^PullImage[0-9a-f]{8}$")
+    )
     return [
-        {"Action": PULL_ACTIONS, "Effect": "Allow", "Resource": repository_arn},
-        {"Action": "ecr:GetAuthorizationToken", "Effect": "Allow", "Resource": "*"},
+        {"Action": PULL_ACTIONS, "Effect": "Allow", "Resource": repository_arn, "Sid": pull_sid},
+        {
+            "Action": "ecr:GetAuthorizationToken",
+            "Effect": "Allow",
+            "Resource": "*",
+            "Sid": "EcrAuthorizationToken",
+        },
     ]
 
 
@@ -209,7 +222,7 @@ def test_repository_image_uri_uses_the_tag_or_digest(built: Built, name: str, su
 def test_repository_grant_pull_is_scoped_to_the_repository(built: Built, name: str) -> None:
     repository_arn = {"Fn::GetAtt": [logical_id(built.stack, built.repository), "Arn"]}
     assert _sorted(role_statements(built.template, built.stack, built.roles[name])) == _sorted(
-        _pull_statements(repository_arn)
+        _pull_statements(repository_arn, built.images[name])
     )
 
 
@@ -240,7 +253,7 @@ def test_registry_image_pulls_from_exactly_the_uris_repository(
     assert _output(built, name) == uri
     assert built.stack.resolve(image.repository_arn) == _partition_arn(arn_rest)
     assert _sorted(role_statements(built.template, built.stack, built.roles[name])) == _sorted(
-        _pull_statements(_partition_arn(arn_rest))
+        _pull_statements(_partition_arn(arn_rest), image)
     )
     assert repr(image) == f"ProcessingImage.from_registry({uri!r})"
 

@@ -127,6 +127,12 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
         ("prepare", "InProgress"),
         ("prepare", "Completed"),
     ]
+    # Each step's result in the state locates its job's CloudWatch log streams.
+    for step, report in result.steps.items():
+        located = result.output["steps"][step]
+        assert located["job_name"] == report.job_name
+        assert located["log_group"] == "/aws/sagemaker/ProcessingJobs"
+        assert located["log_stream_prefix"] == f"{report.job_name}/"
     document = result.to_json()
     assert set(document) == {"status", "error", "cause", "steps"}
     assert set(document["steps"]["train"]) == {"status", "job_name", "values", "outputs"}

@@ -36,6 +36,7 @@ def test_report_reads_the_example_pipeline(example_assembly: Assembly) -> None:
         example_assembly.outdir / "ChurnPipeline.Churn.diagram.md",
         example_assembly.outdir / "ChurnPipeline.Churn.diagram.svg",
     ]
+    assert report.definition_file == example_assembly.outdir / "ChurnPipeline.Churn.definition.json"
 
 
 def test_rendered_report_names_params_steps_and_handoffs(example_assembly: Assembly) -> None:
@@ -50,6 +51,8 @@ def test_rendered_report_names_params_steps_and_handoffs(example_assembly: Assem
     picture = example_assembly.outdir / "ChurnPipeline.Churn.diagram.svg"
     assert f"picture (SVG): {picture}" in text
     assert f"picture (Mermaid): {picture.with_suffix('.md')}" in text
+    definition = example_assembly.outdir / "ChurnPipeline.Churn.definition.json"
+    assert f"definition (readable JSON): {definition}" in text
 
 
 def test_main_exit_codes(

@@ -25,6 +25,7 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
+from constructs_sm.policies import sid_part
 from constructs_sm.storage import ChannelBucket
 from tests.cfn import actions, logical_id, role_statements
 
@@ -192,8 +193,16 @@ def test_bucket_policy_denies_non_tls_and_old_tls_on_bucket_and_objects(
             "PolicyDocument": {
                 "Statement": Match.array_with(
                     [
-                        {**deny, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-                        {**deny, "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}},
+                        {
+                            **deny,
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            "Sid": "DenyRequestsWithoutTls",
+                        },
+                        {
+                            **deny,
+                            "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}},
+                            "Sid": "DenyTlsOlderThan12",
+                        },
                     ]
                 )
             },
@@ -251,6 +260,7 @@ def test_bucket_logs_to_log_bucket_which_lets_only_this_bucket_deliver(default: 
                                 },
                                 "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
                             },
+                            "Sid": "ServerAccessLogDelivery",
                         }
                     ]
                 )
@@ -307,54 +317,64 @@ def test_lifecycle_expires_run_prefixes_noncurrent_versions_and_uploads(default:
 
 def test_grant_read_gets_objects_lists_with_prefix_condition_and_decrypts(default: Built) -> None:
     statements = role_statements(default.template, default.stack, default.reader)
+    sid = f"ChannelRead{sid_part(READ_PREFIX)}"  # each statement says why it exists
     assert statements == [
         {
             "Action": "s3:GetObject",
             "Effect": "Allow",
             "Resource": _objects_arn(default.bucket_id, READ_PREFIX),
+            "Sid": f"{sid}Objects",
         },
         {
             "Action": "s3:ListBucket",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [default.bucket_id, "Arn"]},
             "Condition": {"StringLike": {"s3:prefix": [f"{READ_PREFIX}*"]}},
+            "Sid": f"{sid}List",
         },
         {
             "Action": "kms:Decrypt",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [default.key_id, "Arn"]},
+            "Sid": f"{sid}Key",
         },
     ]
 
 
 def test_grant_write_puts_objects_and_uses_the_key(default: Built) -> None:
     statements = role_statements(default.template, default.stack, default.writer)
+    sid = f"ChannelWrite{sid_part(WRITE_PREFIX)}"
     assert statements == [
         {
             "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
             "Effect": "Allow",
             "Resource": _objects_arn(default.bucket_id, WRITE_PREFIX),
+            "Sid": f"{sid}Objects",
         },
         {
             "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [default.key_id, "Arn"]},
+            "Sid": f"{sid}Key",
         },
     ]
 
 
 def test_grant_put_is_one_put_object_and_a_data_key(default: Built) -> None:
     statements = role_statements(default.template, default.stack, default.putter)
+    sid = f"ChannelPut{sid_part(WRITE_PREFIX)}"
     assert statements == [
         {
             "Action": "s3:PutObject",
             "Effect": "Allow",
             "Resource": _objects_arn(default.bucket_id, WRITE_PREFIX),
+            "Sid": f"{sid}Objects",
         },
         {
             "Action": "kms:GenerateDataKey",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [default.key_id, "Arn"]},
+            "Sid": f"{sid}Key",
         },
     ]
 
@@ -606,30 +626,43 @@ def test_imported_bucket_grants_use_its_arn_and_key(imported: Imported) -> None:
     read = role_statements(imported.template, imported.stack, imported.reader)
     write = role_statements(imported.template, imported.stack, imported.writer)
     keyless = role_statements(imported.template, imported.stack, imported.keyless_writer)
+    read_sid, write_sid = (
+        f"ChannelRead{sid_part(READ_PREFIX)}",
+        f"ChannelWrite{sid_part(WRITE_PREFIX)}",
+    )
     assert read == [
         {
             "Action": "s3:GetObject",
             "Effect": "Allow",
             "Resource": f"{IMPORTED_BUCKET_ARN}/{READ_PREFIX}*",
+            "Sid": f"{read_sid}Objects",
         },
         {
             "Action": "s3:ListBucket",
             "Effect": "Allow",
             "Resource": IMPORTED_BUCKET_ARN,
             "Condition": {"StringLike": {"s3:prefix": [f"{READ_PREFIX}*"]}},
+            "Sid": f"{read_sid}List",
         },
-        {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": IMPORTED_KEY_ARN},
+        {
+            "Action": "kms:Decrypt",
+            "Effect": "Allow",
+            "Resource": IMPORTED_KEY_ARN,
+            "Sid": f"{read_sid}Key",
+        },
     ]
     assert write[1] == {
         "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
         "Effect": "Allow",
         "Resource": IMPORTED_KEY_ARN,
+        "Sid": f"{write_sid}Key",
     }
     assert keyless == [
         {
             "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
             "Effect": "Allow",
             "Resource": f"{IMPORTED_BUCKET_ARN}/{WRITE_PREFIX}*",
+            "Sid": f"{write_sid}Objects",
         }
     ]
 

@@ -27,6 +27,7 @@ from typing import Any
 import aws_cdk as cdk
 import cfnlint.api
 import pytest
+from aws_cdk.assertions import Annotations, Match
 from cdk_nag import NagPack
 
 from constructs_sm.nag import (
@@ -97,6 +98,16 @@ def test_synth_writes_the_nag_report(assembly: Assembly) -> None:
     # Every acknowledgment belongs to a pack, but CDK's own for its CloudFormation rules.
     assert reported == len([a for a in acknowledgments if not _other_plugin(a["id"])])
     assert reported > 0
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_example_stacks_carry_no_unacknowledged_warning(assembly: Assembly, stack: str) -> None:
+    """The hardened stack passes its own data key, and acknowledges the key-policy change
+    the pipeline announces; nothing else warns."""
+    scope = assembly.app.node.find_child(stack)
+    assert isinstance(scope, cdk.Stack)
+    warnings = Annotations.from_stack(scope).find_warning("*", Match.any_value())
+    assert [w.entry.data for w in warnings] == []
 
 
 def _other_plugin(finding: str) -> bool:

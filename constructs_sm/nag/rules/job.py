@@ -58,8 +58,10 @@ VOLUME_ENCRYPTION: Final = Rule(
     info="A processing job's storage volume is not encrypted with a KMS key.",
     explanation="Data staged on the ML storage volume is encrypted with the customer key.",
     fix=(
-        "Set ProcessingResources.ClusterConfig.VolumeKmsKeyId (omit it only on instance "
-        "types with local NVMe storage)."
+        "With constructs_sm, give the channel storage a KMS key: "
+        "ChannelBucket(..., encryption_key=key), also for a bucket you pass (every job's "
+        "volume then uses it, except on instance types with local NVMe storage). In a "
+        "hand-written job, set ProcessingResources.ClusterConfig.VolumeKmsKeyId."
     ),
     check=per_task(_job_volume_key),
 )
@@ -79,7 +81,11 @@ OUTPUT_ENCRYPTION: Final = Rule(
     resource_types=STATE_MACHINE,
     info="A processing job's outputs are not encrypted with a KMS key.",
     explanation="Outputs uploaded to S3 are encrypted with the customer key.",
-    fix="Set ProcessingOutputConfig.KmsKeyId.",
+    fix=(
+        "With constructs_sm, give the channel storage a KMS key: "
+        "ChannelBucket(..., encryption_key=key), also for a bucket you pass (every job's "
+        "outputs then use it). In a hand-written job, set ProcessingOutputConfig.KmsKeyId."
+    ),
     check=per_task(_job_output_key),
 )
 
