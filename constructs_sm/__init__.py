@@ -1,7 +1,7 @@
 """constructs_sm: typed, secure SageMaker Processing pipelines run by AWS Step Functions.
 
 CDK constructs (``ChannelBucket``, ``ProcessingImage``, ``ProcessingPipeline``) and
-their settings (``Param``, ``Resources``, ``StepInput``, ``DataSource``), plus the
+their settings (``Param``, ``Resources``, ``StepInput``, ``StepOutput``, ``DataSource``), plus the
 container-side ``constructs_sm.runtime`` (standard library only).
 
 The construct names are imported lazily, so ``from constructs_sm import runtime`` works
@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from constructs_sm.image import ProcessingImage
-    from constructs_sm.model import DataSource, OutputRef, Resources, StepInput, ValueRef
+    from constructs_sm.model import (
+        DataSource,
+        OutputRef,
+        Resources,
+        StepInput,
+        StepOutput,
+        ValueRef,
+    )
     from constructs_sm.params import Param, ParamRef
     from constructs_sm.pipeline import ProcessingPipeline
     from constructs_sm.step import ProcessingStep
@@ -32,6 +39,7 @@ __all__ = [
     "ProcessingStep",
     "Resources",
     "StepInput",
+    "StepOutput",
     "ValueRef",
 ]
 
@@ -46,6 +54,7 @@ _HOMES = {
     "ProcessingStep": "constructs_sm.step",
     "Resources": "constructs_sm.model",
     "StepInput": "constructs_sm.model",
+    "StepOutput": "constructs_sm.model",
     "ValueRef": "constructs_sm.model",
 }
 

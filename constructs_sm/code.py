@@ -1,10 +1,11 @@
-"""A pipeline's code channel: every step's script, the runtime and the step specs, staged.
+"""A pipeline's code channel: every step's code, the runtime and the step specs, staged.
 
 One code bundle per pipeline (not one per step): it holds the runtime package, each
-distinct script once (``scripts/<content hash>/<name>``) and each step's spec
+distinct step code once (``scripts/<content hash>/<its tree>``: one script, or a code
+directory's files, see :mod:`constructs_sm.step_code`) and each step's spec
 (``csm_steps/<step>.json``, which the runtime reads for ``$CSM_STEP``). The staged
 directory becomes the pipeline's S3 code asset (zipped by CDK), mounted in every job as
-the ``code`` input channel; each job runs its own script from it.
+the ``code`` input channel; each job runs its own entry point from it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from constructs_sm import runtime as _rt
+from constructs_sm.paths import default_path
+from constructs_sm.step_code import DEFAULT_COMMAND, StepSource
+from constructs_sm.validation import ValidatedStep
 
 #: Where the step specs are in the bundle (``csm_steps/<step>.json``).
 SPECS_DIR = "csm_steps"
@@ -26,17 +30,52 @@ SPECS_DIR = "csm_steps"
 
 @dataclass(frozen=True)
 class StepCode:
-    """One step's part of the bundle: its script and its spec."""
+    """One step's part of the bundle: its code and its spec."""
 
     step: str
-    script: Path
+    source: StepSource
     spec: Mapping[str, Any]
 
 
-def script_path(script: Path) -> str:
-    """Where ``script`` is in the bundle: ``scripts/<hash of its content>/<name>``."""
-    digest = hashlib.sha256(script.read_bytes()).hexdigest()[:16]
-    return f"scripts/{digest}/{script.name}"
+def step_spec(
+    *,
+    pipeline: str,
+    step: str,
+    params: Mapping[str, Any],
+    env: Mapping[str, Any],
+    checked: ValidatedStep,
+    hosts: int,
+) -> dict[str, Any]:
+    """A step's spec (``csm_steps/<step>.json``): what the runtime checks in the container.
+
+    ``params`` and ``env`` are the declared parameters' and environment values' specs;
+    ``local_paths`` holds every channel's container path, ``command`` what runs the entry
+    point, ``returned_via`` how the values come back (one host: the job's ExitMessage;
+    several: S3).
+    """
+    source = checked.source
+    return {
+        "version": 1,
+        "pipeline": pipeline,
+        "step": step,
+        "params": dict(params),
+        "env": dict(env),
+        "inputs": list(checked.inputs),
+        "outputs": list(checked.outputs),
+        "local_paths": {
+            "inputs": {
+                channel: item.local_path or default_path("input", channel)
+                for channel, item in checked.inputs.items()
+            },
+            "outputs": {
+                channel: checked.output_paths.get(channel, default_path("output", channel))
+                for channel in checked.outputs
+            },
+        },
+        "command": list(source.command if source is not None else DEFAULT_COMMAND),
+        "returns": dict(checked.returns),
+        "returned_via": "s3" if hosts > 1 else "message",
+    }
 
 
 def bundle_files(steps: Sequence[StepCode]) -> dict[str, bytes]:
@@ -49,7 +88,8 @@ def bundle_files(steps: Sequence[StepCode]) -> dict[str, bytes]:
     for source in sorted(runtime_dir.glob("*.py")):
         files[f"constructs_sm/runtime/{source.name}"] = source.read_bytes()
     for step in steps:
-        files[script_path(step.script)] = step.script.read_bytes()
+        for name, data in step.source.files.items():
+            files[f"{step.source.directory}/{name}"] = data
         files[f"{SPECS_DIR}/{step.step}.json"] = json.dumps(step.spec, indent=2).encode()
     return files
 
@@ -79,5 +119,6 @@ def stage_files(files: Mapping[str, bytes]) -> Path:
 
 
 def stage_code(script: Path, spec: Mapping[str, Any], step: str = "step") -> Path:
-    """A bundle of one step (for tests and tools): :func:`stage_files` of its files."""
-    return stage_files(bundle_files([StepCode(step, script, spec)]))
+    """A bundle of one step running one script (for tests and tools)."""
+    source = StepSource({script.name: script.read_bytes()}, script.name)
+    return stage_files(bundle_files([StepCode(step, source, spec)]))

@@ -16,7 +16,6 @@ from typing import Any, Final
 from constructs_sm import runtime as _rt
 from constructs_sm.layout import RETURNS_STEP, RUN_STEP, channel_prefix, channel_uri_expression
 from constructs_sm.model import (
-    PROCESSING_ROOT,
     EnvValue,
     FanOut,
     InputSource,
@@ -28,8 +27,11 @@ from constructs_sm.model import (
     env_literal,
 )
 from constructs_sm.params import ParamRef, ParamType
+from constructs_sm.paths import default_path, reserved_path
+from constructs_sm.step_code import DEFAULT_COMMAND, container_entrypoint
 
-#: Processing jobs run ``python3 -c BOOTSTRAP <script> [args...]`` (see the runtime).
+#: Processing jobs run ``python3 -c BOOTSTRAP <script> [args...]`` (see the runtime;
+#: another command wraps it, see :func:`constructs_sm.step_code.container_entrypoint`).
 BOOTSTRAP: Final = _rt.BOOTSTRAP
 
 
@@ -101,7 +103,9 @@ def env_entry(key: str, value: EnvValue) -> tuple[str, Any]:
 class JobSettings:
     """Everything a step's CreateProcessingJob request needs, resolved at synth time.
 
-    Strings may be CDK tokens (role ARN, image URI, bucket and key ARNs).
+    Strings may be CDK tokens (role ARN, image URI, bucket and key ARNs). ``script`` is
+    the entry point's path in the code bundle, ``command`` what runs it; ``output_paths``
+    holds the outputs given a ``local_path`` (the others use the default path).
     """
 
     pipeline: str
@@ -123,6 +127,8 @@ class JobSettings:
     security_group_ids: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     fan_out: FanOut | None = None
+    command: Sequence[str] = DEFAULT_COMMAND
+    output_paths: Mapping[str, str] = field(default_factory=dict)
 
 
 #: A for_each step's item object, in its child execution: ``s3://<bucket>/<key>``.
@@ -148,13 +154,14 @@ def _input_uri(pipeline: str, source: InputSource) -> tuple[str, str]:
 
 
 def _processing_input(
-    pipeline: str, name: str, spec: StepInput, uri: tuple[str, str] | None = None
+    pipeline: str, name: str, spec: StepInput, uri: tuple[str, str] | None = None, path: str = ""
 ) -> dict[str, Any]:
-    """One ProcessingInput; ``uri`` (key, value) overrides the one of ``spec.source``."""
+    """One ProcessingInput; ``uri`` (key, value) overrides the one of ``spec.source``,
+    ``path`` the LocalPath (of the pipeline's own channels)."""
     key, value = uri or _input_uri(pipeline, spec.source)
     s3_input: dict[str, Any] = {
         key: value,
-        "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+        "LocalPath": path or spec.local_path or default_path("input", name),
         "S3DataType": spec.data_type,
         "S3InputMode": spec.mode,
         "S3DataDistributionType": spec.distribution,
@@ -162,12 +169,12 @@ def _processing_input(
     return {"InputName": name, "S3Input": s3_input}
 
 
-def _processing_output(name: str, uri_expression: str) -> dict[str, Any]:
+def _processing_output(name: str, uri_expression: str, path: str) -> dict[str, Any]:
     return {
         "OutputName": name,
         "S3Output": {
             "S3Uri.$": uri_expression,
-            "LocalPath": f"{PROCESSING_ROOT}/output/{name}",
+            "LocalPath": path,
             "S3UploadMode": "EndOfJob",
         },
     }
@@ -191,10 +198,13 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
         if fan_out is not None and isinstance(fan_out.source, OutputRef)
         else None
     )
+    code, params = _rt.CODE_CHANNEL, _rt.PARAMS_CHANNEL
     inputs = [
-        _processing_input(pipeline, _rt.CODE_CHANNEL, StepInput(settings.code_uri)),
+        _processing_input(pipeline, code, StepInput(settings.code_uri), path=reserved_path(code)),
         # The run's parameters file, written by the state machine before the first job.
-        _processing_input(pipeline, _rt.PARAMS_CHANNEL, StepInput(""), ("S3Uri.$", params_uri)),
+        _processing_input(
+            pipeline, params, StepInput(""), ("S3Uri.$", params_uri), reserved_path(params)
+        ),
         *(
             _processing_input(
                 pipeline,
@@ -206,11 +216,17 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
         ),
     ]
     outputs = [
-        _processing_output(name, output_uri_expression(settings, name)) for name in settings.outputs
+        _processing_output(
+            name,
+            output_uri_expression(settings, name),
+            settings.output_paths.get(name) or default_path("output", name),
+        )
+        for name in settings.outputs
     ]
     if returns_in_s3(settings):
         returned = channel_uri_expression(pipeline, RETURNS_STEP, step)
-        outputs.append(_processing_output(_rt.RETURNS_CHANNEL, returned))
+        channel = _rt.RETURNS_CHANNEL
+        outputs.append(_processing_output(channel, returned, reserved_path(channel)))
     environment: dict[str, Any] = {
         _rt.STEP_ENV: step,
         _rt.PIPELINE_ENV: settings.pipeline,
@@ -223,7 +239,7 @@ def render_job_parameters(settings: JobSettings) -> dict[str, Any]:
         environment[entry_key] = entry_value
     app: dict[str, Any] = {
         "ImageUri": settings.image_uri,
-        "ContainerEntrypoint": ["python3", "-c", BOOTSTRAP, settings.script],
+        "ContainerEntrypoint": container_entrypoint(settings.command, settings.script),
     }
     if any(isinstance(argument, ParamRef | ItemRef) for argument in settings.arguments):
         app["ContainerArguments.$"] = _arguments_expression(settings.arguments)

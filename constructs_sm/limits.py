@@ -15,9 +15,10 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 #: ProcessingInputs and ProcessingOutputConfig.Outputs: at most 10 each.
 MAX_CHANNELS: Final = 10
@@ -67,33 +68,53 @@ def has_local_storage(instance_type: object) -> bool:
     return family in _LOCAL_STORAGE_FAMILIES or bool(re.match(r"^[a-z]+\d+[a-z]*d[a-z]?$", family))
 
 
-@functools.cache
-def instance_types() -> frozenset[str]:
-    """The ``ProcessingInstanceType`` enum of the installed botocore's SageMaker model.
-
-    Loading the model costs about 0.2 s, so the enum is cached on disk per botocore
-    version (a new botocore brings its new instance types).
-    """
+def _from_model_cached(name: str, compute: Callable[[], Any]) -> Any:
+    """A value read from botocore's SageMaker model, cached on disk per botocore version
+    (loading the model costs about 0.2 s; a new botocore may change the value)."""
     cache = (
         Path(tempfile.gettempdir())
         / "constructs-sm-cache"
-        / f"instance-types-botocore-{metadata.version('botocore')}.json"
+        / f"{name}-botocore-{metadata.version('botocore')}.json"
     )
     try:
-        return frozenset(json.loads(cache.read_text()))
+        return json.loads(cache.read_text())
     except (OSError, ValueError):
         pass
-    from constructs_sm.service_model import instance_types as from_model
-
-    known = from_model()
+    value = compute()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         staging = cache.with_suffix(f".{os.getpid()}.tmp")
-        staging.write_text(json.dumps(sorted(known)))
+        staging.write_text(json.dumps(value))
         staging.replace(cache)
     except OSError:  # a read-only temporary directory: no cache, same answer
         pass
-    return known
+    return value
+
+
+@functools.cache
+def instance_types() -> frozenset[str]:
+    """The ``ProcessingInstanceType`` enum of the installed botocore's SageMaker model."""
+
+    def compute() -> list[str]:
+        from constructs_sm.service_model import instance_types as from_model
+
+        return sorted(from_model())
+
+    return frozenset(_from_model_cached("instance-types", compute))
+
+
+@functools.cache
+def local_path_limits() -> tuple[int, str]:
+    """``(max length, pattern)`` of a processing channel's ``LocalPath`` (the model's
+    ``ProcessingLocalPath`` shape: 256 characters of ``.*`` in botocore 1.4x)."""
+
+    def compute() -> list[Any]:
+        from constructs_sm.service_model import local_path_shape
+
+        return list(local_path_shape())
+
+    length, pattern = _from_model_cached("local-path", compute)
+    return int(length), str(pattern)
 
 
 def instance_type_problem(instance_type: object) -> str | None:

@@ -1,6 +1,7 @@
 """What the user declares: the value types of a pipeline's steps (pure, no CDK objects).
 
 ``Resources`` (compute), ``StepInput`` (an input channel with its settings),
+``StepOutput`` (an output channel with its container path),
 ``OutputRef`` and ``ValueRef`` (references to another step's output channel or returned
 value), ``DataSource`` (where parameter-supplied inputs may point) and the name rules the
 validation applies. Each type checks itself when it is created.
@@ -16,13 +17,12 @@ from typing import TYPE_CHECKING, Final, Literal
 from constructs_sm import runtime as _rt
 from constructs_sm.limits import MAX_RUNTIME_LIMIT, has_local_storage, instance_type_problem
 from constructs_sm.params import ParamRef, ParamType
+from constructs_sm.paths import local_path_problems, normalized
 
 if TYPE_CHECKING:
     from aws_cdk import aws_s3 as s3
 
     from constructs_sm.step import ProcessingStep
-
-PROCESSING_ROOT: Final = "/opt/ml/processing"
 
 #: Step names are JSONPath segments ($.steps.<step>...) and S3 key segments: no hyphens.
 STEP_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
@@ -124,16 +124,23 @@ class StepInput:
 
     ``source`` is another step's output, a string parameter holding an S3 URI, or a
     literal ``s3://`` URI. ``distribution="ShardedByS3Key"`` gives each instance of a
-    multi-instance job its share of the objects.
+    multi-instance job its share of the objects. ``local_path`` is where the job finds the
+    data (ScriptProcessor's ``destination``): a directory below ``/opt/ml/processing/``;
+    by default ``/opt/ml/processing/input/<channel>``.
     """
 
     source: InputSource
     mode: InputMode = "File"
     distribution: Distribution = "FullyReplicated"
     data_type: DataType = "S3Prefix"
+    local_path: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
+        if self.local_path is not None:
+            problems += local_path_problems(self.local_path, "local_path")
+            if not problems:
+                object.__setattr__(self, "local_path", normalized(self.local_path))
         mode: str = self.mode
         if mode == "FastFile":
             problems.append(
@@ -198,6 +205,35 @@ class FanOut:
         """True when the items are the objects under an output channel."""
         return isinstance(self.source, OutputRef)
 
+
+@dataclass(frozen=True)
+class StepOutput:
+    """An output channel at a path of the step's choosing, wherever an output name is
+    accepted (``outputs=[StepOutput("processed", local_path=...)]``).
+
+    ``local_path`` is the directory SageMaker uploads when the job ends (ScriptProcessor's
+    ``ProcessingOutput(source=...)``): below ``/opt/ml/processing/``; by default
+    ``/opt/ml/processing/output/<name>``. Its files go to the channel's handoff prefix as
+    for any output.
+    """
+
+    name: str
+    local_path: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.name, str) or not CHANNEL_NAME.match(self.name):
+            problems.append(f"name must match {CHANNEL_NAME.pattern}, got {self.name!r}")
+        if self.local_path is not None:
+            problems += local_path_problems(self.local_path, "local_path")
+        if problems:
+            raise ValueError(f"StepOutput({self.name!r}): " + "; ".join(problems))
+        if self.local_path is not None:
+            object.__setattr__(self, "local_path", normalized(self.local_path))
+
+
+OutputSpec = str | StepOutput
+"""An output as ``add_step`` takes it: a channel name, or a :class:`StepOutput`."""
 
 EnvValue = str | int | float | bool | ParamRef | ValueRef | ItemRef
 

@@ -37,7 +37,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
-from constructs_sm.code import StepCode, bundle_files, script_path, stage_files
+from constructs_sm.code import StepCode, bundle_files, stage_files, step_spec
 from constructs_sm.definition import build_definition
 from constructs_sm.diagram_synth import PipelinePicture
 from constructs_sm.fanout import maps_prefix
@@ -66,6 +66,7 @@ from constructs_sm.model import (
     FanOut,
     ItemRef,
     OutputRef,
+    OutputSpec,
     PrefixClaim,
     Resources,
     StepInput,
@@ -93,6 +94,7 @@ from constructs_sm.roles import (
     repository_arns,
 )
 from constructs_sm.step import ProcessingStep
+from constructs_sm.step_code import DEFAULT_COMMAND
 from constructs_sm.storage import ChannelBucket
 from constructs_sm.validation import (
     PIPELINE_NAME,
@@ -441,7 +443,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         *,
         code: str | Path,
         inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None = None,
-        outputs: Sequence[str] = (),
+        outputs: Sequence[OutputSpec] = (),
         env: Mapping[str, EnvValue] | None = None,
         returns: Mapping[str, type] | None = None,
         resources: Resources | None = None,
@@ -450,18 +452,21 @@ class ProcessingPipeline(PipelineObservability, Construct):
         image: ProcessingImage | None = None,
         network_isolation: bool = True,
         role: iam.IRole | None = None,
+        entry_point: str | Path | None = None,
+        command: Sequence[str] = DEFAULT_COMMAND,
         for_each: ParamRef | OutputRef | None = None,
         max_concurrency: int | None = None,
         tolerated_failure_percentage: float | None = None,
         tolerated_failure_count: int | None = None,
     ) -> ProcessingStep:
-        """Add a processing step running the Python script ``code``.
+        """Add a processing step running ``code``: a Python script, or a directory whose
+        ``entry_point`` runs (see :mod:`constructs_sm.step_code`).
 
         :param inputs: channel name to source: another step's ``output(...)``, a string
             parameter (an S3 URI within ``data_sources``), a literal ``s3://`` URI, or a
-            :class:`StepInput` with explicit mode and distribution.
-        :param outputs: output channel names; each is uploaded to
-            ``<pipeline>/<execution>/<step>/<channel>/``.
+            :class:`StepInput` with explicit mode, distribution or ``local_path``.
+        :param outputs: output channel names, or :class:`StepOutput` with a ``local_path``;
+            each is uploaded to ``<pipeline>/<step>/<channel>/<execution>/``.
         :param env: environment values: literals, ``pipeline.param(...)`` or another
             step's ``value(...)`` (numbers and booleans become strings; the runtime's
             ``env()`` converts them back).
@@ -476,6 +481,13 @@ class ProcessingPipeline(PipelineObservability, Construct):
         :param role: an existing execution role; by default one scoped to this step's
             prefixes is created. What a passed role gets, a warning says
             (:mod:`constructs_sm.passed`).
+        :param entry_point: with ``code`` a directory: the script to run, relative to it.
+            The whole directory is shipped and is on ``sys.path``.
+        :param command: what runs the entry point, as ScriptProcessor's ``command``: the
+            image's ``python3`` by default, a Python with options (``["python3", "-u"]``)
+            or another program (``["bash"]``; it finds the step's values in ``CSM_*``
+            environment variables, see :mod:`constructs_sm.runtime`). The image needs
+            ``python3`` in any case, for the bootstrap.
         :param for_each: run one job per item (a Distributed Map, see
             :mod:`constructs_sm.fanout`): the items of a ``Param.string_list`` parameter
             (``pipeline.param(...)``), or the objects under another step's output
@@ -500,6 +512,8 @@ class ProcessingPipeline(PipelineObservability, Construct):
             after,
             image,
             (for_each, max_concurrency, tolerated_failure_percentage, tolerated_failure_count),
+            entry_point=entry_point,
+            command=command,
         )
         if self._code_asset is not None:
             raise ValueError(
@@ -507,7 +521,9 @@ class ProcessingPipeline(PipelineObservability, Construct):
                 "app was synthesized or render_definition() was called); add every step "
                 "first"
             )
-        script = Path(code)
+        source = checked.source
+        assert source is not None  # validated
+        channels = checked.outputs
         step_resources = resources or Resources()
         job_prefix = job_name_prefix(self._job_prefix, name)
         clash = [s.step_name for s in self._steps.values() if s.job_prefix == job_prefix]
@@ -516,39 +532,37 @@ class ProcessingPipeline(PipelineObservability, Construct):
                 f"add_step({name!r}): its job-name prefix {job_prefix!r} equals step "
                 f"{clash[0]!r}'s; rename the step"
             )
-        spec = {
-            "version": 1,
-            "pipeline": self._name,
-            "step": name,
-            "params": {n: p.spec() for n, p in self._params.items()},
-            "env": {k: self._env_spec(v) for k, v in (env or {}).items()},
-            "inputs": list(checked.inputs),
-            "outputs": list(outputs),
-            "returns": dict(checked.returns),
-            # One host returns its values in the job's ExitMessage; several, through S3.
-            "returned_via": "s3" if step_resources.instance_count > 1 else "message",
-        }
+        spec = step_spec(
+            pipeline=self._name,
+            step=name,
+            params={n: p.spec() for n, p in self._params.items()},
+            env={k: self._env_spec(v) for k, v in (env or {}).items()},
+            checked=checked,
+            hosts=step_resources.instance_count,
+        )
         in_s3 = bool(checked.returns) and step_resources.instance_count > 1
         access = step_access(
             pipeline=self._name,
             step=name,
             inputs=checked.inputs,
-            outputs=outputs,
+            outputs=channels,
             returns=bool(checked.returns),
             data_sources=self._data_sources,
             channel_bucket=self._storage.bucket,
             returns_in_s3=in_s3,
         )
-        self._specs[name] = StepCode(name, script, spec)
+        self._specs[name] = StepCode(name, source, spec)
         step = ProcessingStep(
             self,
             name,
             pipeline_name=self._name,
             owner=self,
-            script=script_path(script),
+            script=source.script,
+            command=source.command,
+            output_paths=checked.output_paths,
             job_prefix=job_prefix,
             inputs=checked.inputs,
-            outputs=outputs,
+            outputs=channels,
             environment=checked.env,
             arguments=arguments,
             returns=checked.returns,
@@ -723,7 +737,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         name: str,
         code: str | Path,
         inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None,
-        outputs: Sequence[str],
+        outputs: Sequence[OutputSpec],
         env: Mapping[str, EnvValue] | None,
         returns: Mapping[str, type] | None,
         resources: Resources | None,
@@ -731,6 +745,9 @@ class ProcessingPipeline(PipelineObservability, Construct):
         after: Sequence[ProcessingStep],
         image: ProcessingImage | None,
         fan_out_settings: tuple[object, object, object, object],
+        *,
+        entry_point: str | Path | None,
+        command: Sequence[str],
     ) -> tuple[ValidatedStep, FanOut | None]:
         validator = StepValidator(
             owner=self, pipeline_name=self._name, params=self._params, steps=self._steps
@@ -746,6 +763,8 @@ class ProcessingPipeline(PipelineObservability, Construct):
             resources,
             arguments,
             fans_out=for_each is not None,
+            entry_point=entry_point,
+            command=command,
         )
         fan_problems, fan_out = validator.fan_out_problems(
             *fan_out_settings, returns=bool(returns), inputs=checked.inputs

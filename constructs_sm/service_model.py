@@ -49,6 +49,21 @@ def instance_types() -> frozenset[str]:
 
 
 @functools.cache
+def local_path_shape() -> tuple[int, str]:
+    """``(max length, pattern)`` of ``ProcessingLocalPath``, the ``LocalPath`` of a
+    processing input's ``S3Input`` and of an output's ``S3Output``."""
+    request = _operation("CreateProcessingJob").input_shape
+    inputs = request.members["ProcessingInputs"]
+    assert isinstance(inputs, ListShape)
+    item = inputs.member
+    assert isinstance(item, StructureShape)
+    s3_input = item.members["S3Input"]
+    assert isinstance(s3_input, StructureShape)
+    shape = s3_input.members["LocalPath"]
+    return int(shape.metadata["max"]), str(shape.metadata.get("pattern", ".*"))
+
+
+@functools.cache
 def _pattern(java: str) -> Any:
     import regex  # the local/dev extras: Java's \p{L} classes need it
 
@@ -164,7 +179,63 @@ def request_problems(operation: str, request: Mapping[str, Any]) -> list[str]:
     problems = [line.strip() for line in report.generate_report().splitlines()[1:]]
     checker = _Checker()
     checker.check(model.input_shape, request, "")
+    if operation == "CreateProcessingJob":
+        checker.problems += processing_path_problems(request)
     return problems + checker.problems
+
+
+#: Every processing channel's LocalPath "must begin with /opt/ml/processing/" (the model's
+#: documentation of ``ProcessingS3Input.LocalPath``; "Build Your Own Processing Container":
+#: "the path in the processing container must begin with /opt/ml/processing/").
+PROCESSING_PATH_PREFIX = "/opt/ml/processing/"
+
+
+def processing_path_problems(request: Mapping[str, Any]) -> list[str]:
+    """The rules SageMaker applies to channel paths beyond the model's shapes.
+
+    Each ``LocalPath`` begins with ``/opt/ml/processing/``; no two inputs share a path
+    (SageMaker refuses it with a ValidationException without a message,
+    https://github.com/aws/sagemaker-python-sdk/issues/4939) and no input shares its path
+    with an output (https://github.com/aws/sagemaker-python-sdk/issues/1950). SageMaker
+    accepts nested paths (the SDK's own ScriptProcessor puts its code channel at
+    ``/opt/ml/processing/input/code`` under inputs at ``/opt/ml/processing/input``), so
+    this does not refuse them; the pipeline does, at synth.
+    """
+    inputs = [
+        (item.get("InputName"), item["S3Input"].get("LocalPath"))
+        for item in request.get("ProcessingInputs") or []
+        if isinstance(item, Mapping) and isinstance(item.get("S3Input"), Mapping)
+    ]
+    config = request.get("ProcessingOutputConfig")
+    outputs = [
+        (item.get("OutputName"), item["S3Output"].get("LocalPath"))
+        for item in (config.get("Outputs") or [] if isinstance(config, Mapping) else [])
+        if isinstance(item, Mapping) and isinstance(item.get("S3Output"), Mapping)
+    ]
+    problems = [
+        f"LocalPath {_quoted(path)} of {kind} {_quoted(name)} must begin with "
+        f"{PROCESSING_PATH_PREFIX}"
+        for kind, channels in (("input", inputs), ("output", outputs))
+        for name, path in channels
+        if isinstance(path, str) and not path.startswith(PROCESSING_PATH_PREFIX)
+    ]
+    seen: dict[str, object] = {}
+    for name, path in inputs:
+        key = str(path).rstrip("/")
+        if key in seen:
+            problems.append(
+                f"Inputs {_quoted(seen[key])} and {_quoted(name)} have the same LocalPath "
+                f"{_quoted(path)}"
+            )
+        seen.setdefault(key, name)
+    for name, path in outputs:
+        key = str(path).rstrip("/")
+        if key in seen:
+            problems.append(
+                f"Output {_quoted(name)} has the LocalPath {_quoted(path)} of input "
+                f"{_quoted(seen[key])}: inputs and outputs need different paths"
+            )
+    return problems
 
 
 def validation_message(problems: list[str]) -> str:

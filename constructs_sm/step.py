@@ -16,8 +16,19 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from constructs_sm.job import JobSettings
-from constructs_sm.model import EnvValue, FanOut, ItemRef, OutputRef, Resources, StepInput, ValueRef
+from constructs_sm.model import (
+    EnvValue,
+    FanOut,
+    ItemRef,
+    OutputRef,
+    Resources,
+    StepInput,
+    StepOutput,
+    ValueRef,
+)
 from constructs_sm.params import ParamRef, ParamType
+from constructs_sm.paths import default_path
+from constructs_sm.step_code import DEFAULT_COMMAND
 
 if TYPE_CHECKING:
     from constructs_sm.pipeline import ProcessingPipeline
@@ -50,9 +61,12 @@ class ProcessingStep(Construct):
         role: iam.IRole | None,
         make_role: Callable[[Construct], iam.Role],
         fan_out: FanOut | None = None,
+        command: Sequence[str] = DEFAULT_COMMAND,
+        output_paths: Mapping[str, str] | None = None,
     ) -> None:
-        """``script`` is the script's path in the pipeline's code bundle; ``make_role``
-        creates the step's role under it when ``role`` is None."""
+        """``script`` is the entry point's path in the pipeline's code bundle and
+        ``command`` what runs it; ``output_paths`` the outputs' own container paths;
+        ``make_role`` creates the step's role under it when ``role`` is None."""
         super().__init__(scope, construct_id)
         self._owner = owner
         self._name = construct_id
@@ -68,6 +82,8 @@ class ProcessingStep(Construct):
         self._network_isolation = network_isolation
         self._job_prefix = job_prefix
         self._fan_out = fan_out
+        self._command = tuple(command)
+        self._output_paths = dict(output_paths or {})
         self._role = role or make_role(self)
 
     # -- read-only views -------------------------------------------------------------
@@ -104,6 +120,21 @@ class ProcessingStep(Construct):
         return self._outputs
 
     @property
+    def command(self) -> tuple[str, ...]:
+        """What runs the step's entry point (``("python3",)`` unless ``command`` was given)."""
+        return self._command
+
+    def local_path(self, channel: str, *, output: bool = False) -> str:
+        """Where input (or, with ``output=True``, output) ``channel`` is in the container."""
+        if output:
+            if channel not in self._outputs:
+                raise ValueError(f"step {self._name!r} has no output {channel!r}")
+            return self._output_paths.get(channel) or default_path("output", channel)
+        if channel not in self._inputs:
+            raise ValueError(f"step {self._name!r} has no input {channel!r}")
+        return self._inputs[channel].local_path or default_path("input", channel)
+
+    @property
     def returns(self) -> Mapping[str, ParamType]:
         """The values the step returns, by name and type."""
         return dict(self._returns)
@@ -138,8 +169,11 @@ class ProcessingStep(Construct):
         """The pipeline the step belongs to."""
         return self._owner
 
-    def output(self, channel: str) -> OutputRef:
-        """A reference to one of this step's output channels, for another step's inputs."""
+    def output(self, channel: str | StepOutput) -> OutputRef:
+        """A reference to one of this step's output channels, for another step's inputs
+        (by name, or the :class:`StepOutput` it was declared with)."""
+        if isinstance(channel, StepOutput):
+            channel = channel.name
         if channel not in self._outputs:
             raise ValueError(
                 f"step {self._name!r} has no output {channel!r}; its outputs: "
@@ -187,4 +221,6 @@ class ProcessingStep(Construct):
             security_group_ids=security_group_ids,
             tags=tags,
             fan_out=self._fan_out,
+            command=self._command,
+            output_paths=self._output_paths,
         )

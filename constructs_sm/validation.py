@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,15 +41,19 @@ from constructs_sm.model import (
     FanOut,
     ItemRef,
     OutputRef,
+    OutputSpec,
     PrefixClaim,
     Resources,
     StepInput,
+    StepOutput,
     ValueRef,
     env_literal,
     literal_type,
     shown,
 )
 from constructs_sm.params import Param, ParamRef, ParamType
+from constructs_sm.paths import default_path, path_conflicts
+from constructs_sm.step_code import DEFAULT_COMMAND, StepSource, is_python, load_source
 
 if TYPE_CHECKING:
     from constructs_sm.step import ProcessingStep
@@ -72,12 +76,20 @@ def _item_problems(where: str, fans_out: bool) -> list[str]:
 
 @dataclass(frozen=True)
 class ValidatedStep:
-    """An ``add_step`` call's arguments, checked and normalised."""
+    """An ``add_step`` call's arguments, checked and normalised.
+
+    ``outputs`` are the output channel names, ``output_paths`` the container paths of
+    those given a ``local_path``; ``source`` is the step's code (``None`` only when the
+    call had problems).
+    """
 
     inputs: dict[str, StepInput]
     env: dict[str, EnvValue]
     returns: dict[str, ParamType]
     depends_on: tuple[ProcessingStep, ...]
+    outputs: tuple[str, ...] = ()
+    output_paths: dict[str, str] = field(default_factory=dict)
+    source: StepSource | None = None
 
 
 class StepValidator:
@@ -104,11 +116,13 @@ class StepValidator:
         name: str,
         code: str | Path,
         inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None,
-        outputs: Sequence[str],
+        outputs: Sequence[OutputSpec],
         env: Mapping[str, EnvValue] | None,
         returns: Mapping[str, type] | None,
         resources: Resources | None,
         arguments: Sequence[str | ParamRef | ItemRef],
+        entry_point: str | Path | None = None,
+        command: Sequence[str] = DEFAULT_COMMAND,
         *,
         fans_out: bool = False,
     ) -> tuple[list[str], ValidatedStep]:
@@ -127,13 +141,8 @@ class StepValidator:
             problems.append(f"name must match {STEP_NAME.pattern}, got {name!r}")
         elif name in self.steps:
             problems.append(f"name {name!r} is already a step of pipeline {self.pipeline_name!r}")
-        script = Path(code) if isinstance(code, str | Path) else None
-        if script is None:
-            problems.append(f"code must be a path to a Python script, got {code!r}")
-        elif not script.is_file():
-            problems.append(f"code {str(code)!r} is not a file")
-        elif script.suffix != ".py":
-            problems.append(f"code must be a Python script (*.py), got {str(code)!r}")
+        code_problems, step_source = load_source(code, entry_point, command)
+        problems += code_problems
         spec_inputs: dict[str, StepInput] = {}
         for channel, source in (inputs or {}).items():
             where = f"inputs[{channel!r}]"
@@ -166,14 +175,20 @@ class StepValidator:
                 f"{MAX_CHANNELS}, of which {', '.join(sorted(RESERVED_INPUTS))} are the "
                 "pipeline's)"
             )
-        if isinstance(outputs, str) or not isinstance(outputs, Sequence):
-            problems.append(f"outputs must be a list of channel names, got {shown(outputs)}")
-            outputs = ()
-        for channel in outputs:
-            problems += channel_problems(channel, f"outputs entry {channel!r}", RESERVED_OUTPUTS)
-        duplicates = sorted({c for c in outputs if list(outputs).count(c) > 1})
-        if duplicates:
-            problems.append(f"outputs has duplicate channels: {', '.join(duplicates)}")
+        declared_outputs, output_paths = self._outputs(outputs, problems)
+        outputs = declared_outputs
+        input_paths = [
+            (f"inputs[{channel!r}]", spec.local_path or default_path("input", channel))
+            for channel, spec in spec_inputs.items()
+        ]
+        output_paths_seen = [
+            (f"outputs[{channel!r}]", output_paths.get(channel, default_path("output", channel)))
+            for channel in dict.fromkeys(declared_outputs)
+            if isinstance(channel, str)
+        ]
+        problems += path_conflicts(input_paths + output_paths_seen)
+        if step_source is not None and not is_python(step_source.command):
+            problems += _variable_clashes(spec_inputs, declared_outputs)
         spec_returns: dict[str, ParamType] = {}
         for value_name, kind in (returns or {}).items():
             if not isinstance(value_name, str) or not re.match(
@@ -274,7 +289,35 @@ class StepValidator:
                     problems.append(
                         f"{where} must be 1 to {MAX_ARGUMENT} characters, got {len(argument)}"
                     )
-        return problems, ValidatedStep(spec_inputs, spec_env, spec_returns, tuple(deps))
+        return problems, ValidatedStep(
+            spec_inputs,
+            spec_env,
+            spec_returns,
+            tuple(deps),
+            tuple(declared_outputs),
+            output_paths,
+            step_source,
+        )
+
+    def _outputs(self, outputs: object, problems: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The output names and the paths of those given one (problems appended)."""
+        if isinstance(outputs, str) or not isinstance(outputs, Sequence):
+            problems.append(
+                f"outputs must be a list of channel names or StepOutputs, got {shown(outputs)}"
+            )
+            return [], {}
+        names: list[str] = []
+        paths: dict[str, str] = {}
+        for entry in outputs:
+            channel = entry.name if isinstance(entry, StepOutput) else entry
+            problems += channel_problems(channel, f"outputs entry {channel!r}", RESERVED_OUTPUTS)
+            names.append(channel)
+            if isinstance(entry, StepOutput) and entry.local_path is not None:
+                paths[entry.name] = entry.local_path
+        duplicates = sorted({c for c in names if isinstance(c, str) and names.count(c) > 1})
+        if duplicates:
+            problems.append(f"outputs has duplicate channels: {', '.join(duplicates)}")
+        return names, paths
 
     def _reference_problem(self, ref: OutputRef | ValueRef, where: str) -> str | None:
         if ref.step.pipeline is not self.owner:
@@ -411,6 +454,25 @@ class StepValidator:
                 ]
             return []
         return [f"{where} has an unsupported source {shown(source)}"]
+
+
+def _variable_clashes(inputs: Mapping[str, StepInput], outputs: Sequence[str]) -> list[str]:
+    """A non-Python entry point finds its channels in ``CSM_INPUT_<name>`` and
+    ``CSM_OUTPUT_<name>`` (``-`` becomes ``_``): two channels may not share a variable."""
+    problems = []
+    for kind, names in (("inputs", list(inputs)), ("outputs", list(outputs))):
+        seen: dict[str, str] = {}
+        for name in names:
+            if not isinstance(name, str):
+                continue
+            key = name.replace("-", "_")
+            if key in seen:
+                problems.append(
+                    f"{kind} {seen[key]!r} and {name!r} would share the variable of a "
+                    f"non-Python entry point ({key}: '-' becomes '_'); rename one"
+                )
+            seen.setdefault(key, name)
+    return problems
 
 
 def network_problems(

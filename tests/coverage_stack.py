@@ -8,7 +8,9 @@ in the ExitMessage; 100 hosts: through the returns channel), environment values 
 every kind (literals of 256 characters, params, another step's values), 100 container
 arguments mixing params and tokens, a 100-instance job with the largest volume and the
 longest runtime, an instance type with local NVMe storage, network isolation off, an
-image of its own, and an ``after`` dependency.
+image of its own, an ``after`` dependency, channels at the longest container paths (256
+characters) and a code directory run by a non-Python command of 94 items (the
+ContainerEntrypoint then has 100).
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from constructs_sm import (
     ProcessingPipeline,
     Resources,
     StepInput,
+    StepOutput,
 )
 
 SCRIPT = Path(__file__).resolve().parents[1] / "stacks" / "scripts" / "prepare.py"
+#: The longest LocalPath the API allows (256 characters).
+LONG_PATH = "/opt/ml/processing/" + "p" * 237
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/coverage:1"
 PIPELINE = "P" + "p" * 39
 LONG_STEP = "s" * 40
@@ -104,9 +109,13 @@ class CoverageStack(Stack):
             "wide",
             code=SCRIPT,
             inputs={
-                "sharded": StepInput(first.output(LONG_CHANNEL), distribution="ShardedByS3Key")
+                "sharded": StepInput(
+                    first.output(LONG_CHANNEL),
+                    distribution="ShardedByS3Key",
+                    local_path=LONG_PATH[:-1] + "i",
+                )
             },
-            outputs=["part"],
+            outputs=[StepOutput("part", local_path=LONG_PATH)],
             env={
                 "N": first.value("n"),
                 "X": first.value("x"),
@@ -129,6 +138,12 @@ class CoverageStack(Stack):
             network_isolation=False,
             image=ProcessingImage.from_registry(IMAGE.replace(":1", ":gpu")),
         )
-        pipeline.add_step("last", code=SCRIPT, after=[first, wide])
+        pipeline.add_step(
+            "last",
+            code=SCRIPT.parent,
+            entry_point=SCRIPT.name,
+            command=["bash", *("-" + "x" * 255 for _ in range(93))],
+            after=[first, wide],
+        )
         self.storage = storage
         self.pipeline = pipeline

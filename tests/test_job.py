@@ -196,6 +196,6 @@ def test_several_hosts_return_values_through_a_channel_of_their_own() -> None:
     assert outputs[1]["S3Output"] == {
         "S3Uri.$": "States.Format('s3://{}/Churn/_returns/train/{}/', $.run.bucket, "
         "$.run.execution)",
-        "LocalPath": "/opt/ml/processing/output/returns",
+        "LocalPath": "/opt/ml/processing/csm/returns",
         "S3UploadMode": "EndOfJob",
     }

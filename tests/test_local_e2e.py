@@ -25,6 +25,7 @@ from moto.sagemaker.models import sagemaker_backends
 
 from constructs_sm.local import Emulator, Fault, cli
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack
+from constructs_sm.local.isolation import current as current_isolation
 from constructs_sm.local.runner import (
     PipelineInfo,
     Progress,
@@ -381,6 +382,8 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
     assert isinstance(document["steps"]["evaluate"]["values"]["passed"], bool)
     assert "as already deployed" in ran.out
     assert "execution SUCCEEDED" in ran.out
+    # Which /opt/ml the jobs get is said (here, as root: a private one each).
+    assert current_isolation().describe() in ran.out
 
 
 def test_cli_reports_invalid_parameters(deployed: Deployed, example_args: list[str]) -> None:
@@ -762,3 +765,57 @@ def test_a_bad_list_parameter_fails_before_any_job(deployed: Deployed, regions: 
     assert (result.status, result.error) == ("FAILED", "InvalidParameters"), result.cause
     assert "parameter 'regions' must be a list of at most 5 strings" in (result.cause or "")
     assert all(step.job_name is None for step in result.steps.values())
+
+
+# -- the porting guide's pipeline (tests/local_app/ported_stack.py, the README's block) -----
+
+PORTED = ROOT / "tests" / "local_app" / "ported"
+
+
+def _csv_rows(deployed: Deployed, result: RunResult, step: str, channel: str) -> list[str]:
+    info = deployed.pipelines["Preprocess"]
+    key = info.key(result.execution_name, step, channel, f"{channel}.csv")
+    body = deployed.emulator.client("s3").get_object(Bucket=info.bucket, Key=key)["Body"]
+    return [line.split(",")[0] for line in body.read().decode().splitlines()[1:]]
+
+
+def test_the_ported_script_runs_unmodified_with_its_helper_package(deployed: Deployed) -> None:
+    """preprocessing.py, as it ran under ScriptProcessor, reads and writes fixed
+    /opt/ml/processing paths and imports my_pkg from beside it; two runs at once, each
+    with its own per-run split, see only their own files."""
+    source = (PORTED / "src" / "preprocessing.py").read_text()
+    assert '"/opt/ml/processing/input"' in source and "constructs_sm" not in source
+    seed(deployed.emulator, PORTED / "data", "s3://my-ml-bucket/raw/")
+    results: dict[float, RunResult] = {}
+
+    def one(ratio: float) -> None:
+        results[ratio] = run(deployed, "Preprocess", {"split_ratio": ratio})
+
+    threads = [threading.Thread(target=one, args=(ratio,)) for ratio in (0.25, 0.5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for ratio, test_ids in ((0.25, ["c04", "c08"]), (0.5, ["c02", "c04", "c06", "c08"])):
+        result = results[ratio]
+        assert result.succeeded, result.cause
+        train_ids = sorted({f"c0{i}" for i in range(1, 9)} - set(test_ids))
+        assert _csv_rows(deployed, result, "preprocess", "test") == test_ids
+        assert _csv_rows(deployed, result, "preprocess", "train") == train_ids
+        # The bash step read the channels and returned its counts through the runtime.
+        assert result.steps["summarize"].values == {
+            "train_rows": len(train_ids),
+            "test_rows": len(test_ids),
+        }
+        info = deployed.pipelines["Preprocess"]
+        report = (
+            deployed.emulator.client("s3")
+            .get_object(
+                Bucket=info.bucket,
+                Key=info.key(result.execution_name, "summarize", "report", "report.txt"),
+            )["Body"]
+            .read()
+        )
+        assert report.decode() == (
+            f"train={len(train_ids)} test={len(test_ids)} host=algo-1 of algo-1\n"
+        )

@@ -368,7 +368,7 @@ def target(script: Path) -> tuple[ProcessingPipeline, ProcessingStep]:
         ({"name": "1bad"}, r"name must match .* got '1bad'"),
         ({"name": "my-step"}, r"name must match .* got 'my-step'"),
         ({"name": "prep"}, r"name 'prep' is already a step"),
-        ({"code": "missing.py"}, r"code 'missing.py' is not a file"),
+        ({"code": "missing.py"}, r"code 'missing.py' is neither a file nor a directory"),
         ({"code": "pyproject.toml"}, r"code must be a Python script"),
         ({"inputs": {"code": "s3://bucket/k"}}, r"channel 'code' is reserved"),
         ({"inputs": {"bad name": "s3://bucket/k"}}, r"channel names must match"),

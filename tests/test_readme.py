@@ -68,3 +68,52 @@ def test_security_section_lists_every_rule_and_acknowledged_finding(root: Path) 
             finding = acknowledgment["id"].split("[")[0]
             short = finding.split("::")[-1]
             assert finding in section or short in section, (path.name, finding)
+
+
+def _porting_section() -> str:
+    text = README.read_text()
+    start = text.index("## Porting a ScriptProcessor pipeline")
+    return text[start : text.index("## Pipeline picture")]
+
+
+def test_porting_guide_keeps_the_original_container_paths_and_command() -> None:
+    """The ported block (deployed offline by tests/local_app/ported_stack.py) uses the paths,
+    command and arguments of the original program, less the code channel it uploaded."""
+    before = next(b for b in _python_blocks() if "ScriptProcessor(" in b)
+    after = next(b for b in _python_blocks() if "class PreprocessStack" in b)
+
+    def paths(text: str) -> set[str]:
+        return set(re.findall(r'"(/opt/ml/processing/[^"]*)"', text))
+
+    code = {"/opt/ml/processing/input/code", "/opt/ml/processing/input/code/preprocessing.py"}
+    assert (
+        paths(before) - code
+        == paths(after)
+        == {
+            "/opt/ml/processing/input",
+            "/opt/ml/processing/output/train",
+            "/opt/ml/processing/output/test",
+        }
+    )
+    for same in ('command=["python3"]', '["--label-column", "churned"]', "IMAGE_URI = "):
+        assert same in before and same in after, same
+
+
+def test_porting_guide_names_runtime_helpers_that_exist() -> None:
+    from constructs_sm import runtime
+
+    section = _porting_section()
+    called = set(re.findall(r"runtime\.(\w+)\(", section))
+    assert {"cpu_count", "gpu_count", "instance_type", "job_name", "current_host"} <= called
+    for name in called:
+        assert callable(getattr(runtime, name)), name
+    for variable in re.findall(r"`(CSM_[A-Z_]+?)(?:<\w+>)?`", section):
+        assert variable in (
+            "CSM_LOCAL_ISOLATION",
+            "CSM_ML_DIR",
+            *(
+                getattr(runtime._constants, name)
+                for name in dir(runtime._constants)
+                if name.endswith(("_ENV", "_PREFIX"))
+            ),
+        ), variable

@@ -40,7 +40,8 @@ def test_every_option_at_its_limits_renders_valid_requests(coverage_app: Synthes
 def test_the_worst_case_request_is_really_at_the_limits(coverage_app: SynthesizedApp) -> None:
     """The checks above see the extremes: 100 arguments of up to 256 characters, a
     256-character parameter in the arguments, 100 environment entries, 10 inputs and
-    outputs, 50 tags, an 80-character execution name in the URIs."""
+    outputs, 50 tags, an 80-character execution name in the URIs, 256-character container
+    paths, a ContainerEntrypoint of 100 items."""
     requests = render_requests(coverage_app, ["e" * 80])
     first = next(r.params for r in requests if r.step == LONG_STEP and r.input_index == 1)
     arguments = first["AppSpecification"]["ContainerArguments"]
@@ -59,6 +60,13 @@ def test_the_worst_case_request_is_really_at_the_limits(coverage_app: Synthesize
     wide = next(r.params for r in requests if r.step == "wide")
     assert wide["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
     assert wide["NetworkConfig"]["VpcConfig"]["Subnets"]
+    paths = [i["S3Input"]["LocalPath"] for i in wide["ProcessingInputs"]] + [
+        o["S3Output"]["LocalPath"] for o in wide["ProcessingOutputConfig"]["Outputs"]
+    ]
+    assert max(len(path) for path in paths) == 256
+    last = next(r.params for r in requests if r.step == "last")
+    entrypoint = last["AppSpecification"]["ContainerEntrypoint"]
+    assert len(entrypoint) == 100 and entrypoint[3:5] == ["--command", "bash"]
 
 
 def test_the_validator_catches_what_botocore_does_not() -> None:

@@ -61,7 +61,7 @@ def test_every_problem_of_a_call_is_reported(tmp_path: Path) -> None:
     )
     text = "; ".join(problems)
     assert "name 'prepare' is already a step of pipeline 'Churn'" in text
-    assert "missing.py' is not a file" in text
+    assert "missing.py' is neither a file nor a directory" in text
     assert "channel 'code' is reserved" in text
     assert "channel 'returns' is reserved" in text
     assert "env key 'CSM_X' uses the reserved prefix CSM_" in text

@@ -44,6 +44,7 @@ import botocore.exceptions
 
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack, DeployError, stack_names
 from constructs_sm.local.emulator import Emulator
+from constructs_sm.local.isolation import current as current_isolation
 from constructs_sm.local.runner import (
     PipelineInfo,
     Progress,
@@ -320,6 +321,7 @@ def _run(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None)
         if emulator is None:
             emulator = stack.enter_context(Emulator(work_dir=args.work_dir))
         printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
+        printer.line(current_isolation().describe())
         stacks = _deploy(emulator, args, printer, reuse)
         try:
             pipeline = _choose(find_pipelines(emulator, stacks), args.pipeline)

@@ -10,12 +10,16 @@ request. It lays out a job directory the way a processing container sees ``/opt/
     <job dir>/logs/stdout.log, stderr.log       what the process printed
 
 downloads every ``ProcessingInput``, runs ``ContainerEntrypoint + ContainerArguments``
-as a local process (``python3`` is this interpreter) with the job's ``Environment`` plus
-``CSM_ML_DIR=<job dir>`` (the bootstrap and :mod:`constructs_sm.runtime` read every path
-through it), and uploads each ``ProcessingOutput`` directory. Paths below ``/opt/ml`` in
-the request are mapped into the job directory. A job with ``InstanceCount`` > 1 runs one
-process per host (``algo-1``, ``algo-2``, ...), each with its own directory;
-``ShardedByS3Key`` inputs give each host its share of the objects.
+as a local process (``python3`` is this interpreter) with the job's ``Environment``, and
+uploads each ``ProcessingOutput`` directory. The process sees its job directory as
+``/opt/ml``, as a container does: it runs in a private mount namespace with the directory
+bound there (:mod:`constructs_sm.local.isolation`), so scripts with fixed
+``/opt/ml/processing/...`` paths run unchanged. Where that is not allowed (no root), it
+gets ``CSM_ML_DIR=<job dir>`` instead (the bootstrap and :mod:`constructs_sm.runtime`
+read every path through it). Paths below ``/opt/ml`` in the request are mapped into the
+job directory. A job with ``InstanceCount`` > 1 runs one process per host (``algo-1``,
+``algo-2``, ...), each with its own directory; ``ShardedByS3Key`` inputs give each host
+its share of the objects.
 
 What is not emulated: the container image (the process runs on this machine with this
 Python, so a step must not rely on packages only its image has), ``Pipe`` and
@@ -38,6 +42,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
+
+from constructs_sm.local.isolation import Isolation
+from constructs_sm.local.isolation import current as current_isolation
 
 #: The root SageMaker mounts in a processing container; mapped to the job directory.
 CONTAINER_ROOT: Final = PurePosixPath("/opt/ml")
@@ -149,6 +156,8 @@ class LocalJob:
     :param base_env: extra environment for the process (the emulator's fake
         credentials, region and endpoint); the job's ``Environment`` wins over it.
     :param should_stop: polled while the process runs; True stops the job.
+    :param isolation: how the process gets its ``/opt/ml``; by default a private mount
+        namespace where allowed (:func:`constructs_sm.local.isolation.current`).
     """
 
     def __init__(
@@ -159,8 +168,10 @@ class LocalJob:
         work_dir: Path,
         base_env: Mapping[str, str] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        isolation: Isolation | None = None,
     ) -> None:
         self.request = dict(request)
+        self.isolation = isolation or current_isolation()
         self.name = str(request["ProcessingJobName"])
         self.job_dir = work_dir / self.name
         self._s3 = s3
@@ -304,7 +315,8 @@ class LocalJob:
         env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
         env.update(self._base_env)
         env.update({str(k): str(v) for k, v in (self.request.get("Environment") or {}).items()})
-        env[ML_DIR_ENV] = str(self.host_dir(host))
+        if not self.isolation.private:  # mapped: the runtime finds /opt/ml through it
+            env[ML_DIR_ENV] = str(self.host_dir(host))
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         return env
@@ -320,7 +332,7 @@ class LocalJob:
                 stderr = (root / "logs" / "stderr.log").open("wb")
                 handles += [stdout, stderr]
                 processes[host] = subprocess.Popen(
-                    list(command),
+                    self.isolation.wrap(command, root),
                     cwd=root,
                     env=self._environment(host),
                     stdin=subprocess.DEVNULL,

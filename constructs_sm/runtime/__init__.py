@@ -10,7 +10,7 @@ Usage in a step script::
 
     p = runtime.params()                  # typed, validated: p.epochs is an int
     lr = runtime.env("LEARNING_RATE")     # "1.0E-4" in the environment -> 0.0001
-    raw = runtime.input_dir("raw")        # /opt/ml/processing/input/raw
+    raw = runtime.input_dir("raw")        # /opt/ml/processing/input/raw, or its local_path
     out = runtime.output_dir("train")     # /opt/ml/processing/output/train (created)
     (out / "rows.csv").write_text((raw / "rows.csv").read_text())
     runtime.emit(accuracy=0.93)           # read back by the state machine
@@ -19,8 +19,11 @@ Usage in a step script::
 Where things are:
 
 - the container root is ``$CSM_ML_DIR`` (default ``/opt/ml``);
-- parameters: ``<root>/processing/input/params/params.json``;
-- return values: ``<root>/processing/output/returns/values-<host>.json`` (one per host);
+- the step's channels: each channel's ``LocalPath`` (``<root>/processing/input/<name>``,
+  ``<root>/processing/output/<name>``, or the step's own ``local_path``); the pipeline's
+  own channels in ``<root>/processing/csm/``;
+- parameters: ``<root>/processing/csm/params/params.json``;
+- return values: ``<root>/processing/csm/returns/values-<host>.json`` (one per host);
 - the step spec (``csm_step.json``, written by the pipeline at synth time) is read
   from ``$CSM_STEP_SPEC`` if set, else from ``$CSM_CODE_DIR/csm_step.json``
   (``CSM_CODE_DIR`` is set by :mod:`constructs_sm.runtime.launch`).
@@ -45,7 +48,9 @@ import from this package, not from them:
 - ``_parameters``: :class:`Params`, :func:`params` and :func:`env`;
 - ``_channels``: :func:`input_dir` and :func:`output_dir`;
 - ``_returns``: :func:`emit` and :func:`start_returns`;
-- ``_job``: the job's config and hosts (:func:`job_config`, :func:`hosts`, ...);
+- ``_job``: the job's config, hosts and machine (:func:`job_config`, :func:`hosts`,
+  :func:`cpu_count`, :func:`gpu_count`, ...);
+- ``_exported``: the values a non-Python entry point gets as environment variables;
 - ``_item``: the item of a ``for_each`` step's job (:func:`item`, :func:`item_index`);
 - :mod:`~constructs_sm.runtime.launch`: the launcher the code zip's ``__main__`` runs.
 """
@@ -57,6 +62,7 @@ from constructs_sm.runtime._constants import BOOTSTRAP as BOOTSTRAP
 from constructs_sm.runtime._constants import (
     CODE_CHANNEL,
     CODE_DIR_ENV,
+    COMMAND_FLAG,
     DEFAULT_ML_DIR,
     ITEM_ENV,
     ITEM_INDEX_ENV,
@@ -64,6 +70,7 @@ from constructs_sm.runtime._constants import (
     PARAMS_CHANNEL,
     PARAMS_FILE,
     PIPELINE_ENV,
+    RESERVED_DIR,
     RETURNS_CHANNEL,
     SPEC_ENV,
     SPEC_FILE,
@@ -81,7 +88,15 @@ from constructs_sm.runtime._errors import (
     RuntimeConfigError,
 )
 from constructs_sm.runtime._item import item, item_index
-from constructs_sm.runtime._job import current_host, hosts, job_config, job_name
+from constructs_sm.runtime._job import (
+    cpu_count,
+    current_host,
+    gpu_count,
+    hosts,
+    instance_type,
+    job_config,
+    job_name,
+)
 from constructs_sm.runtime._parameters import Params, env, params
 from constructs_sm.runtime._returns import MAX_RETURNED_STRING as MAX_RETURNED_STRING
 from constructs_sm.runtime._returns import emit, finish_returns, start_returns
@@ -91,6 +106,7 @@ from constructs_sm.runtime._values import Value, convert, parse_env_string
 __all__ = [
     "CODE_CHANNEL",
     "CODE_DIR_ENV",
+    "COMMAND_FLAG",
     "DEFAULT_ML_DIR",
     "ITEM_ENV",
     "ITEM_INDEX_ENV",
@@ -98,6 +114,7 @@ __all__ = [
     "PARAMS_CHANNEL",
     "PARAMS_FILE",
     "PIPELINE_ENV",
+    "RESERVED_DIR",
     "RETURNS_CHANNEL",
     "SPECS_DIR",
     "SPEC_ENV",
@@ -112,12 +129,15 @@ __all__ = [
     "RuntimeConfigError",
     "Value",
     "convert",
+    "cpu_count",
     "current_host",
     "emit",
     "env",
     "finish_returns",
+    "gpu_count",
     "hosts",
     "input_dir",
+    "instance_type",
     "item",
     "item_index",
     "job_config",

@@ -27,6 +27,12 @@ CODE_CHANNEL = "code"
 """Reserved input channel holding the step's code zip."""
 RETURNS_CHANNEL = "returns"
 """Reserved output channel holding each host's :func:`returns_file_name`."""
+RESERVED_DIR = "processing/csm"
+"""Below the container root: the pipeline's own channels (``code``, ``params``,
+``returns``), ``/opt/ml/processing/csm/<channel>``. Apart from every path a step's own
+channels may take (the pipeline refuses ``/opt/ml/processing/csm/`` for them), so a
+ported script may use ``/opt/ml/processing/input`` or ``/opt/ml/processing/output``
+whole."""
 ML_DIR_ENV = "CSM_ML_DIR"
 """Environment variable overriding the container root."""
 DEFAULT_ML_DIR = "/opt/ml"
@@ -45,6 +51,41 @@ ITEM_INDEX_ENV = "CSM_ITEM_INDEX"
 """Environment variable holding the item's position (0, 1, ...) among the step's items."""
 TYPES = ("string", "integer", "number", "boolean", "string_list")
 """The declared value types, as they appear in the spec."""
+COMMAND_FLAG = "--command"
+"""Launcher argument before a non-Python command: ``--command bash -- SCRIPT``."""
+
+# What the launcher exports to a non-Python entry point (``command=["bash"]``): the values
+# a Python script reads through this package, as environment variables and files.
+SOURCE_DIR_ENV = "CSM_SOURCE_DIR"
+"""The step's code directory (its ``code=`` directory, or the one holding its script)."""
+PARAMS_FILE_ENV = "CSM_PARAMS_FILE"
+"""The execution parameters file (:data:`PARAMS_FILE`, one JSON object)."""
+PARAM_ENV_PREFIX = "CSM_PARAM_"
+"""``CSM_PARAM_<name>``: each parameter as text (``true``/``false``, ``10``, ``0.01``)."""
+INPUT_ENV_PREFIX = "CSM_INPUT_"
+"""``CSM_INPUT_<channel>``: each input channel's directory (``-`` in a name becomes ``_``)."""
+OUTPUT_ENV_PREFIX = "CSM_OUTPUT_"
+"""``CSM_OUTPUT_<channel>``: each output channel's directory, created."""
+RETURNS_FILE_ENV = "CSM_RETURNS_FILE"
+"""Where the script writes its returned values, one JSON object (steps with returns)."""
+CURRENT_HOST_ENV = "CSM_CURRENT_HOST"
+"""This instance's host name (``algo-1``)."""
+HOSTS_ENV = "CSM_HOSTS"
+"""Every host of the job, separated by spaces (``algo-1 algo-2``)."""
+NUM_CPUS_ENV = "CSM_NUM_CPUS"
+"""The CPUs this container may use."""
+NUM_GPUS_ENV = "CSM_NUM_GPUS"
+"""The GPUs of this instance (0 without any)."""
+JOB_NAME_ENV = "CSM_JOB_NAME"
+"""The processing job's name."""
+INSTANCE_TYPE_ENV = "CSM_INSTANCE_TYPE"
+"""The instance type the job runs on (``ml.m5.xlarge``)."""
+
+
+def channel_env_name(prefix: str, channel: str) -> str:
+    """The variable of a channel: ``channel_env_name(INPUT_ENV_PREFIX, "raw-data")`` is
+    ``CSM_INPUT_raw_data`` (a shell variable name has no ``-``)."""
+    return prefix + channel.replace("-", "_")
 
 
 def returns_file_name(host: str) -> str:
@@ -57,13 +98,15 @@ def returns_file_name(host: str) -> str:
     return f"values-{host}.json"
 
 
-#: A step's ContainerEntrypoint is ``["python3", "-c", BOOTSTRAP, SCRIPT, *ARGS]``: it
+#: A step's ContainerEntrypoint is ``[*COMMAND, "-c", BOOTSTRAP, SCRIPT]`` (a Python
+#: command such as ``python3 -u``) or ``["python3", "-c", BOOTSTRAP, "--command", *COMMAND,
+#: "--", SCRIPT]`` (any other command, e.g. ``bash``), then the step's arguments: it
 #: extracts the code channel's zip into a temporary directory and runs the zip's
 #: ``__main__.py`` (``ZIP_MAIN``), which hands over to :mod:`constructs_sm.runtime.launch`.
 #: It must stay within the 256 characters of one entrypoint item.
 BOOTSTRAP = (
     "import glob,os,runpy,tempfile as t,zipfile as z;d=t.mkdtemp();"
-    "z.ZipFile(glob.glob(os.getenv('CSM_ML_DIR','/opt/ml')+'/processing/input/code/*.zip')[0])"
+    "z.ZipFile(glob.glob(os.getenv('CSM_ML_DIR','/opt/ml')+'/processing/csm/code/*.zip')[0])"
     ".extractall(d);runpy.run_path(d,run_name='__main__')"
 )
 #: The ``__main__.py`` at the root of every step's code zip.

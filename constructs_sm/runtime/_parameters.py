@@ -7,10 +7,11 @@ import copy
 import os
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from constructs_sm.runtime._constants import PARAMS_CHANNEL, PARAMS_FILE
+from constructs_sm.runtime._constants import PARAMS_CHANNEL, PARAMS_FILE, RESERVED_DIR
 from constructs_sm.runtime._errors import ParameterError, RuntimeConfigError
 from constructs_sm.runtime._files import container_root, read_json_object
 from constructs_sm.runtime._spec import quoted_names, spec
@@ -110,10 +111,15 @@ def _check_param(name: str, raw: object, declared: Mapping[str, Any]) -> Value:
     return value
 
 
+def params_file() -> Path:
+    """The execution parameters file: ``<root>/processing/csm/params/params.json``."""
+    return container_root() / RESERVED_DIR / PARAMS_CHANNEL / PARAMS_FILE
+
+
 def params() -> Params:
     """Read, validate and type the execution parameters of this step.
 
-    Reads ``<root>/processing/input/params/params.json`` (a JSON object). With a spec,
+    Reads ``<root>/processing/csm/params/params.json`` (a JSON object). With a spec,
     every declared parameter is converted by :func:`convert` and checked against its
     ``choices``, ``pattern`` (``re.search``: write anchors yourself) and
     ``minimum``/``maximum``; a parameter missing from the file takes its declared
@@ -124,7 +130,7 @@ def params() -> Params:
     Without a spec the file's values are returned as JSON parsed them. A missing file
     counts as an empty object (a pipeline without parameters has no params channel).
     """
-    path = container_root() / "processing" / "input" / PARAMS_CHANNEL / PARAMS_FILE
+    path = params_file()
     given = read_json_object(path, ParameterError) or {}
     current = spec()
     if current is None:

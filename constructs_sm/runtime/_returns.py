@@ -15,6 +15,7 @@ from typing import Any
 from constructs_sm.runtime._constants import (
     MAX_MESSAGE_BYTES,
     MESSAGE_FILE,
+    RESERVED_DIR,
     RETURNS_CHANNEL,
     returns_file_name,
 )
@@ -57,7 +58,7 @@ def emit(**values: object) -> None:
     the declared type (an ``int`` is accepted for a number and stored as ``float``;
     a ``bool`` is never an integer or a number; numbers must be finite). Values are
     merged with those already emitted by this process and those already in
-    ``<root>/processing/output/returns/values-<host>.json`` (this host's file: each host
+    ``<root>/processing/csm/returns/values-<host>.json`` (this host's file: each host
     of a multi-instance job has its own), and the file is replaced
     atomically. Nothing is written if any value is rejected; all problems are
     reported together in one :class:`ReturnValueError`.
@@ -118,8 +119,13 @@ def _write_message(data: bytes) -> None:
     temporary.replace(path)
 
 
+def returns_path() -> Path:
+    """This host's returns file: ``<root>/processing/csm/returns/values-<host>.json``."""
+    return _returns_path()
+
+
 def _returns_path() -> Path:
-    directory = container_root() / "processing" / "output" / RETURNS_CHANNEL
+    directory = container_root() / RESERVED_DIR / RETURNS_CHANNEL
     return directory / returns_file_name(current_host())
 
 
@@ -150,3 +156,27 @@ def finish_returns() -> None:
     path = _returns_path()
     values = read_json_object(path, ReturnValueError) if path.exists() else None
     _write_message(_message(values or {}))
+
+
+def check_returns_file() -> str | None:
+    """Check the returns file a non-Python entry point wrote (``$CSM_RETURNS_FILE``) as
+    :func:`emit` checks values; the launcher calls it when such a script ends.
+
+    Returns ``None`` when the values are fine (the file then holds them as :func:`emit`
+    writes them), else what is wrong; the file is then reset to ``{}``, so that the step
+    fails rather than return values nobody checked.
+    """
+    current = spec()
+    if not current or not current.get("returns"):
+        return None
+    path = _returns_path()
+    try:
+        values = read_json_object(path, ReturnValueError) or {}
+        write_json_atomically(path, {})
+        _EMITTED.pop(str(path), None)
+        emit(**values)
+    except ReturnValueError as exc:
+        write_json_atomically(path, {})
+        _EMITTED.pop(str(path), None)
+        return f"the values in {path}: {exc}"
+    return None

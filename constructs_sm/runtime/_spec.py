@@ -66,6 +66,15 @@ def _validate_spec(data: dict[str, Any], path: Path) -> None:
         channels = [] if data.get(key) is None else data[key]
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
             problems.append(f"{key} must be a list of channel names, got {channels!r}")
+    local_paths = {} if data.get("local_paths") is None else data["local_paths"]
+    if not isinstance(local_paths, dict):
+        problems.append(f"local_paths must be an object, got {local_paths!r}")
+    else:
+        for key, paths in local_paths.items():
+            if key not in ("inputs", "outputs") or not isinstance(paths, dict):
+                problems.append(f"local_paths.{key} is not an object of inputs or outputs")
+            elif not all(isinstance(p, str) and p.startswith("/opt/ml/") for p in paths.values()):
+                problems.append(f"local_paths.{key} must map channels to paths below /opt/ml/")
     if problems:
         raise RuntimeConfigError(f"invalid step spec {path}: " + "; ".join(problems))
 

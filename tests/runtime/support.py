@@ -71,7 +71,7 @@ SpecWriter = Callable[..., Path]
 
 
 def write_params(ml: Path, data: object) -> Path:
-    path = ml / "processing" / "input" / runtime.PARAMS_CHANNEL / runtime.PARAMS_FILE
+    path = ml / runtime.RESERVED_DIR / runtime.PARAMS_CHANNEL / runtime.PARAMS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
     return path
@@ -79,7 +79,7 @@ def write_params(ml: Path, data: object) -> Path:
 
 def returns_file(ml: Path, host: str = "algo-1") -> Path:
     """The returns file of ``host`` (``algo-1`` when there is no resource config)."""
-    return ml / "processing" / "output" / runtime.RETURNS_CHANNEL / runtime.returns_file_name(host)
+    return ml / runtime.RESERVED_DIR / runtime.RETURNS_CHANNEL / runtime.returns_file_name(host)
 
 
 def read_returns(ml: Path) -> dict[str, Any]:

@@ -19,9 +19,9 @@ def test_input_dir_declared(ml: Path, use_spec: SpecWriter) -> None:
 def test_input_dir_reserved_channels_are_always_declared(ml: Path, use_spec: SpecWriter) -> None:
     use_spec()
     write_params(ml, {})
-    assert runtime.input_dir("params") == ml / "processing" / "input" / "params"
-    (ml / "processing" / "input" / "code").mkdir(parents=True)
-    assert runtime.input_dir("code").name == "code"
+    assert runtime.input_dir("params") == ml / "processing" / "csm" / "params"
+    (ml / "processing" / "csm" / "code").mkdir(parents=True)
+    assert runtime.input_dir("code") == ml / "processing" / "csm" / "code"
 
 
 def test_input_dir_undeclared(ml: Path, use_spec: SpecWriter) -> None:
@@ -89,3 +89,31 @@ def test_channels_without_spec_accept_any_name(ml: Path) -> None:
     assert runtime.output_dir("anything").is_dir()
     (ml / "processing" / "input" / "whatever").mkdir(parents=True)
     assert runtime.input_dir("whatever").is_dir()
+
+
+def test_channels_are_at_the_paths_the_spec_gives_them(ml: Path, use_spec: SpecWriter) -> None:
+    use_spec(
+        inputs=["train", "extra"],
+        outputs=["model", "report"],
+        local_paths={
+            "inputs": {"train": "/opt/ml/processing/input", "extra": "/opt/ml/processing/x/y"},
+            "outputs": {"model": "/opt/ml/processing/output/processed"},
+        },
+    )
+    (ml / "processing" / "input").mkdir(parents=True)
+    assert runtime.input_dir("train") == ml / "processing" / "input"
+    with pytest.raises(runtime.ChannelError, match=r"directory .*/processing/x/y does not exist"):
+        runtime.input_dir("extra")
+    assert runtime.output_dir("model") == ml / "processing" / "output" / "processed"
+    assert (ml / "processing" / "output" / "processed").is_dir()
+    # A channel the spec gives no path keeps the default one.
+    assert runtime.output_dir("report") == ml / "processing" / "output" / "report"
+
+
+def test_a_spec_with_malformed_local_paths_is_refused(ml: Path, use_spec: SpecWriter) -> None:
+    use_spec(local_paths={"inputs": {"train": "/tmp/elsewhere"}})
+    with pytest.raises(runtime.RuntimeConfigError, match=r"local_paths\.inputs must map channels"):
+        runtime.input_dir("train")
+    use_spec(local_paths={"sideways": {}})
+    with pytest.raises(runtime.RuntimeConfigError, match=r"local_paths\.sideways is not an object"):
+        runtime.input_dir("train")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,59 @@ def test_job_config_not_json(ml: Path) -> None:
     (ml / "config" / "processingjobconfig.json").write_text("{", encoding="utf-8")
     with pytest.raises(runtime.RuntimeConfigError, match=r"processingjobconfig\.json is not valid"):
         runtime.job_name()
+
+
+def test_instance_type_from_the_job_config(ml: Path) -> None:
+    assert runtime.instance_type() is None
+    (ml / "config").mkdir()
+    config = {"ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.g5.xlarge"}}}
+    (ml / "config" / "processingjobconfig.json").write_text(json.dumps(config))
+    assert runtime.instance_type() == "ml.g5.xlarge"
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        ("max 100000\n", "affinity"),
+        ("150000 100000\n", 2),  # docker run --cpus=1.5: two CPUs to spread over
+        ("50000 100000\n", 1),
+        (None, "affinity"),
+    ],
+)
+def test_cpu_count_is_the_affinity_capped_by_the_cgroup_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_max: str | None, expected: object
+) -> None:
+    from constructs_sm.runtime import _job
+
+    cgroup = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        cgroup.write_text(cpu_max)
+    monkeypatch.setattr(_job, "_CGROUP_CPU_MAX", cgroup)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert runtime.cpu_count() == (4 if expected == "affinity" else expected)
+
+
+def test_gpu_count_asks_nvidia_smi_then_counts_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from constructs_sm.runtime import _job
+
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "null"):
+        (devices / name).touch()
+    monkeypatch.setattr(_job, "_DEV_DIR", devices)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert runtime.gpu_count() == 2  # no nvidia-smi: /dev/nvidia0, /dev/nvidia1
+    smi = empty / "nvidia-smi"
+    smi.write_text(
+        "#!/bin/sh\necho 'GPU 0: NVIDIA A10G (UUID: a)'\necho 'GPU 1: x'\necho 'GPU 2: y'\n"
+    )
+    smi.chmod(0o755)
+    assert runtime.gpu_count() == 3
+    smi.write_text("#!/bin/sh\nexit 9\n")  # a driver problem: fall back to the devices
+    assert runtime.gpu_count() == 2
+    monkeypatch.setattr(_job, "_DEV_DIR", tmp_path / "no-such-dev")
+    assert runtime.gpu_count() == 0

@@ -24,7 +24,7 @@ BOOT = runtime.BOOTSTRAP
 
 def _build_code_zip(ml: Path, script: str, helper: str = "VALUE = 'helper'\n") -> Path:
     """Zip a step's code the way the pipeline does and put it in the code channel."""
-    code = ml / "processing" / "input" / runtime.CODE_CHANNEL
+    code = ml / runtime.RESERVED_DIR / runtime.CODE_CHANNEL
     code.mkdir(parents=True)
     archive = code / "code.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
@@ -138,7 +138,7 @@ def test_launcher_missing_script(ml: Path, tmp_path: Path) -> None:
 
 def test_launcher_main_usage_and_missing_script(capsys: pytest.CaptureFixture[str]) -> None:
     assert launch.main([]) == 2
-    assert "usage: launch.py SCRIPT" in capsys.readouterr().err
+    assert "usage: launch.py [--command COMMAND... --] SCRIPT" in capsys.readouterr().err
     assert launch.main(["csm-no-such-script.py"]) == 2
     assert "script 'csm-no-such-script.py' not found" in capsys.readouterr().err
 

@@ -13,6 +13,6 @@ from constructs_sm import runtime
 
 if runtime.env("MODE") == "erase":
     root = Path(os.environ.get("CSM_ML_DIR", "/opt/ml"))
-    for path in (root / "processing" / "output" / "returns").glob("values-*.json"):
+    for path in (root / runtime.RESERVED_DIR / runtime.RETURNS_CHANNEL).glob("values-*.json"):
         path.unlink()
     (root / "output" / "message").unlink(missing_ok=True)
