@@ -18,9 +18,14 @@ from aws_cdk import aws_iam as iam
 from constructs_sm import runtime as _rt
 from constructs_sm.layout import channel_prefix, params_prefix
 from constructs_sm.model import DataSource, OutputRef, StepInput
-from constructs_sm.nag.acknowledge import acknowledge_wildcards
+from constructs_sm.nag.acknowledge import (
+    PACK_NAME,
+    acknowledge,
+    acknowledge_wildcards,
+    resource_finding,
+)
 from constructs_sm.params import ParamRef
-from constructs_sm.roles import grant_run_step, grant_vpc_access
+from constructs_sm.roles import grant_run_step, grant_vpc_access, prefix_scoped
 from constructs_sm.storage import grant_prefix_read
 
 if TYPE_CHECKING:
@@ -134,11 +139,32 @@ def grant_step(
 
 
 def _grant_bucket_read(role: iam.IRole, bucket_arn: str, prefix: str) -> None:
-    """Read access below ``prefix`` of a bucket that is not the channel bucket."""
+    """Read access below ``prefix`` of a bucket that is not the channel bucket.
+
+    The findings are acknowledged on the role's prefix-scoped policy that holds the
+    statements, never on the role. A data source of a whole bucket (``prefix=""``, which
+    the user declared) reads every object and lists without a prefix: our pack's
+    findings of exactly those two statements are acknowledged too, and no other
+    ``IamStepObjectAccess`` or ``IamListBucketPrefix`` finding of the role.
+    """
     grant_prefix_read(role, bucket_arn, prefix)
+    policy = prefix_scoped(role)[1]
+    if policy is None:
+        return
     acknowledge_wildcards(
-        role,
+        policy,
         [f"{bucket_arn}/{prefix}*"],
         f"Input data is read from the data source prefix {prefix!r} only; IAM scopes a "
         "prefix with a trailing '*'.",
     )
+    if not prefix:
+        acknowledge(
+            policy,
+            [
+                resource_finding(policy, f"{PACK_NAME}-IamStepObjectAccess", f"{bucket_arn}/*"),
+                resource_finding(policy, f"{PACK_NAME}-IamListBucketPrefix", bucket_arn),
+            ],
+            "The pipeline declares DataSource(bucket) with prefix '' (the whole bucket, "
+            "which is not the channel bucket): its steps read every object of that bucket "
+            "and list it with s3:prefix '*', as declared.",
+        )

@@ -3,13 +3,17 @@
 Trust policies carry confused-deputy conditions (``aws:SourceAccount`` and
 ``aws:SourceArn``); ``iam:PassRole`` carries ``iam:PassedToService``; resources are
 scoped to the pipeline's job-name prefixes, log streams and S3 prefixes. ``"*"``
-appears only where the service requires it, each with a comment.
+appears only where the service requires it, each with a comment. Grants whose resource
+ends in a wildcard go to a policy of their own (:func:`prefix_scoped`), and so do
+``"*"`` grants (:func:`attach_wildcard_policy`): their acknowledgments never cover a
+statement added to the role by someone else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import jsii
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -74,6 +78,62 @@ def attach_wildcard_policy(
     return policy
 
 
+#: The id of the policy (under the role) that holds a role's prefix-scoped grants.
+PREFIX_SCOPED_POLICY = "PrefixScopedPolicy"
+
+
+@jsii.implements(iam.IPrincipal)
+class _PolicyPrincipal:
+    """A role whose grants land in one policy of its own, not in its default policy."""
+
+    def __init__(self, role: iam.Role, policy: iam.Policy) -> None:
+        self._role = role
+        self._policy = policy
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self
+
+    @property
+    def assume_role_action(self) -> str:
+        return self._role.assume_role_action
+
+    @property
+    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
+        return self._role.policy_fragment
+
+    @property
+    def principal_account(self) -> str | None:
+        return self._role.principal_account
+
+    def add_to_principal_policy(
+        self, statement: iam.PolicyStatement
+    ) -> iam.AddToPrincipalPolicyResult:
+        self._policy.add_statements(statement)
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._policy)
+
+
+def prefix_scoped(grantee: iam.IGrantable) -> tuple[iam.IGrantable, iam.Policy | None]:
+    """Where the constructs grant a statement whose resource ends in a prefix and ``*``,
+    and where they acknowledge its ``AwsSolutions-IAM5`` finding.
+
+    cdk-nag's finding ids are per resource, not per action, and an acknowledgment covers
+    every statement under the construct it is on. So for a role of the app
+    (``iam.Role``) the statements go to its policy ``PrefixScopedPolicy`` (created once,
+    under the role) and the acknowledgments on that policy: a statement added to the
+    role later (its default policy) on the same resource, e.g. ``s3:DeleteObject`` on a
+    handoff prefix, is still reported. Returns ``(grantee to grant to, policy)``; for any
+    other grantee ``(grantee, None)``: it is granted as usual and nothing is acknowledged.
+    """
+    role = grantee.grant_principal
+    if not isinstance(role, iam.Role):
+        return grantee, None
+    policy = role.node.try_find_child(PREFIX_SCOPED_POLICY)
+    if not isinstance(policy, iam.Policy):
+        policy = iam.Policy(role, PREFIX_SCOPED_POLICY, roles=[role])
+    return _PolicyPrincipal(role, policy), policy
+
+
 def _confused_deputy(source_arn: str) -> dict[str, dict[str, str]]:
     return {
         "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
@@ -100,14 +160,15 @@ def create_step_role(
         resource_name=PROCESSING_LOG_GROUP,
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
-    role.add_to_principal_policy(
+    scoped, policy = prefix_scoped(role)
+    scoped.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(
             sid="JobLogs",
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[f"{log_group}:log-stream:{job_prefix}-*"],
         )
     )
-    role.add_to_principal_policy(
+    scoped.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(
             sid="JobLogGroup",
             actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
@@ -128,13 +189,13 @@ def create_step_role(
         "/aws/sagemaker/ProcessingJobs.",
     )
     acknowledge_wildcards(
-        role,
+        policy,
         [f"{log_group}:log-stream:{job_prefix}-*"],
         "SageMaker names a job's log streams <job name>/<host>-<timestamp>; the job names "
         f"of this step start with '{job_prefix}-', so the streams are scoped by that prefix.",
     )
     acknowledge_wildcards(
-        role,
+        policy,
         [f"{log_group}:*"],
         "logs:CreateLogGroup and logs:DescribeLogStreams act on the log group "
         f"{PROCESSING_LOG_GROUP} that SageMaker Processing writes to; the ARN of a log group "
@@ -269,11 +330,12 @@ def grant_run_step(
     ]
     if tagging:
         actions += ["sagemaker:AddTags", "sagemaker:ListTags"]
-    role.add_to_principal_policy(
+    scoped, policy = prefix_scoped(role)
+    scoped.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(actions=actions, resources=[processing_job_arn(scope, job_prefix)])
     )
     acknowledge_wildcards(
-        role,
+        policy,
         [processing_job_arn(scope, job_prefix)],
         f"Every job of this step is named '{job_prefix}-<hash of execution, step, entry time "
         "and retry count>', unknown until run time: the processing-job ARNs are scoped by "

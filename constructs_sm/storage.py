@@ -20,6 +20,7 @@ from constructs import Construct, IConstruct
 
 from constructs_sm.model import PrefixClaim
 from constructs_sm.nag.acknowledge import acknowledge_wildcards, skip_checkov
+from constructs_sm.roles import prefix_scoped
 from constructs_sm.validation import prefix_conflicts
 
 __all__ = ["ChannelBucket"]
@@ -350,7 +351,9 @@ class ChannelBucket(Construct):
         Adds to the grantee's identity policy: ``s3:GetObject`` on ``<prefix>*`` objects,
         ``s3:ListBucket`` on the bucket with the condition
         ``StringLike s3:prefix [<prefix>*]`` (list requests must use a prefix that starts
-        with ``prefix``, trailing ``/`` included) and ``kms:Decrypt`` on :attr:`key`.
+        with ``prefix``, trailing ``/`` included) and ``kms:Decrypt`` on :attr:`key`. On a
+        role of the app the S3 statements go to the role's ``PrefixScopedPolicy``, where
+        their ``AwsSolutions-IAM5`` finding is acknowledged (and nowhere else).
 
         :param prefix: a key prefix ending in ``/``; ``*`` stands for any characters, e.g.
             ``"Pipeline/*/prepare/train/"`` for every execution of a pipeline.
@@ -370,7 +373,8 @@ class ChannelBucket(Construct):
         Adds to the grantee's identity policy: ``s3:PutObject`` and
         ``s3:AbortMultipartUpload`` on ``<prefix>*`` objects and ``kms:Encrypt``,
         ``kms:GenerateDataKey`` and ``kms:Decrypt`` (multipart uploads need it) on
-        :attr:`key`.
+        :attr:`key`. On a role of the app the S3 statement goes to the role's
+        ``PrefixScopedPolicy``, as for :meth:`grant_read`.
 
         :param prefix: a key prefix ending in ``/``; ``*`` stands for any characters.
         :raises ValueError: if ``prefix`` is empty, starts with ``/``, does not end with
@@ -378,7 +382,7 @@ class ChannelBucket(Construct):
         """
         _validate_prefix(prefix, allow_wildcards=True)
         grant = iam.Grant.add_to_principal(
-            grantee=grantee,
+            grantee=prefix_scoped(grantee)[0],
             actions=list(_WRITE_OBJECT_ACTIONS),
             resource_arns=[self._bucket.arn_for_objects(f"{prefix}*")],
         )
@@ -398,7 +402,7 @@ class ChannelBucket(Construct):
         """
         _validate_prefix(prefix, allow_wildcards=True)
         grant = iam.Grant.add_to_principal(
-            grantee=grantee,
+            grantee=prefix_scoped(grantee)[0],
             actions=list(_PUT_OBJECT_ACTIONS),
             resource_arns=[self._bucket.arn_for_objects(f"{prefix}*")],
         )
@@ -453,15 +457,18 @@ def grant_prefix_read(grantee: iam.IGrantable, bucket_arn: str, prefix: str) -> 
     """Read access below ``prefix`` of any bucket: objects and prefix-conditioned listing.
 
     ``s3:GetObject`` on ``<bucket>/<prefix>*`` and ``s3:ListBucket`` on the bucket with
-    ``StringLike s3:prefix [<prefix>*]``. No KMS, no acknowledgment: callers add those.
+    ``StringLike s3:prefix [<prefix>*]``; on a role of the app, in its prefix-scoped
+    policy (:func:`~constructs_sm.roles.prefix_scoped`). No KMS, no acknowledgment:
+    callers add those (on that policy).
     """
+    target = prefix_scoped(grantee)[0]
     return iam.Grant.add_to_principal(
-        grantee=grantee,
+        grantee=target,
         actions=list(_READ_OBJECT_ACTIONS),
         resource_arns=[f"{bucket_arn}/{prefix}*"],
     ).combine(
         iam.Grant.add_to_principal(
-            grantee=grantee,
+            grantee=target,
             actions=list(_LIST_ACTIONS),
             resource_arns=[bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
@@ -514,16 +521,18 @@ def _same_duration(value: Duration, default: Duration) -> bool:
 
 
 def _acknowledge_prefix(grantee: iam.IGrantable, objects: str, prefix: str, access: str) -> None:
-    """Acknowledge the wildcard finding of a prefix-scoped object grant on the grantee.
+    """Acknowledge the wildcard finding of a prefix-scoped object grant.
 
-    Only for roles of the app, and only for that one object pattern: any other wildcard
-    grant to the role is still reported.
+    Only for roles of the app, only for that one object pattern and only on the role's
+    prefix-scoped policy that holds the grant: any other wildcard grant to the role, and
+    any statement added to the role on the same pattern, is still reported.
     """
-    if not isinstance(grantee.grant_principal, iam.Role):
+    policy = prefix_scoped(grantee)[1]
+    if policy is None:
         return
     shown = "(a token)" if Token.is_unresolved(prefix) else prefix
     acknowledge_wildcards(
-        grantee.grant_principal,
+        policy,
         [objects],
         f"Object {access} access is limited to the key prefix {shown!r}: IAM scopes a "
         "prefix with a trailing '*', which matches the keys starting with that literal "

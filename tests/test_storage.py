@@ -7,6 +7,7 @@ synthesized.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
+from constructs_sm.nag import wildcard_finding
 from constructs_sm.storage import ChannelBucket
 from tests.cfn import actions, logical_id, role_statements
 
@@ -655,6 +657,48 @@ def test_default_storage_passes_the_nag_packs_with_reasoned_acknowledgments() ->
         for resource in violation.violating_resources
     }
     assert violations == set()
+
+
+def _iam5(app: App) -> set[tuple[str, str]]:
+    return {
+        (violation.rule_name, resource.construct_path or "")
+        for violation in AwsSolutionsChecks(app).validate_scope(app).violations
+        for resource in violation.violating_resources
+        if violation.rule_name.startswith("AwsSolutions-IAM5")
+    }
+
+
+def test_a_grant_acknowledgment_hides_no_statement_added_to_the_role() -> None:
+    """The IAM5 finding of a prefix grant is acknowledged on the role's
+    ``PrefixScopedPolicy``, which holds the library's grants alone: an ``s3:DeleteObject``
+    added to the role on the very same objects (its default policy) is still reported."""
+    app = App()
+    stack = Stack(app, "Added")
+    storage = ChannelBucket(stack, "Storage")
+    role = _role(stack, "Writer")
+    storage.grant_write(role, "Pipeline/step/out/")
+    storage.grant_read(role, "Pipeline/step/in/")
+    objects = storage.bucket.arn_for_objects("Pipeline/step/out/*")
+    assert _iam5(app) == set()
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[objects]))
+    assert _iam5(app) == {(wildcard_finding(role, objects), "Added/Writer/DefaultPolicy/Resource")}
+    scoped = role.node.find_child("PrefixScopedPolicy")
+    assert isinstance(scoped, iam.Policy)
+    text = json.dumps(stack.resolve(scoped.document.to_json()))
+    assert "s3:PutObject" in text and "s3:GetObject" in text and "s3:ListBucket" in text
+    assert "s3:DeleteObject" not in text and "kms:" not in text
+
+
+def test_grants_to_other_principals_are_made_as_usual_and_not_acknowledged() -> None:
+    """An imported role gets the statements in its own policy, and its finding stays."""
+    app = App()
+    stack = Stack(app, "Imported")
+    storage = ChannelBucket(stack, "Storage")
+    imported = iam.Role.from_role_arn(stack, "Other", "arn:aws:iam::123456789012:role/other")
+    assert storage.grant_read(imported, "Pipeline/in/").success
+    assert imported.node.try_find_child("PrefixScopedPolicy") is None
+    objects = storage.bucket.arn_for_objects("Pipeline/in/*")
+    assert _iam5(app) == {(wildcard_finding(stack, objects), "Imported/Other/Policy/Resource")}
 
 
 # --- validation ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 import aws_cdk as cdk
 import cfnlint.api
 import pytest
+from aws_cdk import aws_iam as iam
 from cdk_nag import NagPack
 
 from constructs_sm.nag import (
@@ -47,6 +48,14 @@ PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321", "Ser
 #: is clean on all. The app has no ECR or SageMaker resource (the image is a bootstrap
 #: asset, jobs are started by the state machine): these must have been checked.
 CHECKOV_SERVICES = ("AWS::S3::", "AWS::KMS::", "AWS::Logs::", "AWS::IAM::")
+#: The policies the constructs create for statements that need a wildcard resource.
+LIBRARY_POLICIES = (
+    "PrefixScopedPolicy",
+    "EcrAuthorizationPolicy",
+    "MetricsPolicy",
+    "NetworkInterfacesPolicy",
+    "TracingAndLogDeliveryPolicy",
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,24 @@ def test_acknowledgments_match_the_reviewed_file(assembly: Assembly, stack: str)
         f"CSM_UPDATE_ACKNOWLEDGMENTS=1\nadded: {json.dumps(added, indent=1)}\n"
         f"removed: {json.dumps(removed, indent=1)}"
     )
+
+
+def test_wildcard_acknowledgments_are_on_policies_of_the_library_never_on_roles(
+    assembly: Assembly,
+) -> None:
+    """An acknowledgment covers every statement under its construct, and IAM5 findings
+    are per resource, not per action: on a role it would hide a statement someone adds
+    to the role later on the same resource (e.g. s3:DeleteObject on a handoff prefix).
+    So each is on a policy the constructs create and fill themselves."""
+    constructs = {c.node.path: c for c in assembly.app.node.find_all()}
+    wildcard = [
+        a for a in collect_acknowledgments(assembly.app) if a["id"].startswith("AwsSolutions-IAM5")
+    ]
+    assert wildcard
+    for acknowledgment in wildcard:
+        policy = constructs[acknowledgment["path"]]
+        assert isinstance(policy, iam.Policy), acknowledgment
+        assert policy.node.id in LIBRARY_POLICIES, acknowledgment
 
 
 def test_acknowledgments_are_narrow_and_reasoned(assembly: Assembly) -> None:
