@@ -704,6 +704,8 @@ def test_state_machine_keeps_every_dependency_and_vended_log_group(built: Built)
     (machine,) = built.template.find_resources("AWS::StepFunctions::StateMachine").values()
     depends = machine["DependsOn"]
     assert any("StateMachineRoleDefaultPolicy" in d for d in depends)
+    # Its S3 and job grants: in place before the state machine can run.
+    assert any("StateMachineRolePrefixScopedPolicy" in d for d in depends)
     assert any("TracingAndLogDeliveryPolicy" in d for d in depends)
     assert machine["Metadata"]["cfn-lint"] == {"config": {"ignore_checks": ["W3005"]}}
     (group,) = built.template.find_resources("AWS::Logs::LogGroup").values()

@@ -237,6 +237,10 @@ def _limited_to_account(statement: Mapping[str, Any], key: str, model: StackMode
 
 
 def _check_policy_principals(bucket: CfnModelResource, model: StackModel) -> Findings:
+    # A bucket policy names accounts by ARN or id, "*" is anyone (S3 User Guide,
+    # "Principals": s3-bucket-user-policy-specifying-principal-intro). aws:PrincipalAccount
+    # is the caller's account; aws:SourceAccount is set only when a service principal calls
+    # on someone's behalf (IAM User Guide, reference_policies_condition-keys).
     found: Findings = {}
     for statement in _bucket_policy_statements(bucket, model):
         if statement.get("Effect") != "Allow":
@@ -432,6 +436,11 @@ LIFECYCLE: Final = Rule(
 
 
 def _check_data_source_expiry(bucket: CfnModelResource, model: StackModel) -> Findings:
+    # Expiration (Days or Date) acts on current versions: in a versioned bucket it adds a
+    # delete marker, so a reader finds no object; noncurrent-version expiry and
+    # ExpiredObjectDeleteMarker leave current objects alone (S3 User Guide, "Expiring
+    # objects": lifecycle-expire-general-considerations). A rule's Prefix matches the keys
+    # that start with it; tag and size filters only narrow it, so they do not exempt it.
     sources = model.data_source_prefixes(bucket.logical_id)
     found: Findings = {}
     if not sources:
