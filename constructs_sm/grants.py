@@ -14,10 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import Aws, Stack, Token
+from aws_cdk import aws_iam as iam
 
 from constructs_sm.layout import channel_prefix, params_prefix, returns_prefix
 from constructs_sm.model import DataSource, OutputRef, StepInput
-from constructs_sm.nag.acknowledge import flatten_reference
+from constructs_sm.nag.acknowledge import (
+    PACK_NAME,
+    acknowledge,
+    flatten_reference,
+    resource_finding,
+    wildcard_finding,
+)
 from constructs_sm.params import ParamRef
 
 _READ = ["s3:GetObject"]
@@ -150,6 +157,44 @@ class FindingNames:
         ]
         names += [f"{self.bucket(channel_bucket_arn)}/{p}*" for p in access.channel_writes]
         return sorted({f"AwsSolutions-IAM5[Resource::{name}]" for name in names})
+
+
+def whole_bucket_policy(role: iam.Role, bucket_arns: Sequence[str]) -> iam.Policy:
+    """Reads of whole-bucket data sources (``DataSource(bucket, "")``, declared by the
+    user) in a policy of their own under ``role``, where exactly their findings are
+    acknowledged: AwsSolutions' wildcard and our pack's whole-bucket object access and
+    prefix-less listing. The same statements added to the role elsewhere stay reported."""
+    policy = iam.Policy(
+        role,
+        "WholeBucketSources",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                sid="ReadWholeBucketSources",
+                actions=list(_READ),
+                resources=[f"{arn}/*" for arn in bucket_arns],
+            ),
+            iam.PolicyStatement(
+                sid="ListWholeBucketSources",
+                actions=["s3:ListBucket"],
+                resources=list(bucket_arns),
+            ),
+        ],
+    )
+    reason = (
+        "The pipeline declares these buckets as whole-bucket data sources "
+        "(DataSource(bucket, '')): the step reads any object of them, as its user decided."
+    )
+    findings = []
+    for arn in bucket_arns:
+        objects = f"{arn}/*"
+        findings += [
+            wildcard_finding(policy, objects),
+            resource_finding(policy, f"{PACK_NAME}-IamStepObjectAccess", objects),
+            resource_finding(policy, f"{PACK_NAME}-IamListBucketPrefix", arn),
+        ]
+    acknowledge(policy, sorted(set(findings)), reason)
+    return policy
 
 
 #: Why a step role's prefix grants are acknowledged.

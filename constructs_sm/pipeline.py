@@ -47,6 +47,7 @@ from constructs_sm.grants import (
     StepAccess,
     channels_document,
     step_access,
+    whole_bucket_policy,
 )
 from constructs_sm.hosting import (
     DEFINITION_FILE,
@@ -595,19 +596,25 @@ class ProcessingPipeline(PipelineObservability, Construct):
     def _step_role(
         self, scope: Construct, name: str, job_prefix: str, access: StepAccess
     ) -> iam.Role:
-        """The step's own role: its channels inline, the pipeline's shared policy."""
+        """The step's own role: its channels inline, the pipeline's shared policy; reads of
+        a whole-bucket data source in a policy of their own (see
+        :func:`~constructs_sm.grants.whole_bucket_policy`)."""
+        whole = tuple(r for r in access.reads if r.bucket_arn is not None and not r.prefix)
+        scoped = replace(access, reads=tuple(r for r in access.reads if r not in whole))
         role = create_step_role(
             scope,
             "Role",
             arns=self._arns,
             job_prefix=job_prefix,
             path=self._role_path,
-            channels=channels_document(access, channel_bucket_arn=self._bucket_arn),
+            channels=channels_document(scoped, channel_bucket_arn=self._bucket_arn),
             shared=self._shared_policy(),
             description=f"Execution role of step {name} of pipeline {self._name}",
         )
+        if whole:
+            whole_bucket_policy(role, [r.bucket_arn for r in whole if r.bucket_arn])
         self._prefix_findings.update(
-            self._findings.findings(access, channel_bucket_arn=self._bucket_arn)
+            self._findings.findings(scoped, channel_bucket_arn=self._bucket_arn)
         )
         return role
 

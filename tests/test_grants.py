@@ -1,13 +1,27 @@
-"""What each role may reach, computed from a step's channels (pure, no Stack)."""
+"""What each role may reach, computed from a step's channels (pure, no Stack); and how
+the grants are acknowledged (pipelines in a Stack, under the nag packs)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, cast
 
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+
+from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline
 from constructs_sm.grants import S3Read, step_access
 from constructs_sm.model import DataSource, OutputRef, StepInput
-from constructs_sm.params import Param, ParamRef
+from constructs_sm.nag import (
+    ProcessingPipelineChecks,
+    collect_acknowledgments,
+    default_packs,
+    wildcard_finding,
+)
+from constructs_sm.params import ParamRef
 from tests.samples import fake_step
 
 CHANNEL = object()
@@ -134,3 +148,113 @@ def test_no_role_reads_or_writes_inside_another_steps_channel() -> None:
                 _iam_match(f"{p}*", f"Churn/{channel[0]}/{channel[1]}/E1/x")
                 for p in access.channel_writes
             )
+
+
+# -- acknowledgments of the grants hide nothing they did not grant ---------------------------
+
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/processing:1"
+
+
+def _pipeline(stack: cdk.Stack, **kwargs: Any) -> ProcessingPipeline:
+    return ProcessingPipeline(
+        stack,
+        "Pipeline",
+        storage=ChannelBucket(stack, "Storage"),
+        image=ProcessingImage.from_registry(IMAGE_URI),
+        params=[Param.string("raw_uri", pattern=r"^s3://")],
+        **kwargs,
+    )
+
+
+def test_actions_added_to_a_step_role_on_its_own_prefix_are_reported(script: Path) -> None:
+    """The pipeline acknowledges the AwsSolutions-IAM5 findings of its step roles' prefix
+    grants once, for all its roles: delete and tagging actions added to a role on those
+    very objects are then reported by our pack (per action), as is another principal in
+    the role's trust policy."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Extra")
+    pipeline = _pipeline(stack)
+    step = pipeline.add_step("only", code=script, outputs=["out"])
+    objects = pipeline.storage.bucket.arn_for_objects("Pipeline/only/out/*")
+    added = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging"]
+    step.role.add_to_principal_policy(iam.PolicyStatement(actions=added, resources=[objects]))
+    assert isinstance(step.role, iam.Role)
+    step.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+        iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[iam.AnyPrincipal()])
+    )
+    app.synth()  # the pipeline acknowledges its shared findings when it is finalized
+    found = {
+        (violation.rule_name, resource.construct_path)
+        for pack in (AwsSolutionsChecks(app), ProcessingPipelineChecks(app))
+        for violation in pack.validate_scope(app).violations
+        for resource in violation.violating_resources
+    }
+    iam5 = wildcard_finding(step.role, objects)
+    text = iam5.removeprefix("AwsSolutions-IAM5[Resource::").removesuffix("]")
+    policy = "Extra/Pipeline/only/Role/DefaultPolicy/Resource"
+    assert iam5.startswith("AwsSolutions-IAM5[")
+    assert found == {
+        *(
+            (f"ProcessingPipeline-IamChannelBucketActions[Action::{a}::Resource::{text}]", policy)
+            for a in added
+        ),
+        ("ProcessingPipeline-IamTrustServiceOnly[AWS::*]", "Extra/Pipeline/only/Role/Resource"),
+    }
+
+
+def test_a_whole_bucket_data_source_acknowledges_exactly_its_two_findings(script: Path) -> None:
+    """A declared whole-bucket data source passes every pack: the role's
+    ``WholeBucketSources`` policy acknowledges the findings of exactly those statements (reading
+    ``<bucket>/*``, listing with ``s3:prefix`` ``*``). The same statements added to the
+    role, or a ``*`` prefix on another bucket, are still reported; a data source with a
+    prefix needs no acknowledgment of our pack."""
+    app = cdk.App()
+    stacks = {}
+    for name, prefix in (("Whole", ""), ("Added", ""), ("Prefixed", "2026/")):
+        stack = cdk.Stack(app, name)
+        landing = s3.Bucket.from_bucket_name(stack, "Landing", "team-landing")
+        pipeline = _pipeline(stack, data_sources=[DataSource(landing, prefix)])
+        step = pipeline.add_step("prep", code=script, inputs={"raw": pipeline.param("raw_uri")})
+        stacks[name] = (stack, landing, step.role)
+    _, landing, role = stacks["Added"]
+    other = s3.Bucket.from_bucket_name(stacks["Added"][0], "Other", "other-landing")
+    for listed in (landing, other):
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[listed.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["*"]}},
+            )
+        )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[landing.arn_for_objects("*")])
+    )
+    app.synth()  # the pipeline acknowledges its shared findings when it is finalized
+    found = {
+        (violation.rule_name, resource.construct_path)
+        for pack in default_packs(app)
+        for violation in pack.validate_scope(app).violations
+        for resource in violation.violating_resources
+    }
+    bucket = "arn:<AWS::Partition>:s3:::team-landing"
+    other_bucket = "arn:<AWS::Partition>:s3:::other-landing"
+    policy = "Added/Pipeline/prep/Role/DefaultPolicy/Resource"
+    assert found == {
+        (f"AwsSolutions-IAM5[Resource::{bucket}/*]", policy),
+        (f"ProcessingPipeline-IamStepObjectAccess[Resource::{bucket}/*]", policy),
+        (f"ProcessingPipeline-IamListBucketPrefix[Resource::{bucket}]", policy),
+        (f"ProcessingPipeline-IamListBucketPrefix[Resource::{other_bucket}]", policy),
+    }
+    ours = [
+        (a["path"], a["id"])
+        for a in collect_acknowledgments(app)
+        if a["id"].startswith("ProcessingPipeline-")
+    ]
+    assert sorted(ours) == [
+        (f"{name}/Pipeline/prep/Role/WholeBucketSources", finding)
+        for name in ("Added", "Whole")
+        for finding in (
+            f"ProcessingPipeline-IamListBucketPrefix[Resource::{bucket}]",
+            f"ProcessingPipeline-IamStepObjectAccess[Resource::{bucket}/*]",
+        )
+    ]

@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 # the submodule of the same name would otherwise shadow once imported.
 from constructs_sm.nag.acknowledge import (
     INLINE_POLICY_FINDINGS,
+    PACK_NAME,
     acknowledge,
     acknowledge_wildcards,
     flatten_reference,
+    resource_finding,
     skip_checkov,
     wildcard_finding,
 )
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
         default_packs,
     )
     from constructs_sm.nag.report import REPORT_FILE, apply_checks, collect_acknowledgments
-    from constructs_sm.nag.rules.base import PACK_NAME, Rule
+    from constructs_sm.nag.rules.base import Rule
     from constructs_sm.nag.rules.task import REQUIRED_RETRIES
     from constructs_sm.nag.template import CfnModelResource, StackModel, model_from_template
 
@@ -84,6 +86,7 @@ __all__ = [
     "flatten_reference",
     "model_from_template",
     "parse_definition",
+    "resource_finding",
     "skip_checkov",
     "wildcard_finding",
 ]
@@ -91,7 +94,6 @@ __all__ = [
 _HOMES = {
     "CfnModelResource": "constructs_sm.nag.template",
     "Definition": "constructs_sm.nag.definition",
-    "PACK_NAME": "constructs_sm.nag.rules.base",
     "ProcessingPipelineChecks": "constructs_sm.nag.pack",
     "REPORT_FILE": "constructs_sm.nag.report",
     "REQUIRED_RETRIES": "constructs_sm.nag.rules.task",

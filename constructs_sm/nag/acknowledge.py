@@ -22,6 +22,8 @@ from constructs import Construct, IConstruct
 
 #: The metadata type CDK records acknowledgments under (``Validations.acknowledge``).
 ACKNOWLEDGED_RULES: Final = "aws:cdk:acknowledged-rules"
+#: The prefix of our pack's rule ids (``ProcessingPipeline-JobNetworkIsolation``...).
+PACK_NAME: Final = "ProcessingPipeline"
 _MIN_REASON: Final = 10
 #: The findings every inline IAM policy gets from the compliance packs.
 INLINE_POLICY_FINDINGS: Final = (
@@ -91,6 +93,14 @@ def flatten_reference(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def resource_finding(scope: IConstruct, rule_id: str, resource: str) -> str:
+    """The finding id ``rule_id[Resource::<resource>]`` as a pack writes it for a policy
+    statement on ``resource`` (e.g. ``ProcessingPipeline-IamStepObjectAccess[Resource::
+    arn:<AWS::Partition>:s3:::landing/*]``). Resolve it with the construct that owns the
+    policy (any construct of the same stack)."""
+    return f"{rule_id}[Resource::{flatten_reference(Stack.of(scope).resolve(resource))}]"
+
+
 def wildcard_finding(scope: IConstruct, resource: str) -> str:
     """The ``AwsSolutions-IAM5`` finding id a policy statement on ``resource`` produces.
 
@@ -98,15 +108,16 @@ def wildcard_finding(scope: IConstruct, resource: str) -> str:
     for ``bucket.arn_for_objects("Churn/*")``. Resolve it with the construct that owns
     the policy (any construct of the same stack).
     """
-    return f"AwsSolutions-IAM5[Resource::{flatten_reference(Stack.of(scope).resolve(resource))}]"
+    return resource_finding(scope, "AwsSolutions-IAM5", resource)
 
 
 def acknowledge_wildcards(principal: object, resources: Iterable[str], reason: str) -> None:
-    """Acknowledge the ``AwsSolutions-IAM5`` findings of wildcard ``resources`` on a principal.
+    """Acknowledge the ``AwsSolutions-IAM5`` findings of wildcard ``resources`` on a construct.
 
-    For grants: ``principal`` is the grantee's ``grant_principal``; when it is a construct
-    (a role, user or group of the app), each resource whose text holds ``*`` is
-    acknowledged on it with ``reason``. Other principals get no policy, hence no finding.
+    For grants: ``principal`` is the policy that holds the statements (or the grantee's
+    ``grant_principal``); when it is a construct, each resource whose text holds ``*`` is
+    acknowledged on it with ``reason``. Anything else gets no policy, hence no finding.
+    The acknowledgment covers every statement under that construct.
     """
     if not isinstance(principal, Construct):
         return

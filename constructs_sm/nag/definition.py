@@ -153,6 +153,35 @@ class Definition:
         ids = logical_ids(self.references[int(match.group(1))])
         return next(iter(ids)) if len(ids) == 1 else None
 
+    def data_sources(self) -> list[tuple[str, str]]:
+        """``(bucket, prefix)`` of every ``s3://`` pattern a Choice state matches a value
+        against (``StringMatches 's3://<bucket>/<prefix>*'``): where a pipeline lets its
+        parameters point, its data sources (constructs_sm writes them in the state
+        ``Check input locations``). The prefix is the literal text before the first
+        wildcard; the bucket is as :class:`S3Location` writes it. A pattern with a
+        wildcard in the bucket (``s3://*``, a format check) names no data source."""
+        found = []
+        for _, state in self.states():
+            if state.get("Type") != "Choice":
+                continue
+            todo: list[Any] = list(as_list(state.get("Choices")))
+            while todo:
+                rule = todo.pop()
+                if isinstance(rule, list):
+                    todo.extend(rule)
+                    continue
+                if not isinstance(rule, dict):
+                    continue
+                todo.extend(rule.get(k) for k in ("Not", "And", "Or") if k in rule)
+                pattern = rule.get("StringMatches")
+                if isinstance(pattern, str):
+                    text = normalise_pseudo(self.text(pattern))
+                    if text.startswith("s3://"):
+                        bucket, prefix = _pattern_location(text.removeprefix("s3://"))
+                        if bucket is not None:
+                            found.append((bucket, prefix))
+        return found
+
     # S3 locations -------------------------------------------------------------------
 
     def _field_values(self, name: str) -> list[Any]:
@@ -245,6 +274,26 @@ class Definition:
                 if isinstance(item, dict):
                     found.append(self._location(item.get("S3Output"), role, True))
         return found
+
+
+def _pattern_location(pattern: str) -> tuple[str | None, str]:
+    """``(bucket, literal prefix)`` of a ``StringMatches`` pattern ``<bucket>/<key>``
+    (``\\*`` and ``\\\\`` are literal; the prefix ends at the first unescaped ``*``)."""
+    literal, escaped, wild = "", False, False
+    for char in pattern:
+        if escaped:
+            literal, escaped = literal + char, False
+        elif char == "\\":
+            escaped = True
+        elif char == "*":
+            wild = True
+            break
+        else:
+            literal += char
+    bucket, slash, prefix = literal.partition("/")
+    if not slash and wild:  # the wildcard is in the bucket name
+        return None, ""
+    return bucket or None, prefix
 
 
 def task_parameters(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from aws_cdk import (
     PolicyValidationPluginReport,
     Stack,
     Stage,
+    Token,
 )
 from cdk_nag import (
     AwsSolutionsChecks,
@@ -54,16 +55,20 @@ RULES: Final[tuple[Rule, ...]] = (
     bucket.KEY_ROTATION,
     bucket.BUCKET_KEY,
     bucket.TLS_ONLY,
+    bucket.POLICY_PRINCIPALS,
     bucket.PUBLIC_ACCESS_BLOCK,
     bucket.OWNER_ENFORCED,
     bucket.VERSIONING,
     bucket.ACCESS_LOGS,
     bucket.LIFECYCLE,
+    bucket.DATA_SOURCE_EXPIRY,
     iam.NO_S3_WILDCARD,
+    iam.CHANNEL_BUCKET_ACTIONS,
     iam.LIST_BUCKET_PREFIX,
     iam.STEP_OBJECT_ACCESS,
     iam.PASS_ROLE_SERVICE,
     iam.TRUST_CONFUSED_DEPUTY,
+    iam.TRUST_SERVICE_ONLY,
     job.NETWORK_ISOLATION,
     job.VOLUME_ENCRYPTION,
     job.OUTPUT_ENCRYPTION,
@@ -100,14 +105,17 @@ def check_stack(model: StackModel) -> dict[str, dict[str, Findings]]:
 
 def check_templates(
     templates: Mapping[str, Mapping[str, Any]],
+    accounts: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, dict[str, Findings]]]:
     """Run every rule on the templates of an app: name -> logical id -> rule id -> findings.
 
     Unlike :func:`check_stack` on one template, a bucket that a state machine of another
     template imports (``Fn::ImportValue`` of an output exporting its ``Ref``) is a channel
-    bucket of its own stack.
+    bucket of its own stack. ``accounts`` names the account of the stacks whose ``env``
+    sets one (their templates hold it as a literal).
     """
-    models = {name: model_from_template(t) for name, t in templates.items()}
+    known = accounts or {}
+    models = {name: model_from_template(t, known.get(name)) for name, t in templates.items()}
     link_imports(models, templates)
     return {name: check_stack(model) for name, model in models.items()}
 
@@ -206,7 +214,12 @@ def _evaluate(scope: IConstruct) -> dict[str, tuple[CfnModelResource, dict[str, 
         path: template if template is not None else _l1_template(stack)
         for path, (stack, template) in stacks.items()
     }
-    results = check_templates(templates)
+    accounts = {
+        path: stack.account
+        for path, (stack, _) in stacks.items()
+        if not Token.is_unresolved(stack.account)
+    }
+    results = check_templates(templates, accounts)
     found: dict[str, tuple[CfnModelResource, dict[str, Findings]]] = {}
     for path, (stack, _) in stacks.items():
         stack_results = results[path]

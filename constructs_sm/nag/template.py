@@ -49,11 +49,13 @@ class StackModel:
     """The resources of one stack, with the relations the rules need (built lazily).
 
     ``imported_channel_buckets`` are buckets of this stack that a processing state
-    machine of another stack uses (through ``Fn::ImportValue``).
+    machine of another stack uses (through ``Fn::ImportValue``); ``account`` is the
+    stack's account when it is a literal (``env``), else None (``<AWS-AccountId>``).
     """
 
     resources: Mapping[str, CfnModelResource]
     imported_channel_buckets: set[str] = field(default_factory=set)
+    account: str | None = None
     _machines: dict[str, Definition | None] | None = field(default=None, repr=False)
     _channel_buckets: set[str] | None = field(default=None, repr=False)
     _locations: list[S3Location] | None = field(default=None, repr=False)
@@ -131,6 +133,21 @@ class StackModel:
             self._channel_buckets = found
         return self._channel_buckets
 
+    def data_source_prefixes(self, bucket: str) -> set[str]:
+        """The literal key prefixes of ``bucket`` that processing state machines let their
+        parameters point at (``""``: the whole bucket)."""
+        return {
+            prefix
+            for definition in self.processing_machines().values()
+            if definition is not None
+            for name, prefix in definition.data_sources()
+            if self.bucket_id(name) == bucket
+        }
+
+    def own_account(self, text: str) -> bool:
+        """True if ``text`` (normalised) names this stack's account."""
+        return text == "<AWS-AccountId>" or (self.account is not None and text == self.account)
+
     def run_prefixes(self, bucket: str) -> set[str]:
         """The literal key prefixes processing jobs write to ``bucket`` under (``""``: the
         whole bucket). From the jobs' output URIs; when an output's bucket or key is not
@@ -181,9 +198,9 @@ def _literal_prefix(key: str) -> str:
     return literal[: literal.rfind("/") + 1]
 
 
-def model_from_template(template: Mapping[str, Any]) -> StackModel:
+def model_from_template(template: Mapping[str, Any], account: str | None = None) -> StackModel:
     """A :class:`StackModel` of a synthesized template (a resource's path is its
-    ``aws:cdk:path`` metadata, else its logical id)."""
+    ``aws:cdk:path`` metadata, else its logical id) in ``account``, if known."""
     resources = {}
     for lid, resource in (template.get("Resources") or {}).items():
         if not isinstance(resource, dict):
@@ -196,7 +213,7 @@ def model_from_template(template: Mapping[str, Any]) -> StackModel:
             resource.get("Properties") or {},
             path if isinstance(path, str) else lid,
         )
-    return StackModel(resources)
+    return StackModel(resources, account=account)
 
 
 def link_imports(

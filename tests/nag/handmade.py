@@ -44,6 +44,10 @@ class Variant:
     expire_noncurrent: bool = True
     abort_multipart: bool = True
     lifecycle_prefix: str = "runs/"
+    #: An account the bucket policy allows GetObject and PutObject (AccountPrincipal).
+    bucket_policy_account: str | None = None
+    #: A data source the state machine checks the input against (s3://<bucket>/<prefix>*).
+    data_source: str | None = None
     # IAM
     s3_wildcard: bool = False
     list_with_prefix: bool = True
@@ -52,6 +56,12 @@ class Variant:
     pass_role_condition: bool = True
     job_trust_conditions: bool = True
     machine_trust_conditions: bool = True
+    #: More S3 actions for the job role on its own output prefix.
+    job_object_actions: tuple[str, ...] = ()
+    #: S3 actions for the job role on the channel bucket itself.
+    job_bucket_actions: tuple[str, ...] = ()
+    #: A second trust statement: anyone (AWS "*") may assume the job role.
+    job_trust_anyone: bool = False
     # processing job
     network_isolation: bool = True
     volume_key: bool = True
@@ -114,6 +124,14 @@ def _bucket(stack: cdk.Stack, v: Variant, key: kms.IKey, log_bucket: s3.IBucket)
         server_access_logs_bucket=log_bucket if v.access_logs else None,
         lifecycle_rules=[lifecycle],
     )
+    if v.bucket_policy_account is not None:
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.AccountPrincipal(v.bucket_policy_account)],
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
     if v.ssl_objects_only:
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -212,6 +230,21 @@ def _job_role(stack: cdk.Stack, v: Variant, bucket: s3.IBucket, key: kms.IKey) -
         else iam.ServicePrincipal("sagemaker.amazonaws.com")
     )
     role = iam.Role(stack, "JobRole", assumed_by=principal)
+    if v.job_trust_anyone:
+        role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[iam.AnyPrincipal()])
+        )
+    if v.job_object_actions:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(v.job_object_actions),
+                resources=[bucket.arn_for_objects("runs/*/output/*")],
+            )
+        )
+    if v.job_bucket_actions:
+        role.add_to_policy(
+            iam.PolicyStatement(actions=list(v.job_bucket_actions), resources=[bucket.bucket_arn])
+        )
     read = bucket.arn_for_objects("*" if v.read_whole_bucket else "runs/*/input/*")
     write = bucket.arn_for_objects("runs/*" if v.write_outside_outputs else "runs/*/output/*")
     role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[read]))
@@ -366,10 +399,24 @@ def build(stack: cdk.Stack, v: Variant) -> None:
             recover = sfn.Pass(stack, "Record failure")
             handler = recover.next(failed) if v.catch_target == "pass-fail" else recover
         job.add_catch(handler, errors=["States.ALL"], result_path="$.error")
+    start: sfn.IChainable = job
+    if v.data_source is not None:
+        start = (
+            sfn.Choice(stack, "Check input locations")
+            .when(
+                sfn.Condition.not_(
+                    sfn.Condition.string_matches(
+                        "$.raw", f"s3://{bucket.bucket_name}/{v.data_source}*"
+                    )
+                ),
+                sfn.Fail(stack, "Invalid location"),
+            )
+            .otherwise(job)
+        )
     if v.definition_in_s3:
         body = sfn.DefinitionBody.from_file(__file__)
     else:
-        body = sfn.DefinitionBody.from_chainable(job)
+        body = sfn.DefinitionBody.from_chainable(start)
     sfn.StateMachine(
         stack,
         "Machine",

@@ -30,14 +30,19 @@ def findings(resources: Json) -> dict[str, dict[str, list[str]]]:
     }
 
 
-def role(condition: Json | None = SOURCE, service: Any = "sagemaker.amazonaws.com") -> Json:
-    """An ``AWS::IAM::Role`` that ``service`` may assume (with ``condition``, if any)."""
+def role(
+    condition: Json | None = SOURCE,
+    service: Any = "sagemaker.amazonaws.com",
+    extra: list[Json] | None = None,
+) -> Json:
+    """An ``AWS::IAM::Role`` that ``service`` may assume (with ``condition``, if any);
+    ``extra`` statements follow in its trust policy."""
     trust: Json = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
     if condition is not None:
         trust["Condition"] = condition
     return {
         "Type": "AWS::IAM::Role",
-        "Properties": {"AssumeRolePolicyDocument": {"Statement": [trust]}},
+        "Properties": {"AssumeRolePolicyDocument": {"Statement": [trust, *(extra or [])]}},
     }
 
 
@@ -205,15 +210,17 @@ class Pipeline:
     """A compliant processing pipeline as raw CloudFormation, in parts a test may change.
 
     Resources: ``B`` (the channel bucket), ``K`` (its key), ``BP`` (its policy), ``Logs``
-    (its access-log bucket), ``R`` (the job role), ``P`` (R's grants), ``M`` (the state
-    machine; its processing task is the state ``Job``, its Catch of throttling goes to the
-    ``retry_loop`` and of States.ALL to ``Failed``).
+    (its access-log bucket), ``R`` (the job role; ``trust_extra`` are more statements of
+    its trust policy), ``P`` (R's grants), ``M`` (the state machine; its processing task is
+    the state ``Job``, its Catch of throttling goes to the ``retry_loop`` and of
+    States.ALL to ``Failed``; ``states`` are more states, e.g. a data-source check).
     """
 
     bucket: Json = field(default_factory=_bucket)
     key: Json = field(default_factory=lambda: {"EnableKeyRotation": True})
     bucket_policy: list[Json] = field(default_factory=_tls_only)
     trust: Json | None = field(default_factory=lambda: dict(SOURCE))
+    trust_extra: list[Json] = field(default_factory=list)
     grants: list[Json] = field(default_factory=_grants)
     parameters: Json = field(default_factory=_parameters)
     task: Json = field(default_factory=_task)
@@ -244,7 +251,7 @@ class Pipeline:
                 },
             },
             "Logs": {"Type": "AWS::S3::Bucket", "Properties": {}},
-            "R": role(self.trust),
+            "R": role(self.trust, extra=self.trust_extra),
             "P": {
                 "Type": "AWS::IAM::Policy",
                 "Properties": {
@@ -262,3 +269,18 @@ class Pipeline:
     def findings(self) -> dict[str, dict[str, list[str]]]:
         """What the rules find in :meth:`resources`."""
         return findings(self.resources())
+
+
+def check_input_location(prefix: str, bucket: str = "${Bucket}") -> Json:
+    """A Choice state that fails unless ``$.params.raw`` is under ``s3://<bucket>/<prefix>``:
+    a data source, as constructs_sm writes it (``Check input locations``)."""
+    return {
+        "Type": "Choice",
+        "Choices": [
+            {
+                "Not": {"Variable": "$.params.raw", "StringMatches": f"s3://{bucket}/{prefix}*"},
+                "Next": "Failed",
+            }
+        ],
+        "Default": "Job",
+    }

@@ -46,6 +46,18 @@ from tests.nag.handmade import (
     job_parameters,
 )
 
+#: Object actions added to a job role on its own output prefix (issue 10).
+OBJECT_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging")
+#: Bucket administration allowed to a job role on the channel bucket (issue 10).
+BUCKET_ADMIN = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucket",
+)
+
 
 def rule(name: str) -> str:
     return f"{PACK_NAME}-{name}"
@@ -86,8 +98,40 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
         {rule("ChannelBucketLifecycle")},
     ),
     "LifecycleOnWholeBucket": (Variant(lifecycle_prefix=""), set()),
+    "PolicyAllowsAnotherAccount": (
+        Variant(bucket_policy_account="111122223333"),
+        {rule("ChannelBucketPolicyPrincipals[AWS::arn:aws:iam::111122223333:root]")},
+    ),
+    "DataSourceKept": (Variant(data_source="landing/"), set()),
+    "LifecycleExpiresDataSource": (
+        Variant(data_source="landing/", lifecycle_prefix=""),
+        {rule("ChannelBucketDataSourceExpiry[DataSource::landing/]")},
+    ),
     "S3Wildcard": (Variant(s3_wildcard=True), {rule("IamNoS3Wildcard[Action::s3:*]")}),
-    "ListWithoutPrefix": (Variant(list_with_prefix=False), {rule("IamListBucketPrefix")}),
+    "JobDeletesAndTagsItsOutputs": (
+        Variant(job_object_actions=OBJECT_ACTIONS),
+        {
+            rule(
+                f"IamChannelBucketActions[Action::{a}::Resource::<Channel{{hash}}.Arn>/runs/*/output/*]"
+            )
+            for a in OBJECT_ACTIONS
+        },
+    ),
+    "JobAdministersTheBucket": (
+        Variant(job_bucket_actions=BUCKET_ADMIN),
+        {
+            rule(f"IamChannelBucketActions[Action::{a}::Resource::<Channel{{hash}}.Arn>]")
+            for a in BUCKET_ADMIN
+        },
+    ),
+    "JobWritesAsGranted": (
+        Variant(job_object_actions=("s3:PutObject", "s3:AbortMultipartUpload")),
+        set(),
+    ),
+    "ListWithoutPrefix": (
+        Variant(list_with_prefix=False),
+        {rule("IamListBucketPrefix[Resource::<Channel{hash}.Arn>]")},
+    ),
     "ReadWholeBucket": (
         Variant(read_whole_bucket=True),
         {rule("IamStepObjectAccess[Resource::<Channel{hash}.Arn>/*]")},
@@ -105,6 +149,7 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
         Variant(machine_trust_conditions=False),
         {rule("IamTrustConfusedDeputy[Service::states.amazonaws.com]")},
     ),
+    "JobTrustsAnyone": (Variant(job_trust_anyone=True), {rule("IamTrustServiceOnly[AWS::*]")}),
     "NoNetworkIsolation": (Variant(network_isolation=False), {job_rule("JobNetworkIsolation")}),
     "NoVolumeKey": (Variant(volume_key=False), {job_rule("JobVolumeEncryption")}),
     "NoOutputKey": (Variant(output_key=False), {job_rule("JobOutputEncryption")}),
@@ -131,6 +176,17 @@ VARIANTS: Mapping[str, tuple[Variant, set[str]]] = {
         {rule("StateMachineLogNoExecutionData")},
     ),
     "NoTracing": (Variant(tracing=False), {rule("StateMachineTracing")}),
+}
+
+
+ENV = cdk.Environment(account="123456789012", region="eu-west-1")
+#: Stacks with ``env`` (CDK writes the account as a literal) -> the rule ids that fire.
+WITH_ENV: Mapping[str, tuple[Variant, set[str]]] = {
+    "PolicyAllowsOwnAccountWithEnv": (Variant(bucket_policy_account="123456789012"), set()),
+    "PolicyAllowsAnotherAccountWithEnv": (
+        Variant(bucket_policy_account="111122223333"),
+        {rule("ChannelBucketPolicyPrincipals[AWS::arn:aws:iam::111122223333:root]")},
+    ),
 }
 
 
@@ -334,7 +390,7 @@ MUTATIONS: Mapping[str, tuple[Callable[[cdk.Stack], None], set[str]]] = {
                 conditions={"StringLike": {"s3:prefix": ["*"]}},
             ),
         ),
-        {rule("IamListBucketPrefix")},
+        {rule("IamListBucketPrefix[Resource::<Channel{hash}.Arn>]")},
     ),
     "RolePolicyS3Wildcard": (_role_policy_s3_wildcard, {rule("IamNoS3Wildcard[Action::s3:*]")}),
     "PassRoleNegated": (
@@ -371,7 +427,24 @@ HAND_MADE_RULES = {
     rule("ChannelBucketVersioning"),
     rule("ChannelBucketAccessLogs"),
     rule("ChannelBucketLifecycle"),
-    rule("IamListBucketPrefix"),
+    # grant_read_write: more than a job needs, on the bucket and its objects.
+    *(
+        rule(f"IamChannelBucketActions[Action::{action}::Resource::<Data{{hash}}.Arn>{objects}]")
+        for action in (
+            "s3:Abort*",
+            "s3:DeleteObject*",
+            "s3:GetBucket*",
+            "s3:GetObject*",
+            "s3:List*",
+            "s3:PutObjectLegalHold",
+            "s3:PutObjectRetention",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+        )
+        for objects in ("", "/*")
+    ),
+    rule("IamListBucketPrefix[Resource::<Data{hash}.Arn>]"),
+    rule("IamListBucketPrefix[Resource::<Data{hash}.Arn>/*]"),
     rule("IamStepObjectAccess[Resource::<Data{hash}.Arn>/*]"),
     # The StateMachine's default role already has the conditions (aws-cdk-lib >= 2.2xx).
     rule("IamTrustConfusedDeputy[Service::sagemaker.amazonaws.com]"),
@@ -394,6 +467,8 @@ def fired() -> dict[str, set[str]]:
     app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
     for name, (variant, _) in VARIANTS.items():
         build(cdk.Stack(app, name), variant)
+    for name, (variant, _) in WITH_ENV.items():
+        build(cdk.Stack(app, name, env=ENV), variant)
     build_hand_made(cdk.Stack(app, "HandMade"))
     opted_out = cdk.Stack(app, "OptOutAcknowledged")
     build(opted_out, Variant(network_isolation=False))
@@ -408,7 +483,7 @@ def fired() -> dict[str, set[str]]:
         mutate(stack)
     build_unrelated(cdk.Stack(app, "Unrelated"))
     report = ProcessingPipelineChecks(app).validate_scope(app)
-    names = [*VARIANTS, *MUTATIONS, "HandMade", "OptOutAcknowledged", "Unrelated"]
+    names = [*VARIANTS, *WITH_ENV, *MUTATIONS, "HandMade", "OptOutAcknowledged", "Unrelated"]
     result: dict[str, set[str]] = {name: set() for name in names}
     for violation in report.violations:
         assert violation.severity == "error", violation.rule_name
@@ -433,6 +508,12 @@ def _matches(expected: set[str], actual: set[str]) -> bool:
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_variant_fires_exactly_its_rule(fired: dict[str, set[str]], name: str) -> None:
     expected = VARIANTS[name][1]
+    assert _matches(expected, fired[name]), f"{name}: expected {expected}, got {fired[name]}"
+
+
+@pytest.mark.parametrize("name", list(WITH_ENV))
+def test_the_account_of_a_stack_with_env_is_its_own(fired: dict[str, set[str]], name: str) -> None:
+    expected = WITH_ENV[name][1]
     assert _matches(expected, fired[name]), f"{name}: expected {expected}, got {fired[name]}"
 
 
@@ -490,7 +571,7 @@ def test_the_pack_lists_every_rule_of_every_family_in_family_order() -> None:
         if isinstance(value, Rule)
     ]
     assert list(RULES) == declared
-    assert len(RULES) == 27
+    assert len(RULES) == 31
 
 
 def test_a_rule_that_cannot_evaluate_a_resource_is_a_finding(

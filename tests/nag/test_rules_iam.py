@@ -1,9 +1,11 @@
 """IAM rules (``constructs_sm.nag.rules.iam``) on hand-written templates: trust
-conditions, iam:PassRole, s3:ListBucket prefixes, s3:* and object access outside a step's
-prefixes, for every kind of IAM resource."""
+conditions and trusted principals, iam:PassRole, s3:ListBucket prefixes, s3:*, S3
+actions on channel buckets and object access outside a step's prefixes, for every kind of
+IAM resource."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,7 @@ from tests.nag.templates import SOURCE, Pipeline, findings, policy, role
             {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
             {
                 "Policy": {
-                    "IamListBucketPrefix": [""],
+                    "IamListBucketPrefix": ["Resource::*"],
                     "IamNoS3Wildcard": ["NotAction::iam:*"],
                     "IamStepObjectAccess": ["Resource::*"],
                 }
@@ -33,7 +35,12 @@ from tests.nag.templates import SOURCE, Pipeline, findings, policy, role
         ({"Effect": "Deny", "Action": "s3:*", "Resource": "*"}, {}),
         (
             {"Effect": "Allow", "Action": ["S3:*"], "Resource": "arn:aws:s3:::b/x/*"},
-            {"Policy": {"IamNoS3Wildcard": ["Action::S3:*"], "IamListBucketPrefix": [""]}},
+            {
+                "Policy": {
+                    "IamNoS3Wildcard": ["Action::S3:*"],
+                    "IamListBucketPrefix": ["Resource::arn:aws:s3:::b/x/*"],
+                }
+            },
         ),
     ],
 )
@@ -141,7 +148,7 @@ def test_list_bucket_needs_a_positive_prefix_condition(
         "Condition": condition,
     }
     found = findings({"R": role(SOURCE), "P": policy(statement)})
-    assert found == ({"P": {"IamListBucketPrefix": [""]}} if fires else {})
+    assert found == ({"P": {"IamListBucketPrefix": ["Resource::arn:aws:s3:::b"]}} if fires else {})
 
 
 def test_role_user_and_group_policies_are_checked() -> None:
@@ -151,7 +158,7 @@ def test_role_user_and_group_policies_are_checked() -> None:
     found = findings({"R": role(SOURCE), "P": policy(wildcard, "AWS::IAM::RolePolicy")})
     assert found == {
         "P": {
-            "IamListBucketPrefix": [""],
+            "IamListBucketPrefix": ["Resource::*"],
             "IamNoS3Wildcard": ["Action::s3:*"],
             "IamStepObjectAccess": ["Resource::*"],
         }
@@ -173,7 +180,10 @@ def test_role_user_and_group_policies_are_checked() -> None:
         ),
     }
     found = {k: v for k, v in findings(resources).items() if k != "B"}
-    iam_findings = {"IamListBucketPrefix": [""], "IamNoS3Wildcard": ["Action::s3:*"]}
+    iam_findings = {
+        "IamListBucketPrefix": ["Resource::arn:aws:s3:::channel/*"],
+        "IamNoS3Wildcard": ["Action::s3:*"],
+    }
     assert found == {"UP": iam_findings, "GP": iam_findings}
 
 
@@ -205,7 +215,7 @@ CASES: dict[str, tuple[Callable[[Pipeline], None], dict[str, dict[str, list[str]
     ),
     "ListWithoutPrefix": (
         lambda p: p.grants[2].pop("Condition"),
-        {"P": {"IamListBucketPrefix": [""]}},
+        {"P": {"IamListBucketPrefix": ["Resource::<B.Arn>"]}},
     ),
     "ReadAllRuns": (
         _grant({"Effect": "Allow", "Action": "s3:GetObject", "Resource": _objects("runs/*")}),
@@ -223,7 +233,195 @@ CASES: dict[str, tuple[Callable[[Pipeline], None], dict[str, dict[str, list[str]
         _grant(_pass_role(None)),
         {"P": {"IamPassRoleService": [""]}},
     ),
+    # The issue's hand-written stacks: each passed all six packs.
+    "DeleteOwnOutputs": (
+        _grant(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": _objects("runs/out/*"),
+            }
+        ),
+        {
+            "P": {
+                "IamChannelBucketActions": ["Action::s3:DeleteObject::Resource::<B.Arn>/runs/out/*"]
+            }
+        },
+    ),
+    "DeleteVersionsAndTagOwnOutputs": (
+        _grant(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObjectVersion", "s3:PutObjectTagging"],
+                "Resource": _objects("runs/out/*"),
+            }
+        ),
+        {
+            "P": {
+                "IamChannelBucketActions": [
+                    "Action::s3:DeleteObjectVersion::Resource::<B.Arn>/runs/out/*",
+                    "Action::s3:PutObjectTagging::Resource::<B.Arn>/runs/out/*",
+                ]
+            }
+        },
+    ),
+    "PutWildcardOnOwnOutputs": (
+        _grant({"Effect": "Allow", "Action": "s3:Put*", "Resource": _objects("runs/out/*")}),
+        {"P": {"IamChannelBucketActions": ["Action::s3:Put*::Resource::<B.Arn>/runs/out/*"]}},
+    ),
+    "ReadAndWriteAsGranted": (
+        _grant(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:AbortMultipartUpload", "S3:PutObject"],
+                "Resource": _objects("runs/out/*"),
+            }
+        ),
+        {},
+    ),
+    "TrustAnyone": (
+        lambda p: p.trust_extra.append(
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+        ),
+        {"R": {"IamTrustServiceOnly": ["AWS::*"]}},
+    ),
+    "TrustAnotherService": (
+        lambda p: p.trust_extra.append(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+                "Condition": SOURCE,
+            }
+        ),
+        {"R": {"IamTrustServiceOnly": ["Service::lambda.amazonaws.com"]}},
+    ),
+    "TrustAllButOne": (
+        lambda p: p.trust_extra.append(
+            {
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+        {"R": {"IamTrustServiceOnly": ['NotPrincipal::{"AWS":"arn:aws:iam::111122223333:root"}']}},
+    ),
 }
+
+#: Bucket administration a SageMaker-trusted role was allowed on the channel bucket.
+BUCKET_ADMIN = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucket",
+)
+
+
+@pytest.mark.parametrize("action", BUCKET_ADMIN)
+def test_bucket_administration_by_a_job_role_fires_exactly_its_rule(action: str) -> None:
+    pipeline = Pipeline()
+    pipeline.grants.append(
+        {"Effect": "Allow", "Action": action, "Resource": {"Fn::GetAtt": ["B", "Arn"]}}
+    )
+    expected = [f"Action::{action}::Resource::<B.Arn>"]
+    assert pipeline.findings() == {"P": {"IamChannelBucketActions": expected}}
+
+
+def test_channel_actions_of_a_state_machine_role_are_checked_too() -> None:
+    """Step Functions roles are pipeline roles as well; other buckets are not judged."""
+    delete = {
+        "Effect": "Allow",
+        "Action": ["s3:DeleteObject", "s3:PutBucketPolicy"],
+        "Resource": [
+            {"Fn::Join": ["", [{"Fn::GetAtt": ["B", "Arn"]}, "/runs/*"]]},
+            "arn:aws:s3:::elsewhere/*",
+        ],
+    }
+    pipeline = Pipeline()
+    resources = pipeline.resources()
+    resources["SM"] = role(SOURCE, "states.amazonaws.com")
+    resources["SMP"] = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "m",
+            "PolicyDocument": {"Statement": [delete]},
+            "Roles": [{"Ref": "SM"}],
+        },
+    }
+    assert findings(resources) == {
+        "SMP": {
+            "IamChannelBucketActions": [
+                "Action::s3:DeleteObject::Resource::<B.Arn>/runs/*",
+                "Action::s3:PutBucketPolicy::Resource::<B.Arn>/runs/*",
+            ]
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        # Any bucket (a wildcard) may be the channel bucket; a named other one is not.
+        ({"Action": "s3:DeleteObject", "Resource": "*"}, ["Action::s3:DeleteObject::Resource::*"]),
+        ({"Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::other/*"}, []),
+        # A channel bucket passed in by name: the job's S3 URIs name it.
+        (
+            {"Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::passed/runs/*"},
+            ["Action::s3:DeleteObject::Resource::arn:aws:s3:::passed/runs/*"],
+        ),
+        # Another service on *, and every S3 action excluded: nothing of S3 on the bucket.
+        ({"Action": "logs:DeleteLogGroup", "Resource": "*"}, []),
+        ({"NotAction": ["s3:*"], "Resource": "*"}, []),
+        # A NotAction that excludes some S3 actions allows the others (IamNoS3Wildcard
+        # reports one that excludes none).
+        (
+            {"NotAction": "s3:Delete*", "Resource": "arn:aws:s3:::passed/runs/*"},
+            ["NotAction::s3:delete*::Resource::arn:aws:s3:::passed/runs/*"],
+        ),
+        ({"NotAction": "iam:*", "Resource": "arn:aws:s3:::passed/runs/*"}, []),
+        # An action whose service part is a wildcard may be an S3 action.
+        (
+            {"Action": "*:DeleteBucket", "Resource": "arn:aws:s3:::passed"},
+            ["Action::*:DeleteBucket::Resource::arn:aws:s3:::passed"],
+        ),
+        # NotResource: every resource but those listed.
+        (
+            {"Action": "s3:PutObjectAcl", "NotResource": "arn:aws:s3:::x/*"},
+            ["Action::s3:PutObjectAcl::NotResource::arn:aws:s3:::x/*"],
+        ),
+    ],
+)
+def test_channel_actions_on_buckets_the_jobs_may_use(
+    statement: dict[str, Any], expected: list[str]
+) -> None:
+    output = {"OutputName": "o", "S3Output": {"S3Uri": "s3://passed/runs/out/"}}
+    job = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": {"RoleArn": "${Role}", "ProcessingOutputConfig": {"Outputs": [output]}},
+        "End": True,
+    }
+    machine = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "DefinitionString": json.dumps({"StartAt": "Job", "States": {"Job": job}}),
+            "DefinitionSubstitutions": {"Role": {"Fn::GetAtt": ["R", "Arn"]}},
+        },
+    }
+    resources = {
+        "R": role(SOURCE),
+        "P": policy({"Effect": "Allow", **statement}),
+        "M": machine,
+    }
+    found = findings(resources).get("P", {})
+    assert found.get("IamChannelBucketActions", []) == expected
+
+
+def test_a_role_trusted_by_both_pipeline_services_is_trusted_by_services_only() -> None:
+    trust = role(SOURCE, ["sagemaker.amazonaws.com", {"Fn::Sub": "states.${AWS::URLSuffix}"}])
+    assert findings({"R": trust}) == {}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -238,8 +436,10 @@ def test_every_iam_rule_has_a_failing_case() -> None:
     fired = {rule for _, expected in CASES.values() for f in expected.values() for rule in f}
     assert fired == {
         "IamNoS3Wildcard",
+        "IamChannelBucketActions",
         "IamListBucketPrefix",
         "IamStepObjectAccess",
         "IamPassRoleService",
         "IamTrustConfusedDeputy",
+        "IamTrustServiceOnly",
     }

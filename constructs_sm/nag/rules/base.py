@@ -13,12 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+# The prefix of our pack's rule ids, from the leaf the constructs import.
+from constructs_sm.nag.acknowledge import PACK_NAME as PACK_NAME
 from constructs_sm.nag.definition import task_parameters
 from constructs_sm.nag.template import CfnModelResource, StackModel
 from constructs_sm.report import walk_states
-
-#: The prefix of our pack's rule ids (``ProcessingPipeline-JobNetworkIsolation``...).
-PACK_NAME: Final = "ProcessingPipeline"
 
 #: The resources the rules of a family apply to.
 BUCKET: Final = frozenset({"AWS::S3::Bucket"})

@@ -1,21 +1,28 @@
 """Channel bucket rules: the buckets processing jobs hand data over in.
 
-Encryption with a rotating customer managed key and a Bucket Key, TLS only, Block Public
-Access, ACLs off, versioning, access logs and a lifecycle on the run prefixes. Each
+Encryption with a rotating customer managed key and a Bucket Key, TLS only, a bucket
+policy that allows no principal outside the account, Block Public Access, ACLs off,
+versioning, access logs, a lifecycle on the run prefixes and none that expires a data
+source. Each
 applies to channel buckets only (:meth:`~constructs_sm.nag.template.StackModel.channel_buckets`):
 a bucket the jobs have nothing to do with is not judged here.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 from constructs_sm.nag.acknowledge import flatten_reference
 from constructs_sm.nag.definition import logical_ids
+from constructs_sm.nag.policy import condition_values
 from constructs_sm.nag.rules.base import BUCKET, Check, Findings, Rule, whole
 from constructs_sm.nag.template import CfnModelResource, StackModel
-from constructs_sm.nag.values import as_list, static, truthy
+from constructs_sm.nag.values import as_list, normalise_pseudo, static, truthy
+
+#: The IAM resources whose ARN (``<Id.Arn>``) is a principal of the stack's own account.
+_IAM_IDENTITIES: Final = frozenset({"AWS::IAM::Role", "AWS::IAM::User"})
 
 
 def _channel(check: Check) -> Check:
@@ -147,19 +154,26 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
     return str(values.get("aws:securetransport")).lower() == "false"
 
 
-def _check_tls_only(bucket: CfnModelResource, model: StackModel) -> Findings:
-    covered: set[str] = set()
+def _bucket_policy_statements(bucket: CfnModelResource, model: StackModel) -> list[dict[str, Any]]:
+    """The statements of the bucket policies of ``bucket`` (by ``Ref`` or literal name)."""
+    statements = []
+    name = bucket.properties.get("BucketName")
     for policy in model.of_type("AWS::S3::BucketPolicy"):
         target = policy.properties.get("Bucket")
-        name = bucket.properties.get("BucketName")
         if target != {"Ref": bucket.logical_id} and not (name and target == name):
             continue
         document = policy.properties.get("PolicyDocument")
-        statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
-        for statement in statements:
-            if isinstance(statement, dict) and _denies_insecure_transport(statement):
-                for resource in as_list(statement.get("Resource")):
-                    covered |= _bucket_targets(resource, bucket)
+        items = as_list(document.get("Statement")) if isinstance(document, dict) else []
+        statements += [s for s in items if isinstance(s, dict)]
+    return statements
+
+
+def _check_tls_only(bucket: CfnModelResource, model: StackModel) -> Findings:
+    covered: set[str] = set()
+    for statement in _bucket_policy_statements(bucket, model):
+        if _denies_insecure_transport(statement):
+            for resource in as_list(statement.get("Resource")):
+                covered |= _bucket_targets(resource, bucket)
     missing = {"bucket", "objects"} - covered
     if missing:
         return whole(
@@ -182,6 +196,97 @@ TLS_ONLY: Final = Rule(
         "Condition Bool aws:SecureTransport false (enforce_ssl=True)."
     ),
     check=_channel(_check_tls_only),
+)
+
+
+def _principal_entries(statement: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(kind, principal)`` of a statement's Principal, as text (``"*"`` is ``AWS``)."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return [("AWS", "*")]
+    if not isinstance(principal, dict):
+        return [("Principal", flatten_reference(principal))]
+    return [
+        (str(kind), normalise_pseudo(flatten_reference(value)))
+        for kind, values in principal.items()
+        for value in as_list(values)
+    ]
+
+
+def _in_account(principal: str, model: StackModel) -> bool:
+    """True if an ``AWS`` principal is (a role, user or root of) the stack's own account."""
+    if model.own_account(principal):
+        return True
+    match = re.fullmatch(r"<([^<>.]+)\.Arn>", principal)
+    if match:
+        resource = model.resources.get(match.group(1))
+        return resource is not None and resource.type in _IAM_IDENTITIES
+    parts = principal.split(":", 5)
+    return (
+        len(parts) == 6
+        and parts[0] == "arn"
+        and parts[2] in ("iam", "sts")
+        and model.own_account(parts[4])
+    )
+
+
+def _limited_to_account(statement: Mapping[str, Any], key: str, model: StackModel) -> bool:
+    """True if a positive condition limits ``key`` to the stack's own account."""
+    values = condition_values(statement, key)
+    return bool(values) and all(model.own_account(v) for v in values)
+
+
+def _check_policy_principals(bucket: CfnModelResource, model: StackModel) -> Findings:
+    # A bucket policy names accounts by ARN or id, "*" is anyone (S3 User Guide,
+    # "Principals": s3-bucket-user-policy-specifying-principal-intro). aws:PrincipalAccount
+    # is the caller's account; aws:SourceAccount is set only when a service principal calls
+    # on someone's behalf (IAM User Guide, reference_policies_condition-keys).
+    found: Findings = {}
+    for statement in _bucket_policy_statements(bucket, model):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = ", ".join(str(a) for a in as_list(statement.get("Action"))) or "NotAction"
+        if "NotPrincipal" in statement:
+            text = flatten_reference(statement["NotPrincipal"])
+            found[f"NotPrincipal::{text}"] = f"the policy allows {actions} to all but {text}"
+            continue
+        for kind, principal in _principal_entries(statement):
+            if kind == "AWS" and principal == "*":
+                allowed = _limited_to_account(statement, "aws:PrincipalAccount", model)
+            elif kind == "AWS":
+                allowed = _in_account(principal, model)
+            elif kind == "Service":
+                allowed = _limited_to_account(statement, "aws:SourceAccount", model)
+            else:
+                allowed = False
+            if not allowed:
+                found[f"{kind}::{principal}"] = (
+                    f"the policy allows {actions} to the {kind} principal {principal}"
+                )
+    return found
+
+
+POLICY_PRINCIPALS: Final = Rule(
+    name="ChannelBucketPolicyPrincipals",
+    resource_types=BUCKET,
+    info=(
+        "The channel bucket's policy allows a principal outside the stack's account "
+        "(another account, anyone, a federated user, or a service not limited to the "
+        "account)."
+    ),
+    explanation=(
+        "Handoff data is read and written by the pipeline's own roles, through their "
+        "identity policies; a bucket policy Allow for another account lets that account "
+        "read or overwrite every run's data, whatever this account's IAM says."
+    ),
+    fix=(
+        "Remove the Allow statement, or name principals of this account only (its roles, "
+        "users or root); Principal * needs Condition StringEquals aws:PrincipalAccount "
+        "<this account>, a service principal StringEquals aws:SourceAccount <this account>. "
+        "Share data with another account through a bucket of its own, not the channel "
+        "bucket."
+    ),
+    check=_channel(_check_policy_principals),
 )
 
 
@@ -327,4 +432,55 @@ LIFECYCLE: Final = Rule(
         "(ChannelBucket.add_run_prefix does all three)."
     ),
     check=_channel(_check_lifecycle),
+)
+
+
+def _check_data_source_expiry(bucket: CfnModelResource, model: StackModel) -> Findings:
+    # Expiration (Days or Date) acts on current versions: in a versioned bucket it adds a
+    # delete marker, so a reader finds no object; noncurrent-version expiry and
+    # ExpiredObjectDeleteMarker leave current objects alone (S3 User Guide, "Expiring
+    # objects": lifecycle-expire-general-considerations). A rule's Prefix matches the keys
+    # that start with it; tag and size filters only narrow it, so they do not exempt it.
+    sources = model.data_source_prefixes(bucket.logical_id)
+    found: Findings = {}
+    if not sources:
+        return found
+    for rule in as_list(static(bucket.properties, "LifecycleConfiguration", "Rules")):
+        if not isinstance(rule, dict) or rule.get("Status") != "Enabled":
+            continue
+        if "ExpirationInDays" not in rule and "ExpirationDate" not in rule:
+            continue
+        # A prefix set at deploy time counts by its literal start (may be every prefix).
+        start = re.split(r"[<*]", flatten_reference(rule.get("Prefix", "")), maxsplit=1)[0]
+        name = f"'{rule['Id']}'" if isinstance(rule.get("Id"), str) else "without an Id"
+        for source in sorted(sources):
+            if start.startswith(source) or source.startswith(start):
+                found[f"DataSource::{source}"] = (
+                    f"the lifecycle rule {name} (prefix '{start}') expires objects under "
+                    f"the data-source prefix '{source}'"
+                )
+    return found
+
+
+DATA_SOURCE_EXPIRY: Final = Rule(
+    name="ChannelBucketDataSourceExpiry",
+    resource_types=BUCKET,
+    info=(
+        "A lifecycle rule of the channel bucket expires objects under a prefix the "
+        "pipeline reads its input data from (a data source)."
+    ),
+    explanation=(
+        "A pipeline's data sources (the s3:// prefixes its state machine lets parameters "
+        "point at, e.g. in 'Check input locations') hold input data, not per-run handoff "
+        "data: a rule whose prefix equals, contains or lies inside a data-source prefix "
+        "deletes that input after its expiry. Expiring noncurrent versions and aborting "
+        "incomplete uploads does not count."
+    ),
+    fix=(
+        "Scope expiring lifecycle rules to the run prefixes (the literal start of the "
+        "jobs' output URIs), never to the bucket as a whole or a prefix that overlaps a "
+        "data source; keep input data under a prefix of its own "
+        "(ChannelBucket.add_run_prefix and DataSource do this and refuse overlaps)."
+    ),
+    check=_channel(_check_data_source_expiry),
 )

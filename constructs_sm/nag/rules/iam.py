@@ -1,14 +1,16 @@
 """IAM rules: what the roles of a processing pipeline may do, and who may assume them.
 
-No ``s3:*``, ``s3:ListBucket`` only under a prefix, object access only to the step's own
-prefixes, ``iam:PassRole`` only to SageMaker (or Step Functions), trust policies with
-confused-deputy conditions. Every statement of a role trusted by SageMaker or Step
+No ``s3:*``, on channel buckets only the S3 actions constructs_sm grants, ``s3:ListBucket``
+only under a prefix, object access only to the step's own prefixes, ``iam:PassRole`` only
+to SageMaker (or Step Functions), trust policies with confused-deputy conditions that
+trust the service alone. Every statement of a role trusted by SageMaker or Step
 Functions is checked; of other principals, the statements that may apply to a channel
 bucket.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -130,20 +132,143 @@ NO_S3_WILDCARD: Final = Rule(
 )
 
 
+def _targets(statement: Mapping[str, Any]) -> list[str]:
+    """A statement's resources as finding ids: ``Resource::<text>`` each, or one
+    ``NotResource::<texts>``."""
+    if "NotResource" in statement:
+        texts = ",".join(flatten_reference(r) for r in as_list(statement["NotResource"]))
+        return [f"NotResource::{texts}"]
+    return [f"Resource::{flatten_reference(r)}" for r in as_list(statement.get("Resource"))]
+
+
 def _check_list_bucket_prefix(resource: CfnModelResource, model: StackModel) -> Findings:
+    found: Findings = {}
     for statement in _checked_statements(resource, model):
         if not allows(statement, LIST_BUCKET):
             continue
         values = condition_values(statement, "s3:prefix")
+        loose = [v for v in values if v.startswith(("*", "?"))]
         if not values:
-            return whole(
-                "a statement allows s3:ListBucket without an s3:prefix condition "
+            problem = (
+                "the statement allows s3:ListBucket without an s3:prefix condition "
                 "(StringEquals or StringLike)"
             )
-        loose = [v for v in values if v.startswith(("*", "?"))]
-        if loose:
-            return whole(f"the s3:prefix condition {loose[0]!r} does not start with a prefix")
-    return {}
+        elif loose:
+            problem = f"the s3:prefix condition {loose[0]!r} does not start with a prefix"
+        else:
+            continue
+        for target in _targets(statement):
+            found.setdefault(target, problem)
+    return found
+
+
+#: The S3 actions constructs_sm grants pipeline roles on a channel bucket: read
+#: (GetObject), write (PutObject, AbortMultipartUpload) and list (with a prefix).
+CHANNEL_ACTIONS: Final = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListBucket",
+)
+_CHANNEL_ACTIONS_LOWER: Final = frozenset(a.lower() for a in CHANNEL_ACTIONS)
+
+
+def _channel_names(model: StackModel) -> set[str]:
+    """Literal names of buckets the jobs' S3 URIs name that are not buckets of the stack
+    (e.g. a channel bucket passed in by name)."""
+    return {
+        location.bucket
+        for location in model.locations()
+        if location.bucket is not None and model.bucket_id(location.bucket) is None
+    }
+
+
+def _may_be_channel(resource: Any, model: StackModel, names: set[str]) -> bool:
+    """True if an IAM resource may be a channel bucket or one of its objects."""
+    bucket = s3_bucket_text(resource)
+    if bucket is None:
+        return False
+    if "*" in bucket or "?" in bucket or bucket in names:
+        return True
+    return model.bucket_id(bucket) in model.channel_buckets()
+
+
+def _s3_patterns(statement: Mapping[str, Any]) -> list[str]:
+    """The Action patterns of a statement that may name an S3 action, but ``s3:*`` and
+    ``*`` (reported by IamNoS3Wildcard)."""
+    found = []
+    for action in as_list(statement.get("Action")):
+        if not isinstance(action, str) or action.lower() in ("s3:*", "*"):
+            continue
+        service = action.lower().split(":", 1)[0]
+        if fnmatch.fnmatchcase("s3", service):
+            found.append(action)
+    return found
+
+
+def _check_channel_actions(resource: CfnModelResource, model: StackModel) -> Findings:
+    if not _policy_scope(resource, model):
+        return {}
+    names = _channel_names(model)
+    found: Findings = {}
+    for statement in policy_statements(resource):
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotResource" in statement:
+            targets = _targets(statement)
+        else:
+            targets = [
+                f"Resource::{flatten_reference(item)}"
+                for item in as_list(statement.get("Resource"))
+                if _may_be_channel(item, model, names)
+            ]
+        if not targets:
+            continue
+        if "NotAction" in statement:
+            excluded = [str(a).lower() for a in as_list(statement["NotAction"])]
+            if any(a in ("*", "s3:*") for a in excluded) or not any(
+                a.startswith("s3") for a in excluded
+            ):
+                continue  # no S3 action, or all of them (IamNoS3Wildcard reports that)
+            text = ",".join(excluded)
+            for target in targets:
+                found[f"NotAction::{text}::{target}"] = (
+                    f"a NotAction statement allows every S3 action but {text} on "
+                    f"{target.split('::', 1)[1]}"
+                )
+            continue
+        for action in _s3_patterns(statement):
+            if action.lower() in _CHANNEL_ACTIONS_LOWER:
+                continue
+            for target in targets:
+                found[f"Action::{action}::{target}"] = (
+                    f"the statement allows {action} on {target.split('::', 1)[1]}"
+                )
+    return found
+
+
+CHANNEL_BUCKET_ACTIONS: Final = Rule(
+    name="IamChannelBucketActions",
+    resource_types=POLICY_TYPES,
+    info=(
+        "A SageMaker or Step Functions role may use S3 actions on a channel bucket other "
+        "than s3:GetObject, s3:PutObject, s3:AbortMultipartUpload and s3:ListBucket."
+    ),
+    explanation=(
+        "Jobs and state machines read, write and list handoff data, nothing more: "
+        "deleting objects or versions, tagging them, or changing the bucket's policy, "
+        "lifecycle, versioning or encryption (or deleting it) lets one job destroy or "
+        "expose every run's data. Acknowledgments of AwsSolutions-IAM5 are per resource, "
+        "not per action: this rule reports what they cannot."
+    ),
+    fix=(
+        "Grant only s3:GetObject, s3:PutObject, s3:AbortMultipartUpload and s3:ListBucket "
+        "(with an s3:prefix condition), each named (no s3:Get*, s3:Put*, s3:Delete*), "
+        "on the step's prefixes (ChannelBucket.grant_read/grant_write); keep bucket "
+        "administration out of pipeline roles."
+    ),
+    check=_check_channel_actions,
+)
 
 
 LIST_BUCKET_PREFIX: Final = Rule(
@@ -326,4 +451,56 @@ TRUST_CONFUSED_DEPUTY: Final = Rule(
         "operators, not ...IfExists or negated ones; values other than *)."
     ),
     check=_check_trust,
+)
+
+
+def _check_trust_principals(resource: CfnModelResource, model: StackModel) -> Findings:
+    if not trusted_services(resource):
+        return {}
+    document = resource.properties.get("AssumeRolePolicyDocument")
+    statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
+    found: Findings = {}
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" in statement:
+            text = flatten_reference(statement["NotPrincipal"])
+            found[f"NotPrincipal::{text}"] = (
+                f"the trust policy lets every principal but {text} assume the role"
+            )
+            continue
+        principal = statement.get("Principal")
+        entries = (
+            [(str(k), v) for k, values in principal.items() for v in as_list(values)]
+            if isinstance(principal, dict)
+            else [("AWS", principal)]
+        )
+        for kind, value in entries:
+            text = service_name(value) if kind == "Service" else flatten_reference(value)
+            if kind == "Service" and text in TRUSTED_SERVICES:
+                continue
+            found[f"{kind}::{text}"] = (
+                f"the trust policy lets the {kind} principal {text} assume the role"
+            )
+    return found
+
+
+TRUST_SERVICE_ONLY: Final = Rule(
+    name="IamTrustServiceOnly",
+    resource_types=ROLE,
+    info=(
+        "A role trusted by SageMaker or Step Functions may also be assumed by another "
+        "principal (an account, a user, a role, anyone, a federated identity or another "
+        "service)."
+    ),
+    explanation=(
+        "A job or state-machine role holds the pipeline's data access: whoever else may "
+        "assume it gets that access outside the pipeline, whatever the confused-deputy "
+        "conditions on the service's statement say."
+    ),
+    fix=(
+        "Trust sagemaker.amazonaws.com (job roles) or states.amazonaws.com (state-machine "
+        "roles) only; give people and other services roles of their own."
+    ),
+    check=_check_trust_principals,
 )
