@@ -36,6 +36,15 @@ SPEC_ENV = "CSM_STEP_SPEC"
 """Environment variable naming a spec file explicitly (takes precedence)."""
 TYPES = ("string", "integer", "number", "boolean")
 """The declared value types, as they appear in the spec."""
+MAX_STRING = 1024
+"""The longest string parameter value when the parameter declares no ``max_length``."""
+MAX_SAFE_INTEGER = 2**53
+"""Integer parameters lie within +-2**53: beyond, a JSON number loses integer precision
+as a double (Step Functions' Java runtime)."""
+EXPONENT_FROM = 10**7
+"""Step Functions prints a double of this size or more in exponent notation (Java's
+``Double.toString``: ``1.0E7``), so an integer parameter written with a fraction
+(``10000000.0``) fails its integer check there; smaller ones (``5.0``) pass as ``5``."""
 
 #: A step's ContainerEntrypoint is ``["python3", "-c", BOOTSTRAP, SCRIPT, *ARGS]``: it
 #: extracts the code channel's zip into a temporary directory and runs the zip's
