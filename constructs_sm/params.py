@@ -15,9 +15,12 @@ import base64
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+from constructs_sm import runtime as _rt
 
 ParamType = Literal["string", "integer", "number", "boolean", "string_list"]
 ParamValue = str | int | float | bool
@@ -31,8 +34,10 @@ INVALID_PARAMETERS: Final = "InvalidParameters"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 #: Parameters live under these keys of the state; a parameter may not shadow the runtime's API.
 _RESERVED_NAMES: Final = frozenset({"as_dict", "get", "items", "keys", "values"})
-_STRING_MAX = 1024
-_INT_LIMIT = 2**53
+_STRING_MAX: Final = _rt.MAX_STRING
+_INT_LIMIT: Final = _rt.MAX_SAFE_INTEGER  # beyond, JSON numbers lose integer precision
+#: The largest finite double: a number beyond it (``1e400``) is Infinity to Step Functions.
+_DOUBLE_MAX: Final = sys.float_info.max
 #: A string list holds at most this many items: the state machine checks each item's type
 #: by its index (one Choice rule per possible item). Fan out over more items as objects
 #: under a step's output (``for_each=step.output(...)``, read by a Distributed Map).
@@ -41,7 +46,7 @@ MAX_LIST_ITEMS: Final = 100
 #: or a container argument, which SageMaker limits to 256 characters.
 _ITEM_MAX = 256
 #: States.Base64Decode takes at most 10,000 characters.
-_MAX_BASE64 = 10_000  # beyond this, JSON numbers lose integer precision in Step Functions
+_MAX_BASE64 = 10_000
 
 
 def _type_label(type_name: ParamType) -> str:
@@ -64,7 +69,9 @@ def _matches_type(value: object, type_name: ParamType) -> bool:
         return isinstance(value, str)
     if type_name == "integer":
         return isinstance(value, int)
-    return isinstance(value, int | float) and math.isfinite(value)
+    if isinstance(value, int):  # compared exactly: math.isfinite(10**400) overflows
+        return -_DOUBLE_MAX <= value <= _DOUBLE_MAX
+    return isinstance(value, float) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ class Param:
             name,
             "string",
             default,
-            tuple(choices) if choices is not None else None,
+            choices,  # type: ignore[arg-type]  # validated, then made a tuple
             pattern,
             description=description,
             max_length=max_length,
@@ -169,7 +176,7 @@ class Param:
             name,
             type_name,
             default,
-            tuple(choices) if choices is not None else None,
+            choices,  # type: ignore[arg-type]  # validated, then made a tuple
             None,
             minimum,
             maximum,
@@ -220,7 +227,12 @@ class Param:
                 f"name {self.name!r} is reserved by the runtime's Params API; "
                 f"reserved: {', '.join(sorted(_RESERVED_NAMES))}"
             )
-        if self.type not in ("string", "integer", "number", "boolean", "string_list"):
+        if not isinstance(self.description, str):
+            problems.append(
+                f"!description must be a str, got {self.description!r} "
+                f"({type(self.description).__name__})"
+            )
+        if not isinstance(self.type, str) or self.type not in _rt.TYPES:
             return [
                 f"type must be string, integer, number, boolean or string_list, got {self.type!r}"
             ]
@@ -256,6 +268,8 @@ class Param:
             problem = self.check(self.default)
             if problem:
                 problems.append(f"default {problem}")
+        if not problems and self.choices is not None:
+            problems += [f"choice {problem}" for c in self.choices if (problem := self.check(c))]
         return problems
 
     def _validate_list(self) -> list[str]:
@@ -307,7 +321,10 @@ class Param:
     def _validate_choices(self) -> list[str]:
         if self.type == "boolean":
             return ["choices do not apply to boolean parameters"]
-        choices = tuple(self.choices or ())
+        if isinstance(self.choices, str | bytes) or not isinstance(self.choices, Iterable):
+            return [f"!choices must be a list of {self.type}s, got {self.choices!r}"]
+        choices = tuple(self.choices)
+        object.__setattr__(self, "choices", choices)  # a generator is read once
         if not choices:
             return ["choices must not be empty"]
         wrong = [c for c in choices if not _matches_type(c, self.type)]
@@ -315,6 +332,10 @@ class Param:
             return [f"!choices must all be {self.type}s, got {wrong!r}"]
         if len(set(choices)) != len(choices):
             return [f"choices must be unique, got {list(choices)!r}"]
+        limit = self.max_length if isinstance(self.max_length, int) else _STRING_MAX
+        longer = [c for c in choices if isinstance(c, str) and len(c) > limit]
+        if longer:
+            return [f"choices must be at most {limit} characters (max_length), got {longer!r}"]
         return []
 
     # -- behaviour -----------------------------------------------------------------
@@ -345,10 +366,12 @@ class Param:
         if isinstance(value, str):
             if len(value) > self.longest:
                 return f"must be at most {self.longest} characters, got {len(value)}"
+            if "\x00" in value:  # no environment variable or argument can hold it
+                return f"must not contain the NUL character (\\x00), got {value!r}"
             if self.pattern is not None and not re.search(self.pattern, value):
                 return f"must match {self.pattern!r}, got {value!r}"
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if isinstance(value, int) and abs(value) > _INT_LIMIT:
+            if self.type == "integer" and isinstance(value, int) and abs(value) > _INT_LIMIT:
                 return f"must be between -2**53 and 2**53, got {value!r}"
             if self.minimum is not None and value < self.minimum:
                 return f"must be >= {self.minimum!r}, got {value!r}"
@@ -495,7 +518,8 @@ def integral_text_rules(text_path: str, fail: str) -> list[dict[str, Any]]:
 
     Step Functions runs on Java, whose doubles of 10^7 and more print in exponent
     notation (``1.0E7``): an integral value written with a fraction is accepted below that
-    size only (the local CLI refuses larger ones before it starts an execution).
+    size only (:func:`validation_states` adds a rule holding the offline engine, whose
+    Python prints ``10000000.0``, to the same limit).
     """
     return [
         {
@@ -509,19 +533,61 @@ def integral_text_rules(text_path: str, fail: str) -> list[dict[str, Any]]:
     ]
 
 
+def integer_value_expression(text_path: str) -> str:
+    """An intrinsic expression turning an integral number's text (``5.0``) into ``5``."""
+    return f"States.StringToJson(States.ArrayGetItem(States.StringSplit({text_path}, '.'), 0))"
+
+
+def _within(path: str, low: float, high: float) -> dict[str, Any]:
+    """A Choice condition true for a number in ``[low, high]`` (never for NaN)."""
+    return {
+        "And": [
+            {"Variable": path, "NumericGreaterThanEquals": low},
+            {"Variable": path, "NumericLessThanEquals": high},
+        ]
+    }
+
+
 def _value_rules(param: Param, path: str, text_path: str, fail: str) -> list[dict[str, Any]]:
-    """Choice rules that fail when a (correctly typed) value is out of its declared bounds."""
+    """Choice rules that fail when a (correctly typed) value is out of its declared bounds.
+
+    Numbers must also be what a double holds (not ``1e400``, which Step Functions reads as
+    Infinity; the offline engine also lets NaN and Infinity through, which AWS refuses as
+    invalid JSON), integers within +-2**53 and, written with a fraction, below 10**7 (the
+    text of a larger one has an exponent on AWS, ``1.0E7``: the offline engine, which
+    prints ``10000000.0``, is held to the same rule).
+    """
     rules: list[dict[str, Any]] = []
     if param.type == "integer":
         # An integer is a number whose text has no fraction (other than .0) or exponent.
         rules += integral_text_rules(text_path, fail)
+        rules.append({"Not": _within(path, -_INT_LIMIT, _INT_LIMIT), "Next": fail})
+        big = _rt.EXPONENT_FROM
+        below_big = {
+            "And": [
+                {"Variable": path, "NumericGreaterThan": -big},
+                {"Variable": path, "NumericLessThan": big},
+            ]
+        }
+        rules.append(
+            {
+                "And": [{"Variable": text_path, "StringMatches": "*.*"}, {"Not": below_big}],
+                "Next": fail,
+            }
+        )
+    elif param.type == "number":
+        rules.append({"Not": _within(path, -_DOUBLE_MAX, _DOUBLE_MAX), "Next": fail})
     if param.minimum is not None:
         rules.append({"Variable": path, "NumericLessThan": param.minimum, "Next": fail})
     if param.maximum is not None:
         rules.append({"Variable": path, "NumericGreaterThan": param.maximum, "Next": fail})
     pattern_glob = _string_matches_glob(param.pattern) if param.pattern is not None else None
     if pattern_glob is not None:
-        rules.append({"Not": {"Variable": path, "StringMatches": pattern_glob}, "Next": fail})
+        test: dict[str, Any] = {"Variable": path, "StringMatches": pattern_glob}
+        if not pattern_glob.endswith("*"):
+            # Python's ``$`` also matches before a final newline: ``^a$`` accepts "a\n".
+            test = {"Or": [test, {"Variable": path, "StringMatches": pattern_glob + "\n"}]}
+        rules.append({"Not": test, "Next": fail})
     if param.choices is not None:
         op = "StringEquals" if param.type == "string" else "NumericEquals"
         tests = [{"Variable": path, op: choice} for choice in param.choices]

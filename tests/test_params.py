@@ -52,6 +52,15 @@ def test_factories_set_type_and_required() -> None:
             lambda: Param("x", "date"),  # type: ignore[arg-type]
             r"type must be string, integer, number, boolean or string_list",
         ),
+        (lambda: Param.string("s", default="a\x00b"), r"default must not contain the NUL"),
+        (lambda: Param.string("s", choices=["ok", "a\x00"]), r"choice must not contain the NUL"),
+        (
+            lambda: Param.string("s", choices=["abc"], max_length=2),
+            r"choices must be at most 2 characters \(max_length\), got \['abc'\]",
+        ),
+        (lambda: Param.string("s", choices=["x.txt"], pattern=r"\.csv$"), r"choice must match"),
+        (lambda: Param.integer("n", choices=[0, 5], minimum=1), r"choice must be >= 1, got 0"),
+        (lambda: Param.integer("n", choices=[2**53 + 1]), r"choice must be between -2\*\*53"),
     ],
 )
 def test_invalid_declarations_raise_value_error(factory: Any, match: str) -> None:
@@ -69,6 +78,14 @@ def test_invalid_declarations_raise_value_error(factory: Any, match: str) -> Non
         (lambda: UNTYPED.string("s", default=3), r"default must be a string"),
         (lambda: UNTYPED.integer("n", minimum=0.5), r"minimum must be an integer, got 0.5"),
         (lambda: UNTYPED.integer("n", choices=[1, "2"]), r"choices must all be integers"),
+        (
+            lambda: UNTYPED.string("s", choices="abc"),
+            r"choices must be a list of strings, got 'abc'",
+        ),
+        (lambda: UNTYPED.integer("n", choices=5), r"choices must be a list of integers, got 5"),
+        (lambda: UNTYPED.string("s", description=5), r"description must be a str, got 5 \(int\)"),
+        (lambda: Param.number("x", default=10**400), r"default must be a number, got 1000"),
+        (lambda: Param.number("x", minimum=-(10**400)), r"minimum must be a number, got -1000"),
     ],
 )
 def test_wrong_types_raise_type_error(factory: Any, match: str) -> None:
@@ -311,3 +328,87 @@ def test_no_integer_parameters_need_no_texts() -> None:
 
 def test_glob_literals_are_escaped() -> None:
     assert glob_literal("a*b\\c") == "a\\*b\\\\c"
+
+
+def test_a_number_parameter_takes_any_double() -> None:
+    """Only integers are held to +-2**53; a number holds what a double holds."""
+    assert Param.number("x", default=2**60).check(2**60) is None
+    assert Param.number("x").check(10**400) is not None
+
+
+def test_choices_may_be_any_iterable() -> None:
+    assert UNTYPED.string("s", choices=(c for c in "ab")).choices == ("a", "b")
+
+
+def _value_rules_of(param: Param) -> list[dict[str, Any]]:
+    """The value rules of the parameter check: not the presence and type tests."""
+    start, states = validation_states({param.name: param}, next_state="Next")
+    rules = states[states[start]["Next"]]["Choices"]
+
+    def tests_presence_or_type(rule: dict[str, Any]) -> bool:
+        test = rule.get("Not", rule)
+        return "Variable" in test and any(key.startswith("Is") for key in test)
+
+    return [rule for rule in rules if not tests_presence_or_type(rule)]
+
+
+def test_numbers_must_be_doubles_and_integers_safe() -> None:
+    """1e400 (Infinity to Step Functions), NaN and Infinity (which the offline engine
+    lets in) fail a number; an integer beyond +-2**53 or, written with a fraction, from
+    10**7 on (1.0E7 on AWS, 10000000.0 offline) fails an integer."""
+    number = _value_rules_of(Param.number("x", default=1.0))
+    assert {
+        "Not": {
+            "And": [
+                {"Variable": "$.params.x", "NumericGreaterThanEquals": -1.7976931348623157e308},
+                {"Variable": "$.params.x", "NumericLessThanEquals": 1.7976931348623157e308},
+            ]
+        },
+        "Next": "Invalid parameter x",
+    } in number
+    integer = _value_rules_of(Param.integer("n", default=1))
+    assert {
+        "Not": {
+            "And": [
+                {"Variable": "$.params.n", "NumericGreaterThanEquals": -(2**53)},
+                {"Variable": "$.params.n", "NumericLessThanEquals": 2**53},
+            ]
+        },
+        "Next": "Invalid parameter n",
+    } in integer
+    assert {
+        "And": [
+            {"Variable": "$.checks.n", "StringMatches": "*.*"},
+            {
+                "Not": {
+                    "And": [
+                        {"Variable": "$.params.n", "NumericGreaterThan": -(10**7)},
+                        {"Variable": "$.params.n", "NumericLessThan": 10**7},
+                    ]
+                }
+            },
+        ],
+        "Next": "Invalid parameter n",
+    } in integer
+
+
+def test_an_anchored_end_also_accepts_a_final_newline_as_python_does() -> None:
+    """``re.search(r"\\.csv$", "a.csv\\n")`` matches: the glob accepts the same."""
+    rules = _value_rules_of(Param.string("s", pattern=r"\.csv$"))
+    assert rules == [
+        {
+            "Not": {
+                "Or": [
+                    {"Variable": "$.params.s", "StringMatches": "*.csv"},
+                    {"Variable": "$.params.s", "StringMatches": "*.csv\n"},
+                ]
+            },
+            "Next": "Invalid parameter s",
+        }
+    ]
+    assert _value_rules_of(Param.string("s", pattern="^s3://")) == [
+        {
+            "Not": {"Variable": "$.params.s", "StringMatches": "s3://*"},
+            "Next": "Invalid parameter s",
+        }
+    ]

@@ -45,7 +45,8 @@ import from this package, not from them:
 - ``_files``: the container root, strict JSON reads and atomic JSON writes;
 - ``_values``: :func:`convert` and :func:`parse_env_string`;
 - ``_spec``: finding and checking the step spec (:func:`spec`, :func:`step_name`);
-- ``_parameters``: :class:`Params`, :func:`params` and :func:`env`;
+- ``_parameters``: :class:`Params`, :func:`params`, :func:`check_parameter` and
+  :func:`env`;
 - ``_channels``: :func:`input_dir` and :func:`output_dir`;
 - ``_returns``: :func:`emit` and :func:`start_returns`;
 - ``_job``: the job's config, hosts and machine (:func:`job_config`, :func:`hosts`,
@@ -64,8 +65,11 @@ from constructs_sm.runtime._constants import (
     CODE_DIR_ENV,
     COMMAND_FLAG,
     DEFAULT_ML_DIR,
+    EXPONENT_FROM,
     ITEM_ENV,
     ITEM_INDEX_ENV,
+    MAX_SAFE_INTEGER,
+    MAX_STRING,
     ML_DIR_ENV,
     PARAMS_CHANNEL,
     PARAMS_FILE,
@@ -97,7 +101,7 @@ from constructs_sm.runtime._job import (
     job_config,
     job_name,
 )
-from constructs_sm.runtime._parameters import Params, env, params
+from constructs_sm.runtime._parameters import Params, check_parameter, env, params
 from constructs_sm.runtime._returns import MAX_RETURNED_STRING as MAX_RETURNED_STRING
 from constructs_sm.runtime._returns import emit, finish_returns, start_returns
 from constructs_sm.runtime._spec import spec, step_name
@@ -108,8 +112,11 @@ __all__ = [
     "CODE_DIR_ENV",
     "COMMAND_FLAG",
     "DEFAULT_ML_DIR",
+    "EXPONENT_FROM",
     "ITEM_ENV",
     "ITEM_INDEX_ENV",
+    "MAX_SAFE_INTEGER",
+    "MAX_STRING",
     "ML_DIR_ENV",
     "PARAMS_CHANNEL",
     "PARAMS_FILE",
@@ -128,6 +135,7 @@ __all__ = [
     "ReturnValueError",
     "RuntimeConfigError",
     "Value",
+    "check_parameter",
     "convert",
     "cpu_count",
     "current_host",

@@ -53,6 +53,15 @@ TYPES = ("string", "integer", "number", "boolean", "string_list")
 """The declared value types, as they appear in the spec."""
 COMMAND_FLAG = "--command"
 """Launcher argument before a non-Python command: ``--command bash -- SCRIPT``."""
+MAX_STRING = 1024
+"""The longest string parameter value when the parameter declares no ``max_length``."""
+MAX_SAFE_INTEGER = 2**53
+"""Integer parameters lie within +-2**53: beyond, a JSON number loses integer precision
+as a double (Step Functions' Java runtime)."""
+EXPONENT_FROM = 10**7
+"""Step Functions prints a double of this size or more in exponent notation (Java's
+``Double.toString``: ``1.0E7``), so an integer parameter written with a fraction
+(``10000000.0``) fails its integer check there; smaller ones (``5.0``) pass as ``5``."""
 
 # What the launcher exports to a non-Python entry point (``command=["bash"]``): the values
 # a Python script reads through this package, as environment variables and files.

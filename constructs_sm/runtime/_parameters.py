@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from constructs_sm.runtime._constants import PARAMS_CHANNEL, PARAMS_FILE, RESERVED_DIR
+from constructs_sm.runtime._constants import (
+    EXPONENT_FROM,
+    MAX_SAFE_INTEGER,
+    MAX_STRING,
+    PARAMS_CHANNEL,
+    PARAMS_FILE,
+    RESERVED_DIR,
+)
 from constructs_sm.runtime._errors import ParameterError, RuntimeConfigError
 from constructs_sm.runtime._files import container_root, read_json_object
 from constructs_sm.runtime._spec import quoted_names, spec
@@ -79,26 +88,91 @@ def _range_text(type_name: str, minimum: object, maximum: object) -> str:
     return f"{noun} <= {maximum}"
 
 
-def _check_param(name: str, raw: object, declared: Mapping[str, Any]) -> Value:
-    """Convert one parameter and apply its choices, pattern and range."""
+def _value_problem(what: str, value: object, type_name: str) -> str | None:
+    """What no declaration allows: values a JSON number or an environment cannot carry."""
+    if type_name in ("integer", "number") and isinstance(value, float):
+        if not math.isfinite(value):
+            return (
+                f"{what} must be a finite number, got {value!r} (NaN, Infinity and numbers "
+                f"beyond +-{sys.float_info.max!r}, such as 1e400, cannot be passed)"
+            )
+        if type_name == "integer" and value.is_integer() and abs(value) >= EXPONENT_FROM:
+            return (
+                f"{what} must be an integer written without a fraction, got {value!r} "
+                "(Step Functions prints an integral number from 10**7 on in exponent "
+                "notation, such as 1.0E7, which is no integer)"
+            )
+    if (
+        type_name == "integer"
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) > MAX_SAFE_INTEGER
+    ):
+        return (
+            f"{what} must be an integer between -2**53 and 2**53, got {value!r} "
+            "(beyond, JSON numbers lose integer precision in Step Functions)"
+        )
+    return None
+
+
+def _check_string(what: str, value: str, declared: Mapping[str, Any]) -> None:
+    """A string value (or one item of a list) against ``max_length`` and ``pattern``."""
+    if "\x00" in value:
+        raise ParameterError(
+            f"{what} must not contain the NUL character (\\x00, at index "
+            f"{value.index(chr(0))}): environment variables and arguments cannot hold it"
+        )
+    max_length = declared.get("max_length")
+    if not isinstance(max_length, int) or isinstance(max_length, bool):
+        max_length = MAX_STRING
+    if len(value) > max_length:
+        raise ParameterError(f"{what} must be at most {max_length} characters, got {len(value)}")
+    pattern = declared.get("pattern")
+    if pattern is None:
+        return
+    try:
+        matched = re.search(pattern, value)
+    except (re.error, TypeError) as exc:
+        raise RuntimeConfigError(f"{what} has an invalid pattern {pattern!r}: {exc}") from None
+    if matched is None:
+        raise ParameterError(f"{what} must match pattern {pattern!r}, got {value!r}")
+
+
+def check_parameter(name: str, value: object, declared: Mapping[str, Any]) -> Value:
+    """Check one execution-input value against its declaration and return it typed.
+
+    ``declared`` is the parameter's entry in the step spec (``spec()["params"][name]``:
+    ``type``, ``choices``, ``max_length``, ``pattern``, ``minimum``, ``maximum``,
+    ``max_items``; a ``string_list``'s items are each checked as a string).
+    Raises :class:`ParameterError` naming the parameter, the value and what is allowed,
+    e.g. ``parameter 'epochs' must be an integer >= 1, got 0``. Besides the declaration,
+    it refuses what Step Functions and a container environment cannot carry: NaN,
+    Infinity and numbers beyond the doubles (``1e400``), integers beyond +-2**53 or
+    written with a fraction from 10**7 on (``1.0E7`` there), strings with a NUL
+    character, and strings over ``max_length`` (by default 1,024 characters).
+
+    :func:`params` checks every parameter with it; the local CLI checks the execution
+    input with it before it starts an execution, so both refuse a value with the same
+    message.
+    """
     what = f"parameter {name!r}"
     type_name = str(declared["type"])
-    value = convert(raw, type_name, what=what)
+    problem = _value_problem(what, value, type_name)
+    if problem is not None:
+        raise ParameterError(problem)
+    value = convert(value, type_name, what=what)
     choices = declared.get("choices")
     if choices is not None and value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ParameterError(f"{what} must be one of {allowed}, got {value!r}")
-    max_length = declared.get("max_length")
-    if isinstance(max_length, int) and isinstance(value, str) and len(value) > max_length:
-        raise ParameterError(f"{what} must be at most {max_length} characters, got {len(value)}")
-    pattern = declared.get("pattern")
-    if pattern is not None and isinstance(value, str):
-        try:
-            matched = re.search(pattern, value)
-        except re.error as exc:
-            raise RuntimeConfigError(f"{what} has an invalid pattern {pattern!r}: {exc}") from None
-        if matched is None:
-            raise ParameterError(f"{what} must match pattern {pattern!r}, got {value!r}")
+    if isinstance(value, list):
+        max_items = declared.get("max_items")
+        if isinstance(max_items, int) and len(value) > max_items:
+            raise ParameterError(f"{what} must have at most {max_items} items, got {len(value)}")
+        for index, item in enumerate(value):
+            _check_string(f"{what} item {index}", item, declared)
+    elif isinstance(value, str):
+        _check_string(what, value, declared)
     minimum = declared.get("minimum")
     maximum = declared.get("maximum")
     if type_name in ("integer", "number") and isinstance(value, int | float):
@@ -147,7 +221,7 @@ def params() -> Params:
             problems.append(f"parameter {name!r} is required but missing from {path}")
             continue
         try:
-            values[name] = _check_param(name, raw, entry)
+            values[name] = check_parameter(name, raw, entry)
         except ParameterError as exc:
             problems.append(str(exc))
     if problems:

@@ -332,7 +332,10 @@ def test_exported_values_as_text_and_long_ones_through_the_file_only(
         '["x",1]',
     ]
     use_spec(
-        params={"short": {"type": "string"}, "long": {"type": "string"}},
+        params={
+            "short": {"type": "string"},
+            "long": {"type": "string", "max_length": MAX_EXPORTED_VALUE + 1},
+        },
         inputs=[],
         outputs=[],
         returns={},
