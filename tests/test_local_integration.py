@@ -15,8 +15,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
 )
+from moto.stepfunctions.parser.asl.eval.states import ExecutionData
+from moto.stepfunctions.responses import StepFunctionResponse
 
-from constructs_sm.local import asl_fixes, cli, docker_standin, sagemaker
+from constructs_sm.local import asl_fixes, cli, docker_standin, redrive, sagemaker
 from constructs_sm.local.deploy import plain_http_policy
 from constructs_sm.local.jobs import command_line, failure_reason, local_path, relative_key
 from constructs_sm.local.runner import describe_pipeline, unknown_params
@@ -35,6 +37,18 @@ def test_integration_points_exist_with_the_expected_shape() -> None:
     assert list(inspect.signature(factory).parameters) == ["service_name"]
     assert "sagemaker" in state_task_service_factory._UNSUPPORTED_SERVICE_NAMES
     assert getattr(state_task_factory, FACTORY) in (factory, sagemaker._factory)
+
+
+def test_moto_lacks_redrive_and_the_engine_adds_it() -> None:
+    """moto 5.2.5 answers RedriveExecution with NotImplementedError and its context object
+    has no RedriveCount: constructs_sm.local.redrive adds both. If moto grows its own, this
+    fails and the patch can go."""
+    redrive.check_integration_points()
+    assert StepFunctionResponse.__dict__.get("redrive_execution") in (
+        None,
+        redrive._response_redrive_execution,
+    )
+    assert "RedriveCount" not in ExecutionData.__annotations__
 
 
 def test_install_routes_sagemaker_and_aws_sdk_tasks_and_uninstall_restores() -> None:

@@ -37,7 +37,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, faults, sagemaker
+from constructs_sm.local import asl_fixes, faults, redrive, sagemaker
 from constructs_sm.local.faults import Fault, FaultPlan
 
 DEFAULT_REGION: Final = "us-east-1"
@@ -94,6 +94,7 @@ class Emulator:
             )
         sagemaker.check_integration_points()
         asl_fixes.check_integration_points()
+        redrive.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -119,6 +120,7 @@ class Emulator:
         )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         asl_fixes.install()
+        redrive.install()
         faults.install_time_scale(self._time_scale)
         sagemaker.install(
             sagemaker.JobRunner(
@@ -153,6 +155,7 @@ class Emulator:
         sagemaker.uninstall()
         faults.uninstall_time_scale()
         asl_fixes.uninstall()
+        redrive.uninstall()
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:
