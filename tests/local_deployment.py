@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from constructs_sm.local import Emulator
+from constructs_sm.local import Emulator, processes
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack
 from constructs_sm.local.runner import PipelineInfo, RunResult, find_pipelines, seed, start, watch
 
@@ -63,3 +63,18 @@ def read_json(deployed: Deployed, pipeline: str, result: RunResult, path: str) -
         Bucket=info.bucket, Key=info.key(result.execution_name, step, channel, name)
     )
     return json.loads(body["Body"].read())
+
+
+def running_with(marker: str) -> list[int]:
+    """The pids of live processes (zombies are not) with ``marker`` in their command line."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in command and processes.alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)

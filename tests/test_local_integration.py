@@ -52,6 +52,9 @@ def test_moto_lacks_redrive_and_the_engine_adds_it() -> None:
 
 
 def test_install_routes_sagemaker_and_aws_sdk_tasks_and_uninstall_restores() -> None:
+    running = sagemaker._RUNNER  # the session's emulator may be up: put it back after
+    if running is not None:
+        sagemaker.uninstall()
     original = getattr(state_task_factory, FACTORY)
     runner = sagemaker.JobRunner(
         client=lambda service, region: None, work_dir=Path(), job_env={}, account="1"
@@ -63,7 +66,9 @@ def test_install_routes_sagemaker_and_aws_sdk_tasks_and_uninstall_restores() -> 
         assert isinstance(make(service_name="aws-sdk"), sagemaker.AwsSdkTaskService)
     finally:
         sagemaker.uninstall()
-    assert getattr(state_task_factory, FACTORY) is original
+        assert getattr(state_task_factory, FACTORY) is original
+        if running is not None:
+            sagemaker.install(running)
 
 
 @pytest.mark.parametrize(
@@ -97,13 +102,15 @@ def test_aws_sdk_errors_use_the_services_pascal_case_name(service: str, name: st
 
 
 def test_definite_paths_return_their_single_match() -> None:
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
     asl_fixes.install()
     try:
         data = [{"steps": {"a": 1}}, {"steps": {"b": 2}}]
         assert asl_fixes.extract_json("$[1].steps", data) == {"b": 2}
         assert asl_fixes.extract_json("$[*].steps", data) == [{"a": 1}, {"b": 2}]
     finally:
-        asl_fixes.uninstall()
+        if not installed:
+            asl_fixes.uninstall()
     assert asl_fixes.is_definite("$.a[0].b")
     assert not asl_fixes.is_definite("$.a[*].b")
 

@@ -78,6 +78,8 @@ class Emulator:
         self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         self._saved_backends: Any = None
+        #: How many jobs were still running (and were killed) when :meth:`stop` ran.
+        self.stopped_jobs = 0
         self._session = boto3.session.Session(
             aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=region
         )
@@ -149,9 +151,11 @@ class Emulator:
         return self.faults.add(fault)
 
     def stop(self) -> None:
-        """Stop the server, undo the registration and remove the temporary work dir."""
+        """Kill the jobs still running (every process they started), stop the server, undo
+        the registration and remove the temporary work dir."""
         if self._server is None:
             return
+        self.stopped_jobs = sagemaker.shutdown()
         sagemaker.uninstall()
         faults.uninstall_time_scale()
         asl_fixes.uninstall()
