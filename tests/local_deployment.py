@@ -8,6 +8,7 @@ helpers run an execution to its end and read what it wrote.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class Deployed:
     emulator: Emulator
     stacks: list[DeployedStack]
     pipelines: dict[str, PipelineInfo]
+    #: The synthesized tests/local_app (a cloud assembly directory, for ``--app``).
+    assembly: Path
 
 
 @contextmanager
@@ -43,7 +46,7 @@ def deploy_local_app() -> Iterator[Deployed]:
         pipelines = {p.name: p for p in find_pipelines(emulator, stacks)}
         churn = pipelines["Churn"]
         seed(emulator, ROOT / "stacks" / "data" / "raw", f"s3://{churn.bucket}/data/raw/")
-        yield Deployed(emulator, stacks, pipelines)
+        yield Deployed(emulator, stacks, pipelines, assembly)
 
 
 def run(deployed: Deployed, pipeline: str, params: dict[str, Any]) -> RunResult:
@@ -65,16 +68,17 @@ def read_json(deployed: Deployed, pipeline: str, result: RunResult, path: str) -
     return json.loads(body["Body"].read())
 
 
-def running_with(marker: str) -> list[int]:
-    """The pids of live processes (zombies are not) with ``marker`` in their command line."""
+def running_with(marker: str, where: str = "cmdline") -> list[int]:
+    """The pids of live processes (zombies are not) with ``marker`` in their command line
+    (``where="environ"``: in the environment they were started with)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            command = (entry / "cmdline").read_bytes()
+            data = (entry / where).read_bytes()
         except OSError:
             continue
-        if marker.encode() in command and processes.alive(int(entry.name)):
+        if marker.encode() in data and processes.alive(int(entry.name)):
             found.append(int(entry.name))
     return sorted(found)

@@ -74,7 +74,7 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
         ("prepare", "Completed"),
     ]
     document = result.to_json()
-    assert set(document) == {"status", "error", "cause", "steps"}
+    assert set(document) == {"status", "error", "cause", "execution", "steps"}
     assert set(document["steps"]["train"]) == {"status", "job_name", "values", "outputs"}
     execution = result.execution_name
     assert document["steps"]["train"]["outputs"] == {
@@ -287,7 +287,7 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
     ran = cli_run(deployed, *example_args, "--input", '{"raw_uri": "s3://{bucket}/data/raw/"}')
     assert ran.code == 0, ran.out
     document = ran.document
-    assert set(document) == {"status", "error", "cause", "steps"}
+    assert set(document) == {"status", "error", "cause", "execution", "steps"}
     assert document["status"] == "SUCCEEDED"
     assert set(document["steps"]) == {"prepare", "profile", "train", "evaluate"}
     bucket = deployed.pipelines["Churn"].bucket

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import json
 import time
 import uuid
@@ -22,8 +23,9 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from constructs_sm.job import job_name_expression
-from constructs_sm.local import Emulator, redrive
-from tests.local_deployment import Deployed
+from constructs_sm.local import Emulator, cli, redrive
+from constructs_sm.local.runner import RunResult, list_tree, start, watch
+from tests.local_deployment import Deployed, read_json, run
 
 BUCKET = "redrive-tests"
 MARKER = "marker.json"
@@ -331,3 +333,134 @@ def test_the_context_object_has_redrive_count_zero_before_any_redrive(aws: Emula
     )
     arn = _start(aws, machine)
     assert json.loads(_wait(aws, arn)["output"]) == {"n": 0}
+
+
+# -- a pipeline ----------------------------------------------------------------------
+
+
+def _scheduled_jobs(aws: Emulator, arn: str) -> list[tuple[str, str]]:
+    """(step, job name) of every processing job the execution scheduled, in order."""
+    jobs = []
+    for event in _events(aws, arn):
+        details = event.get("taskScheduledEventDetails") or {}
+        if details.get("resourceType") == "sagemaker":
+            parameters = json.loads(details["parameters"])
+            jobs.append((parameters["Environment"]["CSM_STEP"], parameters["ProcessingJobName"]))
+    return jobs
+
+
+def _wait_for_jobs(aws: Emulator, arn: str, steps: set[str]) -> None:
+    sagemaker = aws.client("sagemaker")
+    deadline = time.monotonic() + 60
+    while True:
+        running = {
+            step
+            for step, job in _scheduled_jobs(aws, arn)
+            if step in steps
+            and sagemaker.describe_processing_job(ProcessingJobName=job)["ProcessingJobStatus"]
+            == "InProgress"
+        }
+        if running == steps:
+            return
+        assert time.monotonic() < deadline, f"jobs of {steps - running} did not start"
+        time.sleep(0.1)
+
+
+def _stopped_probe(deployed: Deployed, fixed: Path) -> tuple[str, dict[str, Any]]:
+    """A Probe execution stopped while both branch jobs run; its ARN and input."""
+    aws = deployed.emulator
+    params = {"sleep": 60.0, "fixed_by": str(fixed), "label": "redriven"}
+    arn, _ = start(aws, deployed.pipelines["Probe"], params)
+    _wait_for_jobs(aws, arn, {"left", "right"})
+    aws.client("stepfunctions").stop_execution(executionArn=arn)
+    assert _wait(aws, arn)["status"] == "ABORTED"
+    return arn, params
+
+
+def _outputs(deployed: Deployed, result: RunResult) -> dict[str, Any]:
+    """What a Probe run produced: returned values and the seen.json of each branch."""
+    values = {step: result.steps[step].values for step in ("first",)}
+    seen = {
+        step: read_json(deployed, "Probe", result, f"{step}/seen/seen.json")
+        for step in ("left", "right")
+    }
+    keys = sorted(
+        key.replace(result.execution_name, "<execution>")
+        for key, _ in list_tree(deployed.emulator, deployed.pipelines["Probe"].bucket, "Probe/")
+        if result.execution_name in key
+    )
+    return {"values": values, "seen": seen, "keys": keys}
+
+
+def test_a_stopped_pipeline_is_redriven_without_running_its_completed_step_again(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    aws = deployed.emulator
+    fixed = tmp_path / "fixed"
+    arn, params = _stopped_probe(deployed, fixed)
+    stopped = _scheduled_jobs(aws, arn)
+    fixed.touch()
+    history = len(_events(aws, arn))
+    aws.client("stepfunctions").redrive_execution(executionArn=arn)
+    result = watch(aws, deployed.pipelines["Probe"], arn, timeout=120, history_from=history)
+    assert result.succeeded, result.cause
+    jobs = _scheduled_jobs(aws, arn)
+    assert sorted(step for step, _ in jobs) == ["first", "left", "left", "right", "right"]
+    assert len({job for _, job in jobs}) == 5, "the redriven jobs have names of their own"
+    assert {step: r.job_name for step, r in result.steps.items()} == {
+        "first": stopped[0][1],
+        **dict(jobs[len(stopped) :]),
+    }
+    assert all(step.status == "Completed" for step in result.steps.values())
+    clean = run(deployed, "Probe", params)
+    assert clean.succeeded, clean.cause
+    assert _outputs(deployed, result) == _outputs(deployed, clean)
+
+
+def test_a_failed_step_is_not_run_again_by_a_redrive_its_fail_state_fails_again(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """As on AWS: the pipeline catches a step's error into a Fail state, and a redrive
+    re-enters that Fail state ("Reenters the Fail state and fails again") even once the
+    cause is fixed; only the aborted sibling branch runs again."""
+    aws = deployed.emulator
+    fixed = tmp_path / "fixed"
+    params = {"fail": True, "sleep": 60.0, "fixed_by": str(fixed)}
+    arn, _ = start(aws, deployed.pipelines["Probe"], params)
+    failed = _wait(aws, arn)
+    assert failed["status"] == "FAILED"
+    fixed.touch()
+    again = _redrive(aws, arn)
+    assert (again["status"], again["error"]) == ("FAILED", failed["error"])
+    assert sorted(step for step, _ in _scheduled_jobs(aws, arn)) == [
+        "first",
+        "left",
+        "left",
+        "right",
+    ]
+    assert "right failed with cause" in _entered(_after_redrive(_events(aws, arn)))
+
+
+def test_the_command_line_redrives_an_execution_of_an_emulator_kept_running(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"
+    arn, _ = _stopped_probe(deployed, fixed)
+    fixed.touch()
+    out = io.StringIO()
+    name = arn.rsplit(":", 1)[-1]
+    code = cli.main(["redrive", name, "--endpoint", deployed.emulator.endpoint, "--json"], out=out)
+    assert code == 0, out.getvalue()
+    document = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (document["status"], document["execution"]) == ("SUCCEEDED", arn)
+    assert {step: report["status"] for step, report in document["steps"].items()} == dict.fromkeys(
+        ("first", "left", "right"), "Completed"
+    )
+    text = out.getvalue()
+    assert f"redriving execution {name}" in text
+    assert " first " not in text.split("redriving", 1)[1].split("execution SUCCEEDED")[0], (
+        "the step that was not run again is not reported as running"
+    )
+    again = cli.main(["redrive", name, "--endpoint", deployed.emulator.endpoint, "--json"], out=out)
+    assert again == cli.EXIT_FAILED
+    assert json.loads(out.getvalue().strip().splitlines()[-1])["error"] == "NotRedrivable"

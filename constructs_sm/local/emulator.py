@@ -69,6 +69,7 @@ class Emulator:
         #: Errors planned for the next CreateProcessingJob calls (see :meth:`inject`).
         self.faults = FaultPlan()
         self._own_work_dir = work_dir is None
+        self._remote: str | None = None
         self.work_dir = (
             Path(tempfile.mkdtemp(prefix="constructs-sm-local-")) if work_dir is None else work_dir
         )
@@ -86,9 +87,23 @@ class Emulator:
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @classmethod
+    def attach(cls, endpoint: str, *, region: str = DEFAULT_REGION) -> Emulator:
+        """An emulator another process runs at ``endpoint`` (``run --keep-running``):
+        :meth:`client` talks to it; :meth:`start` and :meth:`stop` do nothing."""
+        emulator = cls(region=region, work_dir=Path(os.devnull))
+        emulator._own_work_dir = False
+        emulator._remote = endpoint.rstrip("/")
+        return emulator
+
+    @property
+    def owns_work_dir(self) -> bool:
+        """True when :attr:`work_dir` is a temporary directory :meth:`stop` removes."""
+        return self._own_work_dir
+
     def start(self) -> Emulator:
         """Start the server and register the integration; returns ``self``."""
-        if self._server is not None:
+        if self._server is not None or self._remote is not None:
             return self
         if _ACTIVE:
             raise RuntimeError(
@@ -197,6 +212,8 @@ class Emulator:
     @property
     def endpoint(self) -> str:
         """``http://localhost:PORT``: the endpoint every client must use."""
+        if self._remote is not None:
+            return self._remote
         if self._server is None:
             raise RuntimeError("the emulator is not running; call start() first")
         return f"http://localhost:{self._port}"

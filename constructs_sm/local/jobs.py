@@ -8,6 +8,7 @@ request. It lays out a job directory the way a processing container sees ``/opt/
     <job dir>/processing/input/<name>/          every object below the input's S3 prefix
     <job dir>/processing/output/<name>/         uploaded to the output's S3 URI afterwards
     <job dir>/logs/stdout.log, stderr.log       what the process printed
+    <job dir>/tmp/                              its TMPDIR (a container's /tmp)
 
 downloads every ``ProcessingInput``, runs ``ContainerEntrypoint + ContainerArguments``
 as a local process (``python3`` is this interpreter) with the job's ``Environment`` plus
@@ -242,7 +243,7 @@ class LocalJob:
 
     def _prepare(self, host: str) -> None:
         root = self.host_dir(host)
-        for sub in ("config", "logs", "processing/input", "processing/output"):
+        for sub in ("config", "logs", "processing/input", "processing/output", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         config = {
             key: value for key, value in self.request.items() if key not in ("Tags", "RoleArn")
@@ -320,6 +321,8 @@ class LocalJob:
         env.update(self._base_env)
         env.update({str(k): str(v) for k, v in (self.request.get("Environment") or {}).items()})
         env[ML_DIR_ENV] = str(self.host_dir(host))
+        # A container's /tmp ends with it: temporary files stay in the job directory.
+        env["TMPDIR"] = str(self.host_dir(host) / "tmp")
         name, token = self.processes[host].marker
         env[name] = token
         env.setdefault("PYTHONUNBUFFERED", "1")
