@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
@@ -113,6 +114,28 @@ def test_definite_paths_return_their_single_match() -> None:
             asl_fixes.uninstall()
     assert asl_fixes.is_definite("$.a[0].b")
     assert not asl_fixes.is_definite("$.a[*].b")
+
+
+def test_a_stopped_task_still_gets_its_timeout_value() -> None:
+    """moto skips evaluating TimeoutSeconds once the program stopped, while the task pops
+    the value anyway (and took its parameters for a timeout)."""
+
+    class StoppedEnvironment:
+        def __init__(self) -> None:
+            self.stack: list[Any] = ["parameters"]
+
+        def is_running(self) -> bool:
+            return False
+
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
+    asl_fixes.install()
+    try:
+        env = StoppedEnvironment()
+        TimeoutSeconds(timeout_seconds=5).eval(env)  # type: ignore[arg-type]
+        assert env.stack.pop() == 5
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
 
 
 @pytest.mark.parametrize(
