@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from typing import Any
 
 from constructs_sm.local import Emulator, processes
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack
-from constructs_sm.local.runner import PipelineInfo, RunResult, find_pipelines, seed, start, watch
+from constructs_sm.local.runner import (
+    PipelineInfo,
+    RunResult,
+    find_pipelines,
+    list_tree,
+    seed,
+    start,
+    watch,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +91,51 @@ def running_with(marker: str, where: str = "cmdline") -> list[int]:
         if marker.encode() in data and processes.alive(int(entry.name)):
             found.append(int(entry.name))
     return sorted(found)
+
+
+def run_many(
+    deployed: Deployed, pipeline: str, inputs: list[dict[str, Any]], timeout: float = 600
+) -> list[RunResult]:
+    """Start one execution per input at once, wait for them all (one ListExecutions call
+    a second, so that the waiting does not load the emulator), then read their results."""
+    info = deployed.pipelines[pipeline]
+    arns = [start(deployed.emulator, info, params)[0] for params in inputs]
+    sfn = deployed.emulator.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=info.state_machine_arn, statusFilter="RUNNING"
+        )
+        running = {e["executionArn"] for page in pages for e in page["executions"]}
+        if not running & set(arns):
+            break
+        assert time.monotonic() < deadline, f"{len(running & set(arns))} still running"
+        time.sleep(1.0)
+    return [watch(deployed.emulator, info, arn, timeout=60) for arn in arns]
+
+
+def run_keys(deployed: Deployed, pipeline: str, result: RunResult) -> list[str]:
+    """The handoff keys of one execution, with its name replaced by ``<execution>``."""
+    info = deployed.pipelines[pipeline]
+    return sorted(
+        f"{info.run_prefix}{key}".replace(result.execution_name, "<execution>")
+        for key, _ in list_tree(deployed.emulator, info.bucket, info.run_prefix)
+        if info.is_run_key(result.execution_name, info.run_prefix + key)
+    )
+
+
+def shared_keys(deployed: Deployed, pipeline: str, results: list[RunResult]) -> list[str]:
+    """Keys under the pipeline's prefix that more than one of ``results`` would claim."""
+    info = deployed.pipelines[pipeline]
+    names = [result.execution_name for result in results]
+    shared = []
+    for key, _ in list_tree(deployed.emulator, info.bucket, info.run_prefix):
+        owners = [name for name in names if info.is_run_key(name, info.run_prefix + key)]
+        if len(owners) > 1:
+            shared.append(key)
+    return shared
+
+
+def job_processes(emulator: Emulator) -> list[int]:
+    """Live processes of the emulator's jobs (started with a CSM_ML_DIR below its work dir)."""
+    return running_with(f"CSM_ML_DIR={emulator.work_dir}", where="environ")

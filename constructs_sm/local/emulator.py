@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import boto3
 from botocore.config import Config
+from moto import backends as moto_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
@@ -45,6 +46,17 @@ DEFAULT_REGION: Final = "us-east-1"
 ACCOUNT: Final = DEFAULT_ACCOUNT_ID
 _FAKE_KEY: Final = "testing"
 _ACTIVE: list[Emulator] = []
+_MODULE_LIST: Final = "list_of_moto_modules"
+
+
+def _cached_module_list() -> Any:
+    """moto's server lists its package directory (about 200 ``stat`` calls) for every
+    request, under the lock all requests share; the list never changes while it runs."""
+    return _MODULES
+
+
+_MODULES: Final = tuple(getattr(moto_backends, _MODULE_LIST)())
+_original_module_list = getattr(moto_backends, _MODULE_LIST)
 
 
 class Emulator:
@@ -138,6 +150,7 @@ class Emulator:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         asl_fixes.install()
         redrive.install()
+        setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
         sagemaker.install(
             sagemaker.JobRunner(
@@ -175,6 +188,7 @@ class Emulator:
         faults.uninstall_time_scale()
         asl_fixes.uninstall()
         redrive.uninstall()
+        setattr(moto_backends, _MODULE_LIST, _original_module_list)
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:

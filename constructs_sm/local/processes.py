@@ -80,16 +80,28 @@ def _read_stat(pid: int) -> ProcessInfo | None:
         return None
 
 
-def process_table() -> dict[int, ProcessInfo]:
-    """Every process now: pid -> :class:`ProcessInfo` (empty where unsupported)."""
+_snapshot: tuple[float, dict[int, ProcessInfo]] = (0.0, {})
+_snapshot_lock = threading.Lock()
+
+
+def process_table(max_age: float = 0.0) -> dict[int, ProcessInfo]:
+    """Every process: pid -> :class:`ProcessInfo` (empty where unsupported); read at
+    most ``max_age`` seconds ago (concurrent jobs observing their trees share a reading)."""
+    global _snapshot
     if not supported():
         return {}
+    with _snapshot_lock:
+        taken, table = _snapshot
+        if max_age > 0 and time.monotonic() - taken <= max_age:
+            return table
     table = {}
     for entry in _PROC.iterdir():
         if entry.name.isdigit():
             info = _read_stat(int(entry.name))
             if info is not None:
                 table[info.pid] = info
+    with _snapshot_lock:
+        _snapshot = (time.monotonic(), table)
     return table
 
 
@@ -195,9 +207,9 @@ class JobProcesses:
     def _live_roots(self, table: Mapping[int, ProcessInfo]) -> list[int]:
         return [pid for pid, start in self.roots.items() if _started(table, pid, start)]
 
-    def observe(self) -> None:
+    def observe(self, max_age: float = 0.1) -> None:
         """Remember the job's tree as it is now (call while the job runs)."""
-        table = process_table()
+        table = process_table(max_age)
         with self._lock:
             for pid in descendants(table, self._live_roots(table)):
                 self.seen[pid] = table[pid].start

@@ -130,6 +130,7 @@ class JobRunner:
         self.threads: list[threading.Thread] = []
         #: The jobs running now, by name.
         self.running: dict[str, LocalJob] = {}
+        self._creating: set[str] = set()
 
     def _backend_job(self, region: str, name: str) -> Any:
         backend = sagemaker_models.sagemaker_backends[self.account][region]
@@ -156,19 +157,24 @@ class JobRunner:
             raise _client_error(
                 "ValidationException", validation_message(problems), "CreateProcessingJob"
             )
-        with self._lock:  # moto does not reject a duplicate name; SageMaker does
-            try:
-                sagemaker.describe_processing_job(ProcessingJobName=name)
-            except botocore.exceptions.ClientError:
-                pass
-            else:
+        # moto does not reject a duplicate name; SageMaker does. The name is reserved
+        # under the lock, the (slow) API call is made outside it.
+        backend = sagemaker_models.sagemaker_backends[self.account][region]
+        with self._lock:
+            if name in self._creating or name in backend.processing_jobs:
                 raise _client_error(
                     "ResourceInUse",
                     f"Job name must be unique within an AWS account and region, "
                     f"and a job with this name already exists ({name})",
                     "CreateProcessingJob",
                 )
+            self._creating.add(str(name))
+        try:
             response = sagemaker.create_processing_job(**request)
+        finally:
+            with self._lock:
+                self._creating.discard(str(name))
+        with self._lock:
             job = self._backend_job(region, str(name))
             # moto records a subset of the request (and would report the job Completed at
             # once without _job_init).
@@ -231,6 +237,14 @@ class JobRunner:
             if job.processing_job_status == "InProgress":
                 job.processing_job_status = "Stopping"
                 job.last_modified_time = _now()
+
+    def status(self, region: str, name: str) -> str | None:
+        """The job's status as the emulator holds it (no API call: ``.sync`` tasks poll
+        this, and describe the job through the API once it ended)."""
+        try:
+            return str(self._backend_job(region, name).processing_job_status)
+        except KeyError:
+            return None
 
     def describe(self, region: str, name: str) -> dict[str, Any]:
         """DescribeProcessingJob through the emulator's API, JSON-ready (times as epoch ms)."""
@@ -402,6 +416,8 @@ class SageMakerTaskService(StateTaskServiceCallback):
         runner = self._runner()
 
         def resolve() -> Any | None:
+            if runner.status(region, name) not in _TERMINAL:
+                return None
             job = runner.describe(region, name)
             status = job.get("ProcessingJobStatus")
             if status not in _TERMINAL:
