@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_sm.assembly import with_hosted_definitions
 from constructs_sm.diagram import picture_paths
-from constructs_sm.nag.assembly import with_hosted_definitions
 from constructs_sm.readable import definition_path
 
 #: ``s3://<bucket>/<pipeline>/<step>/<channel>/<execution>/`` (constructs_sm.layout).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import aws_cdk as cdk
 import pytest
 
 from stacks.pipeline_stack import ChurnPipelineStack
+from tests.local_deployment import Deployed, deploy_local_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "stacks" / "scripts"
@@ -50,3 +52,10 @@ def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     stack = ChurnPipelineStack(app, "ChurnPipeline")
     app.synth()
     return Assembly(outdir, stack)
+
+
+@pytest.fixture(scope="session")
+def deployed() -> Iterator[Deployed]:
+    """The offline engine's emulator with tests/local_app deployed, once per session."""
+    with deploy_local_app() as deployment:
+        yield deployment

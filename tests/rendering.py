@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constructs_sm import ChannelBucket, Param, ProcessingPipeline
+from constructs_sm.assembly import with_hosted_definitions
 from constructs_sm.local.cfn_fixes import substitute
-from constructs_sm.nag.assembly import with_hosted_definitions
 
 REPO = Path(__file__).resolve().parent.parent
 

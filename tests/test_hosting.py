@@ -11,6 +11,7 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_sm import ChannelBucket, ProcessingImage, ProcessingPipeline, hosting
+from constructs_sm.assembly import with_hosted_definitions
 from constructs_sm.hosting import (
     DEFAULT_INLINE_LIMIT,
     INLINE_LIMIT_CONTEXT,
@@ -23,7 +24,6 @@ from constructs_sm.hosting import (
 )
 from constructs_sm.local.cfn_fixes import DefinitionError, substitute
 from constructs_sm.nag import ProcessingPipelineChecks
-from constructs_sm.nag.assembly import with_hosted_definitions
 from constructs_sm.report import read_assembly
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1"

@@ -1,9 +1,10 @@
 """End to end: the example app and a probe app deployed with the cdk CLI into one emulator.
 
-One emulator and one deploy for the module (tests/local_app/app.py: the example stack
-plus ProbePipeline, whose pipelines Probe and Silent record what they received or return
-nothing). The command-line tests run ``python -m constructs_sm.local run``'s ``main`` in
-that emulator, on the stacks deployed there.
+One emulator and one deploy for the session (the ``deployed`` fixture, see
+tests/local_deployment.py: tests/local_app/app.py, the example stack plus ProbePipeline,
+whose pipelines Probe and Silent record what they received or return nothing). The
+command-line tests run ``python -m constructs_sm.local run``'s ``main`` in that emulator,
+on the stacks deployed there.
 """
 
 from __future__ import annotations
@@ -17,28 +18,24 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
 from constructs_sm.local import Emulator, Fault, cli
-from constructs_sm.local.deploy import CdkDeployer, DeployedStack
 from constructs_sm.local.isolation import current as current_isolation
 from constructs_sm.local.runner import (
-    PipelineInfo,
     Progress,
     RunResult,
-    find_pipelines,
     list_tree,
     seed,
     start,
     watch,
 )
 from constructs_sm.retries import CAPACITY_CAPS, RetryScope, failure_states
+from tests.local_deployment import ROOT, Deployed, read_json, run
 
-ROOT = Path(__file__).resolve().parents[1]
 #: moto warns about the resource types it skips each time it parses a stack's template
 #: (the deployer handles them; see constructs_sm.local.deploy).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
@@ -48,50 +45,6 @@ def test_the_cdk_cli_is_installed() -> None:
     """`make test` installs the pinned CLI; without it these tests would prove nothing."""
     assert shutil.which("npx") is not None
     assert (ROOT / "node_modules" / "aws-cdk").is_dir(), "run `make setup` (npm ci)"
-
-
-@dataclass
-class Deployed:
-    """The running emulator and the deployed pipelines, by name."""
-
-    emulator: Emulator
-    stacks: list[DeployedStack]
-    pipelines: dict[str, PipelineInfo]
-
-
-@pytest.fixture(scope="module")
-def deployed() -> Iterator[Deployed]:
-    """Start the emulator, deploy tests/local_app once, seed the example's raw data."""
-    with Emulator() as emulator:
-        deployer = CdkDeployer(
-            emulator, project_dir=ROOT, app=f"python {ROOT / 'tests' / 'local_app' / 'app.py'}"
-        )
-        assembly = deployer.synth(emulator.work_dir / "cdk.out")
-        deployer.bootstrap(assembly)
-        stacks = deployer.deploy(assembly)
-        pipelines = {p.name: p for p in find_pipelines(emulator, stacks)}
-        churn = pipelines["Churn"]
-        seed(emulator, ROOT / "stacks" / "data" / "raw", f"s3://{churn.bucket}/data/raw/")
-        yield Deployed(emulator, stacks, pipelines)
-
-
-def run(deployed: Deployed, pipeline: str, params: dict[str, Any]) -> RunResult:
-    """One execution, watched to its end."""
-    info = deployed.pipelines[pipeline]
-    arn, _ = start(deployed.emulator, info, params)
-    return watch(deployed.emulator, info, arn, timeout=120)
-
-
-def read_json(deployed: Deployed, pipeline: str, result: RunResult, path: str) -> Any:
-    """A JSON file the run wrote, as ``<step>/<channel>/<name>`` (its key is
-    ``<pipeline>/<step>/<channel>/<execution>/<name>``)."""
-    info = deployed.pipelines[pipeline]
-    step, channel, name = path.split("/", 2)
-    s3 = deployed.emulator.client("s3")
-    body = s3.get_object(
-        Bucket=info.bucket, Key=info.key(result.execution_name, step, channel, name)
-    )
-    return json.loads(body["Body"].read())
 
 
 def test_deploy_handles_every_bucket_policy_moto_skips(deployed: Deployed) -> None:
@@ -135,7 +88,7 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
         assert located["log_group"] == "/aws/sagemaker/ProcessingJobs"
         assert located["log_stream_prefix"] == f"{report.job_name}/"
     document = result.to_json()
-    assert set(document) == {"status", "error", "cause", "steps"}
+    assert set(document) == {"status", "error", "cause", "execution", "steps"}
     assert set(document["steps"]["train"]) == {"status", "job_name", "values", "outputs"}
     execution = result.execution_name
     assert document["steps"]["train"]["outputs"] == {
@@ -367,7 +320,7 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
     ran = cli_run(deployed, *example_args, "--input", '{"raw_uri": "s3://{bucket}/data/raw/"}')
     assert ran.code == 0, ran.out
     document = ran.document
-    assert set(document) == {"status", "error", "cause", "steps"}
+    assert set(document) == {"status", "error", "cause", "execution", "steps"}
     assert document["status"] == "SUCCEEDED"
     assert set(document["steps"]) == {"prepare", "profile", "train", "evaluate"}
     bucket = deployed.pipelines["Churn"].bucket

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
 )
+from moto.stepfunctions.parser.asl.eval.states import ExecutionData
+from moto.stepfunctions.responses import StepFunctionResponse
 
-from constructs_sm.local import asl_fixes, cli, docker_standin, sagemaker
+from constructs_sm.local import asl_fixes, cli, docker_standin, redrive, sagemaker
 from constructs_sm.local.deploy import plain_http_policy
 from constructs_sm.local.jobs import command_line, failure_reason, local_path, relative_key
 from constructs_sm.local.runner import describe_pipeline, unknown_params
@@ -37,7 +40,22 @@ def test_integration_points_exist_with_the_expected_shape() -> None:
     assert getattr(state_task_factory, FACTORY) in (factory, sagemaker._factory)
 
 
+def test_moto_lacks_redrive_and_the_engine_adds_it() -> None:
+    """moto 5.2.5 answers RedriveExecution with NotImplementedError and its context object
+    has no RedriveCount: constructs_sm.local.redrive adds both. If moto grows its own, this
+    fails and the patch can go."""
+    redrive.check_integration_points()
+    assert StepFunctionResponse.__dict__.get("redrive_execution") in (
+        None,
+        redrive._response_redrive_execution,
+    )
+    assert "RedriveCount" not in ExecutionData.__annotations__
+
+
 def test_install_routes_sagemaker_and_aws_sdk_tasks_and_uninstall_restores() -> None:
+    running = sagemaker._RUNNER  # the session's emulator may be up: put it back after
+    if running is not None:
+        sagemaker.uninstall()
     original = getattr(state_task_factory, FACTORY)
     runner = sagemaker.JobRunner(
         client=lambda service, region: None, work_dir=Path(), job_env={}, account="1"
@@ -49,7 +67,9 @@ def test_install_routes_sagemaker_and_aws_sdk_tasks_and_uninstall_restores() -> 
         assert isinstance(make(service_name="aws-sdk"), sagemaker.AwsSdkTaskService)
     finally:
         sagemaker.uninstall()
-    assert getattr(state_task_factory, FACTORY) is original
+        assert getattr(state_task_factory, FACTORY) is original
+        if running is not None:
+            sagemaker.install(running)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +103,7 @@ def test_aws_sdk_errors_use_the_services_pascal_case_name(service: str, name: st
 
 
 def test_definite_paths_return_their_single_match() -> None:
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
     asl_fixes.install()
     try:
         data = [{"steps": {"a": 1}}, {"steps": {"b": 2}}]
@@ -93,9 +114,32 @@ def test_definite_paths_return_their_single_match() -> None:
         assert asl_fixes.extract_json("$.hosts[*].values.n", hosts) == [1]
         assert asl_fixes.extract_json("$.hosts[*].values.m", hosts) == []
     finally:
-        asl_fixes.uninstall()
+        if not installed:
+            asl_fixes.uninstall()
     assert asl_fixes.is_definite("$.a[0].b")
     assert not asl_fixes.is_definite("$.a[*].b")
+
+
+def test_a_stopped_task_still_gets_its_timeout_value() -> None:
+    """moto skips evaluating TimeoutSeconds once the program stopped, while the task pops
+    the value anyway (and took its parameters for a timeout)."""
+
+    class StoppedEnvironment:
+        def __init__(self) -> None:
+            self.stack: list[Any] = ["parameters"]
+
+        def is_running(self) -> bool:
+            return False
+
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
+    asl_fixes.install()
+    try:
+        env = StoppedEnvironment()
+        TimeoutSeconds(timeout_seconds=5).eval(env)  # type: ignore[arg-type]
+        assert env.stack.pop() == 5
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
 
 
 @pytest.mark.parametrize(

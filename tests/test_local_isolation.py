@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from constructs_sm.local.isolation import ISOLATION_ENV, MOUNT_POINT, Isolation, probe
 from constructs_sm.local.jobs import JobOutcome, LocalJob
+from tests.local_deployment import Deployed
 
 ROOT = Path(__file__).resolve().parents[1]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -122,11 +121,13 @@ FIXED_PATHS = textwrap.dedent(
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+def s3(deployed: Deployed) -> Iterator[Any]:
+    """The session emulator's S3 (``mock_aws`` would reset moto's backends as it ends,
+    the session's deployment with them)."""
+    client = deployed.emulator.client("s3")
+    if "jobs" not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket="jobs")
-        yield client
+    yield client
 
 
 def _request(name: str, script: str, rendezvous: Path) -> dict[str, Any]:

@@ -41,10 +41,11 @@ from constructs_sm.local import Emulator, Fault
 from constructs_sm.model import Resources
 from constructs_sm.params import INVALID_PARAMETERS, Param, ParamRef
 from constructs_sm.service_model import request_problems
+from tests.local_deployment import Deployed
 from tests.strategies import execution_names, java_double
 
 PIPELINE: Final = "Props"
-STEP: Final = "only"
+STEP: Final = "fuzzed"
 BUCKET: Final = "props-channel"
 ACCOUNT: Final = "123456789012"
 PARAMS: Final = {
@@ -100,17 +101,20 @@ class Machine:
 
 
 @pytest.fixture(scope="module")
-def machine() -> Iterator[Machine]:
-    with Emulator() as emulator:
-        emulator.client("s3").create_bucket(Bucket=BUCKET)
-        # every CreateProcessingJob call is refused (ValidationException: not retried)
-        refused = emulator.inject(Fault("validation", times=10**9))
-        created = emulator.client("stepfunctions").create_state_machine(
-            name="props",
-            definition=json.dumps(definition(), allow_nan=False),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/machine",
-        )
-        yield Machine(emulator, created["stateMachineArn"], refused, itertools.count())
+def machine(deployed: Deployed) -> Iterator[Machine]:
+    """The session's emulator (moto keeps one global state), with this state machine."""
+    emulator = deployed.emulator
+    emulator.client("s3").create_bucket(Bucket=BUCKET)
+    # every CreateProcessingJob call of this step is refused (ValidationException: not
+    # retried); the step's name is this module's own, so no other test meets the fault
+    refused = emulator.inject(Fault("validation", step=STEP, times=10**9))
+    created = emulator.client("stepfunctions").create_state_machine(
+        name="props",
+        definition=json.dumps(definition(), allow_nan=False),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/machine",
+    )
+    yield Machine(emulator, created["stateMachineArn"], refused, itertools.count())
+    emulator.faults.faults.remove(refused)
 
 
 # -- inputs ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """``python -m constructs_sm.local``: see :mod:`constructs_sm.local.cli`."""
 
-from constructs_sm.local.cli import main
+from constructs_sm.local.cli import main_process
 
-raise SystemExit(main())
+raise SystemExit(main_process())

@@ -25,6 +25,14 @@ Parallel state's re-raised branch error as a ``CustomErrorName``, which refuses 
 starting with ``States.``, so the execution fails with ``States.Runtime`` instead.
 :func:`install` gives ``state_fail`` and ``branches_decl`` an error-name class that keeps
 the name as is.
+
+**A task aborted as it starts.** moto evaluates a task's ``TimeoutSeconds`` (and
+``HeartbeatSeconds``) by pushing the value on a stack and popping it; when the task's
+branch is stopped at that moment (a sibling branch just failed), the evaluation is
+skipped but the pop is not, and the task takes whatever was on the stack (its
+parameters) for its timeout: the history then holds a ``TaskScheduled`` event that
+``GetExecutionHistory`` cannot serialize (HTTP 500). :func:`install` makes both always
+push their value.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import Heartbeat
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
 
 _SOURCE: Final = "moto.stepfunctions.parser.asl.utils.json_path"
 #: The interpreter modules that ``from ... import extract_json`` (moto 5.2.5).
@@ -54,8 +64,16 @@ ERROR_NAME_USERS: Final = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
 )
 _INDEFINITE: Final = re.compile(r"\*|\.\.|:|\?|,|@|\(")
+#: Components whose value is pushed and then popped by the state evaluating them.
+ALWAYS_PUSHED: Final = (Timeout, Heartbeat)
 _original: Callable[[str, Any], Any] | None = None
 _original_error_names: dict[str, Any] = {}
+
+
+def _push_even_if_stopped(self: Any, env: Any) -> None:
+    """``eval`` of a Timeout or Heartbeat: the value is pushed even when the program was
+    stopped meanwhile (its caller pops it unconditionally)."""
+    self._eval_body(env)
 
 
 class RuntimeErrorName(ErrorName):
@@ -91,6 +109,11 @@ def check_integration_points() -> None:
     for name in ERROR_NAME_USERS:
         if getattr(importlib.import_module(name), "CustomErrorName", None) is None:
             problems.append(f"{name}.CustomErrorName")
+    for component in ALWAYS_PUSHED:
+        if "_eval_body" not in component.__dict__ or (
+            "eval" in component.__dict__ and component.__dict__["eval"] is not _push_even_if_stopped
+        ):
+            problems.append(f"{component.__name__}.eval/_eval_body")
     if problems:
         raise RuntimeError(
             "constructs_sm.local supports moto 5.2.5 only; these names moved: "
@@ -99,7 +122,7 @@ def check_integration_points() -> None:
 
 
 def install() -> None:
-    """Apply both fixes to moto's interpreter (idempotent)."""
+    """Apply the fixes to moto's interpreter (idempotent)."""
     global _original
     check_integration_points()
     if _original is not None:
@@ -111,6 +134,8 @@ def install() -> None:
         module = importlib.import_module(name)
         _original_error_names[name] = module.CustomErrorName
         setattr(module, "CustomErrorName", RuntimeErrorName)  # noqa: B010
+    for component in ALWAYS_PUSHED:
+        setattr(component, "eval", _push_even_if_stopped)  # noqa: B010
 
 
 def uninstall() -> None:
@@ -123,4 +148,7 @@ def uninstall() -> None:
     for name, original in _original_error_names.items():
         setattr(importlib.import_module(name), "CustomErrorName", original)  # noqa: B010
     _original_error_names.clear()
+    for component in ALWAYS_PUSHED:
+        if "eval" in component.__dict__:
+            delattr(component, "eval")
     _original = None

@@ -4,7 +4,8 @@
 
     python -m constructs_sm.local run [--app "python app.py"] [--stack NAME]
         [--pipeline NAME] [--input JSON] [--data LOCAL_DIR=s3://bucket/prefix/ ...]
-        [--json] [--work-dir DIR]
+        [--json] [--work-dir DIR] [--keep-running]
+    python -m constructs_sm.local redrive EXECUTION --endpoint URL [--json]
 
 1. start the emulator (:class:`~constructs_sm.local.emulator.Emulator`);
 2. ``cdk synth`` the app (``--app``: a command as in ``cdk.json``, or an assembly
@@ -15,8 +16,20 @@
 4. start one execution with ``--input`` and print each step's job as it starts and
    ends, then the returned values and the S3 tree of the run's handoff prefixes;
 5. stop the emulator. ``--json`` ends the output with one line holding
-   ``{"status", "error", "cause", "steps": {step: {"status", "job_name", "values",
-   "outputs"}}}``. The exit code is 0 only when the execution succeeded.
+   ``{"status", "error", "cause", "execution", "steps": {step: {"status", "job_name",
+   "values", "outputs"}}}``. The exit code is 0 only when the execution succeeded.
+   ``--keep-running`` keeps the emulator up after the execution, until SIGINT or
+   SIGTERM, so that the execution can be redriven.
+
+``redrive`` redrives a failed, aborted or timed-out execution (its ARN or name) of an
+emulator kept running at ``--endpoint`` (``RedriveExecution``: the execution goes on
+from the state that failed; see :mod:`constructs_sm.local.redrive`) and follows it to its
+end as ``run`` does (the steps not run again keep their first attempt's result).
+
+SIGINT (Ctrl-C) and SIGTERM stop the command at any point: the running jobs are killed
+with every process they started, the emulator's temporary files are removed, the
+command says so on stderr (and in the ``--json`` line, error ``Interrupted``) and exits
+with 128 + the signal number (:mod:`constructs_sm.local.signals`).
 
 An ``--input`` key that is not a declared parameter of the pipeline (as its step specs
 declare them) is refused before any execution starts. When the command fails before an
@@ -42,6 +55,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 import botocore.exceptions
 
+from constructs_sm.local import processes, signals
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack, DeployError, stack_names
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.isolation import current as current_isolation
@@ -50,6 +64,7 @@ from constructs_sm.local.runner import (
     Progress,
     RunResult,
     declared_params,
+    describe_pipeline,
     failure_summary,
     find_pipelines,
     list_tree,
@@ -72,6 +87,8 @@ ERRORS: Final = {
     "PipelineChoiceError": "no pipeline, several without --pipeline, or an unknown --pipeline",
     "DataError": "a --data directory could not be uploaded",
     "InvalidParameters": "--input keys that are not declared parameters of the pipeline",
+    "NotRedrivable": "redrive: no such execution, or one AWS would not redrive",
+    "Interrupted": "SIGINT or SIGTERM: running jobs were killed, temporary files removed",
     "InternalError": "anything else (the traceback is on stderr)",
 }
 
@@ -144,6 +161,23 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--project-dir", type=Path, default=Path.cwd(), help="where cdk runs (default: .)"
     )
+    run.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the emulator up after the execution (until Ctrl-C), to redrive it",
+    )
+    redrive = commands.add_parser(
+        "redrive",
+        help="redrive a failed execution in an emulator kept running by run --keep-running",
+        description="Redrive (RedriveExecution) a failed, aborted or timed-out execution: "
+        "it goes on from the state that failed, with the same input; steps that "
+        "succeeded are not run again.",
+    )
+    redrive.add_argument("execution", help="the execution's ARN or name")
+    redrive.add_argument(
+        "--endpoint", required=True, help="the emulator's endpoint (http://localhost:PORT)"
+    )
+    redrive.add_argument("--json", action="store_true", help="end with one line of JSON")
     return main
 
 
@@ -225,14 +259,27 @@ class _Printer:
 
 
 def run(args: argparse.Namespace, out: TextIO, *, emulator: Emulator | None = None) -> int:
-    """The ``run`` command; returns the exit code.
+    """The ``run`` and ``redrive`` commands; returns the exit code.
 
     :param emulator: a running emulator to use (left running) instead of starting one;
         the stacks already deployed in it are used as they are.
     """
     printer = _Printer(out)
+    session = _Session()
     try:
-        result = _run(args, printer, emulator)
+        with signals.interrupt_on():
+            if args.command == "redrive":
+                result = _redrive(args, printer, emulator)
+            else:
+                result = _run(args, printer, emulator, session)
+    except signals.Interrupted as interrupted:
+        failed = CommandError(
+            "Interrupted", session.interrupted(interrupted), interrupted.exit_code
+        )
+        print(f"error: {failed.cause}", file=sys.stderr, flush=True)
+        if args.json:
+            printer.line(json.dumps(failed.to_json(), sort_keys=True))
+        return failed.exit_code
     except CommandError as error:
         print(f"error: {error.cause}", file=sys.stderr)
         if args.json:
@@ -247,6 +294,27 @@ def run(args: argparse.Namespace, out: TextIO, *, emulator: Emulator | None = No
     if args.json:
         printer.line(json.dumps(result.to_json(), sort_keys=True))
     return 0 if result.succeeded else EXIT_FAILED
+
+
+class _Session:
+    """What an interrupted command had: its emulator (if it started one)."""
+
+    def __init__(self) -> None:
+        self.emulator: Emulator | None = None
+
+    def interrupted(self, interrupted: signals.Interrupted) -> str:
+        emulator = self.emulator
+        if emulator is None:
+            return f"{interrupted} before the emulator started"
+        files = (
+            f"removed its temporary files ({emulator.work_dir})"
+            if emulator.owns_work_dir
+            else f"kept --work-dir {emulator.work_dir}"
+        )
+        return (
+            f"{interrupted}: stopped the emulator, killed {emulator.stopped_jobs} running "
+            f"job(s) with every process they started, {files}"
+        )
 
 
 def _parse_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
@@ -313,13 +381,16 @@ def _check_params(
         )
 
 
-def _run(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None) -> RunResult:
+def _run(
+    args: argparse.Namespace, printer: _Printer, emulator: Emulator | None, session: _Session
+) -> RunResult:
     params, data = _parse_inputs(args)
     begin = time.monotonic()
     with contextlib.ExitStack() as stack:
         reuse = emulator is not None
         if emulator is None:
-            emulator = stack.enter_context(Emulator(work_dir=args.work_dir))
+            session.emulator = Emulator(work_dir=args.work_dir)
+            emulator = stack.enter_context(session.emulator)
         printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
         printer.line(current_isolation().describe())
         stacks = _deploy(emulator, args, printer, reuse)
@@ -341,8 +412,72 @@ def _run(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None)
         printer.line(f"execution {name} of pipeline {pipeline.name}, input {json.dumps(params)}")
         result = watch(emulator, pipeline, arn, on_progress=printer.progress)
         printer.result(result, pipeline, emulator)
+        if args.keep_running:
+            result = _keep_running(emulator, pipeline, result, printer)
     printer.line(f"total {time.monotonic() - begin:.1f}s")
     return result
+
+
+def _keep_running(
+    emulator: Emulator, pipeline: PipelineInfo, result: RunResult, printer: _Printer
+) -> RunResult:
+    """Wait for SIGINT/SIGTERM; the result is then the execution's state (redriven?)."""
+    printer.line(
+        f"emulator kept running at {emulator.endpoint} (Ctrl-C to stop); redrive with:\n"
+        f"  python -m constructs_sm.local redrive {result.execution_arn} "
+        f"--endpoint {emulator.endpoint}"
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except signals.Interrupted:
+        described = emulator.client("stepfunctions").describe_execution(
+            executionArn=result.execution_arn
+        )
+        status = str(described["status"])
+        printer.line(f"stopping: execution {result.execution_name} is {status}")
+        result.status = status
+        result.error, result.cause = described.get("error"), described.get("cause")
+        return result
+
+
+def _redrive(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None) -> RunResult:
+    """``redrive EXECUTION``: RedriveExecution, then follow the execution to its end."""
+    if emulator is None:
+        emulator = Emulator.attach(args.endpoint)
+    sfn = emulator.client("stepfunctions")
+    arn = _execution_arn(sfn, args.execution)
+    try:
+        machine = sfn.describe_state_machine_for_execution(executionArn=arn)
+        history = len(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
+        sfn.redrive_execution(executionArn=arn)
+    except botocore.exceptions.ClientError as error:
+        raise CommandError("NotRedrivable", str(error)) from error
+    definition = json.loads(machine["definition"])
+    pipeline = describe_pipeline(definition, str(machine["stateMachineArn"]), "")
+    if pipeline is None:
+        raise CommandError("NotRedrivable", f"{arn} is not a constructs_sm pipeline's execution")
+    printer.width = max([len(s) for s in pipeline.steps] + [4])
+    printer.line(f"redriving execution {arn.rsplit(':', 1)[-1]} of pipeline {pipeline.name}")
+    result = watch(emulator, pipeline, arn, on_progress=printer.progress, history_from=history)
+    printer.result(result, pipeline, emulator)
+    return result
+
+
+def _execution_arn(sfn: Any, execution: str) -> str:
+    """The ARN of ``execution`` (an ARN, or the name of an execution of the emulator)."""
+    if execution.startswith("arn:"):
+        return execution
+    for machines in sfn.get_paginator("list_state_machines").paginate():
+        for machine in machines["stateMachines"]:
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"]
+            )
+            for page in pages:
+                for item in page["executions"]:
+                    if item["name"] == execution:
+                        return str(item["executionArn"])
+    raise CommandError("NotRedrivable", f"no execution named {execution!r} in the emulator")
 
 
 def main(
@@ -366,6 +501,14 @@ def main(
         if "--json" in arguments:
             print(json.dumps(error.to_json(), sort_keys=True), file=out, flush=True)
         return error.exit_code
-    if args.command == "run":
-        return run(args, out, emulator=emulator)
-    return EXIT_USAGE  # pragma: no cover (argparse requires a command)
+    return run(args, out, emulator=emulator)
+
+
+def main_process() -> int:
+    """``python -m constructs_sm.local`` as a process of its own: :func:`main`, as the
+    child subreaper of what it starts, killing whatever is left of it when interrupted."""
+    processes.become_subreaper()
+    code = main()
+    if code >= 128:
+        signals.kill_descendants()
+    return code

@@ -32,12 +32,13 @@ from typing import Any, Final
 
 import boto3
 from botocore.config import Config
+from moto import backends as moto_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, cfn_fixes, faults, map_fixes, sagemaker
+from constructs_sm.local import asl_fixes, cfn_fixes, faults, map_fixes, redrive, sagemaker
 from constructs_sm.local.faults import Fault, FaultPlan
 
 DEFAULT_REGION: Final = "us-east-1"
@@ -45,6 +46,17 @@ DEFAULT_REGION: Final = "us-east-1"
 ACCOUNT: Final = DEFAULT_ACCOUNT_ID
 _FAKE_KEY: Final = "testing"
 _ACTIVE: list[Emulator] = []
+_MODULE_LIST: Final = "list_of_moto_modules"
+
+
+def _cached_module_list() -> Any:
+    """moto's server lists its package directory (about 200 ``stat`` calls) for every
+    request, under the lock all requests share; the list never changes while it runs."""
+    return _MODULES
+
+
+_MODULES: Final = tuple(getattr(moto_backends, _MODULE_LIST)())
+_original_module_list = getattr(moto_backends, _MODULE_LIST)
 
 
 class Emulator:
@@ -69,6 +81,7 @@ class Emulator:
         #: Errors planned for the next CreateProcessingJob calls (see :meth:`inject`).
         self.faults = FaultPlan()
         self._own_work_dir = work_dir is None
+        self._remote: str | None = None
         self.work_dir = (
             Path(tempfile.mkdtemp(prefix="constructs-sm-local-")) if work_dir is None else work_dir
         )
@@ -78,15 +91,31 @@ class Emulator:
         self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         self._saved_backends: Any = None
+        #: How many jobs were still running (and were killed) when :meth:`stop` ran.
+        self.stopped_jobs = 0
         self._session = boto3.session.Session(
             aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=region
         )
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @classmethod
+    def attach(cls, endpoint: str, *, region: str = DEFAULT_REGION) -> Emulator:
+        """An emulator another process runs at ``endpoint`` (``run --keep-running``):
+        :meth:`client` talks to it; :meth:`start` and :meth:`stop` do nothing."""
+        emulator = cls(region=region, work_dir=Path(os.devnull))
+        emulator._own_work_dir = False
+        emulator._remote = endpoint.rstrip("/")
+        return emulator
+
+    @property
+    def owns_work_dir(self) -> bool:
+        """True when :attr:`work_dir` is a temporary directory :meth:`stop` removes."""
+        return self._own_work_dir
+
     def start(self) -> Emulator:
         """Start the server and register the integration; returns ``self``."""
-        if self._server is not None:
+        if self._server is not None or self._remote is not None:
             return self
         if _ACTIVE:
             raise RuntimeError(
@@ -94,6 +123,7 @@ class Emulator:
             )
         sagemaker.check_integration_points()
         asl_fixes.check_integration_points()
+        redrive.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -121,6 +151,8 @@ class Emulator:
         asl_fixes.install()
         cfn_fixes.install()
         map_fixes.install()
+        redrive.install()
+        setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
         sagemaker.install(
             sagemaker.JobRunner(
@@ -149,14 +181,18 @@ class Emulator:
         return self.faults.add(fault)
 
     def stop(self) -> None:
-        """Stop the server, undo the registration and remove the temporary work dir."""
+        """Kill the jobs still running (every process they started), stop the server, undo
+        the registration and remove the temporary work dir."""
         if self._server is None:
             return
+        self.stopped_jobs = sagemaker.shutdown()
         sagemaker.uninstall()
         faults.uninstall_time_scale()
         asl_fixes.uninstall()
         cfn_fixes.uninstall()
         map_fixes.uninstall()
+        redrive.uninstall()
+        setattr(moto_backends, _MODULE_LIST, _original_module_list)
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:
@@ -194,6 +230,8 @@ class Emulator:
     @property
     def endpoint(self) -> str:
         """``http://localhost:PORT``: the endpoint every client must use."""
+        if self._remote is not None:
+            return self._remote
         if self._server is None:
             raise RuntimeError("the emulator is not running; call start() first")
         return f"http://localhost:{self._port}"

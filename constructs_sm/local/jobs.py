@@ -8,6 +8,7 @@ request. It lays out a job directory the way a processing container sees ``/opt/
     <job dir>/processing/input/<name>/          every object below the input's S3 prefix
     <job dir>/processing/output/<name>/         uploaded to the output's S3 URI afterwards
     <job dir>/logs/stdout.log, stderr.log       what the process printed
+    <job dir>/tmp/                              its TMPDIR (a container's /tmp)
 
 downloads every ``ProcessingInput``, runs ``ContainerEntrypoint + ContainerArguments``
 as a local process (``python3`` is this interpreter) with the job's ``Environment``, and
@@ -26,18 +27,29 @@ Python, so a step must not rely on packages only its image has), ``Pipe`` and
 ``FastFile`` input modes (inputs are always downloaded, as in ``File`` mode),
 ``Continuous`` uploads (outputs are uploaded at the end), network isolation, KMS and
 instance types.
+
+A job leaves nothing behind: when its process exits, fails, times out
+(``MaxRuntimeInSeconds``) or is stopped, every process it started is killed, including
+those that left its session (:mod:`constructs_sm.local.processes`). Its outputs are
+uploaded only when every host's process exited 0, and then all of them or none: an
+upload that fails or is stopped part way removes what it had written, so a later step
+never reads a partial output as a complete one. (SageMaker's ``EndOfJob`` mode uploads
+"after the job completes", ProcessingS3Output in the API reference; what a job that
+fails leaves under its output prefix is not documented, so the engine takes the strict
+side: nothing.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -45,6 +57,7 @@ from typing import Any, Final
 
 from constructs_sm.local.isolation import Isolation
 from constructs_sm.local.isolation import current as current_isolation
+from constructs_sm.local.processes import JobProcesses
 
 #: The root SageMaker mounts in a processing container; mapped to the job directory.
 CONTAINER_ROOT: Final = PurePosixPath("/opt/ml")
@@ -54,6 +67,8 @@ MAX_FAILURE_REASON: Final = 1024
 _STDERR_TAIL: Final = 800
 #: Environment variables of this process that a job inherits (the rest is the job's own).
 _INHERITED_ENV: Final = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
+#: How often a running job's process tree is observed (see processes.JobProcesses).
+_OBSERVE_SECONDS: Final = 0.2
 
 
 #: SageMaker keeps the first 1 KB of a job's /opt/ml/output/message as its ExitMessage.
@@ -182,6 +197,20 @@ class LocalJob:
         self.hosts = [f"algo-{i + 1}" for i in range(self.instance_count)]
         stopping = request.get("StoppingCondition") or {}
         self.max_runtime = float(stopping.get("MaxRuntimeInSeconds", 86400))
+        token = uuid.uuid4().hex
+        #: The processes of each host (see :mod:`constructs_sm.local.processes`).
+        self.processes = {host: JobProcesses(f"{token}-{host}") for host in self.hosts}
+        self._killed = threading.Event()
+
+    def kill(self) -> None:
+        """Stop the job now, from any thread: every process it started is killed, nothing
+        is uploaded, and :meth:`run` ends ``Stopped``."""
+        self._killed.set()
+        for processes in self.processes.values():
+            processes.kill()
+
+    def _stopping(self) -> bool:
+        return self._killed.is_set() or self._should_stop()
 
     def host_dir(self, host: str) -> Path:
         """The ``/opt/ml`` of one host: the job directory itself for a single host."""
@@ -199,6 +228,8 @@ class LocalJob:
             self._download_inputs()
             codes = self._run_processes(command)
             failed = [(host, code) for host, code in codes.items() if code != 0]
+            if self._stopping():
+                raise JobStoppedError("the job was stopped by StopProcessingJob")
             if failed:
                 host, code = failed[0]
                 outcome.status = "Failed"
@@ -238,7 +269,7 @@ class LocalJob:
 
     def _prepare(self, host: str) -> None:
         root = self.host_dir(host)
-        for sub in ("config", "logs", "output", "processing/input", "processing/output"):
+        for sub in ("config", "logs", "output", "processing/input", "processing/output", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         config = {
             key: value for key, value in self.request.items() if key not in ("Tags", "RoleArn")
@@ -317,16 +348,26 @@ class LocalJob:
         env.update({str(k): str(v) for k, v in (self.request.get("Environment") or {}).items()})
         if not self.isolation.private:  # mapped: the runtime finds /opt/ml through it
             env[ML_DIR_ENV] = str(self.host_dir(host))
+        # A container's /tmp ends with it: temporary files stay in the job directory.
+        env["TMPDIR"] = str(self.host_dir(host) / "tmp")
+        name, token = self.processes[host].marker
+        env[name] = token
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         return env
 
     def _run_processes(self, command: Sequence[str]) -> dict[str, int]:
-        """Run one process per host at once; returns each host's exit code."""
+        """Run one process per host at once; returns each host's exit code.
+
+        A host's leftover processes are killed as soon as its process exits (its container
+        would end); everything is killed when the job is stopped or runs out of time.
+        """
         processes: dict[str, subprocess.Popen[bytes]] = {}
         handles = []
         try:
             for host in self.hosts:
+                if self._stopping():
+                    raise JobStoppedError("the job was stopped by StopProcessingJob")
                 root = self.host_dir(host)
                 stdout = (root / "logs" / "stdout.log").open("wb")
                 stderr = (root / "logs" / "stderr.log").open("wb")
@@ -340,50 +381,62 @@ class LocalJob:
                     stderr=stderr,
                     start_new_session=True,
                 )
+                self.processes[host].add_root(processes[host].pid)
             deadline = time.monotonic() + self.max_runtime
+            observed = 0.0
             codes: dict[str, int] = {}
             while len(codes) < len(processes):
+                if time.monotonic() - observed > _OBSERVE_SECONDS:
+                    observed = time.monotonic()
+                    for host in processes.keys() - codes.keys():
+                        self.processes[host].observe()
                 for host, process in processes.items():
                     if host not in codes and process.poll() is not None:
                         codes[host] = process.returncode
+                        self.processes[host].kill()
+                if self._stopping():
+                    raise JobStoppedError("the job was stopped by StopProcessingJob")
                 if len(codes) == len(processes):
                     break
-                if self._should_stop():
-                    raise JobStoppedError("the job was stopped by StopProcessingJob")
                 if time.monotonic() > deadline:
                     raise subprocess.TimeoutExpired(list(command), self.max_runtime)
                 time.sleep(0.05)
             return codes
         finally:
-            for process in processes.values():
+            for host, process in processes.items():
+                self.processes[host].kill()
                 if process.poll() is None:
-                    _kill(process)
+                    process.kill()
+                process.wait()
+                self.processes[host].forget_root(process.pid)
             for handle in handles:
                 handle.close()
 
     def _upload_outputs(self) -> None:
-        for item in self._outputs():
-            bucket, prefix = split_s3_uri(item["S3Uri"])
-            if prefix and not prefix.endswith("/"):
-                prefix += "/"
-            for host in self.hosts:
-                source = local_path(self.host_dir(host), item["LocalPath"])
-                for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                    key = prefix + path.relative_to(source).as_posix()
-                    self._s3.upload_file(str(path), bucket, key)
+        """Upload every output, all or nothing: a failure or a stop removes what was written."""
+        uploaded: list[tuple[str, str]] = []
+        try:
+            for item in self._outputs():
+                bucket, prefix = split_s3_uri(item["S3Uri"])
+                if prefix and not prefix.endswith("/"):
+                    prefix += "/"
+                for host in self.hosts:
+                    source = local_path(self.host_dir(host), item["LocalPath"])
+                    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                        if self._stopping():
+                            raise JobStoppedError("the job was stopped while uploading")
+                        key = prefix + path.relative_to(source).as_posix()
+                        uploaded.append((bucket, key))
+                        self._s3.upload_file(str(path), bucket, key)
+        except BaseException:
+            for bucket, key in reversed(uploaded):
+                with contextlib.suppress(Exception):
+                    self._s3.delete_object(Bucket=bucket, Key=key)
+            raise
 
     def remove(self) -> None:
         """Delete the job directory."""
         shutil.rmtree(self.job_dir, ignore_errors=True)
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """Kill a job's process and whatever it started (its own session's process group)."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (AttributeError, ProcessLookupError, PermissionError):
-        process.kill()
-    process.wait()
 
 
 def run_in_thread(job: LocalJob, done: Callable[[JobOutcome], None]) -> threading.Thread:

@@ -139,11 +139,12 @@ class RunResult:
         return self.status == "SUCCEEDED"
 
     def to_json(self) -> dict[str, Any]:
-        """``{"status", "error", "cause", "steps": {step: {...}}}``."""
+        """``{"status", "error", "cause", "execution", "steps": {step: {...}}}``."""
         return {
             "status": self.status,
             "error": self.error,
             "cause": self.cause,
+            "execution": self.execution_arn,
             "steps": {name: step.to_json() for name, step in self.steps.items()},
         }
 
@@ -325,6 +326,7 @@ class _Watcher:
         pipeline: PipelineInfo,
         arn: str,
         on_progress: Callable[[Progress], None],
+        history_from: int = 0,
     ) -> None:
         self.emulator = emulator
         self.pipeline = pipeline
@@ -334,6 +336,10 @@ class _Watcher:
         self.jobs: dict[str, str] = {}  # job name -> step
         self.finished: set[str] = set()
         self.seen_events = 0
+        #: Events before this index are an earlier attempt's (a redriven execution): their
+        #: jobs are followed without progress reports.
+        self.history_from = history_from
+        self.quiet: set[str] = set()
         #: True once the execution ended: a scheduled job that does not exist then never
         #: will (its CreateProcessingJob call was rejected).
         self.ended = False
@@ -358,7 +364,7 @@ class _Watcher:
         # Jobs already known first: a step ends before the steps its end lets start.
         self._check_jobs()
         events = self._events()
-        for event in events[self.seen_events :]:
+        for index, event in enumerate(events[self.seen_events :], start=self.seen_events):
             details = event.get("taskScheduledEventDetails")
             if event["type"] != "TaskScheduled" or not details:
                 continue
@@ -372,7 +378,10 @@ class _Watcher:
             self.jobs[job] = step
             result = self.steps.setdefault(step, StepResult())
             result.status, result.job_name = "InProgress", job
-            self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
+            if index < self.history_from:
+                self.quiet.add(job)
+            else:
+                self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
         self.seen_events = len(events)
         self._check_jobs()
 
@@ -406,6 +415,8 @@ class _Watcher:
         result.status = status
         result.duration = end - begin if begin is not None and end is not None else None
         result.failure_reason = described.get("FailureReason")
+        if job in self.quiet:
+            return
         self.on_progress(
             Progress(
                 step, status, job, self.elapsed(), result.duration, described.get("FailureReason")
@@ -425,13 +436,16 @@ def watch(
     timeout: float = 3600.0,
     interval: float = 0.2,
     settle: float = 10.0,
+    history_from: int = 0,
 ) -> RunResult:
     """Follow an execution to its end, reporting each step's job as it starts and ends.
 
     Jobs still running when the execution ends (a sibling branch of a failed one, being
-    stopped) are given up to ``settle`` seconds to reach their end.
+    stopped) are given up to ``settle`` seconds to reach their end. ``history_from``: the
+    number of history events of earlier attempts (of a redriven execution), whose jobs
+    count in the result but are not reported again.
     """
-    watcher = _Watcher(emulator, pipeline, arn, on_progress)
+    watcher = _Watcher(emulator, pipeline, arn, on_progress, history_from)
     deadline = time.monotonic() + timeout
     while True:
         described = watcher.sfn.describe_execution(executionArn=arn)

@@ -128,6 +128,9 @@ class JobRunner:
         self.faults = faults or FaultPlan()
         self._lock = threading.Lock()
         self.threads: list[threading.Thread] = []
+        #: The jobs running now, by name.
+        self.running: dict[str, LocalJob] = {}
+        self._creating: set[str] = set()
 
     def _backend_job(self, region: str, name: str) -> Any:
         backend = sagemaker_models.sagemaker_backends[self.account][region]
@@ -154,21 +157,27 @@ class JobRunner:
             raise _client_error(
                 "ValidationException", validation_message(problems), "CreateProcessingJob"
             )
-        with self._lock:  # moto does not reject a duplicate name; SageMaker does
-            try:
-                sagemaker.describe_processing_job(ProcessingJobName=name)
-            except botocore.exceptions.ClientError:
-                pass
-            else:
+        # moto does not reject a duplicate name; SageMaker does. The name is reserved
+        # under the lock, the (slow) API call is made outside it.
+        backend = sagemaker_models.sagemaker_backends[self.account][region]
+        with self._lock:
+            if name in self._creating or name in backend.processing_jobs:
                 raise _client_error(
                     "ResourceInUse",
                     f"Job name must be unique within an AWS account and region, "
                     f"and a job with this name already exists ({name})",
                     "CreateProcessingJob",
                 )
+            self._creating.add(str(name))
+        try:
             response = sagemaker.create_processing_job(**request)
+        finally:
+            with self._lock:
+                self._creating.discard(str(name))
+        with self._lock:
             job = self._backend_job(region, str(name))
-            # moto records a subset of the request and reports every job Completed at once.
+            # moto records a subset of the request (and would report the job Completed at
+            # once without _job_init).
             job.processing_job_status = "InProgress"
             job.processing_resources = request.get("ProcessingResources")
             job.environment = request.get("Environment")
@@ -190,6 +199,7 @@ class JobRunner:
 
         def done(outcome: JobOutcome) -> None:
             with self._lock:
+                self.running.pop(local.name, None)
                 job.processing_end_time = _now()
                 job.last_modified_time = job.processing_end_time
                 if outcome.failure_reason:
@@ -198,9 +208,23 @@ class JobRunner:
                     job.exit_message = outcome.exit_message
                 job.processing_job_status = outcome.status  # last: describe reads unlocked
 
+        with self._lock:
+            self.running[local.name] = local
         self.threads.append(run_in_thread(local, done))
         response.pop("ResponseMetadata", None)
         return dict(response)
+
+    def shutdown(self, timeout: float = 10.0) -> int:
+        """Kill every running job's processes (the emulator is stopping); returns how many
+        jobs were running. Their threads are given ``timeout`` seconds to finish."""
+        with self._lock:
+            jobs = list(self.running.values())
+        for job in jobs:
+            job.kill()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return len(jobs)
 
     def stop(self, region: str, name: str) -> None:
         """StopProcessingJob as SageMaker does it: a running job goes ``Stopping``; its
@@ -213,6 +237,14 @@ class JobRunner:
             if job.processing_job_status == "InProgress":
                 job.processing_job_status = "Stopping"
                 job.last_modified_time = _now()
+
+    def status(self, region: str, name: str) -> str | None:
+        """The job's status as the emulator holds it (no API call: ``.sync`` tasks poll
+        this, and describe the job through the API once it ended)."""
+        try:
+            return str(self._backend_job(region, name).processing_job_status)
+        except KeyError:
+            return None
 
     def describe(self, region: str, name: str) -> dict[str, Any]:
         """DescribeProcessingJob through the emulator's API, JSON-ready (times as epoch ms)."""
@@ -384,6 +416,8 @@ class SageMakerTaskService(StateTaskServiceCallback):
         runner = self._runner()
 
         def resolve() -> Any | None:
+            if runner.status(region, name) not in _TERMINAL:
+                return None
             job = runner.describe(region, name)
             status = job.get("ProcessingJobStatus")
             if status not in _TERMINAL:
@@ -441,6 +475,17 @@ class AwsSdkTaskService(StateTaskServiceAwsSdk):
 
 
 _original_factory: Callable[..., Any] | None = None
+_original_job_init: Callable[..., None] | None = None
+
+
+def _job_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """moto's FakeProcessingJob, created ``InProgress``: moto makes every job ``Completed``
+    at once, and a DescribeProcessingJob between its creation and :meth:`JobRunner.create`
+    setting the real status would report a job that has not run as complete."""
+    assert _original_job_init is not None
+    _original_job_init(self, *args, **kwargs)
+    self.processing_job_status = "InProgress"
+    self.processing_end_time = None
 
 
 def _factory(service_name: str) -> Any:
@@ -477,6 +522,9 @@ def check_integration_points() -> None:
         problems.append("StateTaskServiceAwsSdk._from_error no longer names the service")
     if not hasattr(sagemaker_models, "sagemaker_backends"):
         problems.append("moto.sagemaker.models.sagemaker_backends is gone")
+    job_init = _original_job_init or sagemaker_models.FakeProcessingJob.__init__
+    if "self.processing_job_status" not in inspect.getsource(job_init):
+        problems.append("FakeProcessingJob.__init__ no longer sets processing_job_status")
     if problems:
         raise RuntimeError(
             "constructs_sm.local supports moto 5.2.5 only; its Step Functions internals "
@@ -486,18 +534,29 @@ def check_integration_points() -> None:
 
 def install(runner: JobRunner) -> None:
     """Register the SageMaker integration in this process's moto interpreter."""
-    global _RUNNER, _original_factory
+    global _RUNNER, _original_factory, _original_job_init
     check_integration_points()
     _RUNNER = runner
     if _original_factory is None:
         _original_factory = getattr(state_task_factory, _FACTORY_NAME)
         setattr(state_task_factory, _FACTORY_NAME, _factory)
+    if _original_job_init is None:
+        _original_job_init = sagemaker_models.FakeProcessingJob.__init__
+        sagemaker_models.FakeProcessingJob.__init__ = _job_init  # type: ignore[method-assign]
+
+
+def shutdown() -> int:
+    """Kill the processes of every job still running; returns how many jobs there were."""
+    return _RUNNER.shutdown() if _RUNNER is not None else 0
 
 
 def uninstall() -> None:
     """Undo :func:`install` (the interpreter rejects ``sagemaker`` tasks again)."""
-    global _RUNNER, _original_factory
+    global _RUNNER, _original_factory, _original_job_init
     if _original_factory is not None:
         setattr(state_task_factory, _FACTORY_NAME, _original_factory)
         _original_factory = None
+    if _original_job_init is not None:
+        sagemaker_models.FakeProcessingJob.__init__ = _original_job_init  # type: ignore[method-assign]
+        _original_job_init = None
     _RUNNER = None

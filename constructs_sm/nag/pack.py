@@ -38,8 +38,8 @@ from cdk_nag import (
 )
 from constructs import IConstruct
 
+from constructs_sm.assembly import with_hosted_definitions
 from constructs_sm.nag.acknowledge import ACKNOWLEDGED_RULES
-from constructs_sm.nag.assembly import with_hosted_definitions
 from constructs_sm.nag.rules import bucket, iam, job, state_machine, task
 from constructs_sm.nag.rules.base import PACK_NAME, Findings, Rule
 from constructs_sm.nag.template import (

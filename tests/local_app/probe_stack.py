@@ -44,6 +44,12 @@ class ProbeStack(Stack):
                 Param.string("label", default="a b 'c' \"d\"", max_length=64),
                 Param.number("sleep", default=0.0, minimum=0.0),
                 Param.boolean("fail", default=False),
+                # A file whose existence "fixes" the run: right no longer fails on request
+                # and the branches no longer sleep (tests of redrive).
+                Param.string("fixed_by", default="", max_length=200),
+                # Branches start a sleeper in a session of its own, with this in its
+                # command line (tests of the processes a job leaves behind).
+                Param.string("spawn", default="", max_length=64),
             ],
         )
         first = pipeline.add_step(
@@ -75,6 +81,8 @@ class ProbeStack(Stack):
                     "S": first.value("s"),
                     "SLEEP": pipeline.param("sleep"),
                     "FAIL": pipeline.param("fail"),
+                    "FIXED_BY": pipeline.param("fixed_by"),
+                    "SPAWN": pipeline.param("spawn"),
                 },
                 returns={"started": float, "ended": float},
             )

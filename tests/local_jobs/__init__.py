@@ -1,0 +1,1 @@
+"""Scripts the offline engine's job tests run as processing jobs (tests/test_local_jobs.py)."""

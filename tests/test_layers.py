@@ -1,0 +1,59 @@
+"""The pure layers stay pure: importing them never loads aws-cdk-lib.
+
+aws-cdk-lib starts a Node process (the jsii kernel) when it is imported, and leaves its
+temporary directory behind when that process is killed. The container runtime must not
+need it at all; the planning and rendering passes are tested without a Stack; and the
+offline CLI, which a SIGTERM may interrupt, must not start Node in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+#: Modules that must import without aws-cdk-lib, in the order they are imported.
+PURE = (
+    "constructs_sm.runtime",
+    "constructs_sm.model",
+    "constructs_sm.params",
+    "constructs_sm.plan",
+    "constructs_sm.definition",
+    "constructs_sm.retries",
+    "constructs_sm.fanout",
+    "constructs_sm.hosting",
+    "constructs_sm.layout",
+    "constructs_sm.limits",
+    "constructs_sm.assembly",
+    "constructs_sm.report",
+    "constructs_sm.diagram",
+    "constructs_sm.local.cli",
+)
+
+_PROBE = """
+import importlib, json, sys
+loaded = {}
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    loaded[name] = "aws_cdk" in sys.modules
+print(json.dumps(loaded))
+"""
+
+
+def test_pure_layers_and_the_cli_import_without_aws_cdk_lib() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *PURE], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert [name for name in PURE if loaded[name]] == []
+
+
+def test_the_probe_sees_a_construct_module_load_it() -> None:
+    """The check above can fail: a construct module does load aws-cdk-lib."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "constructs_sm.pipeline"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout) == {"constructs_sm.pipeline": True}
