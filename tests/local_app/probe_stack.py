@@ -8,14 +8,15 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline
+from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline, nag
 
 SCRIPTS = Path(__file__).parent / "scripts"
 
 
 class ProbeStack(Stack):
     """Every kind of typed passing, a step that fails on request and parallel branches
-    (Probe); a step that declares a return value and emits none (Silent)."""
+    (Probe); a step that declares a return value and emits none (Silent); a step that
+    calls S3 itself, with its own role, inside and outside its grants (Peek)."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -81,4 +82,25 @@ class ProbeStack(Stack):
             code=SCRIPTS / "silent.py",
             env={"MODE": silent.param("mode")},
             returns={"x": int},
+        )
+        peek = ProcessingPipeline(
+            self,
+            "Peek",
+            storage=storage,
+            image=image,
+            params=[Param.string("foreign", default="", max_length=1000)],
+        )
+        source = peek.add_step("source", code=SCRIPTS / "source.py", outputs=["shared", "private"])
+        peek.add_step(
+            "peek",
+            code=SCRIPTS / "peek.py",
+            inputs={"shared": source.output("shared")},
+            outputs=["answers"],
+            network_isolation=False,
+        )
+        nag.acknowledge(
+            peek.state_machine,
+            ["ProcessingPipeline-JobNetworkIsolation[Run-peek]"],
+            "The probe step calls S3 itself to show which of its calls the step's role "
+            "allows: it needs the network.",
         )
