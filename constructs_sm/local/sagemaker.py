@@ -23,6 +23,10 @@ state failed, or the execution was stopped) stops the job, as Step Functions doe
 (StopProcessingJob): the job goes ``Stopping``, its local process is killed and it
 ends ``Stopped``. A task that times out (``TimeoutSeconds``) leaves its job running.
 
+Each job moves its data, and its process calls AWS, with the credentials of its
+``RoleArn`` as SageMaker assumes it (``assume_role``, :mod:`constructs_sm.local.iam`); a
+role SageMaker could not assume fails the job with SageMaker's ``ClientError`` reason.
+
 ``aws-sdk`` errors are named with the service's PascalCase name as AWS Step Functions
 names them (``S3.NoSuchKeyException``; moto 5.2.5 says ``s3.NoSuchKeyException``), so
 ``Catch`` and ``Retry`` clauses match as they do on AWS (:func:`sdk_service_error_name`).
@@ -115,7 +119,8 @@ class JobRunner:
 
     :param client: makes boto3 clients of the emulator.
     :param work_dir: where job directories are made.
-    :param job_env: environment every job process gets (fake credentials, endpoint).
+    :param job_env: environment every job process gets (region, endpoint; the
+        emulator's credentials only without ``assume_role``).
     :param account: the emulator's account id (where moto keeps the jobs).
     :param assume_role: gives each job its ``RoleArn``'s credentials (its downloads,
         uploads and its process's environment use them); None: every job uses the
@@ -194,7 +199,7 @@ class JobRunner:
                     s3, base_env = self._identity(
                         request, str(response["ProcessingJobArn"]), region
                     )
-                except AccessDeniedError:  # as SageMaker words it (sagemaker-python-sdk#35)
+                except AccessDeniedError:  # SageMaker's words: aws/sagemaker-python-sdk#35
                     role = request["RoleArn"]
                     reason = f"ClientError: SageMaker was unable to assume the role '{role}'"
             if reason is not None:  # a job_failure or a role it cannot use: nothing runs
