@@ -140,3 +140,39 @@ def job_processes(emulator: Emulator) -> list[int]:
     """Live processes of the emulator's jobs (started with a TMPDIR below its work dir: each
     job's temporary files stay in its job directory, whether or not it has its own /opt/ml)."""
     return running_with(f"TMPDIR={emulator.work_dir}/", where="environ")
+
+
+def machine_role(emulator: Emulator) -> str:
+    """The ARN of a role for the tests' hand-written state machines (see :func:`_role`)."""
+    return _role(emulator, "csm-test-state-machines", "states.amazonaws.com")
+
+
+def job_role(emulator: Emulator) -> str:
+    """The ARN of a role for the tests' hand-written processing jobs (see :func:`_role`)."""
+    return _role(emulator, "csm-test-jobs", "sagemaker.amazonaws.com")
+
+
+def _role(emulator: Emulator, name: str, service: str) -> str:
+    """A role ``service`` may assume (for anything) that may do anything. IAM is enforced
+    in the emulator: a state machine or a job whose role does not exist, or does not trust
+    its service, cannot call AWS."""
+    client = emulator.client("iam")
+    try:
+        return str(client.get_role(RoleName=name)["Role"]["Arn"])
+    except client.exceptions.NoSuchEntityException:
+        pass
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    created = client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    anything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    client.put_role_policy(
+        RoleName=name, PolicyName="Anything", PolicyDocument=json.dumps(anything)
+    )
+    return str(created["Role"]["Arn"])

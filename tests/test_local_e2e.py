@@ -34,7 +34,7 @@ from constructs_sm.local.runner import (
     watch,
 )
 from constructs_sm.retries import CAPACITY_CAPS, RetryScope, failure_states
-from tests.local_deployment import ROOT, Deployed, read_json, run
+from tests.local_deployment import ROOT, Deployed, machine_role, read_json, run
 
 #: moto warns about the resource types it skips each time it parses a stack's template
 #: (the deployer handles them; see constructs_sm.local.deploy).
@@ -107,6 +107,7 @@ def test_scripts_see_typed_params_env_values_and_returned_values(deployed: Deplo
     result = run(deployed, "Probe", {"count": 4, "ratio": 0.5, "flag": True, "label": label})
     assert result.succeeded, result.cause
     seen = read_json(deployed, "Probe", result, "first/data/seen.json")
+    assert seen["credentials"] == [], "a job with network isolation gets no AWS keys"
     assert seen["params"] == {
         "count": [4, "int"],
         "ratio": [0.5, "float"],
@@ -583,7 +584,7 @@ def test_an_error_without_a_cause_keeps_its_name(deployed: Deployed) -> None:
     machine = sfn.create_state_machine(
         name="no-cause",
         definition=json.dumps(definition),
-        roleArn=f"arn:aws:iam::{deployed.emulator.account}:role/any",
+        roleArn=machine_role(deployed.emulator),
     )
     arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
     deadline = time.monotonic() + 30
@@ -630,7 +631,7 @@ def test_the_engine_rejects_requests_sagemaker_would_reject(deployed: Deployed) 
     machine = sfn.create_state_machine(
         name="strict",
         definition=json.dumps({"StartAt": "Job", "States": {"Job": task}}),
-        roleArn=f"arn:aws:iam::{deployed.emulator.account}:role/any",
+        roleArn=machine_role(deployed.emulator),
     )
     arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
     deadline = time.monotonic() + 30
@@ -772,3 +773,149 @@ def test_the_ported_script_runs_unmodified_with_its_helper_package(deployed: Dep
         assert report.decode() == (
             f"train={len(train_ids)} test={len(test_ids)} host=algo-1 of algo-1\n"
         )
+
+
+# -- IAM, enforced: each actor with its own role -----------------------------------------
+
+
+def test_a_steps_own_calls_reach_only_its_own_channels(deployed: Deployed) -> None:
+    """Peek's step calls S3 itself (network isolation off) with its role's credentials:
+    its own channels yes; a sibling step's channel, another pipeline's channel, the whole
+    bucket and a bucket outside its grants no, although each object exists."""
+    probe, churn = deployed.pipelines["Probe"].bucket, deployed.pipelines["Churn"].bucket
+    s3 = deployed.emulator.client("s3")
+    planted = "Probe/first/data/planted/seen.json"
+    s3.put_object(Bucket=probe, Key=planted, Body=b"{}")
+    foreign = [f"s3://{probe}/{planted}", f"s3://{churn}/data/raw/customers.csv"]
+    for uri in foreign:  # the administrator can read both
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        assert s3.get_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    result = run(deployed, "Peek", {"foreign": " ".join(foreign)})
+    assert result.succeeded, result.cause
+    answers = read_json(deployed, "Peek", result, "peek/answers/answers.json")
+    assert answers == {
+        "get own input": "allowed",
+        "list own input": "allowed",
+        "put own output": "allowed",
+        "get sibling channel": "AccessDenied",
+        "list sibling channel": "AccessDenied",
+        "put sibling channel": "AccessDenied",
+        "list whole bucket": "AccessDenied",
+        **{f"get {uri}": "AccessDenied" for uri in foreign},
+    }
+    sibling = deployed.pipelines["Peek"].key(result.execution_name, "source", "private", "x")
+    assert "Contents" not in s3.list_objects_v2(Bucket=probe, Prefix=sibling)
+
+
+def _jobs(deployed: Deployed) -> set[str]:
+    return set(
+        sagemaker_backends[deployed.emulator.account][deployed.emulator.region].processing_jobs
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["another step's channel", "another pipeline's prefix", "a bucket outside the data sources"],
+)
+def test_inputs_outside_the_data_sources_are_refused_before_any_job(
+    deployed: Deployed, where: str
+) -> None:
+    churn, probe = deployed.pipelines["Churn"].bucket, deployed.pipelines["Probe"].bucket
+    uri = {
+        "another step's channel": f"s3://{churn}/Churn/prepare/train/",
+        "another pipeline's prefix": f"s3://{probe}/Probe/first/data/",
+        "a bucket outside the data sources": f"s3://{probe}/data/raw/",
+    }[where]
+    before = _jobs(deployed)
+    result = run(deployed, "Churn", {"raw_uri": uri})
+    assert (result.status, result.error) == ("FAILED", "InvalidParameters")
+    assert f"parameter 'raw_uri' must be an S3 URI under s3://{churn}/data/" in (result.cause or "")
+    assert _jobs(deployed) == before
+    assert all(step.status == "NotStarted" for step in result.steps.values())
+
+
+def _step_task(deployed: Deployed, pipeline: str, step: str) -> dict[str, Any]:
+    """The Parameters of a step's CreateProcessingJob task in the deployed definition."""
+    sfn = deployed.emulator.client("stepfunctions")
+    arn = deployed.pipelines[pipeline].state_machine_arn
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+
+    def tasks(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for state in states.values():
+            yield state.get("Parameters") or {}
+            for branch in state.get("Branches", []):
+                yield from tasks(branch["States"])
+
+    return next(
+        p for p in tasks(definition["States"]) if p.get("Environment", {}).get("CSM_STEP") == step
+    )
+
+
+def _job_prefix(deployed: Deployed, role_arn: str) -> str:
+    """The job-name prefix a step role's trust allows (its aws:SourceArn pattern)."""
+    role = deployed.emulator.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])
+    (statement,) = role["Role"]["AssumeRolePolicyDocument"]["Statement"]
+    pattern = str(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    return pattern.split("processing-job/", 1)[1].rstrip("*")
+
+
+@pytest.mark.parametrize(
+    ("index", "case", "status", "reason"),
+    [
+        (1, "its own data source", "Completed", None),
+        (2, "another step's channel", "Failed", "(AccessDenied) when calling the ListObjectsV2"),
+        (3, "another step's job name", "Failed", "SageMaker was unable to assume the role"),
+    ],
+)
+def test_a_job_moves_data_with_its_steps_role(
+    deployed: Deployed, index: int, case: str, status: str, reason: str | None
+) -> None:
+    """A request the pipeline would never make (a hand-written state machine reusing
+    prepare's role): the job's download uses that role, assumed as SageMaker assumes it,
+    only for jobs named as the role's trust allows."""
+    churn = deployed.pipelines["Churn"].bucket
+    prepare = _step_task(deployed, "Churn", "prepare")
+    role_arn = prepare["RoleArn"]
+    own = _job_prefix(deployed, role_arn)
+    other = _job_prefix(deployed, _step_task(deployed, "Churn", "train")["RoleArn"])
+    prefix = other if case == "another step's job name" else own
+    name = f"{prefix}-{index:032x}"
+    location = "Churn/train/model/" if case == "another step's channel" else "data/raw/"
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": {
+            "ProcessingJobName": name,
+            "RoleArn": role_arn,
+            "AppSpecification": {
+                "ImageUri": prepare["AppSpecification"]["ImageUri"],
+                "ContainerEntrypoint": ["python3", "-c", "pass"],
+            },
+            "ProcessingResources": prepare["ProcessingResources"],
+            "ProcessingInputs": [
+                {
+                    "InputName": "raw",
+                    "S3Input": {
+                        "S3Uri": f"s3://{churn}/{location}",
+                        "LocalPath": "/opt/ml/processing/input/raw",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+        },
+        "End": True,
+    }
+    deployed.emulator.client("s3").put_object(Bucket=churn, Key=f"{location}x.txt", Body=b"x")
+    sfn = deployed.emulator.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"reuse-role-{index}",
+        definition=json.dumps({"StartAt": "Job", "States": {"Job": task}}),
+        roleArn=machine_role(deployed.emulator),
+    )
+    _run_to_end(sfn, machine["stateMachineArn"])
+    job = deployed.emulator.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    assert job["ProcessingJobStatus"] == status, job.get("FailureReason")
+    if reason is not None:
+        assert reason in job["FailureReason"]
+        assert job["FailureReason"].startswith("ClientError: ")

@@ -25,7 +25,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from constructs_sm.job import job_name_expression
 from constructs_sm.local import Emulator, cli, redrive
 from constructs_sm.local.runner import RunResult, list_tree, start, watch
-from tests.local_deployment import Deployed, read_json, run
+from tests.local_deployment import Deployed, job_role, machine_role, read_json, run
 
 BUCKET = "redrive-tests"
 MARKER = "marker.json"
@@ -49,7 +49,7 @@ def _machine(aws: Emulator, states: dict[str, Any], start_at: str) -> str:
     created = sfn.create_state_machine(
         name=f"redrive-{uuid.uuid4().hex[:8]}",
         definition=json.dumps({"StartAt": start_at, "States": states}),
-        roleArn=f"arn:aws:iam::{aws.account}:role/any",
+        roleArn=machine_role(aws),
     )
     return str(created["stateMachineArn"])
 
@@ -301,7 +301,7 @@ def test_a_redriven_processing_task_gets_a_new_job_name(aws: Emulator, tmp_path:
         "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
         "Parameters": {
             "ProcessingJobName.$": job_name_expression("redrive-names", "job"),
-            "RoleArn": f"arn:aws:iam::{aws.account}:role/job",
+            "RoleArn": job_role(aws),
             "AppSpecification": {
                 "ImageUri": "img",
                 "ContainerEntrypoint": ["python3", "-c", script],
@@ -460,11 +460,14 @@ def test_a_failed_step_is_not_run_again_by_a_redrive_its_fail_state_fails_again(
 
 
 def test_the_command_line_redrives_an_execution_of_an_emulator_kept_running(
-    deployed: Deployed, tmp_path: Path
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fixed = tmp_path / "fixed"
     arn, _ = _stopped_probe(deployed, fixed)
     fixed.touch()
+    # the administrator's keys, as `run --keep-running` prints them before the command
+    for name, value in deployed.emulator.credentials.env().items():
+        monkeypatch.setenv(name, value)
     out = io.StringIO()
     name = arn.rsplit(":", 1)[-1]
     code = cli.main(["redrive", name, "--endpoint", deployed.emulator.endpoint, "--json"], out=out)

@@ -41,7 +41,7 @@ from constructs_sm.local import Emulator, Fault
 from constructs_sm.model import Resources
 from constructs_sm.params import INVALID_PARAMETERS, Param, ParamRef
 from constructs_sm.service_model import request_problems
-from tests.local_deployment import Deployed
+from tests.local_deployment import Deployed, machine_role
 from tests.strategies import execution_names, java_double
 
 PIPELINE: Final = "Props"
@@ -111,7 +111,7 @@ def machine(deployed: Deployed) -> Iterator[Machine]:
     created = emulator.client("stepfunctions").create_state_machine(
         name="props",
         definition=json.dumps(definition(), allow_nan=False),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/machine",
+        roleArn=machine_role(emulator),
     )
     yield Machine(emulator, created["stateMachineArn"], refused, itertools.count())
     emulator.faults.faults.remove(refused)

@@ -8,6 +8,8 @@ SageMaker Processing jobs as local processes.
   which validates every request as SageMaker does;
 - ``faults``: AWS's errors injected on purpose (:class:`Fault`) and compressed time,
   for tests of the retry paths;
+- ``iam`` and ``policies``: IAM enforced, each job and task with its own role, policies
+  evaluated as AWS does (stricter where the emulator cannot tell);
 
 Command line: ``python -m constructs_sm.local run --help``.
 """

@@ -12,14 +12,25 @@ the emulator's own S3, and refuse (the deploy fails) what would fail there: an o
 that does not exist, and a placeholder with no value (CloudFormation documents no
 escape for ``${``, so the offline engine takes any ``${name}`` for a placeholder: stricter
 rather than looser).
+
+**A role's Policies and ManagedPolicyArns.** moto's ``AWS::IAM::Role`` stores each inline
+policy of ``Policies`` as a Python ``dict`` where the IAM API holds JSON text, ignores
+``ManagedPolicyArns`` (the role gets no managed policy) and, on an update, changes only
+the description. With IAM enforced in the emulator, a step role would then hold none of
+its grants. :func:`install` wraps the role's create and update handlers so the role
+holds exactly the inline policies and the managed policies of its properties, as
+CloudFormation leaves it (a managed policy the emulator does not know, such as an AWS
+managed one, is not attached: the role gets less, never more).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from moto.iam import models as iam_models
 from moto.s3.models import s3_backends
 from moto.stepfunctions import models as sfn_models
 from moto.utilities.utils import get_partition
@@ -27,6 +38,7 @@ from moto.utilities.utils import get_partition
 _PLACEHOLDER: Final = re.compile(r"\$\{([^}]*)\}")
 _HANDLERS: Final = ("create_from_cloudformation_json", "update_from_cloudformation_json")
 _originals: dict[str, Callable[..., Any]] = {}
+_role_originals: dict[str, Callable[..., Any]] = {}
 
 
 class DefinitionError(ValueError):
@@ -102,18 +114,59 @@ def _wrapped(name: str) -> classmethod[Any, ..., Any]:
     return classmethod(handler)
 
 
+def apply_role_properties(
+    role: Any, properties: Mapping[str, Any], account_id: str, region_name: str
+) -> None:
+    """Make ``role`` hold exactly the inline policies (``Policies``, as JSON text) and the
+    managed policies (``ManagedPolicyArns``) its CloudFormation properties name."""
+    backend = iam_models.iam_backends[account_id][get_partition(region_name)]
+    wanted = {
+        str(policy["PolicyName"]): policy["PolicyDocument"]
+        for policy in properties.get("Policies") or []
+    }
+    for name in [name for name in role.policies if name not in wanted]:
+        role.delete_policy(name)
+    for name, document in wanted.items():
+        role.put_policy(name, document if isinstance(document, str) else json.dumps(document))
+    arns = {str(arn) for arn in properties.get("ManagedPolicyArns") or []}
+    for arn in set(role.managed_policies) - arns:
+        backend.detach_role_policy(arn, role.name)
+    known = {policy.arn for policy in backend.managed_policies.values()}
+    for arn in sorted(arns - set(role.managed_policies)):
+        if arn in known:
+            backend.attach_role_policy(arn, role.name)
+
+
+def _wrapped_role(name: str) -> classmethod[Any, ..., Any]:
+    original = _role_originals[name]
+
+    def handler(cls: type, *args: Any, **kwargs: Any) -> Any:
+        *_, cloudformation_json, account_id, region_name = args
+        role = original(*args, **kwargs)
+        properties = cloudformation_json.get("Properties") or {}
+        apply_role_properties(role, properties, account_id, region_name)
+        return role
+
+    return classmethod(handler)
+
+
 def install() -> None:
-    """Wrap moto's state-machine create and update handlers (idempotent)."""
+    """Wrap moto's state-machine and role create and update handlers (idempotent)."""
     if _originals:
         return
     for name in _HANDLERS:
         _originals[name] = getattr(sfn_models.StateMachine, name)
+        _role_originals[name] = getattr(iam_models.Role, name)
     for name in _HANDLERS:
         setattr(sfn_models.StateMachine, name, _wrapped(name))
+        setattr(iam_models.Role, name, _wrapped_role(name))
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
     for name, original in _originals.items():
         setattr(sfn_models.StateMachine, name, classmethod(original.__func__))  # type: ignore[attr-defined]
+    for name, original in _role_originals.items():
+        setattr(iam_models.Role, name, classmethod(original.__func__))  # type: ignore[attr-defined]
     _originals.clear()
+    _role_originals.clear()

@@ -422,9 +422,12 @@ def _keep_running(
     emulator: Emulator, pipeline: PipelineInfo, result: RunResult, printer: _Printer
 ) -> RunResult:
     """Wait for SIGINT/SIGTERM; the result is then the execution's state (redriven?)."""
+    # The emulator enforces IAM: the redrive signs as its administrator (local, throwaway
+    # keys of this emulator only).
+    keys = " ".join(f"{name}={value}" for name, value in emulator.credentials.env().items())
     printer.line(
         f"emulator kept running at {emulator.endpoint} (Ctrl-C to stop); redrive with:\n"
-        f"  python -m constructs_sm.local redrive {result.execution_arn} "
+        f"  {keys} python -m constructs_sm.local redrive {result.execution_arn} "
         f"--endpoint {emulator.endpoint}"
     )
     try:

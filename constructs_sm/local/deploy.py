@@ -12,8 +12,12 @@ change sets are the CLI's own. Two gaps of the emulator are closed here:
   through the S3 API (``PutBucketPolicy``) after the deploy, with its references
   resolved by moto's own template functions, minus the TLS-only ``Deny`` statements
   (:func:`plain_http_policy`: the emulator is plain HTTP on loopback, and moto does
-  enforce those denials). ``AWS::CDK::Metadata`` has no API and is ignored. moto does
-  not evaluate IAM policies: roles and policies are created, not enforced.
+  enforce those denials). ``AWS::CDK::Metadata`` has no API and is ignored.
+
+The CLI runs as the emulator's administrator (:attr:`Emulator.env`): the roles and
+policies it creates are enforced (:mod:`constructs_sm.local.iam`). It cannot assume the
+bootstrap roles, which trust the account principal (``:root``) the emulator's evaluation
+matches to nobody; it says so and proceeds with the administrator's credentials.
 """
 
 from __future__ import annotations

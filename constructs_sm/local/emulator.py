@@ -7,8 +7,11 @@ created by CloudFormation visible to the interpreter. Clients talk to it at
 ``http://localhost:PORT`` (moto resolves template URLs of CloudFormation by the host name
 ``localhost``; ``127.0.0.1`` breaks ``cdk deploy``).
 
-Everything it starts (jobs, the ``cdk`` CLI) gets fake credentials, a region and the
-endpoint through :attr:`Emulator.env`; nothing of the real AWS configuration leaks in.
+IAM is enforced (:mod:`constructs_sm.local.iam`): :meth:`Emulator.client` and what it
+starts (the ``cdk`` CLI, through :attr:`Emulator.env`) act as an administrator user the
+emulator creates; each processing job acts with its step's execution role and the state
+machine's own S3 calls with its role. ``Emulator(enforce_iam=False)`` turns this off
+(moto's default: nothing is checked). Nothing of the real AWS configuration leaks in.
 It must run in the process that executes the state machines, since the interpreter's
 service integrations live there: use it as a context manager::
 
@@ -30,7 +33,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-import boto3
 from botocore.config import Config
 from moto import backends as moto_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -38,7 +40,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, cfn_fixes, faults, map_fixes, redrive, sagemaker
+from constructs_sm.local import asl_fixes, cfn_fixes, faults, iam, map_fixes, redrive, sagemaker
 from constructs_sm.local.faults import Fault, FaultPlan
 
 DEFAULT_REGION: Final = "us-east-1"
@@ -67,6 +69,9 @@ class Emulator:
         removed by :meth:`stop` (pass one to keep the jobs' files and logs).
     :param time_scale: multiplies every Wait state and Retry interval of the interpreter
         (for tests of backoffs: 0.01 runs a minute's waiting in 0.6 s); 1.0 is real time.
+    :param enforce_iam: authenticate and authorize every request, each job with its
+        step's role (the default); False leaves moto unchecked and every job with the
+        administrator's credentials.
     """
 
     def __init__(
@@ -75,8 +80,10 @@ class Emulator:
         region: str = DEFAULT_REGION,
         work_dir: Path | None = None,
         time_scale: float = 1.0,
+        enforce_iam: bool = True,
     ) -> None:
         self.region = region
+        self.enforce_iam = enforce_iam
         self._time_scale = time_scale
         #: Errors planned for the next CreateProcessingJob calls (see :meth:`inject`).
         self.faults = FaultPlan()
@@ -93,19 +100,39 @@ class Emulator:
         self._saved_backends: Any = None
         #: How many jobs were still running (and were killed) when :meth:`stop` ran.
         self.stopped_jobs = 0
-        self._session = boto3.session.Session(
-            aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=region
-        )
+        self._credentials = iam.Credentials(_FAKE_KEY, _FAKE_KEY)
+        self._session = self._credentials.session(region)
 
     # -- lifecycle -------------------------------------------------------------------
 
     @classmethod
-    def attach(cls, endpoint: str, *, region: str = DEFAULT_REGION) -> Emulator:
+    def attach(
+        cls,
+        endpoint: str,
+        *,
+        region: str = DEFAULT_REGION,
+        credentials: iam.Credentials | None = None,
+    ) -> Emulator:
         """An emulator another process runs at ``endpoint`` (``run --keep-running``):
-        :meth:`client` talks to it; :meth:`start` and :meth:`stop` do nothing."""
+        :meth:`client` talks to it; :meth:`start` and :meth:`stop` do nothing.
+
+        IAM is enforced there: its clients sign with ``credentials``, by default those of
+        ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` (and ``AWS_SESSION_TOKEN``) in
+        this process's environment, which ``run --keep-running`` prints (the emulator's
+        administrator), else keys the emulator refuses.
+        """
         emulator = cls(region=region, work_dir=Path(os.devnull))
         emulator._own_work_dir = False
         emulator._remote = endpoint.rstrip("/")
+        if credentials is None and os.environ.get("AWS_ACCESS_KEY_ID"):
+            credentials = iam.Credentials(
+                os.environ["AWS_ACCESS_KEY_ID"],
+                os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+                os.environ.get("AWS_SESSION_TOKEN"),
+            )
+        if credentials is not None:
+            emulator._credentials = credentials
+            emulator._session = credentials.session(region)
         return emulator
 
     @property
@@ -154,6 +181,8 @@ class Emulator:
         redrive.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
+        if self.enforce_iam:
+            self._enforce_iam()
         sagemaker.install(
             sagemaker.JobRunner(
                 client=self.client_in,
@@ -161,9 +190,26 @@ class Emulator:
                 job_env=self.env,
                 account=ACCOUNT,
                 faults=self.faults,
+                assume_role=self._assume_job_role if self.enforce_iam else None,
             )
         )
         return self
+
+    def _enforce_iam(self) -> None:
+        """Create the administrator (while moto checks nothing), then check everything."""
+        iam.install()
+        self._credentials = iam.create_admin(self.client("iam"))
+        self._session = self._credentials.session(self.region)
+        with self._lock:
+            self._clients.clear()
+        iam.set_enforcement(self._port, on=True)
+
+    @staticmethod
+    def _assume_job_role(role_arn: str, job_arn: str, job_name: str) -> iam.Credentials:
+        """The step role's credentials for one job, as SageMaker assumes it."""
+        return iam.assume_as_service(
+            service=iam.SAGEMAKER, role_arn=role_arn, source_arn=job_arn, session_name=job_name
+        )
 
     @property
     def time_scale(self) -> float:
@@ -193,6 +239,12 @@ class Emulator:
         map_fixes.uninstall()
         redrive.uninstall()
         setattr(moto_backends, _MODULE_LIST, _original_module_list)
+        if self.enforce_iam:
+            iam.set_enforcement(self._port, on=False)
+            iam.uninstall()
+            self._credentials = iam.Credentials(_FAKE_KEY, _FAKE_KEY)
+            self._session = self._credentials.session(self.region)
+            self._clients.clear()
         if self._saved_backends is not None:
             sfn_models.stepfunctions_backends = self._saved_backends
         try:
@@ -242,11 +294,16 @@ class Emulator:
         return ACCOUNT
 
     @property
+    def credentials(self) -> iam.Credentials:
+        """The administrator's access key (fake keys when IAM is not enforced)."""
+        return self._credentials
+
+    @property
     def env(self) -> dict[str, str]:
-        """Environment for child processes: fake credentials, region, endpoint."""
+        """Environment for child processes: the administrator's credentials, region,
+        endpoint."""
         return {
-            "AWS_ACCESS_KEY_ID": _FAKE_KEY,
-            "AWS_SECRET_ACCESS_KEY": _FAKE_KEY,
+            **self._credentials.env(),
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ENDPOINT_URL": self.endpoint,

@@ -168,8 +168,8 @@ class LocalJob:
     :param request: the CreateProcessingJob request (API field names).
     :param s3: a boto3 S3 client of the emulator.
     :param work_dir: the job directory is ``<work_dir>/<ProcessingJobName>``.
-    :param base_env: extra environment for the process (the emulator's fake
-        credentials, region and endpoint); the job's ``Environment`` wins over it.
+    :param base_env: extra environment for the process (the job role's credentials,
+        region and endpoint); the job's ``Environment`` wins over it.
     :param should_stop: polled while the process runs; True stops the job.
     :param isolation: how the process gets its ``/opt/ml``; by default a private mount
         namespace where allowed (:func:`constructs_sm.local.isolation.current`).

@@ -23,6 +23,10 @@ state failed, or the execution was stopped) stops the job, as Step Functions doe
 (StopProcessingJob): the job goes ``Stopping``, its local process is killed and it
 ends ``Stopped``. A task that times out (``TimeoutSeconds``) leaves its job running.
 
+Each job moves its data, and its process calls AWS, with the credentials of its
+``RoleArn`` as SageMaker assumes it (``assume_role``, :mod:`constructs_sm.local.iam`); a
+role SageMaker could not assume fails the job with SageMaker's ``ClientError`` reason.
+
 ``aws-sdk`` errors are named with the service's PascalCase name as AWS Step Functions
 names them (``S3.NoSuchKeyException``; moto 5.2.5 says ``s3.NoSuchKeyException``), so
 ``Catch`` and ``Retry`` clauses match as they do on AWS (:func:`sdk_service_error_name`).
@@ -45,6 +49,7 @@ from typing import Any, Final, cast
 
 import botocore.exceptions
 import botocore.session
+from botocore.config import Config
 from botocore.response import StreamingBody
 from moto.sagemaker import models as sagemaker_models
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -79,6 +84,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from constructs_sm.local.faults import API_ERRORS, FaultPlan
+from constructs_sm.local.iam import AccessDeniedError, Credentials
 from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
 from constructs_sm.runtime import STEP_ENV
 from constructs_sm.service_model import request_problems, validation_message
@@ -101,6 +107,11 @@ _MODELED_ERRORS: Final = frozenset({"ResourceInUse", "ResourceLimitExceeded", "R
 
 ClientFactory = Callable[[str, str], Any]
 """``(service, region) -> boto3 client`` of the emulator."""
+RoleAssumer = Callable[[str, str, str], Credentials]
+"""``(role ARN, processing job ARN, job name) -> credentials`` of the role, as SageMaker
+assumes it for the job; raises :class:`~constructs_sm.local.iam.AccessDeniedError`."""
+#: Credential variables a job's environment gets from its role only.
+_CREDENTIAL_ENV: Final = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 class JobRunner:
@@ -108,8 +119,12 @@ class JobRunner:
 
     :param client: makes boto3 clients of the emulator.
     :param work_dir: where job directories are made.
-    :param job_env: environment every job process gets (fake credentials, endpoint).
+    :param job_env: environment every job process gets (region, endpoint; the
+        emulator's credentials only without ``assume_role``).
     :param account: the emulator's account id (where moto keeps the jobs).
+    :param assume_role: gives each job its ``RoleArn``'s credentials (its downloads,
+        uploads and its process's environment use them); None: every job uses the
+        credentials in ``job_env``.
     """
 
     def __init__(
@@ -120,12 +135,14 @@ class JobRunner:
         job_env: dict[str, str],
         account: str,
         faults: FaultPlan | None = None,
+        assume_role: RoleAssumer | None = None,
     ) -> None:
         self.client = client
         self.work_dir = work_dir
         self.job_env = job_env
         self.account = account
         self.faults = faults or FaultPlan()
+        self.assume_role = assume_role
         self._lock = threading.Lock()
         self.threads: list[threading.Thread] = []
         #: The jobs running now, by name.
@@ -174,6 +191,15 @@ class JobRunner:
         finally:
             with self._lock:
                 self._creating.discard(str(name))
+        reason = fault.reason if fault is not None else None
+        s3: Any = None
+        base_env: dict[str, str] = {}
+        if reason is None:  # the role is assumed outside the lock (an STS call)
+            try:
+                s3, base_env = self._identity(request, str(response["ProcessingJobArn"]), region)
+            except AccessDeniedError:  # SageMaker's words: aws/sagemaker-python-sdk#35
+                role = request["RoleArn"]
+                reason = f"ClientError: SageMaker was unable to assume the role '{role}'"
         with self._lock:
             job = self._backend_job(region, str(name))
             # moto records a subset of the request (and would report the job Completed at
@@ -183,17 +209,17 @@ class JobRunner:
             job.environment = request.get("Environment")
             job.processing_start_time = _now()
             job.processing_end_time = None
-            if fault is not None:  # a job_failure: it fails as it starts, nothing runs
+            if reason is not None:  # a job_failure or a role it cannot use: nothing runs
                 job.processing_end_time = _now()
-                job.failure_reason = fault.reason
+                job.failure_reason = reason
                 job.processing_job_status = "Failed"
                 response.pop("ResponseMetadata", None)
                 return dict(response)
         local = LocalJob(
             request,
-            s3=self.client("s3", region),
+            s3=s3,
             work_dir=self.work_dir,
-            base_env=self.job_env,
+            base_env=base_env,
             should_stop=lambda: job.processing_job_status in ("Stopping", "Stopped"),
         )
 
@@ -225,6 +251,31 @@ class JobRunner:
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return len(jobs)
+
+    def _identity(
+        self, request: dict[str, Any], job_arn: str, region: str
+    ) -> tuple[Any, dict[str, str]]:
+        """The S3 client a job moves its data with and its process's base environment.
+
+        With :attr:`assume_role`, both use the job's role, as SageMaker does; a job with
+        network isolation gets no credentials in its environment (its container could
+        not reach AWS).
+        """
+        if self.assume_role is None:
+            return self.client("s3", region), dict(self.job_env)
+        credentials = self.assume_role(
+            str(request["RoleArn"]), job_arn, str(request["ProcessingJobName"])
+        )
+        env = {k: v for k, v in self.job_env.items() if k not in _CREDENTIAL_ENV}
+        network = request.get("NetworkConfig") or {}
+        if not network.get("EnableNetworkIsolation"):
+            env.update(credentials.env())
+        s3 = credentials.session(region).client(
+            "s3",
+            endpoint_url=self.job_env.get("AWS_ENDPOINT_URL"),
+            config=Config(retries={"max_attempts": 2}, max_pool_connections=16),
+        )
+        return s3, env
 
     def stop(self, region: str, name: str) -> None:
         """StopProcessingJob as SageMaker does it: a running job goes ``Stopping``; its

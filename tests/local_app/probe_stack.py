@@ -8,7 +8,14 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline, Resources
+from constructs_sm import (
+    ChannelBucket,
+    Param,
+    ProcessingImage,
+    ProcessingPipeline,
+    Resources,
+    nag,
+)
 from constructs_sm.hosting import INLINE_LIMIT_CONTEXT
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -18,7 +25,8 @@ class ProbeStack(Stack):
     """Every kind of typed passing, a step that fails on request and parallel branches
     (Probe); a step that declares a return value and emits none (Silent); a two-host job
     whose hosts return values (Hosts); fan-out steps over a list parameter and over the
-    objects of an output, joined by a step reading every item's output (Fan).
+    objects of an output, joined by a step reading every item's output (Fan); a step that
+    calls S3 itself, with its own role, inside and outside its grants (Peek).
 
     Its definitions are hosted in S3 (``DefinitionS3Location`` with substitutions, as a
     large pipeline's are), the example stack's stay in the template: the offline tests run
@@ -143,4 +151,25 @@ class ProbeStack(Stack):
             code=SCRIPTS / "fan_join.py",
             inputs={"regions": per_region.output("out"), "parts": per_part.output("out")},
             returns={"regions": str, "parts": int, "first": str},
+        )
+        peek = ProcessingPipeline(
+            self,
+            "Peek",
+            storage=storage,
+            image=image,
+            params=[Param.string("foreign", default="", max_length=1000)],
+        )
+        source = peek.add_step("source", code=SCRIPTS / "source.py", outputs=["shared", "private"])
+        peek.add_step(
+            "peek",
+            code=SCRIPTS / "peek.py",
+            inputs={"shared": source.output("shared")},
+            outputs=["answers"],
+            network_isolation=False,
+        )
+        nag.acknowledge(
+            peek.state_machine,
+            ["ProcessingPipeline-JobNetworkIsolation[Run-peek]"],
+            "The probe step calls S3 itself to show which of its calls the step's role "
+            "allows: it needs the network.",
         )
