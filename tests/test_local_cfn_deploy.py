@@ -13,7 +13,7 @@ import pytest
 
 from constructs_sm.local import Emulator
 from constructs_sm.local.cfn_deploy import AssemblyDeployer, zip_directory
-from constructs_sm.local.deploy import CdkDeployer, DeployError
+from constructs_sm.local.deploy import CdkDeployer, DeployError, custom_resources
 from tests.assemblies import write_assembly
 
 
@@ -81,3 +81,18 @@ def test_an_assembly_directory_is_used_as_it_is(emulator: Emulator, tmp_path: Pa
     deployer = AssemblyDeployer(emulator, project_dir=tmp_path, app=str(assembly))
     assert deployer.synth(tmp_path / "unused") == assembly
     assert not (tmp_path / "unused").exists()
+
+
+def test_custom_resources_are_found_by_type() -> None:
+    template = {
+        "Resources": {
+            "A": {"Type": "Custom::VpcRestrictDefaultSG"},
+            "B": {"Type": "AWS::CloudFormation::CustomResource"},
+            "C": {"Type": "AWS::S3::Bucket"},
+        }
+    }
+    assert custom_resources(template) == [
+        "A (Custom::VpcRestrictDefaultSG)",
+        "B (AWS::CloudFormation::CustomResource)",
+    ]
+    assert custom_resources({}) == []

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator, Fault, cli
+from constructs_sm.local import Emulator, Fault, cli, deploy
 from constructs_sm.local.cfn_deploy import AssemblyDeployer
 from constructs_sm.local.deploy import CdkDeployer, DeployedStack, DeployError
 from constructs_sm.local.runner import (
@@ -544,6 +544,26 @@ def test_the_built_in_deployer_reports_a_failed_stack(deployed: Deployed, tmp_pa
     deployer.bootstrap(assembly)
     with pytest.raises(DeployError, match="CsmAsmBroken"):
         deployer.deploy(assembly, ["CsmAsmBroken"])
+
+
+@pytest.mark.parametrize("with_cli", [False, True])
+def test_stacks_with_custom_resources_are_refused_without_docker(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_cli: bool
+) -> None:
+    """moto runs a custom resource's Lambda function in Docker: without a daemon the
+    stack would stay CREATE_IN_PROGRESS, so it is refused at once, naming them."""
+    assembly = write_assembly(tmp_path)
+    template = json.loads((assembly / "Base.template.json").read_text())
+    template["Resources"]["Cleanup"] = {"Type": "Custom::Cleanup", "Properties": {}}
+    (assembly / "Base.template.json").write_text(json.dumps(template))
+    monkeypatch.setattr(deploy, "docker_daemon", lambda: False)
+    deployer: deploy.Deployer = (
+        CdkDeployer(deployed.emulator, project_dir=ROOT)
+        if with_cli
+        else AssemblyDeployer(deployed.emulator, project_dir=tmp_path)
+    )
+    with pytest.raises(DeployError, match=r"custom resources \(Cleanup \(Custom::Cleanup\)\)"):
+        deployer.deploy(assembly, ["CsmAsmBase"])
 
 
 @pytest.mark.parametrize(

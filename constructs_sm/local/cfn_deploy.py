@@ -45,6 +45,7 @@ from constructs_sm.local.deploy import (
     apply_skipped,
     assembly_dir,
     check_app,
+    check_custom_resources,
     existing_stacks,
     output_tail,
     stack_names,
@@ -390,6 +391,7 @@ class AssemblyDeployer:
                 f"stack {name!r} has parameters without a default ({', '.join(required)}); "
                 "the offline engine passes none: give them defaults"
             )
+        custom = check_custom_resources(name, template)
         cloudformation = self.emulator.client_in("cloudformation", region)
         request: dict[str, Any] = {
             "StackName": name,
@@ -409,7 +411,7 @@ class AssemblyDeployer:
         except botocore.exceptions.ClientError as error:
             if "No updates are to be performed" not in str(error):
                 raise DeployError(f"deploy of stack {name!r} failed: {error}") from error
-        self._wait(cloudformation, name)
+        self._wait(cloudformation, name, custom)
         return name
 
     @staticmethod
@@ -421,11 +423,16 @@ class AssemblyDeployer:
         live = [s for s in stacks if not str(s["StackStatus"]).startswith("DELETE")]
         return str(live[0]["StackStatus"]) if live else None
 
-    def _wait(self, cloudformation: Any, name: str, timeout: float = 300.0) -> None:
+    def _wait(
+        self, cloudformation: Any, name: str, custom: Sequence[str], timeout: float = 300.0
+    ) -> None:
         deadline = time.monotonic() + timeout
         while (status := self._status(cloudformation, name) or "").endswith("_IN_PROGRESS"):
             if time.monotonic() > deadline:
-                raise DeployError(f"stack {name!r} still {status} after {timeout:.0f}s")
+                raise DeployError(
+                    f"stack {name!r} still {status} after {timeout:.0f}s"
+                    + (f", waiting for its custom resources {', '.join(custom)}" if custom else "")
+                )
             time.sleep(0.1)
         if status not in _DONE:
             events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]

@@ -28,7 +28,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -107,6 +107,37 @@ def check_app(project_dir: Path, app: str | None) -> None:
             "folder (or pass --project-dir), or name the app with --app 'python app.py' or a "
             "synthesized assembly such as --app cdk.out"
         )
+
+
+def custom_resources(template: Mapping[str, Any]) -> list[str]:
+    """``LogicalId (Type)`` of a template's custom resources (``Custom::*`` and
+    ``AWS::CloudFormation::CustomResource``), which moto backs with a Lambda function."""
+    found = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        rtype = str(resource.get("Type", "")) if isinstance(resource, dict) else ""
+        if rtype.startswith("Custom::") or rtype == "AWS::CloudFormation::CustomResource":
+            found.append(f"{logical_id} ({rtype})")
+    return found
+
+
+def docker_daemon() -> bool:
+    """Whether a Docker daemon may be reachable (``$DOCKER_HOST`` or the default socket)."""
+    return bool(os.environ.get("DOCKER_HOST")) or Path("/var/run/docker.sock").exists()
+
+
+def check_custom_resources(name: str, template: Mapping[str, Any]) -> list[str]:
+    """The custom resources of stack ``name``; :class:`DeployError` when there are some and
+    no Docker daemon to run their Lambda functions (the stack would never be created)."""
+    custom = custom_resources(template)
+    if custom and not docker_daemon():
+        raise DeployError(
+            f"stack {name!r} has custom resources ({', '.join(custom)}): CloudFormation "
+            "runs a Lambda function for each, which moto runs in Docker, and no Docker "
+            "daemon is reachable here ($DOCKER_HOST, /var/run/docker.sock), so the stack "
+            "would never finish creating; run offline only the stacks without them "
+            "(--stack NAME), or turn off the feature that adds them"
+        )
+    return custom
 
 
 def toolchain_env(emulator: Emulator, project_dir: Path, docker: Path | None) -> dict[str, str]:
@@ -237,6 +268,9 @@ class CdkDeployer:
     def deploy(self, assembly: Path, stacks: Sequence[str] = ()) -> list[DeployedStack]:
         """``cdk deploy`` the assembly's stacks (all when ``stacks`` is empty)."""
         names = list(stacks) or stack_names(assembly)
+        for name, template in stack_templates(assembly).items():
+            if name in names:
+                check_custom_resources(name, template)
         start = time.monotonic()
         self._cdk(
             "deploy",
@@ -336,6 +370,18 @@ def plain_http_policy(document: dict[str, Any]) -> dict[str, Any]:
         if not (st.get("Effect") == "Deny" and _condition_keys(st) & TRANSPORT_KEYS)
     ]
     return {**document, "Statement": kept}
+
+
+def stack_templates(assembly: Path) -> dict[str, dict[str, Any]]:
+    """The templates of a cloud assembly's stacks, by stack name."""
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    templates = {}
+    for name, artifact in manifest.get("artifacts", {}).items():
+        props = artifact.get("properties", {})
+        if artifact.get("type") == "aws:cloudformation:stack" and "templateFile" in props:
+            path = assembly / props["templateFile"]
+            templates[props.get("stackName", name)] = json.loads(path.read_text())
+    return templates
 
 
 def stack_names(assembly: Path) -> list[str]:
