@@ -39,7 +39,10 @@ def missing_local_extra() -> str | None:
             "the offline engine needs the [local] extra of constructs-sm, which is not "
             f"installed (missing: {', '.join(missing)}); install it with: {INSTALL_LOCAL}"
         )
-    installed = importlib.metadata.version("moto")
+    try:
+        installed = importlib.metadata.version("moto")
+    except importlib.metadata.PackageNotFoundError:  # importable without metadata: trust it
+        return None
     if installed != MOTO_VERSION:
         return (
             f"the offline engine needs moto {MOTO_VERSION} (it patches that release's "

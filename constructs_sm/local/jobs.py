@@ -144,7 +144,7 @@ def command_line(app_specification: Mapping[str, Any]) -> list[str]:
     return [*entrypoint, *arguments]
 
 
-def _tail(path: Path, limit: int) -> str:
+def read_tail(path: Path, limit: int) -> str:
     """The end of a log file: about ``limit`` bytes, from the start of a line."""
     try:
         with path.open("rb") as handle:
@@ -210,7 +210,7 @@ class LocalJob:
                 host, code = failed[0]
                 outcome.status = "Failed"
                 outcome.failure_reason = failure_reason(
-                    code, _tail(self.host_dir(host) / "logs" / "stderr.log", _STDERR_TAIL)
+                    code, read_tail(self.host_dir(host) / "logs" / "stderr.log", _STDERR_TAIL)
                 )
                 outcome.exit_message = outcome.failure_reason
             else:

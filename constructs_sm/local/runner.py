@@ -30,7 +30,7 @@ import botocore.exceptions
 from constructs_sm.layout import execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
-from constructs_sm.local.jobs import split_s3_uri
+from constructs_sm.local.jobs import read_tail, split_s3_uri
 from constructs_sm.report import walk_states
 from constructs_sm.runtime import CODE_CHANNEL, RETURNS_CHANNEL, RETURNS_FILE, SPEC_FILE, STEP_ENV
 
@@ -487,16 +487,6 @@ def job_logs(emulator: Emulator, job_name: str) -> list[Path]:
     return sorted(job_dir.glob("logs/stderr.log")) + sorted(job_dir.glob("algo-*/logs/stderr.log"))
 
 
-def _read_end(path: Path) -> str:
-    with path.open("rb") as handle:
-        size = handle.seek(0, 2)
-        handle.seek(max(0, size - _LOG_TAIL_BYTES))
-        data = handle.read()
-    if size > _LOG_TAIL_BYTES:  # began inside a line
-        data = data.partition(b"\n")[2]
-    return data.decode("utf-8", errors="replace")
-
-
 def job_log_tail(emulator: Emulator, job_name: str, lines: int = LOG_TAIL_LINES) -> list[str]:
     """The last ``lines`` whole lines a local job wrote to stderr (stdout when its stderr
     is empty); with several hosts, each line starts with its host (``algo-2: ...``)."""
@@ -505,10 +495,7 @@ def job_log_tail(emulator: Emulator, job_name: str, lines: int = LOG_TAIL_LINES)
     for stderr in logs:
         text = ""
         for path in (stderr, stderr.with_name("stdout.log")):
-            try:
-                text = _read_end(path)
-            except OSError:
-                continue
+            text = read_tail(path, _LOG_TAIL_BYTES)
             if text.strip():
                 break
         kept = text.strip().splitlines()[-lines:]
