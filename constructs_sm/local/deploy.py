@@ -6,12 +6,16 @@ bootstrap stack, the asset publishing (file assets to the staging bucket) and th
 change sets are the CLI's own. The CLI is the one :func:`~constructs_sm.local.cdk_cli.find_cdk`
 finds (``$CSM_CDK``, ``node_modules/.bin``, ``PATH``); without one,
 :class:`~constructs_sm.local.cfn_deploy.AssemblyDeployer` does the same work through the
-emulator's CloudFormation API. Both implement :class:`Deployer`. Two gaps of the emulator
-are closed here, for both:
+emulator's CloudFormation API. Both implement :class:`Deployer`. Gaps of the emulator
+closed here:
 
 - **Docker image assets**: there is no Docker engine, and the local jobs do not run in
-  the image. ``CDK_DOCKER`` names a stand-in (:mod:`constructs_sm.local.docker_standin`)
-  for which login/build/tag/push do nothing: no image is built or pushed.
+  the image. For the CLI, ``CDK_DOCKER`` names a stand-in
+  (:mod:`constructs_sm.local.docker_standin`) for which login/build/tag/push do nothing
+  (the built-in deployer skips image assets itself): no image is built or pushed.
+- **Custom resources**: moto runs their Lambda functions in Docker; without a Docker
+  daemon a stack that has them is refused before it is deployed
+  (:func:`check_custom_resources`), since it would never finish creating.
 - **Resource types moto's CloudFormation skips**: ``AWS::S3::BucketPolicy`` is created
   through the S3 API (``PutBucketPolicy``) after the deploy, with its references
   resolved by moto's own template functions, minus the TLS-only ``Deny`` statements
