@@ -1,10 +1,11 @@
 """Hand-written cloud assemblies for the built-in deployer (constructs_sm.local.cfn_deploy).
 
-``write_assembly`` writes what ``cdk synth`` writes for two stacks, CsmAsmBase and
-CsmAsmTop (which imports an export of Base, so Base must be deployed first), with the
-kinds of assets an app has: its templates, a directory zipped, a file an executable
-generates, and a Docker image. The bootstrap qualifier ``csmtest`` keeps its staging
-bucket and version parameter apart from the CLI's (``hnb659fds``).
+``write_assembly`` writes what ``cdk synth`` writes for two stacks, CsmAsmBase (with a
+nested stack) and CsmAsmTop (which imports an export of Base, so Base must be deployed
+first), with the kinds of assets an app has: its templates, a nested stack's template, a
+directory zipped, a file an executable generates, and a Docker image. The bootstrap
+qualifier ``csmtest`` keeps its staging bucket and version parameter apart from the
+CLI's (``hnb659fds``).
 """
 
 from __future__ import annotations
@@ -90,9 +91,29 @@ def write_assembly(root: Path, *, broken: bool = False) -> Path:
         }
         (assembly / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
         return assembly
+    nested_url = [
+        "https://s3.",
+        {"Ref": "AWS::Region"},
+        ".",
+        {"Ref": "AWS::URLSuffix"},
+        "/cdk-csmtest-assets-",
+        {"Ref": "AWS::AccountId"},
+        "-",
+        {"Ref": "AWS::Region"},
+        "/nested.json",
+    ]
+    nested = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}
+    (assembly / "Nested.template.json").write_text(json.dumps(nested))
     base = {
         "Parameters": _bootstrap_parameter(),
-        "Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}},
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket"},
+            # A nested stack, as CDK writes it: its template is a file asset.
+            "Nested": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {"TemplateURL": {"Fn::Join": ["", nested_url]}},
+            },
+        },
         "Outputs": {
             "BucketName": {"Value": {"Ref": "Bucket"}, "Export": {"Name": "CsmAsmBaseBucket"}}
         },
@@ -119,6 +140,7 @@ def write_assembly(root: Path, *, broken: bool = False) -> Path:
     base_assets = {
         "files": {
             "base": _file("Base.template.json", "base.json"),
+            "nested": _file("Nested.template.json", "nested.json"),
             "dir": _file("asset.dir", "dir.zip", "zip"),
             "generated": {
                 "source": {"executable": [sys.executable, "-c", generate]},

@@ -526,7 +526,15 @@ def test_the_built_in_deployer_publishes_assets_and_deploys_in_dependency_order(
     s3 = emulator.client("s3")
     staging = f"cdk-csmtest-assets-{emulator.account}-{emulator.region}"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=staging)["Contents"]}
-    assert {"base.json", "top.json", "dir.zip", "generated.txt"} <= keys
+    assert {"base.json", "top.json", "nested.json", "dir.zip", "generated.txt"} <= keys
+    nested = [
+        s["StackName"]
+        for s in cloudformation.describe_stacks()["Stacks"]
+        if s["StackName"].startswith("CsmAsmBase-Nested")
+    ]
+    assert len(nested) == 1
+    nested_resources = cloudformation.describe_stack_resources(StackName=nested[0])
+    assert [r["ResourceType"] for r in nested_resources["StackResources"]] == ["AWS::SQS::Queue"]
     zipped = s3.get_object(Bucket=staging, Key="dir.zip")["Body"].read()
     archive = zipfile.ZipFile(io.BytesIO(zipped))
     assert sorted(archive.namelist()) == ["a.txt", "sub/b.txt"]
