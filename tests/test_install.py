@@ -9,9 +9,10 @@ Fast: uv builds the wheel and installs from its cache (offline when the cache al
 holds every wheel, from the package registry otherwise), in seconds where pip takes a
 minute and a half; without uv, pip is used. The environments are made anew on every run,
 at the same place (:data:`KEPT`), and Python keeps the bytecode it compiles for them
-there (``PYTHONPYCACHEPREFIX``): compiling aws-cdk-lib, boto3 and moto took longer than
-the rest of the run. Bytecode is checked against each source's size and modification
-time, so it is never used for a file that changed.
+there (``PYTHONPYCACHEPREFIX``): compiling aws-cdk-lib, boto3 and moto again took 3 s of
+the module's 20 s on an idle 2-core machine, 8 s of 33 s on a busy one. Bytecode is
+checked against each source's size and modification time, so it is never used for a
+file that changed.
 """
 
 from __future__ import annotations
