@@ -54,8 +54,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# One worker per core; a test file stays on one worker (its module fixtures are built once).
 test: setup lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto --dist loadfile
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -16,14 +16,18 @@ import re
 import shutil
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator, Fault, cli
+from constructs_sm.local import Emulator, Fault, cli, deploy
+from constructs_sm.local.cfn_deploy import AssemblyDeployer
+from constructs_sm.local.deploy import CdkDeployer, DeployError
 from constructs_sm.local.isolation import current as current_isolation
 from constructs_sm.local.runner import (
     Progress,
@@ -34,8 +38,11 @@ from constructs_sm.local.runner import (
     watch,
 )
 from constructs_sm.retries import CAPACITY_CAPS, RetryScope, failure_states
+from tests.assemblies import stacks_output, write_assembly
 from tests.local_deployment import ROOT, Deployed, machine_role, read_json, run
 
+#: The keys of each step in the --json line.
+STEP_KEYS = {"status", "job_name", "values", "outputs", "failure_reason", "log_tail"}
 #: moto warns about the resource types it skips each time it parses a stack's template
 #: (the deployer handles them; see constructs_sm.local.deploy).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
@@ -88,8 +95,8 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
         assert located["log_group"] == "/aws/sagemaker/ProcessingJobs"
         assert located["log_stream_prefix"] == f"{report.job_name}/"
     document = result.to_json()
-    assert set(document) == {"status", "error", "cause", "execution", "steps"}
-    assert set(document["steps"]["train"]) == {"status", "job_name", "values", "outputs"}
+    assert set(document) == {"status", "error", "cause", "execution_cause", "execution", "steps"}
+    assert set(document["steps"]["train"]) == STEP_KEYS
     execution = result.execution_name
     assert document["steps"]["train"]["outputs"] == {
         "model": f"s3://{bucket}/Churn/train/model/{execution}/"
@@ -321,12 +328,13 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
     ran = cli_run(deployed, *example_args, "--input", '{"raw_uri": "s3://{bucket}/data/raw/"}')
     assert ran.code == 0, ran.out
     document = ran.document
-    assert set(document) == {"status", "error", "cause", "execution", "steps"}
+    assert set(document) == {"status", "error", "cause", "execution_cause", "execution", "steps"}
     assert document["status"] == "SUCCEEDED"
     assert set(document["steps"]) == {"prepare", "profile", "train", "evaluate"}
     bucket = deployed.pipelines["Churn"].bucket
     for step, report in document["steps"].items():
-        assert set(report) == {"status", "job_name", "values", "outputs"}
+        assert set(report) == STEP_KEYS
+        assert (report["failure_reason"], report["log_tail"]) == (None, [])
         assert report["status"] == "Completed"
         assert isinstance(report["job_name"], str) and report["job_name"]
         assert isinstance(report["values"], dict) and report["values"], step
@@ -404,6 +412,198 @@ def test_cli_deploy_failure_ends_with_the_json_line(deployed: Deployed) -> None:
     assert ran.document["status"] == cli.STATUS_ERROR
     assert ran.document["error"] == "DeployError"
     assert "synth" in ran.document["cause"]
+
+
+@pytest.fixture
+def probe_args(deployed: Deployed) -> list[str]:
+    """``--app`` (tests/local_app as deployed), ``--stack`` and ``--pipeline`` of Probe."""
+    assembly = deployed.emulator.work_dir / "cdk.out"
+    return ["--app", str(assembly), "--stack", "ProbePipeline", "--pipeline", "Probe"]
+
+
+def test_cli_shows_the_failed_jobs_reason_and_the_end_of_its_log(
+    deployed: Deployed, probe_args: list[str]
+) -> None:
+    ran = cli_run(deployed, *probe_args, "--input", '{"fail": true}')
+    assert ran.code == cli.EXIT_FAILED
+    document = ran.document
+    assert (document["status"], document["error"]) == ("FAILED", "States.TaskFailed")
+    right = document["steps"]["right"]
+    reason = right["failure_reason"]
+    assert reason.startswith("AlgorithmError: process exited with code 1")
+    # The cause is what a person acts on; the whole job description stays available.
+    assert document["cause"] == reason
+    assert json.loads(document["execution_cause"])["FailureReason"] == reason
+    log = deployed.emulator.work_dir / "jobs" / right["job_name"] / "logs" / "stderr.log"
+    whole_lines = log.read_text().splitlines()
+    assert right["log_tail"] and right["log_tail"][-1] == "probe failure: asked to fail"
+    assert all(line in whole_lines for line in right["log_tail"])
+    human = "\n".join(ran.out.splitlines()[:-1])  # the report before the --json line
+    assert f"step right failed (job {right['job_name']}):" in human
+    assert "\n  AlgorithmError: process exited with code 1" in human
+    assert "\n  | probe failure: asked to fail" in human
+    assert "the job's files and logs:" in human
+    assert "ProcessingJobArn" not in human  # no DescribeProcessingJob document
+
+
+def test_cli_fills_only_the_bucket_of_s3_uris(deployed: Deployed, probe_args: list[str]) -> None:
+    """``s3://{{bucket}}`` writes ``s3://{bucket}``; a ``{bucket}`` elsewhere is text."""
+    label = "s3://{{bucket}}/k {bucket}"
+    ran = cli_run(deployed, *probe_args, "--input", json.dumps({"label": label}))
+    assert ran.code == 0, ran.out
+    assert ran.document["steps"]["first"]["values"]["s"] == "s3://{bucket}/k {bucket}!"
+
+
+@pytest.mark.parametrize(
+    ("given", "messages"),
+    [
+        (
+            '{"count": 10000000.0, "ratio": NaN, "sleep": 1e400, "label": "a\\u0000b"}',
+            [
+                "parameter 'count' must be an integer written without a fraction, got "
+                "10000000.0 (Step Functions prints",
+                "parameter 'ratio' must be a finite number, got nan",
+                "parameter 'sleep' must be a finite number, got inf",
+                "parameter 'label' must not contain the NUL character",
+            ],
+        ),
+        ('{"label": "%s"}' % ("x" * 65), ["parameter 'label' must be at most 64 characters"]),
+    ],
+)
+def test_cli_refuses_values_an_execution_input_cannot_carry(
+    deployed: Deployed, probe_args: list[str], given: str, messages: list[str]
+) -> None:
+    sfn = deployed.emulator.client("stepfunctions")
+    arn = deployed.pipelines["Probe"].state_machine_arn
+    before = len(sfn.list_executions(stateMachineArn=arn)["executions"])
+    ran = cli_run(deployed, *probe_args, "--input", given)
+    assert ran.code == cli.EXIT_FAILED
+    assert ran.document["status"] == cli.STATUS_ERROR
+    assert ran.document["error"] == "InvalidParameters"
+    assert ran.document["cause"].startswith("--input: parameter")
+    for message in messages:
+        assert message in ran.document["cause"]
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == before
+
+
+# -- deploying without the cdk CLI -------------------------------------------------------
+
+
+def test_the_built_in_deployer_publishes_assets_and_deploys_in_dependency_order(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    assembly = write_assembly(tmp_path)
+    lines: list[str] = []
+    deployer = AssemblyDeployer(deployed.emulator, project_dir=tmp_path, log=lines.append)
+    deployer.bootstrap(assembly)
+    stacks = deployer.deploy(assembly, ["CsmAsmTop"])
+    assert [s.name for s in stacks] == ["CsmAsmTop"]
+    emulator = deployed.emulator
+    cloudformation = emulator.client("cloudformation")
+    for name in ("CsmAsmBase", "CsmAsmTop"):
+        status = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        assert status == "CREATE_COMPLETE"
+    ssm = emulator.client("ssm")
+    assert ssm.get_parameter(Name="/cdk-bootstrap/csmtest/version")["Parameter"]["Value"] == "6"
+    # Top imports Base's export: Base was deployed first.
+    base_bucket = stacks_output(cloudformation, "CsmAsmBase", "BucketName")
+    assert ssm.get_parameter(Name="/csmtest/base-bucket")["Parameter"]["Value"] == base_bucket
+    s3 = emulator.client("s3")
+    staging = f"cdk-csmtest-assets-{emulator.account}-{emulator.region}"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=staging)["Contents"]}
+    assert {"base.json", "top.json", "nested.json", "dir.zip", "generated.txt"} <= keys
+    nested = [
+        s["StackName"]
+        for s in cloudformation.describe_stacks()["Stacks"]
+        if s["StackName"].startswith("CsmAsmBase-Nested")
+    ]
+    assert len(nested) == 1
+    nested_resources = cloudformation.describe_stack_resources(StackName=nested[0])
+    assert [r["ResourceType"] for r in nested_resources["StackResources"]] == ["AWS::SQS::Queue"]
+    zipped = s3.get_object(Bucket=staging, Key="dir.zip")["Body"].read()
+    archive = zipfile.ZipFile(io.BytesIO(zipped))
+    assert sorted(archive.namelist()) == ["a.txt", "sub/b.txt"]
+    assert s3.get_object(Bucket=staging, Key="generated.txt")["Body"].read() == b"generated\n"
+    assert "2 Docker image asset(s) not built" not in lines[-1]
+    assert "1 Docker image asset(s) not built" in lines[-1]
+    # Again: nothing to upload, nothing to update.
+    deployer.deploy(assembly, ["CsmAsmTop"])
+    assert "(0 file asset(s) uploaded" in lines[-1]
+
+
+def test_the_built_in_deployer_reports_a_failed_stack(deployed: Deployed, tmp_path: Path) -> None:
+    assembly = write_assembly(tmp_path, broken=True)
+    deployer = AssemblyDeployer(deployed.emulator, project_dir=tmp_path)
+    deployer.bootstrap(assembly)
+    with pytest.raises(DeployError, match="CsmAsmBroken"):
+        deployer.deploy(assembly, ["CsmAsmBroken"])
+
+
+@pytest.mark.parametrize("with_cli", [False, True])
+def test_stacks_with_custom_resources_are_refused_without_docker(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_cli: bool
+) -> None:
+    """moto runs a custom resource's Lambda function in Docker: without a daemon the
+    stack would stay CREATE_IN_PROGRESS, so it is refused at once, naming them."""
+    assembly = write_assembly(tmp_path)
+    template = json.loads((assembly / "Base.template.json").read_text())
+    template["Resources"]["Cleanup"] = {"Type": "Custom::Cleanup", "Properties": {}}
+    (assembly / "Base.template.json").write_text(json.dumps(template))
+    monkeypatch.setattr(deploy, "docker_daemon", lambda: False)
+    deployer: deploy.Deployer = (
+        CdkDeployer(deployed.emulator, project_dir=ROOT)
+        if with_cli
+        else AssemblyDeployer(deployed.emulator, project_dir=tmp_path)
+    )
+    with pytest.raises(DeployError, match=r"custom resources \(Cleanup \(Custom::Cleanup\)\)"):
+        deployer.deploy(assembly, ["CsmAsmBase"])
+
+
+@pytest.mark.parametrize(
+    ("app", "cdk_json", "match"),
+    [
+        ("python -c 'raise SystemExit(3)'", False, r"synth: the app .* failed \(3\)"),
+        ("true", False, "wrote no cloud assembly .* app.synth"),
+        (None, False, "has no cdk.json; run the command in your CDK project folder"),
+        (None, True, 'has no "app" command'),
+    ],
+)
+def test_the_built_in_synth_says_what_is_wrong(
+    deployed: Deployed, tmp_path: Path, app: str | None, cdk_json: bool, match: str
+) -> None:
+    if cdk_json:
+        (tmp_path / "cdk.json").write_text('{"context": {}}')
+    deployer = AssemblyDeployer(deployed.emulator, project_dir=tmp_path, app=app)
+    with pytest.raises(DeployError, match=match):
+        deployer.synth(tmp_path / "cdk.out")
+
+
+def test_the_built_in_synth_gives_the_app_the_clis_environment(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """The app gets CDK_OUTDIR, the context of cdk.json and cdk.context.json, and the
+    emulator's account and region, as the CLI gives them."""
+    (tmp_path / "cdk.json").write_text(
+        json.dumps({"app": "python record.py", "context": {"from-cdk-json": 1, "both": "json"}})
+    )
+    (tmp_path / "cdk.context.json").write_text(json.dumps({"both": "context"}))
+    (tmp_path / "record.py").write_text(
+        "import json, os, pathlib\n"
+        "out = pathlib.Path(os.environ['CDK_OUTDIR'])\n"
+        "seen = {k: os.environ[k] for k in ('CDK_CONTEXT_JSON', 'CDK_DEFAULT_ACCOUNT', "
+        "'CDK_DEFAULT_REGION', 'AWS_ENDPOINT_URL')}\n"
+        "(out / 'seen.json').write_text(json.dumps(seen))\n"
+        '(out / \'manifest.json\').write_text(\'{"version": "55.0.0", "artifacts": {}}\')\n'
+    )
+    deployer = AssemblyDeployer(deployed.emulator, project_dir=tmp_path)
+    out = deployer.synth(tmp_path / "out")
+    seen = json.loads((out / "seen.json").read_text())
+    context = json.loads(seen["CDK_CONTEXT_JSON"])
+    assert context["from-cdk-json"] == 1 and context["both"] == "context"
+    assert context["aws:cdk:enable-path-metadata"] is True
+    assert seen["CDK_DEFAULT_ACCOUNT"] == deployed.emulator.account
+    assert seen["CDK_DEFAULT_REGION"] == deployed.emulator.region
+    assert seen["AWS_ENDPOINT_URL"] == deployed.emulator.endpoint
 
 
 # -- AWS's errors, injected: each retry path of constructs_sm.retries --------------------

@@ -21,8 +21,15 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from constructs_sm.local import asl_fixes, cli, docker_standin, redrive, sagemaker
 from constructs_sm.local.deploy import plain_http_policy
-from constructs_sm.local.jobs import command_line, failure_reason, local_path, relative_key
-from constructs_sm.local.runner import describe_pipeline, unknown_params
+from constructs_sm.local.extra import INSTALL_LOCAL, missing_local_extra
+from constructs_sm.local.jobs import (
+    command_line,
+    failure_reason,
+    last_lines,
+    local_path,
+    relative_key,
+)
+from constructs_sm.local.runner import describe_pipeline, job_log_tail, unknown_params
 
 FACTORY = "state_task_service_for"
 
@@ -179,6 +186,50 @@ def test_failure_reason_has_exit_code_and_stderr_tail_within_1024() -> None:
         "AlgorithmError: process exited with code 3: Traceback\nboom"
     )
     assert len(failure_reason(1, "x" * 5000)) <= 1024
+    assert failure_reason(2, "") == "AlgorithmError: process exited with code 2"
+
+
+def test_failure_reason_keeps_whole_lines_of_a_long_log() -> None:
+    log = "".join(f"line {i:03d} " + "y" * 40 + "\n" for i in range(100))
+    reason = failure_reason(1, log)
+    assert len(reason) <= 1024
+    kept = reason.split(": ", 2)[2].splitlines()
+    assert kept[0].startswith("line "), reason[:80]
+    assert all(line in log.splitlines() for line in kept)
+    assert kept[-1] == log.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("a\nbb\nccc\n", 6, "bb\nccc"),
+        ("a\nbb\nccc", 100, "a\nbb\nccc"),
+        ("a\nbb\nccccccccc\n", 6, "...ccc"),
+    ],
+)
+def test_last_lines_never_start_inside_a_line(text: str, limit: int, expected: str) -> None:
+    assert last_lines(text, limit) == expected
+
+
+def _job_logs(work: Path, job: str, hosts: dict[str, tuple[str, str]]) -> None:
+    for host, (stderr, stdout) in hosts.items():
+        logs = work / "jobs" / job / host / "logs"
+        logs.mkdir(parents=True)
+        (logs / "stderr.log").write_text(stderr)
+        (logs / "stdout.log").write_text(stdout)
+
+
+def test_a_jobs_log_tail_is_whole_lines_of_stderr_else_stdout(tmp_path: Path) -> None:
+    from constructs_sm.local import Emulator
+
+    emulator = Emulator(work_dir=tmp_path)
+    long = "".join(f"{i:05d} " + "z" * 50 + "\n" for i in range(2000))  # > 16 KiB
+    _job_logs(tmp_path, "one", {"": (long, "")})
+    tail = job_log_tail(emulator, "one")
+    assert tail == long.splitlines()[-20:]
+    _job_logs(tmp_path, "two", {"algo-1": ("", "out 1\nout 2\n"), "algo-2": ("err\n", "x\n")})
+    assert job_log_tail(emulator, "two", lines=1) == ["algo-1: out 2", "algo-2: err"]
+    assert job_log_tail(emulator, "missing") == []
 
 
 def test_plain_http_policy_drops_only_tls_denials() -> None:
@@ -275,6 +326,57 @@ def test_cli_usage_errors_end_with_the_json_line(
     assert document["error"] == "UsageError"
     assert document["cause"] and document["steps"] == {}
     assert "error" in captured.err
+
+
+def test_a_malformed_input_names_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--json", "--input", "{n: 1"]) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    cause = _last_json(captured.out)["cause"]
+    assert cause.startswith("--input is not valid JSON (Expecting property name")
+    assert "'{n: 1'" in cause
+    assert f"error: {cause}" in captured.err
+
+
+def test_a_cdk_that_names_no_executable_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["run", "--json", "--cdk", "/no/such/cdk"]) == cli.EXIT_USAGE
+    document = _last_json(capsys.readouterr().out)
+    assert document["error"] == "UsageError"
+    assert "--cdk is '/no/such/cdk', which names no executable" in document["cause"]
+
+
+def test_relative_directories_are_made_absolute(tmp_path: Path) -> None:
+    """Jobs run in their own directory: a relative --work-dir would point elsewhere."""
+    from constructs_sm.local import Emulator
+
+    args = cli.parser().parse_args(["run", "--work-dir", "relwork", "--project-dir", "proj"])
+    assert args.work_dir == Path.cwd() / "relwork"
+    assert args.project_dir == Path.cwd() / "proj"
+    assert Emulator(work_dir=Path("relwork")).work_dir == Path.cwd() / "relwork"
+
+
+def test_the_missing_local_extra_is_named_with_its_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    assert missing_local_extra() is None
+    real = importlib.import_module
+
+    def without_moto(name: str, package: str | None = None) -> Any:
+        if name.split(".")[0] == "moto":
+            raise ModuleNotFoundError(f"No module named {name!r}", name="moto")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", without_moto)
+    problem = missing_local_extra()
+    assert problem is not None
+    assert "missing: moto (moto cannot be imported), moto[server]" in problem
+    assert problem.endswith(f"install it with: {INSTALL_LOCAL}")
+    monkeypatch.setattr(importlib, "import_module", real)
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "5.0.0")
+    assert "needs moto 5.2.5 (it patches that release's internals), found moto 5.0.0" in (
+        missing_local_extra() or ""
+    )
 
 
 def test_cli_usage_error_without_json_prints_no_json(capsys: pytest.CaptureFixture[str]) -> None:

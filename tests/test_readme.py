@@ -117,3 +117,22 @@ def test_porting_guide_names_runtime_helpers_that_exist() -> None:
                 if name.endswith(("_ENV", "_PREFIX"))
             ),
         ), variable
+
+
+def test_fan_out_example_synthesizes_a_distributed_map(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, root: Path
+) -> None:
+    """The Fan-out section's block: a Map over a list parameter and one over objects."""
+    (example,) = [block for block in _python_blocks() if "for_each=" in block]
+    monkeypatch.chdir(root)
+    original = cdk.App
+    monkeypatch.setattr(cdk, "App", lambda **kwargs: original(outdir=str(tmp_path), **kwargs))
+    exec(compile(example, "README.md fan-out", "exec"), {"__name__": "readme"})
+    template = json.loads((tmp_path / "Regions.template.json").read_text())
+    (machine,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    text = json.dumps(machine["Properties"]["DefinitionString"])
+    assert text.count('\\"Mode\\":\\"DISTRIBUTED\\"') == 2
+    assert "ItemsPath" in text and ":states:::s3:listObjectsV2" in text
+    assert '\\"ToleratedFailureCount\\":1' in text and '\\"MaxConcurrency\\":5' in text

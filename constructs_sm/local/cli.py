@@ -4,20 +4,26 @@
 
     python -m constructs_sm.local run [--app "python app.py"] [--stack NAME]
         [--pipeline NAME] [--input JSON] [--data LOCAL_DIR=s3://bucket/prefix/ ...]
-        [--json] [--work-dir DIR] [--keep-running]
+        [--json] [--work-dir DIR] [--project-dir DIR] [--cdk COMMAND|none] [--keep-running]
     python -m constructs_sm.local redrive EXECUTION --endpoint URL [--json]
 
 1. start the emulator (:class:`~constructs_sm.local.emulator.Emulator`);
-2. ``cdk synth`` the app (``--app``: a command as in ``cdk.json``, or an assembly
-   directory such as ``cdk.out``; default: the project's ``cdk.json``), ``cdk bootstrap``
-   and ``cdk deploy`` it into the emulator;
-3. upload each ``--data`` directory (``{bucket}`` in the URI stands for the pipeline's
-   channel bucket, whose name is generated at deploy time; also in ``--input``);
+2. synthesize the app (``--app``: a command as in ``cdk.json``, or an assembly
+   directory such as ``cdk.out``; default: the project's ``cdk.json``) and deploy it into
+   the emulator: with the cdk CLI when one is found (``--cdk``, ``$CSM_CDK``,
+   ``node_modules/.bin`` of the project or above, ``PATH``: ``cdk synth``, ``cdk
+   bootstrap``, ``cdk deploy``), else through the emulator's CloudFormation API
+   (:mod:`constructs_sm.local.cfn_deploy`);
+3. upload each ``--data`` directory (``s3://{bucket}`` at the start of the URI stands
+   for the pipeline's channel bucket, whose name is generated at deploy time; also at
+   the start of a string value of ``--input``; see :mod:`constructs_sm.local.inputs`);
 4. start one execution with ``--input`` and print each step's job as it starts and
-   ends, then the returned values and the S3 tree of the run's handoff prefixes;
+   ends, then the returned values and the S3 tree of the run's handoff prefixes; a
+   failed step's FailureReason and the last lines of its log;
 5. stop the emulator. ``--json`` ends the output with one line holding
-   ``{"status", "error", "cause", "execution", "steps": {step: {"status", "job_name",
-   "values", "outputs"}}}``. The exit code is 0 only when the execution succeeded.
+   ``{"status", "error", "cause", "execution_cause", "execution", "steps": {step: {"status",
+   "job_name", "values", "outputs", "failure_reason", "log_tail"}}}``. The exit code is 0
+   only when the execution succeeded.
    ``--keep-running`` keeps the emulator up after the execution, until SIGINT or
    SIGTERM, so that the execution can be redriven.
 
@@ -32,7 +38,9 @@ command says so on stderr (and in the ``--json`` line, error ``Interrupted``) an
 with 128 + the signal number (:mod:`constructs_sm.local.signals`).
 
 An ``--input`` key that is not a declared parameter of the pipeline (as its step specs
-declare them) is refused before any execution starts. When the command fails before an
+declare them), or a value an AWS execution input cannot carry (NaN, infinities, NUL
+characters, strings over their length limit, integral doubles of 1e7 and more for
+integers), is refused before any execution starts. When the command fails before an
 execution ends (a usage error, an unknown stack, a failed deploy, no such pipeline...),
 ``--json`` still ends the output with one line: ``{"status": "ERROR", "error": NAME,
 "cause": MESSAGE, "steps": {}}`` where NAME is one of :data:`ERRORS`.
@@ -56,8 +64,23 @@ from typing import Any, Final, NoReturn, TextIO
 import botocore.exceptions
 
 from constructs_sm.local import processes, signals
-from constructs_sm.local.deploy import CdkDeployer, DeployedStack, DeployError, stack_names
+from constructs_sm.local.cdk_cli import CdkCli, CdkNotFoundError, find_cdk
+from constructs_sm.local.cfn_deploy import AssemblyDeployer
+from constructs_sm.local.deploy import (
+    CdkDeployer,
+    DeployedStack,
+    Deployer,
+    DeployError,
+    stack_names,
+)
 from constructs_sm.local.emulator import Emulator
+from constructs_sm.local.inputs import (
+    InputError,
+    fill_bucket,
+    fill_input,
+    inexpressible,
+    parse_input,
+)
 from constructs_sm.local.isolation import current as current_isolation
 from constructs_sm.local.runner import (
     PipelineInfo,
@@ -70,7 +93,6 @@ from constructs_sm.local.runner import (
     list_tree,
     seed,
     start,
-    substitute_bucket,
     unknown_params,
     watch,
 )
@@ -81,12 +103,14 @@ EXIT_USAGE = 2
 STATUS_ERROR: Final = "ERROR"
 #: ``error`` of the ``--json`` line when the command failed before an execution ended.
 ERRORS: Final = {
-    "UsageError": "bad command line, --input or --data",
+    "UsageError": "bad command line, --input, --data or --cdk",
     "UnknownStack": "a --stack the app does not have",
-    "DeployError": "cdk synth, bootstrap or deploy failed",
+    "DeployError": "synthesizing or deploying the app failed (with or without the cdk CLI)",
     "PipelineChoiceError": "no pipeline, several without --pipeline, or an unknown --pipeline",
     "DataError": "a --data directory could not be uploaded",
-    "InvalidParameters": "--input keys that are not declared parameters of the pipeline",
+    "InvalidParameters": "--input keys that are not declared parameters of the pipeline, "
+    "or values an AWS execution input cannot carry",
+    "MissingDependency": "the [local] extra is not installed (python -m constructs_sm.local)",
     "NotRedrivable": "redrive: no such execution, or one AWS would not redrive",
     "Interrupted": "SIGINT or SIGTERM: running jobs were killed, temporary files removed",
     "InternalError": "anything else (the traceback is on stderr)",
@@ -126,17 +150,27 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="deploy a CDK app into the emulator and run one pipeline execution",
-        description="Deploy a CDK app into the emulator with the cdk CLI and run one "
-        "execution. In --data and --input, {bucket} stands for the pipeline's channel "
-        "bucket.",
+        description="Deploy a CDK app into the emulator (with the cdk CLI when one is "
+        "found, else through the emulator's CloudFormation API) and run one execution. "
+        "s3://{bucket} at the start of a --data URI or of an --input string value stands "
+        "for the pipeline's channel bucket; s3://{{bucket}} is a literal s3://{bucket}.",
     )
     run.add_argument(
         "--app",
+        metavar="COMMAND|DIR",
         help="CDK app command as in cdk.json, or a cloud assembly directory "
         "(default: the project's cdk.json)",
     )
-    run.add_argument("--stack", action="append", default=[], help="stack to deploy (repeatable)")
-    run.add_argument("--pipeline", help="the pipeline to run when the stacks hold several")
+    run.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="stack to deploy (repeatable; default: every stack of the app)",
+    )
+    run.add_argument(
+        "--pipeline", metavar="NAME", help="the pipeline to run when the stacks hold several"
+    )
     run.add_argument(
         "--input",
         nargs="+",
@@ -155,11 +189,23 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="end with one line of JSON")
     run.add_argument(
         "--work-dir",
-        type=Path,
+        type=_absolute,
+        metavar="DIR",
         help="keep job directories (inputs, outputs, logs) here instead of a temporary one",
     )
     run.add_argument(
-        "--project-dir", type=Path, default=Path.cwd(), help="where cdk runs (default: .)"
+        "--project-dir",
+        type=_absolute,
+        metavar="DIR",
+        default=Path.cwd(),
+        help="the CDK project folder, where the app runs and cdk.json is read (default: .)",
+    )
+    run.add_argument(
+        "--cdk",
+        metavar="COMMAND",
+        help="the cdk CLI to deploy with, or 'none' to deploy through the emulator's "
+        "CloudFormation API (default: $CSM_CDK, node_modules/.bin/cdk in the project or "
+        "above, cdk on PATH, else none)",
     )
     run.add_argument(
         "--keep-running",
@@ -179,6 +225,11 @@ def parser() -> argparse.ArgumentParser:
     )
     redrive.add_argument("--json", action="store_true", help="end with one line of JSON")
     return main
+
+
+def _absolute(value: str) -> Path:
+    """A path argument made absolute against the current directory (jobs run elsewhere)."""
+    return Path(value).expanduser().absolute()
 
 
 def _data_args(values: Sequence[str]) -> list[tuple[Path, str]]:
@@ -218,6 +269,7 @@ class _Printer:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.width = 10
+        self.log_hint = "keep the jobs' files and logs with --work-dir DIR"
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -229,14 +281,36 @@ class _Printer:
             f"{took}  job {event.job_name}"
         )
         if event.failure_reason:
-            self.line(f"             {event.failure_reason}")
+            self.line(f"             {event.failure_reason.splitlines()[0]}")
+
+    def _failed_steps(self, result: RunResult) -> None:
+        """Each failed step's FailureReason and the last lines of its job's log."""
+        for step, report in result.steps.items():
+            if report.status != "Failed":
+                continue
+            self.line(f"step {step} failed (job {report.job_name}):")
+            for line in (report.failure_reason or "(no FailureReason)").splitlines():
+                self.line(f"  {line}")
+            if report.log_tail:
+                count = len(report.log_tail)
+                label = f"last {count} lines" if count > 1 else "last line"
+                self.line(f"  {label} of its log:")
+                for line in report.log_tail:
+                    self.line(f"  | {line}")
+            self.line(f"  ({self.log_hint})")
 
     def result(self, result: RunResult, pipeline: PipelineInfo, emulator: Emulator) -> None:
         if result.succeeded:
             self.line(f"execution SUCCEEDED in {result.seconds:.1f}s")
         else:
             self.line(f"execution {result.status} in {result.seconds:.1f}s")
-            self.line(f"  {failure_summary(result)}")
+            failed = [r for r in result.steps.values() if r.status == "Failed"]
+            summary = failure_summary(result)
+            if failed:  # the steps' own sections below give the whole reason and the log
+                lines = summary.splitlines() or [""]
+                summary = lines[0] + (" ..." if len(lines) > 1 else "")
+            self.line(f"  {summary}".replace("\n", "\n  "))
+            self._failed_steps(result)
         values = [(s, k, v) for s, r in result.steps.items() for k, v in r.values.items()]
         if values:
             self.line("returned values:")
@@ -319,18 +393,41 @@ class _Session:
 
 def _parse_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
     try:
-        params = json.loads(" ".join(args.input))
-        if not isinstance(params, dict):
-            raise ValueError("--input must be a JSON object")
-        return params, _data_args(args.data)
-    except ValueError as error:
+        return parse_input(" ".join(args.input)), _data_args(args.data)
+    except (InputError, ValueError) as error:
+        raise CommandError("UsageError", str(error), EXIT_USAGE) from error
+
+
+def _find_cdk(args: argparse.Namespace) -> CdkCli | None:
+    """The cdk CLI to deploy with (None: the built-in deployer); checked before anything
+    starts, so a ``--cdk`` or ``$CSM_CDK`` naming no executable is a usage error."""
+    try:
+        return find_cdk(args.project_dir, explicit=args.cdk)
+    except CdkNotFoundError as error:
         raise CommandError("UsageError", str(error), EXIT_USAGE) from error
 
 
 def _deploy(
-    emulator: Emulator, args: argparse.Namespace, printer: _Printer, reuse: bool
+    emulator: Emulator,
+    args: argparse.Namespace,
+    printer: _Printer,
+    reuse: bool,
+    cdk: CdkCli | None,
 ) -> list[DeployedStack]:
-    deployer = CdkDeployer(emulator, project_dir=args.project_dir, app=args.app, log=printer.line)
+    deployer: Deployer
+    if cdk is not None:
+        printer.line(f"cdk CLI: {cdk}")
+        deployer = CdkDeployer(
+            emulator, project_dir=args.project_dir, app=args.app, log=printer.line, cdk=cdk
+        )
+    else:
+        printer.line(
+            "no cdk CLI (--cdk, $CSM_CDK, node_modules/.bin, PATH): deploying through the "
+            "emulator's CloudFormation API"
+        )
+        deployer = AssemblyDeployer(
+            emulator, project_dir=args.project_dir, app=args.app, log=printer.line
+        )
     try:
         assembly = deployer.synth(emulator.work_dir / "cdk.out")
         names = stack_names(assembly)
@@ -370,21 +467,24 @@ def _check_params(
     declared = declared_params(emulator, pipeline)
     if declared is None:
         printer.line("(the pipeline's step specs could not be read: --input keys not checked)")
-        return
-    unknown = unknown_params(params, declared)
+    unknown = unknown_params(params, declared) if declared is not None else []
     if unknown:
         verb = "is not a declared parameter" if len(unknown) == 1 else "are not declared parameters"
         raise CommandError(
             "InvalidParameters",
             f"--input: {', '.join(map(repr, unknown))} {verb} of pipeline {pipeline.name}; "
-            f"it declares: {', '.join(declared) or '(none)'}",
+            f"it declares: {', '.join(declared or {}) or '(none)'}",
         )
+    problems = inexpressible(params, declared or {})
+    if problems:
+        raise CommandError("InvalidParameters", "--input: " + "; ".join(problems))
 
 
 def _run(
     args: argparse.Namespace, printer: _Printer, emulator: Emulator | None, session: _Session
 ) -> RunResult:
     params, data = _parse_inputs(args)
+    cdk = _find_cdk(args)
     begin = time.monotonic()
     with contextlib.ExitStack() as stack:
         reuse = emulator is not None
@@ -393,19 +493,21 @@ def _run(
             emulator = stack.enter_context(session.emulator)
         printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
         printer.line(current_isolation().describe())
-        stacks = _deploy(emulator, args, printer, reuse)
+        if args.work_dir is not None or reuse:
+            printer.log_hint = f"the job's files and logs: {emulator.work_dir / 'jobs'}/<job>/"
+        stacks = _deploy(emulator, args, printer, reuse, cdk)
         try:
             pipeline = _choose(find_pipelines(emulator, stacks), args.pipeline)
         except ValueError as error:
             raise CommandError("PipelineChoiceError", str(error)) from error
         for local, uri in data:
-            target = substitute_bucket(uri, pipeline.bucket)
+            target = fill_bucket(uri, pipeline.bucket)
             try:
                 keys = seed(emulator, local, target)
             except (ValueError, botocore.exceptions.ClientError) as error:
                 raise CommandError("DataError", str(error)) from error
             printer.line(f"uploaded {len(keys)} file(s) from {local} to {target}")
-        params = json.loads(substitute_bucket(json.dumps(params), pipeline.bucket))
+        params = fill_input(params, pipeline.bucket)
         _check_params(emulator, pipeline, params, printer)
         printer.width = max([len(s) for s in pipeline.steps] + [4])
         arn, name = start(emulator, pipeline, params)

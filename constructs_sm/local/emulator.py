@@ -65,8 +65,9 @@ class Emulator:
     """moto server + Step Functions interpreter + local SageMaker processing jobs.
 
     :param region: the region every client and child process uses.
-    :param work_dir: where job directories are made; by default a temporary directory
-        removed by :meth:`stop` (pass one to keep the jobs' files and logs).
+    :param work_dir: where job directories are made (a relative path is taken from the
+        current directory); by default a temporary directory removed by :meth:`stop`
+        (pass one to keep the jobs' files and logs).
     :param time_scale: multiplies every Wait state and Retry interval of the interpreter
         (for tests of backoffs: 0.01 runs a minute's waiting in 0.6 s); 1.0 is real time.
     :param enforce_iam: authenticate and authorize every request, each job with its
@@ -89,8 +90,11 @@ class Emulator:
         self.faults = FaultPlan()
         self._own_work_dir = work_dir is None
         self._remote: str | None = None
+        # Absolute: jobs run with their own directory as working directory.
         self.work_dir = (
-            Path(tempfile.mkdtemp(prefix="constructs-sm-local-")) if work_dir is None else work_dir
+            Path(tempfile.mkdtemp(prefix="constructs-sm-local-"))
+            if work_dir is None
+            else Path(work_dir).absolute()
         )
         self._server: ThreadedMotoServer | None = None
         self._port = 0

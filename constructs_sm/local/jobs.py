@@ -129,15 +129,31 @@ def local_path(job_dir: Path, container_path: str) -> Path:
     return job_dir.joinpath("fs", *path.parts[1:])
 
 
+def last_lines(text: str, limit: int) -> str:
+    """The last whole lines of ``text`` that fit in ``limit`` characters.
+
+    A log's tail never starts in the middle of a line; only a last line longer than
+    ``limit`` on its own is cut, from its start, and marked with ``...``.
+    """
+    lines = text.strip().splitlines()
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) + (1 if kept else 0) > limit:
+            if not kept:
+                kept.append("..." + line[-(limit - 3) :] if limit > 3 else "")
+            break
+        kept.append(line)
+        size += len(line) + (1 if len(kept) > 1 else 0)
+    return "\n".join(reversed(kept))
+
+
 def failure_reason(exit_code: int, stderr_tail: str) -> str:
-    """The FailureReason of a job whose process exited with ``exit_code``."""
+    """The FailureReason of a job whose process exited with ``exit_code``: the exit code,
+    then the last whole lines of its stderr, within the API's 1024 characters."""
     reason = f"AlgorithmError: process exited with code {exit_code}"
-    tail = stderr_tail.strip()
-    if tail:
-        reason += ": " + tail
-    if len(reason) > MAX_FAILURE_REASON:
-        reason = reason[:60] + " ... " + reason[-(MAX_FAILURE_REASON - 65) :]
-    return reason
+    tail = last_lines(stderr_tail, MAX_FAILURE_REASON - len(reason) - 2)
+    return f"{reason}: {tail}" if tail else reason
 
 
 def command_line(app_specification: Mapping[str, Any]) -> list[str]:
@@ -154,12 +170,18 @@ def command_line(app_specification: Mapping[str, Any]) -> list[str]:
     return [*entrypoint, *arguments]
 
 
-def _tail(path: Path, limit: int) -> str:
+def read_tail(path: Path, limit: int) -> str:
+    """The end of a log file: about ``limit`` bytes, from the start of a line."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - limit))
+            data = handle.read()
     except OSError:
         return ""
-    return data[-limit:].decode("utf-8", errors="replace")
+    if size > limit:  # the read began inside a line: drop that partial line
+        data = data.partition(b"\n")[2]
+    return data.decode("utf-8", errors="replace")
 
 
 class LocalJob:
@@ -234,7 +256,7 @@ class LocalJob:
                 host, code = failed[0]
                 outcome.status = "Failed"
                 outcome.failure_reason = failure_reason(
-                    code, _tail(self.host_dir(host) / "logs" / "stderr.log", _STDERR_TAIL)
+                    code, read_tail(self.host_dir(host) / "logs" / "stderr.log", _STDERR_TAIL)
                 )
             else:
                 self._upload_outputs()

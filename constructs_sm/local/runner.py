@@ -8,7 +8,8 @@ per step whose ``Environment`` names the step (``CSM_STEP``).
 :func:`watch` follows an execution as it happens: a :class:`Progress` event when a step's
 job is created (from the execution history) and when it ends (from
 ``DescribeProcessingJob``), then a :class:`RunResult` with each step's status, job name,
-returned values and output URIs.
+returned values and output URIs; a failed step also keeps its job's FailureReason and
+the last lines of its log (:func:`job_log_tail`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import botocore.exceptions
 from constructs_sm.layout import RETURNS_STEP, RUN_STEP, execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
-from constructs_sm.local.jobs import split_s3_uri
+from constructs_sm.local.jobs import read_tail, split_s3_uri
 from constructs_sm.report import walk_states
 from constructs_sm.runtime import (
     CODE_CHANNEL,
@@ -44,9 +45,10 @@ from constructs_sm.runtime import (
 _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 #: ``States.Format('<job prefix>-{}', ...)``: a step's job-name expression.
 _JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
-#: Stands for a pipeline's channel bucket in ``--data`` and ``--input`` (its name is
-#: generated at deploy time).
-BUCKET_PLACEHOLDER: Final = "{bucket}"
+#: How many lines of a failed job's log a result keeps.
+LOG_TAIL_LINES: Final = 20
+#: How much of the end of a log file is read for its last lines.
+_LOG_TAIL_BYTES: Final = 16_384
 
 
 @dataclass(frozen=True)
@@ -102,17 +104,22 @@ class StepResult:
     outputs: dict[str, str] = field(default_factory=dict)
     duration: float | None = None
     failure_reason: str | None = None
+    #: The last lines of a failed job's log (stderr, else stdout), whole lines.
+    log_tail: list[str] = field(default_factory=list)
     #: A fan-out step: how many jobs (items) it ran, and how many did not complete.
     items: int | None = None
     failed_items: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` form: status, job_name, values, outputs (and a fan-out's items)."""
+        """The ``--json`` form: status, job_name, values, outputs, failure_reason and
+        log_tail (None and [] unless the step's job failed), and a fan-out's items."""
         document: dict[str, Any] = {
             "status": self.status,
             "job_name": self.job_name,
             "values": self.values,
             "outputs": self.outputs,
+            "failure_reason": self.failure_reason,
+            "log_tail": self.log_tail,
         }
         if self.items is not None:
             document["items"] = self.items
@@ -138,12 +145,21 @@ class RunResult:
         """True when the execution succeeded."""
         return self.status == "SUCCEEDED"
 
+    @property
+    def failure_cause(self) -> str | None:
+        """The cause a person acts on: a failed job's FailureReason when the execution's
+        cause is its DescribeProcessingJob document (``.sync`` tasks), else the cause."""
+        return failure_reason_of(self.cause) or self.cause
+
     def to_json(self) -> dict[str, Any]:
-        """``{"status", "error", "cause", "execution", "steps": {step: {...}}}``."""
+        """``{"status", "error", "cause", "execution_cause", "execution", "steps": {...}}``:
+        ``cause`` is :attr:`failure_cause`, ``execution_cause`` the cause exactly as Step
+        Functions reports it (for a failed job, the whole DescribeProcessingJob document)."""
         return {
             "status": self.status,
             "error": self.error,
-            "cause": self.cause,
+            "cause": self.failure_cause,
+            "execution_cause": self.cause,
             "execution": self.execution_arn,
             "steps": {name: step.to_json() for name, step in self.steps.items()},
         }
@@ -241,11 +257,6 @@ def unknown_params(params: Mapping[str, Any], declared: Mapping[str, Any]) -> li
 # -- data -----------------------------------------------------------------------------
 
 
-def substitute_bucket(text: str, bucket: str) -> str:
-    """Replace ``{bucket}`` with the pipeline's channel bucket."""
-    return text.replace(BUCKET_PLACEHOLDER, bucket)
-
-
 def seed(emulator: Emulator, local_dir: Path, s3_uri: str) -> list[str]:
     """Upload every file below ``local_dir`` to ``s3_uri`` (a prefix); returns the keys.
 
@@ -308,7 +319,7 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _failure_reason(cause: str | None) -> str | None:
+def failure_reason_of(cause: str | None) -> str | None:
     """The FailureReason inside a ``.sync`` task's cause (DescribeProcessingJob JSON)."""
     if not cause:
         return None
@@ -465,6 +476,9 @@ def watch(
     name = str(described["name"])
     _collect_values(emulator, pipeline, name, output, watcher.steps)
     _collect_fan_outs(emulator, pipeline, name, watcher.steps)
+    for step in watcher.steps.values():
+        if step.status == "Failed" and step.job_name:
+            step.log_tail = job_log_tail(emulator, step.job_name)
     start_time = _seconds(described.get("startDate"))
     stop_time = _seconds(described.get("stopDate"))
     return RunResult(
@@ -552,5 +566,27 @@ def _collect_fan_outs(
 
 def failure_summary(result: RunResult) -> str:
     """``error: cause`` with a job's FailureReason instead of the whole job description."""
-    reason = _failure_reason(result.cause)
-    return f"{result.error}: {reason or result.cause}"
+    return f"{result.error}: {result.failure_cause}"
+
+
+def job_logs(emulator: Emulator, job_name: str) -> list[Path]:
+    """A local job's log files: ``logs/stderr.log`` of its one host, or of each host."""
+    job_dir = emulator.work_dir / "jobs" / job_name
+    return sorted(job_dir.glob("logs/stderr.log")) + sorted(job_dir.glob("algo-*/logs/stderr.log"))
+
+
+def job_log_tail(emulator: Emulator, job_name: str, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last ``lines`` whole lines a local job wrote to stderr (stdout when its stderr
+    is empty); with several hosts, each line starts with its host (``algo-2: ...``)."""
+    tails: list[str] = []
+    logs = job_logs(emulator, job_name)
+    for stderr in logs:
+        text = ""
+        for path in (stderr, stderr.with_name("stdout.log")):
+            text = read_tail(path, _LOG_TAIL_BYTES)
+            if text.strip():
+                break
+        kept = text.strip().splitlines()[-lines:]
+        host = stderr.parent.parent.name if len(logs) > 1 else ""
+        tails += [f"{host}: {line}" if host else line for line in kept]
+    return tails

@@ -101,7 +101,7 @@ from constructs_sm.runtime._job import (
     job_config,
     job_name,
 )
-from constructs_sm.runtime._parameters import Params, check_parameter, env, params
+from constructs_sm.runtime._parameters import Params, check_parameter, env, params, uncarriable
 from constructs_sm.runtime._returns import MAX_RETURNED_STRING as MAX_RETURNED_STRING
 from constructs_sm.runtime._returns import emit, finish_returns, start_returns
 from constructs_sm.runtime._spec import spec, step_name
@@ -157,6 +157,7 @@ __all__ = [
     "spec",
     "start_returns",
     "step_name",
+    "uncarriable",
 ]
 
 # The public classes keep this package as their home, as before the split: tracebacks

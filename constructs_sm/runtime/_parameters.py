@@ -115,10 +115,10 @@ def _value_problem(what: str, value: object, type_name: str) -> str | None:
     return None
 
 
-def _check_string(what: str, value: str, declared: Mapping[str, Any]) -> None:
-    """A string value (or one item of a list) against ``max_length`` and ``pattern``."""
+def _string_problem(what: str, value: str, declared: Mapping[str, Any]) -> str | None:
+    """What no string may hold: a NUL character, more than ``max_length`` characters."""
     if "\x00" in value:
-        raise ParameterError(
+        return (
             f"{what} must not contain the NUL character (\\x00, at index "
             f"{value.index(chr(0))}): environment variables and arguments cannot hold it"
         )
@@ -126,7 +126,15 @@ def _check_string(what: str, value: str, declared: Mapping[str, Any]) -> None:
     if not isinstance(max_length, int) or isinstance(max_length, bool):
         max_length = MAX_STRING
     if len(value) > max_length:
-        raise ParameterError(f"{what} must be at most {max_length} characters, got {len(value)}")
+        return f"{what} must be at most {max_length} characters, got {len(value)}"
+    return None
+
+
+def _check_string(what: str, value: str, declared: Mapping[str, Any]) -> None:
+    """A string value (or one item of a list) against ``max_length`` and ``pattern``."""
+    problem = _string_problem(what, value, declared)
+    if problem is not None:
+        raise ParameterError(problem)
     pattern = declared.get("pattern")
     if pattern is None:
         return
@@ -136,6 +144,35 @@ def _check_string(what: str, value: str, declared: Mapping[str, Any]) -> None:
         raise RuntimeConfigError(f"{what} has an invalid pattern {pattern!r}: {exc}") from None
     if matched is None:
         raise ParameterError(f"{what} must match pattern {pattern!r}, got {value!r}")
+
+
+def uncarriable(name: str, value: object, declared: Mapping[str, Any]) -> str | None:
+    """Why an execution input cannot carry ``value`` to the step, whatever else its
+    declaration allows, in :func:`check_parameter`'s words; None when it can.
+
+    NaN, Infinity and numbers beyond the doubles (``1e400``) are no JSON (StartExecution
+    refuses them), integers beyond +-2**53 lose precision and integral doubles from 10**7
+    on are written ``1.0E7`` by Step Functions; a NUL character cannot be passed in an
+    environment variable or an argument, and a string (or list item) over ``max_length``
+    (1,024 characters without one) is only noticed by :func:`params` once the job runs.
+    The local CLI refuses such an input before it starts an execution.
+    """
+    what = f"parameter {name!r}"
+    type_name = str(declared.get("type", "string"))
+    if isinstance(value, float) and not math.isfinite(value):
+        return _value_problem(what, value, "number")
+    problem = _value_problem(what, value, type_name)
+    if problem is not None:
+        return problem
+    if isinstance(value, str):
+        return _string_problem(what, value, declared)
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                problem = _string_problem(f"{what} item {index}", item, declared)
+                if problem is not None:
+                    return problem
+    return None
 
 
 def check_parameter(name: str, value: object, declared: Mapping[str, Any]) -> Value:

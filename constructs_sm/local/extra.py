@@ -1,0 +1,51 @@
+"""Whether the ``[local]`` extra is installed: the offline engine's own dependencies.
+
+``pip install constructs-sm`` installs the constructs; the offline engine
+(``python -m constructs_sm.local``) also needs ``pip install 'constructs-sm[local]'``:
+moto in server mode, pinned to the release whose internals the engine patches, and
+``regex`` for the SageMaker request validator. :func:`missing_local_extra` says what is
+missing in a sentence with the fix, before anything imports moto. This module imports
+nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from typing import Final
+
+#: The command that installs the offline engine's dependencies.
+INSTALL_LOCAL: Final = "pip install 'constructs-sm[local]'"
+#: The moto release the engine is written against (pyproject.toml pins the same).
+MOTO_VERSION: Final = "5.2.5"
+#: Modules the engine imports, by the distribution that provides them.
+_MODULES: Final = (
+    ("moto", "moto"),
+    ("moto.server", "moto[server]"),
+    ("regex", "regex"),
+)
+
+
+def missing_local_extra() -> str | None:
+    """Why the offline engine cannot run here (with the fix), or None when it can."""
+    missing = []
+    for module, distribution in _MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            missing.append(f"{distribution} ({error.name} cannot be imported)")
+    if missing:
+        return (
+            "the offline engine needs the [local] extra of constructs-sm, which is not "
+            f"installed (missing: {', '.join(missing)}); install it with: {INSTALL_LOCAL}"
+        )
+    try:
+        installed = importlib.metadata.version("moto")
+    except importlib.metadata.PackageNotFoundError:  # importable without metadata: trust it
+        return None
+    if installed != MOTO_VERSION:
+        return (
+            f"the offline engine needs moto {MOTO_VERSION} (it patches that release's "
+            f"internals), found moto {installed}; install the pinned one with: {INSTALL_LOCAL}"
+        )
+    return None
