@@ -25,11 +25,8 @@ from constructs_sm.fanout import map_state
 from constructs_sm.job import JobSettings, render_job_parameters
 from constructs_sm.job_logs import log_selector
 from constructs_sm.layout import RUN_STEP, channel_key_expression
-from constructs_sm.params import (
-    Param,
-    defaults_expression,
-    validation_states,
-)
+from constructs_sm.param_checks import defaults_expression, validation_states
+from constructs_sm.params import Param
 from constructs_sm.plan import Plan, plan
 from constructs_sm.retries import (
     JOB_RETRIES,

@@ -29,7 +29,7 @@ from typing import Any, Final
 from constructs_sm import runtime as _rt
 from constructs_sm.job import JobSettings
 from constructs_sm.layout import returns_prefix
-from constructs_sm.params import type_test
+from constructs_sm.param_checks import type_test
 from constructs_sm.retries import S3_RETRIES
 
 INVALID_RETURN_VALUES: Final = "InvalidReturnValues"

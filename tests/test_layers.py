@@ -17,6 +17,7 @@ PURE = (
     "constructs_sm.runtime",
     "constructs_sm.model",
     "constructs_sm.params",
+    "constructs_sm.param_checks",
     "constructs_sm.plan",
     "constructs_sm.definition",
     "constructs_sm.retries",

@@ -8,15 +8,13 @@ from typing import Any
 
 import pytest
 
-from constructs_sm.params import (
-    INVALID_PARAMETERS,
-    Param,
+from constructs_sm.param_checks import (
     _string_matches_glob,
     defaults_expression,
     glob_literal,
-    validate_params,
     validation_states,
 )
+from constructs_sm.params import INVALID_PARAMETERS, Param, validate_params
 
 #: The factories' signatures reject these at type-check time; the checks are for callers
 #: without a type checker.

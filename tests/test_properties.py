@@ -29,7 +29,8 @@ from constructs_sm.layout import (
     params_prefix,
 )
 from constructs_sm.limits import JOB_NAME, S3_URI
-from constructs_sm.params import Param, validation_states
+from constructs_sm.param_checks import validation_states
+from constructs_sm.params import Param
 from tests.strategies import (
     channel_names,
     entered_times,

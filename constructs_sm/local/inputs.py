@@ -22,7 +22,7 @@ values an AWS execution input cannot carry.
     string, so only ``runtime.params()`` would notice, after the jobs started;
   - integral doubles of 10^7 and more for integer parameters (``10000000.0``): Step
     Functions, on Java, writes them ``1.0E7``, which the state machine's integer check
-    refuses (:func:`constructs_sm.params.integral_text_rules`).
+    refuses (:func:`constructs_sm.param_checks.integral_text_rules`).
 """
 
 from __future__ import annotations
