@@ -57,3 +57,17 @@ def allow_between_instances(group: ec2.SecurityGroup) -> None:
     Construct(group, "FromItselfForDistributedJobs")
     for port, description in DISTRIBUTED_JOB_PORTS:
         group.add_ingress_rule(group, port, description)
+
+
+def selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> list[str]:
+    """The subnets jobs run in: ``selection``, by default the VPC's private subnets."""
+    chosen = selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+    selected = vpc.select_subnets(
+        availability_zones=chosen.availability_zones,
+        one_per_az=chosen.one_per_az,
+        subnet_filters=chosen.subnet_filters,
+        subnet_group_name=chosen.subnet_group_name,
+        subnets=chosen.subnets,
+        subnet_type=chosen.subnet_type,
+    )
+    return list(selected.subnet_ids)

@@ -9,8 +9,6 @@ a Step Functions state machine once, at synth.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +18,10 @@ import jsii
 from aws_cdk import (
     Aspects,
     Aws,
-    CfnResource,
     Duration,
-    Fn,
     IAspect,
     IStableStringProducer,
     Lazy,
-    RemovalPolicy,
     Stack,
     Token,
 )
@@ -61,6 +56,7 @@ from constructs_sm.hosting import (
 from constructs_sm.image import ProcessingImage
 from constructs_sm.job import job_name_prefix, pipeline_job_prefix
 from constructs_sm.layout import channel_prefix, params_prefix, returns_reading_prefix
+from constructs_sm.machine import create_state_machine
 from constructs_sm.model import (
     DataSource,
     EnvValue,
@@ -68,18 +64,17 @@ from constructs_sm.model import (
     ItemRef,
     OutputRef,
     OutputSpec,
-    PrefixClaim,
     Resources,
     StepInput,
     ValueRef,
     literal_type,
-    shown,
 )
 from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
 from constructs_sm.network import allow_between_instances, job_security_group
 from constructs_sm.observability import PipelineObservability, add_outputs
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.passed import grant_passed_role, log_group_key, warn_jobs_without_key
+from constructs_sm.pipeline_args import check_pipeline_arguments, check_step_arguments
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
     INLINE_POLICY_REASON,
@@ -98,13 +93,7 @@ from constructs_sm.step import ProcessingStep
 from constructs_sm.step_code import DEFAULT_COMMAND
 from constructs_sm.storage import ChannelBucket
 from constructs_sm.validation import (
-    PIPELINE_NAME,
     StepValidator,
-    ValidatedStep,
-    data_source_problems,
-    network_problems,
-    prefix_conflicts,
-    tag_problems,
 )
 
 __all__ = ["DataSource", "ProcessingPipeline"]
@@ -161,57 +150,25 @@ class ProcessingPipeline(PipelineObservability, Construct):
         tags: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
-        name = construct_id if pipeline_name is None else pipeline_name
-        problems = []
-        if not isinstance(name, str) or not PIPELINE_NAME.match(name):
-            problems.append(
-                f"pipeline_name must match {PIPELINE_NAME.pattern}, got {name!r}"
-                + (" (the construct id; pass pipeline_name)" if pipeline_name is None else "")
-            )
-        if not isinstance(storage, ChannelBucket):
-            problems.append(f"storage must be a ChannelBucket, got {shown(storage)}")
-        if not isinstance(image, ProcessingImage):
-            problems.append(f"image must be a ProcessingImage, got {shown(image)}")
-        if security_groups is not None and vpc is None:
-            problems.append("security_groups needs vpc")
-        if vpc_subnets is not None and vpc is None:
-            problems.append("vpc_subnets needs vpc")
-        problems += tag_problems(tags or {})
-        sources = (
-            tuple(data_sources)
-            if data_sources is not None
-            else (DataSource(storage.bucket, "data/"),)
-            if isinstance(storage, ChannelBucket)
-            else ()
+        checked = check_pipeline_arguments(
+            scope,
+            construct_id,
+            pipeline_name=pipeline_name,
+            storage=storage,
+            image=image,
+            data_sources=data_sources,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            tags=tags,
+            taken_machine_names={
+                other.state_machine_name
+                for other in Stack.of(scope).node.find_all()
+                if isinstance(other, ProcessingPipeline)
+            },
         )
-        problems += data_source_problems(sources)
-        claims: list[PrefixClaim] = []
-        if isinstance(name, str) and isinstance(storage, ChannelBucket) and not problems:
-            owner = f"pipeline {name!r} ({scope.node.path}/{construct_id})"
-            claims = [
-                PrefixClaim(f"{name}/", "run", owner),
-                *(
-                    PrefixClaim(source.prefix, "data", owner)
-                    for source in sources
-                    if source.bucket is storage.bucket
-                ),
-            ]
-            problems += prefix_conflicts(storage.prefix_claims, claims)
-        machine_name = _state_machine_name(scope, name) if isinstance(name, str) else None
-        if machine_name is not None and any(
-            isinstance(other, ProcessingPipeline) and other.state_machine_name == machine_name
-            for other in Stack.of(scope).node.find_all()
-        ):
-            problems.append(
-                f"the stack already has a pipeline whose state machine is named "
-                f"{machine_name!r}; give each pipeline its own pipeline_name"
-            )
-        subnet_ids: list[str] = []
-        if vpc is not None:
-            subnet_ids = _selected_subnets(vpc, vpc_subnets)
-            problems += network_problems(subnet_ids, security_groups)
-        if problems:
-            raise ValueError("ProcessingPipeline: " + "; ".join(problems))
+        name, sources, claims = checked.name, checked.sources, checked.claims
+        machine_name, subnet_ids = checked.machine_name, checked.subnet_ids
         self._params = validate_params(params)
         super().__init__(scope, construct_id)
         self._name = name
@@ -280,50 +237,18 @@ class ProcessingPipeline(PipelineObservability, Construct):
         self._prefix_findings: set[str] = set()
         self._fan_outs: list[FanOut] = []
         _Finalizer(self, "CodeBundle")
-        self._log_group = logs.LogGroup(
+        self._log_group, self._state_machine = create_state_machine(
             self,
-            "Logs",
-            # Under /aws/vendedlogs/states/, Step Functions needs no entry per log group in
-            # the account's size-limited CloudWatch Logs resource policy; the stack id's
-            # GUID keeps a retained group from blocking a redeploy of the stack.
-            log_group_name=Fn.join(
-                "",
-                [
-                    f"/aws/vendedlogs/states/{machine_name or name}-",
-                    Fn.select(2, Fn.split("/", Aws.STACK_ID)),
-                ],
-            ),
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN,
-            encryption_key=log_group_key(self, storage.key, owned=storage.owns_key),
-        )
-        self._state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_string(Lazy.string(_LazyDefinition(self))),
-            # An immutable view: the tracing and log-delivery statements aws-cdk-lib would
-            # add to the role's default policy go to a dedicated policy instead (below),
-            # so the "*" they need is acknowledged on that policy alone.
-            role=self._role.without_policy_updates(),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self._log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
-            comment=f"constructs_sm pipeline {name}",
-            state_machine_name=machine_name,
+            definition=sfn.DefinitionBody.from_string(Lazy.string(_LazyDefinition(self))),
+            role=self._role,
+            pipeline_name=name,
+            machine_name=machine_name,
+            log_key=log_group_key(self, storage.key, owned=storage.owns_key),
+            log_retention=log_retention,
         )
         self._tracing_policy = grant_tracing_and_log_delivery(self._role)
         add_outputs(self, machine=self._state_machine, storage=storage, pipeline=name)
         PipelinePicture(self, "Picture")  # cdk.out/<stack>.<pipeline>.diagram.{md,svg}
-        machine = self._state_machine.node.default_child
-        assert isinstance(machine, CfnResource)
-        # aws-cdk-lib makes the state machine depend on its role and the role's policies
-        # (the log-delivery policy must exist before it); the role's dependency is
-        # redundant with RoleArn, which cfn-lint reports (W3005). Keep every dependency.
-        machine.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     # -- read-only views ---------------------------------------------------------------
     @property
@@ -501,7 +426,10 @@ class ProcessingPipeline(PipelineObservability, Construct):
             percentage of its items failed.
         :param tolerated_failure_count: ... or at most this many.
         """
-        checked, fan_out = self._validate_step(
+        checked, fan_out = check_step_arguments(
+            StepValidator(
+                owner=self, pipeline_name=self._name, params=self._params, steps=self._steps
+            ),
             name,
             code,
             inputs,
@@ -738,93 +666,6 @@ class ProcessingPipeline(PipelineObservability, Construct):
         kind = literal_type(value)
         assert kind is not None  # validated by add_step
         return {"type": kind, "source": "literal"}
-
-    def _validate_step(
-        self,
-        name: str,
-        code: str | Path,
-        inputs: Mapping[str, OutputRef | ParamRef | StepInput | str] | None,
-        outputs: Sequence[OutputSpec],
-        env: Mapping[str, EnvValue] | None,
-        returns: Mapping[str, type] | None,
-        resources: Resources | None,
-        arguments: Sequence[str | ParamRef | ItemRef],
-        after: Sequence[ProcessingStep],
-        image: ProcessingImage | None,
-        fan_out_settings: tuple[object, object, object, object],
-        *,
-        entry_point: str | Path | None,
-        command: Sequence[str],
-    ) -> tuple[ValidatedStep, FanOut | None]:
-        validator = StepValidator(
-            owner=self, pipeline_name=self._name, params=self._params, steps=self._steps
-        )
-        for_each = fan_out_settings[0]
-        problems, checked = validator.validate(
-            name,
-            code,
-            inputs,
-            outputs,
-            env,
-            returns,
-            resources,
-            arguments,
-            fans_out=for_each is not None,
-            entry_point=entry_point,
-            command=command,
-        )
-        fan_problems, fan_out = validator.fan_out_problems(
-            *fan_out_settings, returns=bool(returns), inputs=checked.inputs
-        )
-        problems += fan_problems
-        deps = list(checked.depends_on)
-        checked_inputs = dict(checked.inputs)
-        if fan_out is not None and isinstance(fan_out.source, OutputRef):
-            # Each job gets its object in the channel named after the output it lists.
-            checked_inputs[fan_out.source.channel] = StepInput(fan_out.source)
-            if fan_out.source.step not in deps:
-                deps.append(fan_out.source.step)
-        for position, other in enumerate(after):
-            if not isinstance(other, ProcessingStep) or other.pipeline is not self:
-                problems.append(
-                    f"after[{position}] must be a step of this pipeline, got {shown(other)}"
-                )
-            elif other not in deps:
-                deps.append(other)
-        if image is not None and not isinstance(image, ProcessingImage):
-            problems.append(f"image must be a ProcessingImage, got {shown(image)}")
-        if problems:
-            raise ValueError(f"add_step({name!r}): " + "; ".join(problems))
-        return replace(checked, inputs=checked_inputs, depends_on=tuple(deps)), fan_out
-
-
-def _state_machine_name(scope: Construct, pipeline_name: str) -> str | None:
-    """``<stack name>-<pipeline>`` (at most 80 characters), or None when the name is a token.
-
-    Longer names keep their start and end with a hash of the whole, so they stay unique.
-    """
-    stack_name = Stack.of(scope).stack_name
-    if Token.is_unresolved(stack_name):
-        return None
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{stack_name}-{pipeline_name}")
-    if len(name) <= 80:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:71]}-{digest}"
-
-
-def _selected_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> list[str]:
-    """The subnets jobs run in: ``selection``, by default the VPC's private subnets."""
-    chosen = selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-    selected = vpc.select_subnets(
-        availability_zones=chosen.availability_zones,
-        one_per_az=chosen.one_per_az,
-        subnet_filters=chosen.subnet_filters,
-        subnet_group_name=chosen.subnet_group_name,
-        subnets=chosen.subnets,
-        subnet_type=chosen.subnet_type,
-    )
-    return list(selected.subnet_ids)
 
 
 @jsii.implements(IAspect)
