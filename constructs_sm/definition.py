@@ -5,8 +5,8 @@ one Step Functions definition:
 
 1. merge the declared defaults into the execution input and type-check every parameter
    (``InvalidParameters`` names the parameter);
-2. write the parameters to ``<pipeline>/<execution>/_run/params.json`` (every step's
-   ``params`` channel);
+2. write the parameters to ``<pipeline>/_run/params/<execution>/params.json`` (every
+   step's ``params`` channel, :mod:`constructs_sm.layout`);
 3. run the steps as planned (:mod:`constructs_sm.plan`), each as
    ``createProcessingJob.sync`` (:func:`step_states`) followed by reading back its
    returned values.

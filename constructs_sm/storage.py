@@ -2,7 +2,8 @@
 
 Where is the channel bucket, its KMS key, its TLS-only policy, its access logs and the
 lifecycle of per-run handoff data? Here. Pipelines keep each run's handoff data under
-``<pipeline>/<execution name>/<step>/<channel>/``; :meth:`ChannelBucket.add_run_prefix`
+``<pipeline>/<step>/<channel>/<execution>/`` (:mod:`constructs_sm.layout`);
+:meth:`ChannelBucket.add_run_prefix`
 expires everything under ``<pipeline>/`` and the ``grant_*`` methods scope IAM access to
 exactly the prefixes a step reads or writes.
 """
