@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: setup demo test lint synth clean
+.PHONY: setup demo test lint synth bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ lint: setup
 # One worker per core; a test file stays on one worker (its module fixtures are built once).
 test: setup lint
 	$(VENV)/bin/python -m pytest -n auto --dist loadfile
+
+# Scale: build+synth time, template and IAM sizes of N-step pipelines, and a 200-step
+# pipeline deployed and run offline with its state transitions (see the module).
+bench: setup
+	$(VENV)/bin/python -m tests.benchmarks.bench_scale --offline 200
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

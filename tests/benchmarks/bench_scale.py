@@ -21,7 +21,39 @@ resources, 1,000,000 bytes; IAM: 10,240 characters of inline policies per role, 
 managed policies per role; Step Functions: 1,048,576 characters of definition).
 
 ``--offline N`` also deploys the N-step library app into the offline engine and runs one
-execution, reporting the state transitions per step and the fixed overhead.
+execution, reporting the state transitions per step and the fixed overhead::
+
+    .venv/bin/python -m tests.benchmarks.bench_scale --steps 1 --runs 1 --offline 20
+
+Each offline run is a fresh process (like the synth runs) with a fresh ``Emulator()`` (IAM
+enforced): a temporary directory gets a CDK app calling :func:`library_stack` with N and a
+step script that works for every step (it reads the step's spec, counts its input files,
+writes one file per output channel and returns ``rows`` where the step declares it: the
+bench's own ``code``, stacks/scripts/prepare.py, needs the example's raw data and
+environment); ``cdk synth``, ``bootstrap`` and ``deploy`` put it into the emulator, and
+one execution with the parameters' defaults is started and watched to its end (no data
+is seeded: the first step has no inputs). The timeout is 600 s + 6 s per step.
+
+Transitions are counted as Step Functions bills them, one per state entered: the events
+of GetExecutionHistory (every page) whose type ends with ``StateEntered``, states inside
+Parallel branches included. A Distributed Map's child executions (``for_each`` steps)
+have histories of their own, which are *not* counted; the bench app has none (the number
+of ``MapRunStarted`` events is printed, 0).
+
+Per step and overhead, two methods:
+
+- by state name (the figures compared with the targets): a state entered belongs to step
+  ``sK`` when ``sK`` is one of the words of its name (``Run sK``, ``Check sK values``,
+  ``sK error``, ``Retry sK``...); per step = the steps' transitions / N, which is
+  (total - overhead) / N, and the overhead is every other transition, listed by name
+  (the parameter states before the first step, and one per Parallel state: the app's
+  fan-out/fan-in, which does not grow with N once N >= 6);
+- differential, for N > 1: N = 1 is run as well, and per step = (T(N) - T(1)) / (N - 1),
+  overhead = T(1) - per step. This charges the Parallel state and the returned-value
+  checks (one step in ten) to the steps, so it is printed only as a check.
+
+The targets (at most 1 transition per processing step, 2 for a step that returns values;
+a fixed per-execution overhead of at most 5 transitions) are printed with each result.
 """
 
 from __future__ import annotations
@@ -29,11 +61,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +93,9 @@ def _environment() -> dict[str, str]:
 # -- the two apps (run inside a child process) ---------------------------------------------
 
 
-def library_stack(app: Any, steps: int) -> Any:
-    """A ProcessingPipeline of ``steps`` steps: source -> 4 chains -> join."""
+def library_stack(app: Any, steps: int, code: Path = SCRIPT) -> Any:
+    """A ProcessingPipeline of ``steps`` steps: source -> 4 chains -> join, every step
+    running ``code``."""
     import aws_cdk as cdk
 
     from constructs_sm import ChannelBucket, Param, ProcessingImage, ProcessingPipeline
@@ -77,7 +112,7 @@ def library_stack(app: Any, steps: int) -> Any:
         ],
     )
     first = pipeline.add_step(
-        "s0", code=SCRIPT, outputs=["out"], env={"EPOCHS": pipeline.param("epochs")}
+        "s0", code=code, outputs=["out"], env={"EPOCHS": pipeline.param("epochs")}
     )
     if steps == 1:
         return stack
@@ -89,7 +124,7 @@ def library_stack(app: Any, steps: int) -> Any:
         for index in chain:
             previous = pipeline.add_step(
                 f"s{index}",
-                code=SCRIPT,
+                code=code,
                 inputs={"data": previous.output("out")},
                 outputs=["out"],
                 env={"MODE": pipeline.param("mode")},
@@ -99,7 +134,7 @@ def library_stack(app: Any, steps: int) -> Any:
             ends.append(previous)
     pipeline.add_step(
         f"s{steps - 1}",
-        code=SCRIPT,
+        code=code,
         inputs={f"in{i}": end.output("out") for i, end in enumerate(ends or [first])},
     )
     return stack
@@ -237,6 +272,239 @@ def _chars(document: Any) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
+# -- offline: one execution in the engine (run inside a child process) ----------------------
+
+#: A step script for every step of the bench app (written next to the app).
+STEP_SCRIPT = '''"""A bench step: count its input files, write its outputs, return rows."""
+
+from constructs_sm import runtime
+
+spec = runtime.spec() or {}
+runtime.params()
+files = sum(
+    1 for name in spec.get("inputs") or [] for p in runtime.input_dir(name).rglob("*")
+    if p.is_file()
+)
+for name in spec.get("outputs") or []:
+    (runtime.output_dir(name) / "part.txt").write_text(f"{runtime.step_name()}: {files}\\n")
+if "rows" in (spec.get("returns") or {}):
+    runtime.emit(rows=files)
+'''
+
+#: The CDK app ``cdk synth`` runs: the bench's library app of N steps.
+APP = """import sys
+from pathlib import Path
+
+sys.path.insert(0, {root!r})
+
+import aws_cdk as cdk
+
+from tests.benchmarks.bench_scale import CONTEXT, library_stack
+
+app = cdk.App(context=CONTEXT)
+library_stack(app, {steps}, code=Path({code!r}))
+app.synth()
+"""
+
+#: A state's name mentions its step as a word (``Run s3``, ``Check s3 values``, ``s3 error``).
+_WORD = re.compile(r"[^\s()]+")
+#: The issue's targets.
+TARGET_PER_STEP, TARGET_PER_RETURNING_STEP, TARGET_OVERHEAD = 1, 2, 5
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution's history (GetExecutionHistory, all pages)."""
+    events: list[dict[str, Any]] = []
+    token = None
+    while True:
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def transitions(events: list[dict[str, Any]], steps: set[str]) -> dict[str, Any]:
+    """State transitions (``*StateEntered`` events), by step and outside the steps."""
+    entered = [e for e in events if str(e["type"]).endswith("StateEntered")]
+    by_step: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
+    for event in entered:
+        name = str((event.get("stateEnteredEventDetails") or {}).get("name", "?"))
+        owners = set(_WORD.findall(name)) & steps
+        if len(owners) == 1:
+            by_step[owners.pop()] += 1
+        else:
+            outside[name] += 1
+    return {
+        "total": len(entered),
+        "by_step": dict(by_step),
+        "outside": dict(outside),
+        "map_runs": sum(e["type"] == "MapRunStarted" for e in events),
+        "events": len(events),
+    }
+
+
+def offline_child(steps: int, workdir: str) -> None:
+    """Deploy the N-step library app into a fresh emulator, run one execution to its end;
+    print what was measured as one JSON line (also when it failed part way)."""
+    from constructs_sm.local import Emulator
+    from constructs_sm.local.deploy import CdkDeployer
+    from constructs_sm.local.runner import Progress, find_pipelines, start, watch
+
+    folder = Path(workdir)
+    script = folder / "scripts" / "step.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(STEP_SCRIPT)
+    app = folder / "app.py"
+    app.write_text(APP.format(root=str(ROOT), steps=steps, code=str(script)))
+    timeout = 600.0 + 6.0 * steps
+    report: dict[str, Any] = {"steps": steps, "status": None, "timeout": timeout}
+    done: list[str] = []
+
+    def progress(event: Progress) -> None:
+        if event.status == "InProgress":
+            return
+        done.append(event.step)
+        if event.status != "Completed" or len(done) % max(1, steps // 10) == 0:
+            reason = f": {event.failure_reason}" if event.failure_reason else ""
+            _log(
+                f"  [{event.elapsed:7.1f}s] {event.step} {event.status}{reason} "
+                f"({len(done)}/{steps} jobs ended)"
+            )
+
+    try:
+        with Emulator() as emulator:
+            deployer = CdkDeployer(emulator, project_dir=ROOT, app=f"python {app}", log=_log)
+            begin = time.perf_counter()
+            try:
+                assembly = deployer.synth(emulator.work_dir / "cdk.out")
+                deployer.bootstrap(assembly)
+                stacks = deployer.deploy(assembly)
+            finally:
+                report["deploy_seconds"] = time.perf_counter() - begin
+                report["timings"] = vars(deployer.timings)
+            (pipeline,) = find_pipelines(emulator, stacks)
+            sfn = emulator.client("stepfunctions")
+            begin = time.perf_counter()
+            arn, _ = start(emulator, pipeline, {})
+            _log(f"  started {arn}")
+            try:
+                result = watch(emulator, pipeline, arn, timeout=timeout, on_progress=progress)
+                report.update(
+                    status=result.status,
+                    error=result.error,
+                    cause=result.failure_cause,
+                    execution_seconds=result.seconds,
+                    jobs={s: r.status for s, r in result.steps.items()},
+                    returned=sorted(s for s, r in result.steps.items() if r.values),
+                )
+            except TimeoutError as error:
+                report.update(status="TIMED_OUT (still running)", error=str(error))
+                sfn.stop_execution(executionArn=arn, error="Bench.Timeout")
+            finally:
+                report["run_seconds"] = time.perf_counter() - begin
+                report["jobs_ended"] = len(done)
+            report["transitions"] = transitions(history(sfn, arn), set(pipeline.steps))
+    except Exception as error:  # reported, with what was measured before it
+        report["failure"] = f"{type(error).__name__}: {error}"
+    print(json.dumps(report))
+
+
+def _run_offline(steps: int, env: dict[str, str]) -> dict[str, Any]:
+    """One offline run in a fresh process (its progress on this one's stderr)."""
+    _log(f"offline N={steps}: deploying and running one execution...")
+    with tempfile.TemporaryDirectory(prefix="bench-offline-") as workdir:
+        command = [sys.executable, "-m", "tests.benchmarks.bench_scale", "--child", "offline"]
+        done = subprocess.run(
+            [*command, str(steps), workdir],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"steps": steps, "status": None, "failure": f"exit {done.returncode}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def print_offline(report: dict[str, Any], single: dict[str, Any] | None) -> None:
+    """The offline run's figures, against the targets."""
+    steps = report["steps"]
+    timings = report.get("timings") or {}
+    print(f"offline N={steps}: status {report.get('status')}")
+    if report.get("failure"):
+        print(f"  failure: {report['failure']}")
+    if report.get("error") or report.get("cause"):
+        print(f"  error: {report.get('error')}: {str(report.get('cause'))[:2000]}")
+    if "deploy_seconds" in report:
+        print(
+            f"  deploy {report['deploy_seconds']:.1f} s (synth {timings.get('synth', 0):.1f}, "
+            f"bootstrap {timings.get('bootstrap', 0):.1f}, deploy {timings.get('deploy', 0):.1f})"
+        )
+    if "run_seconds" in report:
+        execution = report.get("execution_seconds")
+        print(
+            f"  run {report['run_seconds']:.1f} s (start to watched end; the execution "
+            f"{execution:.1f} s), {report.get('jobs_ended', 0)}/{steps} jobs ended"
+            if execution is not None
+            else f"  run {report['run_seconds']:.1f} s, {report.get('jobs_ended', 0)} jobs ended"
+        )
+    counted = report.get("transitions")
+    if not counted:
+        return
+    total, by_step, outside = counted["total"], counted["by_step"], counted["outside"]
+    overhead = sum(outside.values())
+    per_step = (total - overhead) / steps
+    returning = set(report.get("returned") or [])
+    plain = [n for s, n in by_step.items() if s not in returning]
+    with_values = [n for s, n in by_step.items() if s in returning]
+    shape = ", ".join(f"{c} step(s) x{n}" for n, c in sorted(Counter(plain).items()))
+    shape_values = ", ".join(f"{c} x{n}" for n, c in sorted(Counter(with_values).items()))
+    print(
+        f"  transitions {total} ({counted['events']} history events; map runs "
+        f"{counted['map_runs']}, whose child executions are not counted)"
+    )
+    print(
+        f"  per step (by state name) ({total} - {overhead}) / {steps} = {per_step:.3f}: "
+        f"{shape or 'none'}; returning values: {shape_values or 'none'}; "
+        f"{steps - len(by_step)} step(s) entered no state"
+    )
+    names = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in outside.items())
+    print(f"  overhead (outside the steps) {overhead}: {names}")
+    if single is not None and single.get("transitions") and steps > 1:
+        one = single["transitions"]["total"]
+        slope = (total - one) / (steps - 1)
+        print(
+            f"  differential with N=1 (T(1) = {one}): per step ({total} - {one}) / "
+            f"({steps} - 1) = {slope:.3f}, overhead {one} - {slope:.3f} = {one - slope:.3f}"
+        )
+    worst_plain = max(plain, default=0)
+    worst_values = max(with_values, default=0)
+    print(
+        f"  target <= {TARGET_PER_STEP} transition per processing step "
+        f"(worst {worst_plain}): {_met(worst_plain <= TARGET_PER_STEP)}; "
+        f"<= {TARGET_PER_RETURNING_STEP} with returned values (worst {worst_values}): "
+        f"{_met(worst_values <= TARGET_PER_RETURNING_STEP)}; "
+        f"fixed overhead <= {TARGET_OVERHEAD} (measured {overhead}): "
+        f"{_met(overhead <= TARGET_OVERHEAD)}"
+    )
+
+
 # -- the driver --------------------------------------------------------------------------
 
 
@@ -268,11 +536,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 50, 100, 200])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--offline",
+        type=int,
+        metavar="N",
+        help="also deploy the N-step library app offline and run one execution",
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "STEPS", "OUTDIR"))
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child[0], int(args.child[1]), args.child[2])
+        if args.child[0] == "offline":
+            offline_child(int(args.child[1]), args.child[2])
+        else:
+            child(args.child[0], int(args.child[1]), args.child[2])
         return 0
+    if args.offline is not None and args.offline < 1:
+        parser.error("--offline N: N must be at least 1")
     env = _environment()
     rows = []
     for steps in args.steps:
@@ -300,7 +579,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synth({rows[-1][0]}) / synth({rows[0][0]}) = {top / base:.2f}")
     print("limits: 500 resources, 1,000,000 template bytes, 10,240 inline policy characters")
     print("per role, 10 managed policies per role, 1,048,576 definition characters")
-    return 0
+    sys.stdout.flush()  # before the offline runs' progress on stderr
+    if args.offline is None:
+        return 0
+    single = _run_offline(1, env) if args.offline > 1 else None
+    report = _run_offline(args.offline, env)
+    if single is not None:
+        print_offline(single, None)
+    print_offline(report, single)
+    return 0 if report.get("status") == "SUCCEEDED" else 1
 
 
 if __name__ == "__main__":
