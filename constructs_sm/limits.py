@@ -53,8 +53,11 @@ INSTANCE_TYPE: Final = re.compile(r"^ml\.([a-z0-9-]+)\.([a-z0-9]+)$")
 
 #: Instance families with local NVMe instance storage: SageMaker encrypts it with a
 #: hardware module and rejects a VolumeKmsKeyId for them.
+# In the ProcessingInstanceType enum, 51 types have NVMe instance storage, in the families
+# g4dn, r5d (matched by the "d" rule below), g5, g6, g6e, g7, g7e and p5 (ml.p5.4xlarge);
+# the rest are for families AWS may add to the enum (EC2's InstanceStorageInfo).
 _LOCAL_STORAGE_FAMILIES: Final = frozenset(
-    {"g5", "g6", "g6e", "gr6", "p4de", "p5", "p5e", "p5en", "trn1", "trn1n", "inf2"}
+    {"g5", "g6", "g6e", "g7", "g7e", "gr6", "p4de", "p5", "p5e", "p5en", "trn1", "trn1n", "inf2"}
 )
 
 

@@ -46,11 +46,17 @@ def test_resources_defaults_and_validation() -> None:
         ("ml.p3dn.24xlarge", True),
         ("ml.m6id.large", True),
         ("ml.g5.xlarge", True),
+        ("ml.g7.2xlarge", True),
+        ("ml.g7e.2xlarge", True),
+        ("ml.p5.4xlarge", True),
+        ("ml.r5d.large", True),
         ("ml.t3.medium", False),
         ("ml.c5.2xlarge", False),
     ],
 )
 def test_local_storage_instance_types(instance_type: str, local: bool) -> None:
+    """The enum's 51 NVMe types are in g4dn, r5d, g5, g6, g6e, g7, g7e and ml.p5.4xlarge
+    (EC2's InstanceStorageInfo for each)."""
     assert has_local_storage(instance_type) is local
     if instance_type in instance_types():
         assert Resources(instance_type=instance_type).local_storage is local
