@@ -350,3 +350,94 @@ def test_a_cloudformation_role_holds_its_inline_and_managed_policies(aws: Emulat
         for p in cfn.describe_stack_resources(StackName="cfn-role-policies")["StackResources"]
         if p["LogicalResourceId"] == "Shared"
     ]
+
+
+def _wait_stack(cfn: Any, name: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            status = str(cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
+        except botocore.exceptions.ClientError:
+            return "DELETED"
+        if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            return status
+
+
+def test_a_role_update_changes_only_what_its_properties_gave_and_a_delete_detaches(
+    aws: Emulator,
+) -> None:
+    """An update (moto passes its arguments by keyword) replaces the role's own inline and
+    managed policies and leaves a policy another resource put on it; a delete detaches
+    the managed policies first (IAM refuses to delete a role with attached ones); a state
+    machine's changed definition is updated too."""
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+    def template(inline: str, managed: str, definition: str) -> str:
+        resources: dict[str, Any] = {
+            "First": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": allow}},
+            "Second": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": allow}},
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "cfn-updated-role",
+                    "AssumeRolePolicyDocument": trust,
+                    "Policies": [{"PolicyName": inline, "PolicyDocument": allow}],
+                    "ManagedPolicyArns": [{"Ref": managed}],
+                },
+            },
+            "Extra": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyName": "Extra",
+                    "PolicyDocument": allow,
+                    "Roles": [{"Ref": "Role"}],
+                },
+            },
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "cfn-updated-machine",
+                    "DefinitionString": definition,
+                    "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+                },
+            },
+        }
+        return json.dumps({"Resources": resources})
+
+    def pass_state(name: str) -> str:
+        return json.dumps({"StartAt": name, "States": {name: {"Type": "Pass", "End": True}}})
+
+    cfn, client = aws.client("cloudformation"), aws.client("iam")
+    stack = "cfn-role-update"
+    cfn.create_stack(StackName=stack, TemplateBody=template("Old", "First", pass_state("A")))
+    assert _wait_stack(cfn, stack) == "CREATE_COMPLETE"
+    cfn.update_stack(StackName=stack, TemplateBody=template("New", "Second", pass_state("B")))
+    assert _wait_stack(cfn, stack) == "UPDATE_COMPLETE"
+    names = client.list_role_policies(RoleName="cfn-updated-role")["PolicyNames"]
+    assert sorted(names) == ["Extra", "New"]
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    }
+    attached = client.list_attached_role_policies(RoleName="cfn-updated-role")
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [physical["Second"]]
+    sfn = aws.client("stepfunctions")
+    machine = sfn.describe_state_machine(stateMachineArn=physical["Machine"])
+    assert json.loads(machine["definition"])["StartAt"] == "B"
+    cfn.delete_stack(StackName=stack)
+    assert _wait_stack(cfn, stack) in ("DELETE_COMPLETE", "DELETED")
+    with pytest.raises(botocore.exceptions.ClientError):
+        client.get_role(RoleName="cfn-updated-role")

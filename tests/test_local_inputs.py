@@ -152,3 +152,24 @@ def test_list_items_are_checked_as_strings() -> None:
         "parameter 'regions' item 1 must be at most 256 characters, got 300"
     ]
     assert inexpressible({"regions": ["eu", "us"]}, declared) == []
+
+
+def test_nan_and_nul_nested_in_declared_values_are_refused() -> None:
+    declared = {"tags": {"type": "string_list"}, "name": {"type": "string"}}
+    nan, inf = float("nan"), float("inf")
+    assert inexpressible({"tags": ["a", nan]}, declared) == [
+        "parameter 'tags' must not hold NaN or infinite numbers, got ['a', nan]"
+    ]
+    assert inexpressible({"name": {"k": inf}}, declared) == [
+        "parameter 'name' must not hold NaN or infinite numbers, got {'k': inf}"
+    ]
+    assert inexpressible({"tags": [["\x00"]]}, declared) == [
+        "parameter 'tags' must not contain NUL characters (\\u0000), got [['\\x00']]"
+    ]
+
+
+def test_an_undeclared_string_is_not_held_to_a_length() -> None:
+    assert inexpressible({"free": "x" * 5000}, {}) == []
+    assert inexpressible({"free": "a\x00"}, {})[0].startswith(
+        "parameter 'free' must not contain the NUL character"
+    )

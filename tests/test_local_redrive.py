@@ -465,11 +465,19 @@ def test_the_command_line_redrives_an_execution_of_an_emulator_kept_running(
     fixed = tmp_path / "fixed"
     arn, _ = _stopped_probe(deployed, fixed)
     fixed.touch()
-    # the administrator's keys, as `run --keep-running` prints them before the command
-    for name, value in deployed.emulator.credentials.env().items():
-        monkeypatch.setenv(name, value)
-    out = io.StringIO()
     name = arn.rsplit(":", 1)[-1]
+    # keys the emulator never issued: refused, with the fix
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTTHEEMULATORS")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    out = io.StringIO()
+    code = cli.main(["redrive", name, "--endpoint", deployed.emulator.endpoint, "--json"], out=out)
+    refused = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (code, refused["error"]) == (cli.EXIT_FAILED, "AccessDenied"), out.getvalue()
+    assert "as run --keep-running printed it" in refused["cause"]
+    # the administrator's keys, as `run --keep-running` prints them before the command
+    for key, value in deployed.emulator.credentials.env().items():
+        monkeypatch.setenv(key, value)
+    out = io.StringIO()
     code = cli.main(["redrive", name, "--endpoint", deployed.emulator.endpoint, "--json"], out=out)
     assert code == 0, out.getvalue()
     document = json.loads(out.getvalue().strip().splitlines()[-1])

@@ -18,13 +18,15 @@ policy of ``Policies`` as a Python ``dict`` where the IAM API holds JSON text, i
 ``ManagedPolicyArns`` (the role gets no managed policy) and, on an update, changes only
 the description. With IAM enforced in the emulator, a step role would then hold none of
 its grants. :func:`install` wraps the role's create and update handlers so the role
-holds exactly the inline policies and the managed policies of its properties, as
-CloudFormation leaves it (a managed policy the emulator does not know, such as an AWS
-managed one, is not attached: the role gets less, never more).
+holds the inline policies and the managed policies of its properties, as CloudFormation
+leaves it (a managed policy the emulator does not know, such as an AWS managed one, is
+not attached: the role gets less, never more), and its delete handler so that the role's
+managed policies are detached first (IAM refuses to delete a role with attached ones).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -37,6 +39,10 @@ from moto.utilities.utils import get_partition
 
 _PLACEHOLDER: Final = re.compile(r"\$\{([^}]*)\}")
 _HANDLERS: Final = ("create_from_cloudformation_json", "update_from_cloudformation_json")
+_ROLE_DELETE: Final = "delete_from_cloudformation_json"
+#: On a moto role: the inline policy names and managed policy ARNs its own properties
+#: gave it, so an update removes only those (not a policy another resource attached).
+_APPLIED: Final = "_csm_applied"
 _originals: dict[str, Callable[..., Any]] = {}
 _role_originals: dict[str, Callable[..., Any]] = {}
 
@@ -92,14 +98,20 @@ def definition_of(properties: Mapping[str, Any], account_id: str, region: str) -
     return str(text)
 
 
+def _arguments(
+    original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], str, str]:
+    """``cloudformation_json``, ``account_id`` and ``region_name`` of a handler call: moto
+    passes them by position to create and by keyword to update."""
+    bound = inspect.signature(original).bind(*args, **kwargs).arguments
+    return bound["cloudformation_json"], bound["account_id"], bound["region_name"]
+
+
 def _wrapped(name: str) -> classmethod[Any, ..., Any]:
     original = _originals[name]
 
     def handler(cls: type, *args: Any, **kwargs: Any) -> Any:
-        # create(resource_name, cloudformation_json, account_id, region_name)
-        # update(original_resource, new_resource_name, cloudformation_json, account_id,
-        #        region_name)
-        *_, cloudformation_json, account_id, region_name = args
+        cloudformation_json, account_id, region_name = _arguments(original, args, kwargs)
         properties = cloudformation_json.get("Properties") or {}
         text = definition_of(properties, account_id, region_name)
         if text is not None:
@@ -117,37 +129,56 @@ def _wrapped(name: str) -> classmethod[Any, ..., Any]:
 def apply_role_properties(
     role: Any, properties: Mapping[str, Any], account_id: str, region_name: str
 ) -> None:
-    """Make ``role`` hold exactly the inline policies (``Policies``, as JSON text) and the
-    managed policies (``ManagedPolicyArns``) its CloudFormation properties name."""
+    """Make ``role`` hold the inline policies (``Policies``, as JSON text) and the managed
+    policies (``ManagedPolicyArns``) its CloudFormation properties name; on an update,
+    remove those its earlier properties gave it and the new ones do not (a policy that
+    another resource, such as an ``AWS::IAM::Policy``, put on the role stays)."""
     backend = iam_models.iam_backends[account_id][get_partition(region_name)]
     wanted = {
         str(policy["PolicyName"]): policy["PolicyDocument"]
         for policy in properties.get("Policies") or []
     }
-    for name in [name for name in role.policies if name not in wanted]:
-        role.delete_policy(name)
+    arns = {str(arn) for arn in properties.get("ManagedPolicyArns") or []}
+    applied_names, applied_arns = getattr(role, _APPLIED, (set(), set()))
+    for name in applied_names - set(wanted):
+        if name in role.policies:
+            role.delete_policy(name)
+    for arn in applied_arns - arns:
+        if arn in role.managed_policies:
+            backend.detach_role_policy(arn, role.name)
     for name, document in wanted.items():
         role.put_policy(name, document if isinstance(document, str) else json.dumps(document))
-    arns = {str(arn) for arn in properties.get("ManagedPolicyArns") or []}
-    for arn in set(role.managed_policies) - arns:
-        backend.detach_role_policy(arn, role.name)
     known = {policy.arn for policy in backend.managed_policies.values()}
     for arn in sorted(arns - set(role.managed_policies)):
         if arn in known:
             backend.attach_role_policy(arn, role.name)
+    setattr(role, _APPLIED, (set(wanted), arns))
 
 
 def _wrapped_role(name: str) -> classmethod[Any, ..., Any]:
     original = _role_originals[name]
 
     def handler(cls: type, *args: Any, **kwargs: Any) -> Any:
-        *_, cloudformation_json, account_id, region_name = args
+        cloudformation_json, account_id, region_name = _arguments(original, args, kwargs)
         role = original(*args, **kwargs)
         properties = cloudformation_json.get("Properties") or {}
         apply_role_properties(role, properties, account_id, region_name)
         return role
 
     return classmethod(handler)
+
+
+def _role_delete(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """moto's role delete, after detaching the role's managed policies (IAM refuses to
+    delete a role with attached policies, and moto's managed policies never detach)."""
+    original = _role_originals[_ROLE_DELETE]
+    bound = inspect.signature(original).bind(*args, **kwargs).arguments
+    backend = iam_models.iam_backends[bound["account_id"]][get_partition(bound["region_name"])]
+    for role in list(backend.roles.values()):
+        if role.name == bound["resource_name"]:
+            for arn in list(role.managed_policies):
+                backend.detach_role_policy(arn, role.name)
+    return original(*args, **kwargs)
 
 
 def install() -> None:
@@ -157,9 +188,11 @@ def install() -> None:
     for name in _HANDLERS:
         _originals[name] = getattr(sfn_models.StateMachine, name)
         _role_originals[name] = getattr(iam_models.Role, name)
+    _role_originals[_ROLE_DELETE] = getattr(iam_models.Role, _ROLE_DELETE)
     for name in _HANDLERS:
         setattr(sfn_models.StateMachine, name, _wrapped(name))
         setattr(iam_models.Role, name, _wrapped_role(name))
+    setattr(iam_models.Role, _ROLE_DELETE, classmethod(_role_delete))
 
 
 def uninstall() -> None:

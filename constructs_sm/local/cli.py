@@ -112,6 +112,7 @@ ERRORS: Final = {
     "or values an AWS execution input cannot carry",
     "MissingDependency": "the [local] extra is not installed (python -m constructs_sm.local)",
     "NotRedrivable": "redrive: no such execution, or one AWS would not redrive",
+    "AccessDenied": "redrive: the emulator refused the keys (use those run --keep-running printed)",
     "Interrupted": "SIGINT or SIGTERM: running jobs were killed, temporary files removed",
     "InternalError": "anything else (the traceback is on stderr)",
 }
@@ -546,17 +547,33 @@ def _keep_running(
         return result
 
 
+#: Error codes of a request the emulator did not authenticate or authorize.
+_REFUSED_KEYS: Final = frozenset(
+    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+     "AccessDenied", "AccessDeniedException"}
+)  # fmt: skip
+
+
 def _redrive(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None) -> RunResult:
     """``redrive EXECUTION``: RedriveExecution, then follow the execution to its end."""
     if emulator is None:
         emulator = Emulator.attach(args.endpoint)
     sfn = emulator.client("stepfunctions")
-    arn = _execution_arn(sfn, args.execution)
     try:
+        arn = _execution_arn(sfn, args.execution)
         machine = sfn.describe_state_machine_for_execution(executionArn=arn)
         history = len(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
         sfn.redrive_execution(executionArn=arn)
     except botocore.exceptions.ClientError as error:
+        # moto answers a JSON-protocol client in XML here: the code is then only in the text
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code in _REFUSED_KEYS or any(refused in str(error) for refused in _REFUSED_KEYS):
+            raise CommandError(
+                "AccessDenied",
+                f"the emulator at {args.endpoint} refused the credentials in this shell "
+                f"({error}); run the redrive command as run --keep-running printed it, with "
+                "its AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            ) from error
         raise CommandError("NotRedrivable", str(error)) from error
     definition = json.loads(machine["definition"])
     pipeline = describe_pipeline(definition, str(machine["stateMachineArn"]), "")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -38,6 +39,10 @@ from constructs_sm.runtime import uncarriable
 BUCKET_URI: Final = "s3://{bucket}"
 #: Writes a literal ``s3://{bucket}``.
 ESCAPED_BUCKET_URI: Final = "s3://{{bucket}}"
+
+
+#: What an undeclared value is checked as: NaN, Infinity and NUL, at any length.
+_ANY_STRING: Final = {"type": "string", "max_length": sys.maxsize}
 
 
 class InputError(ValueError):
@@ -116,11 +121,12 @@ def inexpressible(params: Mapping[str, Any], declared: Mapping[str, Any]) -> lis
     for name, value in params.items():
         entry = declared.get(name)
         spec = entry if isinstance(entry, Mapping) else {}
-        problem = (
-            uncarriable(name, value, spec)
-            if spec or not isinstance(value, list | dict)
-            else _nested(name, value)
-        )
+        if isinstance(value, list | dict):
+            # NaN, Infinity and NUL anywhere inside, besides what the declaration checks
+            problem = (uncarriable(name, value, spec) if spec else None) or _nested(name, value)
+        else:
+            # in the container's own words; an undeclared value whatever its length
+            problem = uncarriable(name, value, spec or _ANY_STRING)
         if problem:
             problems.append(problem)
     return problems
