@@ -98,12 +98,19 @@ def definition_of(properties: Mapping[str, Any], account_id: str, region: str) -
     return str(text)
 
 
+def _bound(
+    original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """A handler call's arguments by name: moto passes them by position to create and
+    delete, by keyword to update."""
+    return dict(inspect.signature(original).bind(*args, **kwargs).arguments)
+
+
 def _arguments(
     original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[dict[str, Any], str, str]:
-    """``cloudformation_json``, ``account_id`` and ``region_name`` of a handler call: moto
-    passes them by position to create and by keyword to update."""
-    bound = inspect.signature(original).bind(*args, **kwargs).arguments
+    """``cloudformation_json``, ``account_id`` and ``region_name`` of a handler call."""
+    bound = _bound(original, args, kwargs)
     return bound["cloudformation_json"], bound["account_id"], bound["region_name"]
 
 
@@ -172,7 +179,7 @@ def _role_delete(cls: type, *args: Any, **kwargs: Any) -> Any:
     """moto's role delete, after detaching the role's managed policies (IAM refuses to
     delete a role with attached policies, and moto's managed policies never detach)."""
     original = _role_originals[_ROLE_DELETE]
-    bound = inspect.signature(original).bind(*args, **kwargs).arguments
+    bound = _bound(original, args, kwargs)
     backend = iam_models.iam_backends[bound["account_id"]][get_partition(bound["region_name"])]
     for role in list(backend.roles.values()):
         if role.name == bound["resource_name"]:

@@ -130,6 +130,16 @@ def _string_problem(what: str, value: str, declared: Mapping[str, Any]) -> str |
     return None
 
 
+def _texts(what: str, value: object) -> list[tuple[str, str]]:
+    """The strings of a value, each with its name in messages: the value itself, or each
+    string item of a list (``parameter 'regions' item 1``)."""
+    if isinstance(value, str):
+        return [(what, value)]
+    if isinstance(value, list):
+        return [(f"{what} item {i}", item) for i, item in enumerate(value) if isinstance(item, str)]
+    return []
+
+
 def _check_string(what: str, value: str, declared: Mapping[str, Any]) -> None:
     """A string value (or one item of a list) against ``max_length`` and ``pattern``."""
     problem = _string_problem(what, value, declared)
@@ -164,14 +174,10 @@ def uncarriable(name: str, value: object, declared: Mapping[str, Any]) -> str | 
     problem = _value_problem(what, value, type_name)
     if problem is not None:
         return problem
-    if isinstance(value, str):
-        return _string_problem(what, value, declared)
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                problem = _string_problem(f"{what} item {index}", item, declared)
-                if problem is not None:
-                    return problem
+    for label, text in _texts(what, value):
+        problem = _string_problem(label, text, declared)
+        if problem is not None:
+            return problem
     return None
 
 
@@ -188,9 +194,8 @@ def check_parameter(name: str, value: object, declared: Mapping[str, Any]) -> Va
     written with a fraction from 10**7 on (``1.0E7`` there), strings with a NUL
     character, and strings over ``max_length`` (by default 1,024 characters).
 
-    :func:`params` checks every parameter with it; the local CLI checks the execution
-    input with it before it starts an execution, so both refuse a value with the same
-    message.
+    :func:`params` checks every parameter with it; the local CLI refuses, before it starts
+    an execution, what no declaration allows (:func:`uncarriable`) with the same words.
     """
     what = f"parameter {name!r}"
     type_name = str(declared["type"])
@@ -202,14 +207,11 @@ def check_parameter(name: str, value: object, declared: Mapping[str, Any]) -> Va
     if choices is not None and value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ParameterError(f"{what} must be one of {allowed}, got {value!r}")
-    if isinstance(value, list):
-        max_items = declared.get("max_items")
-        if isinstance(max_items, int) and len(value) > max_items:
-            raise ParameterError(f"{what} must have at most {max_items} items, got {len(value)}")
-        for index, item in enumerate(value):
-            _check_string(f"{what} item {index}", item, declared)
-    elif isinstance(value, str):
-        _check_string(what, value, declared)
+    max_items = declared.get("max_items")
+    if isinstance(value, list) and isinstance(max_items, int) and len(value) > max_items:
+        raise ParameterError(f"{what} must have at most {max_items} items, got {len(value)}")
+    for label, text in _texts(what, value):
+        _check_string(label, text, declared)
     minimum = declared.get("minimum")
     maximum = declared.get("maximum")
     if type_name in ("integer", "number") and isinstance(value, int | float):
