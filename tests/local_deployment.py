@@ -153,26 +153,33 @@ def job_role(emulator: Emulator) -> str:
 
 
 def _role(emulator: Emulator, name: str, service: str) -> str:
-    """A role ``service`` may assume (for anything) that may do anything. IAM is enforced
-    in the emulator: a state machine or a job whose role does not exist, or does not trust
-    its service, cannot call AWS."""
+    """A role ``service`` may assume (for anything) that may do anything, created once.
+    IAM is enforced in the emulator: a state machine or a job whose role does not exist,
+    or does not trust its service, cannot call AWS."""
     client = emulator.client("iam")
     try:
         return str(client.get_role(RoleName=name)["Role"]["Arn"])
     except client.exceptions.NoSuchEntityException:
         pass
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    created = client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    anything = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-    }
-    client.put_role_policy(
-        RoleName=name, PolicyName="Anything", PolicyDocument=json.dumps(anything)
-    )
-    return str(created["Role"]["Arn"])
+    trust = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return create_role(emulator, name, trust, {"Effect": "Allow", "Action": "*", "Resource": "*"})
+
+
+def create_role(
+    emulator: Emulator,
+    name: str,
+    trust: dict[str, Any],
+    *statements: dict[str, Any],
+    path: str = "/",
+) -> str:
+    """Create role ``name`` with one ``trust`` statement and an inline policy ``p`` of
+    ``statements``; returns its ARN."""
+    client = emulator.client("iam")
+    arn = client.create_role(
+        RoleName=name,
+        Path=path,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    client.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(document))
+    return str(arn)

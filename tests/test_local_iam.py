@@ -14,7 +14,7 @@ import botocore.exceptions
 import pytest
 
 from constructs_sm.local import Emulator, iam
-from tests.local_deployment import ROOT, Deployed
+from tests.local_deployment import ROOT, Deployed, create_role
 
 ACCOUNT = "123456789012"
 BUCKET = "iam-probe-bucket"
@@ -76,15 +76,7 @@ def _user(aws: Emulator, name: str, *statements: dict[str, Any]) -> iam.Credenti
 
 
 def _role(aws: Emulator, name: str, trust: dict[str, Any], *statements: dict[str, Any]) -> str:
-    client = aws.client("iam")
-    arn = client.create_role(
-        RoleName=name,
-        Path="/constructs-sm/probe/",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
-    document = {"Version": "2012-10-17", "Statement": list(statements)}
-    client.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(document))
-    return str(arn)
+    return create_role(aws, name, trust, *statements, path="/constructs-sm/probe/")
 
 
 def test_s3_prefix_conditions_limit_listing(aws: Emulator) -> None:

@@ -17,6 +17,31 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
+#: aws-cdk-lib's App, before a test replaces it.
+APP = cdk.App
+
+
+def _run_block(
+    block: str, what: str, monkeypatch: pytest.MonkeyPatch, outdir: Path, root: Path
+) -> dict[str, Any]:
+    """Execute a README block from the repository root, its app writing to ``outdir``."""
+    monkeypatch.chdir(root)
+    # The jsii Node process does not see environment changes: pass the outdir instead.
+    monkeypatch.setattr(cdk, "App", lambda **kwargs: APP(outdir=str(outdir), **kwargs))
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    exec(compile(block, f"README.md {what}", "exec"), namespace)
+    return namespace
+
+
+def _definition_text(template_file: Path) -> str:
+    """The DefinitionString of the template's one state machine, as JSON text."""
+    template = json.loads(template_file.read_text())
+    (machine,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    return json.dumps(machine["Properties"]["DefinitionString"])
+
+
 def test_readme_states_exactly_the_two_commands() -> None:
     text = README.read_text()
     assert "make demo" in text and "make test" in text
@@ -30,20 +55,9 @@ def test_quick_start_synthesizes(
 ) -> None:
     quick_start = _python_blocks()[0]
     assert "ProcessingPipeline" in quick_start
-    monkeypatch.chdir(root)
-    original = cdk.App
-    # The jsii Node process does not see environment changes: pass the outdir instead.
-    monkeypatch.setattr(cdk, "App", lambda **kwargs: original(outdir=str(tmp_path), **kwargs))
-    namespace: dict[str, Any] = {"__name__": "readme"}
-    exec(compile(quick_start, "README.md quick start", "exec"), namespace)
-    app = namespace["app"]
-    assert isinstance(app, original)
-    template = json.loads((tmp_path / "Churn.template.json").read_text())
-    machines = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
-    ]
-    assert len(machines) == 1
-    text = json.dumps(machines[0]["Properties"]["DefinitionString"])
+    namespace = _run_block(quick_start, "quick start", monkeypatch, tmp_path, root)
+    assert isinstance(namespace["app"], APP)
+    text = _definition_text(tmp_path / "Churn.template.json")
     for state in ("Run prepare", "Run train", "Run evaluate", "Check evaluate values"):
         assert state in text
 
@@ -124,15 +138,8 @@ def test_fan_out_example_synthesizes_a_distributed_map(
 ) -> None:
     """The Fan-out section's block: a Map over a list parameter and one over objects."""
     (example,) = [block for block in _python_blocks() if "for_each=" in block]
-    monkeypatch.chdir(root)
-    original = cdk.App
-    monkeypatch.setattr(cdk, "App", lambda **kwargs: original(outdir=str(tmp_path), **kwargs))
-    exec(compile(example, "README.md fan-out", "exec"), {"__name__": "readme"})
-    template = json.loads((tmp_path / "Regions.template.json").read_text())
-    (machine,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
-    ]
-    text = json.dumps(machine["Properties"]["DefinitionString"])
+    _run_block(example, "fan-out", monkeypatch, tmp_path, root)
+    text = _definition_text(tmp_path / "Regions.template.json")
     assert text.count('\\"Mode\\":\\"DISTRIBUTED\\"') == 2
     assert "ItemsPath" in text and ":states:::s3:listObjectsV2" in text
     assert '\\"ToleratedFailureCount\\":1' in text and '\\"MaxConcurrency\\":5' in text
