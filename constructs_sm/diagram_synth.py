@@ -27,7 +27,7 @@ from constructs import Construct, IConstruct
 
 from constructs_sm.diagram import diagram_of, picture_paths, to_markdown
 from constructs_sm.diagram_svg import to_svg
-from constructs_sm.readable import definition_path, readable_text
+from constructs_sm.readable import definition_path, readable_hosted_text, readable_text
 
 if TYPE_CHECKING:
     from constructs_sm.pipeline import ProcessingPipeline
@@ -59,7 +59,12 @@ def write_definition(pipeline: ProcessingPipeline, outdir: Path) -> Path:
     stack = Stack.of(pipeline)
     path = definition_path(outdir, _artifact(stack), pipeline.pipeline_name)
     outdir.mkdir(parents=True, exist_ok=True)
-    path.write_text(readable_text(stack.resolve(pipeline.inline_definition())), "utf-8")
+    hosted = pipeline.hosted_definition
+    if hosted is None:
+        text = readable_text(stack.resolve(pipeline.inline_definition()))
+    else:  # resolving its references alone is much faster than the whole definition
+        text = readable_hosted_text(hosted.text, stack.resolve(dict(hosted.substitutions)))
+    path.write_text(text, "utf-8")
     return path
 
 

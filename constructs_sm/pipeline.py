@@ -47,6 +47,7 @@ from constructs_sm.grants import (
 from constructs_sm.hosting import (
     DEFINITION_FILE,
     INLINE_LIMIT_CONTEXT,
+    HostedDefinition,
     definition_text,
     estimated_size,
     host_definition,
@@ -228,6 +229,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         self._code_asset: s3_assets.Asset | None = None
         self._definition: dict[str, Any] | None = None
         self._definition_asset: s3_assets.Asset | None = None
+        self._hosted: HostedDefinition | None = None
         self._finalized = False
         self._machine_reads_returns = False
         # The findings every role the pipeline creates shares, acknowledged once for the
@@ -571,6 +573,12 @@ class ProcessingPipeline(PipelineObservability, Construct):
         the template (see :mod:`constructs_sm.hosting`), else None. Known at synth."""
         return self._definition_asset
 
+    @property
+    def hosted_definition(self) -> HostedDefinition | None:
+        """The definition as the file asset holds it, with its substitutions, when it is
+        hosted in S3 (see :attr:`definition_asset`), else None. Known at synth."""
+        return self._hosted
+
     def inline_definition(self) -> dict[str, Any]:
         """The definition placed in the template (rendered once, when the app is
         synthesized)."""
@@ -593,6 +601,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         if estimated_size(text)[0] <= limit:
             return
         hosted = host_definition(text)
+        self._hosted = hosted
         directory = stage_files({DEFINITION_FILE: hosted.text.encode()})
         asset = s3_assets.Asset(self, "Definition", path=str(directory / DEFINITION_FILE))
         self._definition_asset = asset

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 #: A reference inside ``Fn::Sub`` text: ``${Name}`` or ``${Name.Attribute}``.
 _SUB_REFERENCE: Final = re.compile(r"\$\{(?!!)([^}]+)\}")
+#: A ``DefinitionSubstitutions`` placeholder in a hosted definition: ``${csm0}``.
+_PLACEHOLDER: Final = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 def definition_path(outdir: Path, stack: str, pipeline: str) -> Path:
@@ -77,7 +80,42 @@ def readable(value: Any) -> Any:
 
 def readable_text(resolved_definition: Any) -> str:
     """The file's text: :func:`readable`, indented by 2, keys in their order."""
-    return json.dumps(readable(resolved_definition), indent=2, ensure_ascii=False) + "\n"
+    return _file_text(readable(resolved_definition))
+
+
+def readable_hosted_text(text: str, substitutions: Mapping[str, Any]) -> str:
+    """The file's text for a hosted definition (:func:`readable_hosted`)."""
+    return _file_text(readable_hosted(text, substitutions))
+
+
+def _file_text(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def readable_hosted(text: str, substitutions: Mapping[str, Any]) -> Any:
+    """A definition hosted in S3 (its file's ``text``, with ``${name}`` placeholders) as
+    :func:`readable` shows it: each placeholder replaced by :func:`reference_text` of its
+    resolved value in ``substitutions`` (the state machine's ``DefinitionSubstitutions``).
+
+    The same as :func:`readable` of the resolved definition, without handing the whole
+    definition to CDK to resolve: only its references are (at 200 steps, 0.6 MB of
+    definition against about 200 references). Numbers stay as the file writes them.
+    """
+
+    def placeholder(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return reference_text(substitutions[name]) if name in substitutions else match.group(0)
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return _PLACEHOLDER.sub(placeholder, value) if "${" in value else value
+        if isinstance(value, dict):
+            return {key: fill(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        return value
+
+    return fill(json.loads(text))
 
 
 def definition_from_template(definition_string: Any) -> Any:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import aws_cdk as cdk
 import pytest
 
-from constructs_sm.readable import definition_from_template, readable, reference_text
+from constructs_sm.assembly import asset_files, hosted_definition
+from constructs_sm.hosting import INLINE_LIMIT_CONTEXT
+from constructs_sm.readable import (
+    definition_from_template,
+    readable,
+    readable_hosted,
+    reference_text,
+)
 from stacks.pipeline_stack import ChurnPipelineStack
 from tests.conftest import cdk_json_context
 
@@ -59,6 +66,35 @@ def test_the_written_definition_is_the_same_on_every_synth(
     ChurnPipelineStack(app, "ChurnPipeline")
     app.synth()
     assert (tmp_path / WRITTEN).read_bytes() == (example_assembly.outdir / WRITTEN).read_bytes()
+
+
+def test_a_hosted_definition_is_written_as_the_file_cloudformation_reads(
+    example_assembly: Assembly, tmp_path: Path
+) -> None:
+    """Hosted in S3, the readable definition is made from the hosted file and its
+    substitutions (not by resolving the whole definition): the same data as the resolved
+    definition, and as the file filled with the template's DefinitionSubstitutions."""
+    context = {**cdk_json_context(), INLINE_LIMIT_CONTEXT: 0}
+    app = cdk.App(outdir=str(tmp_path), context=context)
+    stack = ChurnPipelineStack(app, "ChurnPipeline")
+    app.synth()
+    written = json.loads((tmp_path / WRITTEN).read_text())
+    resolved = stack.resolve(stack.pipeline.inline_definition())
+    assert written == readable(resolved)
+    template = json.loads((tmp_path / "ChurnPipeline.template.json").read_text())
+    (machine,) = (
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    assert "DefinitionString" not in machine
+    text = hosted_definition(machine, asset_files(tmp_path))
+    assert text is not None and "${csm0}" in text
+    assert written == readable_hosted(text, machine["DefinitionSubstitutions"])
+    # The same states as the inline definition of the same app.
+    inline = json.loads((example_assembly.outdir / WRITTEN).read_text())
+    unhashed = [json.loads(_ASSET_HASH.sub("", json.dumps(d))) for d in (written, inline)]
+    assert unhashed[0] == unhashed[1]
 
 
 def test_example_definition_matches_the_snapshot(example_assembly: Assembly) -> None:
