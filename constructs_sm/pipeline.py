@@ -328,11 +328,12 @@ class ProcessingPipeline(PipelineObservability, Construct):
         """The state-machine definition as Python data (CDK tokens unresolved)."""
         subnets, groups = self._subnet_ids, self._security_group_ids
         key = self._storage.key
+        key_arn = key.key_arn if key is not None else None
         code_uri = self.code_asset.s3_object_url
         settings = {
             name: step.job_settings(
                 image_uri=self._step_images[name].image_uri,
-                kms_key_arn=key.key_arn if key is not None else None,
+                kms_key_arn=key_arn,
                 subnet_ids=subnets,
                 security_group_ids=groups,
                 tags={

@@ -140,8 +140,8 @@ def create_step_role(
     may pass it (and only its siblings) to SageMaker. Its inline policy's findings are
     acknowledged once for the whole pipeline (the caller's job).
     """
-    principal = iam.ServicePrincipal(SAGEMAKER).with_conditions(
-        _confused_deputy(arns.account, arns.processing_jobs(job_prefix))
+    principal = iam.ServicePrincipal(
+        SAGEMAKER, conditions=_confused_deputy(arns.account, arns.processing_jobs(job_prefix))
     )
     role = iam.Role(
         scope,
