@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
@@ -145,3 +145,27 @@ def is_tag_text(text: str) -> bool:
     """The API's tag pattern ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``: Unicode letters,
     separators (spaces, not tabs or newlines) and numbers, plus ``_.:/=+-@``."""
     return all(unicodedata.category(char)[0] in "LZN" or char in _TAG_PUNCTUATION for char in text)
+
+
+def template_size_problem(
+    size: int, *, stack: str, pipelines: Sequence[tuple[str, int]]
+) -> tuple[str, str] | None:
+    """Why CloudFormation would refuse the ``size``-byte template of ``stack`` holding
+    ``pipelines`` (name, steps), and the fix; None when it fits in
+    :data:`MAX_TEMPLATE_BYTES`."""
+    if size <= MAX_TEMPLATE_BYTES:
+        return None
+    held = ", ".join(
+        f"{name!r} ({steps} step{'' if steps == 1 else 's'})" for name, steps in pipelines
+    )
+    description = (
+        f"the template of stack {stack!r} is {size:,} bytes; CloudFormation accepts at most "
+        f"{MAX_TEMPLATE_BYTES:,} bytes per template. Its pipelines: {held} (a step's role "
+        "takes about 3 KB of template)"
+    )
+    fix = (
+        "pass suppress_template_indentation=True to the stack (about half the bytes), or "
+        "split the pipeline across two stacks, the second reading the first's outputs "
+        "through a DataSource"
+    )
+    return description, fix

@@ -93,6 +93,7 @@ from constructs_sm.roles import (
 from constructs_sm.step import ProcessingStep
 from constructs_sm.step_code import DEFAULT_COMMAND
 from constructs_sm.storage import ChannelBucket
+from constructs_sm.template_limits import check_template_size
 from constructs_sm.validation import (
     StepValidator,
 )
@@ -172,6 +173,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         machine_name, subnet_ids = checked.machine_name, checked.subnet_ids
         self._params = validate_params(params)
         super().__init__(scope, construct_id)
+        check_template_size(self)
         self._name = name
         self._storage = storage
         self._image = image

@@ -1,0 +1,125 @@
+"""A synth-time error for a stack template CloudFormation would refuse for its size.
+
+Where does "the template is over 1,000,000 bytes" stop a synth, rather than a deploy? Here.
+The template exists only once the app is synthesized, after every construct has run, so
+the check is a CDK validation plugin (``Validations.of(stage).add_plugins``): CDK calls it
+with the path of every template it wrote, and a violation fails the synth with a report
+naming the stack, its size, the limit and the fix (``cdk synth`` prints it; Python's
+``app.synth()`` raises). A template within the limit prints nothing.
+
+CloudFormation accepts at most 1,000,000 bytes of template from S3
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html),
+and the ``cdk`` CLI deploys the file exactly as synthesized (the stack's template asset),
+so the file's size on disk is what counts. aws-cdk-lib itself only warns
+(``@aws-cdk/core:Stack.templateSize``, from 80% of the limit). The plugin looks at the
+stacks that hold a :class:`~constructs_sm.ProcessingPipeline` and at no other.
+"""
+
+from __future__ import annotations
+
+import weakref
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import jsii
+from aws_cdk import (
+    IPolicyValidationContext,
+    IPolicyValidationPlugin,
+    PolicyValidationPluginReport,
+    PolicyViolatingResource,
+    PolicyViolation,
+    Stack,
+    Stage,
+    Validations,
+)
+
+from constructs_sm.limits import template_size_problem
+
+if TYPE_CHECKING:
+    from constructs_sm.pipeline import ProcessingPipeline
+
+#: The plugin's name in CDK's validation report (acknowledge a finding with
+#: ``constructs-sm::TemplateSize``).
+PLUGIN_NAME: Final = "constructs-sm"
+RULE: Final = "TemplateSize"
+
+#: One plugin per stage (an app, or a stage inside it), made when its first pipeline is.
+_PLUGINS: weakref.WeakKeyDictionary[Stage, TemplateLimits] = weakref.WeakKeyDictionary()
+
+
+@jsii.implements(IPolicyValidationPlugin)
+class TemplateLimits:
+    """The validation plugin: each stack holding a pipeline must fit CloudFormation's
+    1,000,000 bytes of template."""
+
+    def __init__(self) -> None:
+        #: The pipelines of each stack, by the stack's construct path.
+        self._pipelines: dict[str, list[ProcessingPipeline]] = {}
+
+    @property
+    def name(self) -> str:
+        return PLUGIN_NAME
+
+    @property
+    def version(self) -> str:
+        """The installed constructs-sm's version (CDK reports it with the plugin)."""
+        try:
+            return metadata.version("constructs-sm")
+        except metadata.PackageNotFoundError:  # run from a source tree, not installed
+            return "0.0.0"
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [RULE]
+
+    def watch(self, pipeline: ProcessingPipeline) -> None:
+        """Check the template of ``pipeline``'s stack when the app is synthesized."""
+        self._pipelines.setdefault(Stack.of(pipeline).node.path, []).append(pipeline)
+
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        violations = []
+        for stack in context.stack_templates:
+            pipelines = self._pipelines.get(stack.stack_construct_path)
+            if not pipelines:
+                continue
+            path = Path(stack.template_path)
+            problem = template_size_problem(
+                path.stat().st_size,
+                stack=stack.stack_construct_path,
+                pipelines=[(p.pipeline_name, len(p.steps)) for p in pipelines],
+            )
+            if problem is None:
+                continue
+            description, fix = problem
+            machine = pipelines[0].state_machine
+            violations.append(
+                PolicyViolation(
+                    rule_name=RULE,
+                    description=description,
+                    fix=fix,
+                    severity="error",
+                    violating_resources=[
+                        PolicyViolatingResource(
+                            resource_logical_id=Stack.of(machine).get_logical_id(
+                                machine.node.default_child  # type: ignore[arg-type]
+                            ),
+                            template_path=str(path),
+                            locations=["/Resources"],
+                        )
+                    ],
+                )
+            )
+        return PolicyValidationPluginReport(success=not violations, violations=violations)
+
+
+def check_template_size(pipeline: ProcessingPipeline) -> None:
+    """Have the synth fail when ``pipeline``'s stack template is over 1,000,000 bytes."""
+    stage = Stage.of(pipeline)
+    if stage is None:  # a stack outside any app: nothing synthesizes it
+        return
+    plugin = _PLUGINS.get(stage)
+    if plugin is None:
+        plugin = _PLUGINS[stage] = TemplateLimits()
+        Validations.of(stage).add_plugins(plugin)
+    plugin.watch(pipeline)
