@@ -18,9 +18,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Final
-
-import pygraphviz
+from typing import TYPE_CHECKING, Any, Final
 
 from constructs_sm.diagram import (
     EDGE_COLOURS,
@@ -31,6 +29,9 @@ from constructs_sm.diagram import (
     Node,
     NodeKind,
 )
+
+if TYPE_CHECKING:
+    import pygraphviz
 
 _FONT: Final = "Helvetica,Arial,sans-serif"
 _SHAPES: Final[Mapping[NodeKind, dict[str, str]]] = {
@@ -74,6 +75,8 @@ def _node_attributes(node: Node) -> dict[str, Any]:
 def to_graph(diagram: Diagram) -> pygraphviz.AGraph:
     """The diagram as a Graphviz graph: clusters for the execution input and every
     parallel branch, nodes placed in the branch of their step."""
+    import pygraphviz  # here: only synths that draw an SVG (up to 40 steps) load it
+
     graph = pygraphviz.AGraph(directed=True, strict=False, name=diagram.pipeline)
     graph.graph_attr.update(
         rankdir="TB",
