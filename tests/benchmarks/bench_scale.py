@@ -14,11 +14,19 @@ floor, ...: the machines are noisy, so ratios are taken within a pair), two apps
   with inline JSON, one role and one bucket (what the library saves a user from writing).
 
 It prints, per N: the median build+synth time of each (app creation to the end of
-``app.synth()``, imports excluded) and the median of the per-pair ratios, the template's
-bytes and resources, the largest inline policy of a role, the managed policies per role
-and the state-machine definition's bytes, against the limits (CloudFormation: 500
+``app.synth()``; the ``constructs_sm`` or ``aws_cdk.aws_*`` imports inside the app
+function count, ``import aws_cdk`` does not) and the median of the per-pair ratios, the
+template's bytes as written and without whitespace (what ``suppress_template_indentation``
+writes) and its resources, the largest inline policy of a role, the managed policies per
+role and the state-machine definition's bytes, against the limits (CloudFormation: 500
 resources, 1,000,000 bytes; IAM: 10,240 characters of inline policies per role, 10
 managed policies per role; Step Functions: 1,048,576 characters of definition).
+
+``--without-cdk-validation`` times every pair a second time with aws-cdk-lib's built-in
+template validation off (``CDK_VALIDATION=false``; since aws-cdk-lib 2.27x every synth
+runs ``@aws/cloudformation-validate`` on every template by default), and prints those
+ratios and the validation's share of the library's time: which part of the time is the
+library's own, and which aws-cdk-lib spends checking what the library generated.
 
 ``--offline N`` also deploys the N-step library app into the offline engine and runs one
 execution, reporting the state transitions per step and the fixed overhead::
@@ -224,8 +232,12 @@ def child(kind: str, steps: int, outdir: str) -> None:
     app.synth()
     elapsed = time.perf_counter() - begin
     text = (Path(outdir) / f"{stack.artifact_id}.template.json").read_text()
-    template = with_hosted_definitions(json.loads(text), Path(outdir))
-    print(json.dumps({"seconds": elapsed, **measure(template, len(text.encode()))}))
+    parsed = json.loads(text)
+    # What suppress_template_indentation=True would write (JSON without whitespace).
+    compact = len(json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode())
+    template = with_hosted_definitions(parsed, Path(outdir))
+    figures = measure(template, len(text.encode()))
+    print(json.dumps({"seconds": elapsed, "compact_bytes": compact, **figures}))
 
 
 def measure(template: dict[str, Any], size: int) -> dict[str, Any]:
@@ -508,6 +520,17 @@ def print_offline(report: dict[str, Any], single: dict[str, Any] | None) -> None
 # -- the driver --------------------------------------------------------------------------
 
 
+def _median(results: list[dict[str, Any]]) -> float:
+    return statistics.median(float(r["seconds"]) for r in results)
+
+
+def _ratio(library: list[dict[str, Any]], floor: list[dict[str, Any]]) -> float:
+    """The median of the per-pair ratios (each pair ran back to back)."""
+    return statistics.median(
+        float(a["seconds"]) / float(b["seconds"]) for a, b in zip(library, floor, strict=True)
+    )
+
+
 def _run_child(kind: str, steps: int, env: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
         done = subprocess.run(
@@ -542,6 +565,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also deploy the N-step library app offline and run one execution",
     )
+    parser.add_argument(
+        "--without-cdk-validation",
+        action="store_true",
+        help="also time each pair with aws-cdk-lib's built-in template validation off "
+        "(CDK_VALIDATION=false), to tell its share from the library's own",
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "STEPS", "OUTDIR"))
     args = parser.parse_args(argv)
     if args.child:
@@ -553,28 +582,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.offline is not None and args.offline < 1:
         parser.error("--offline N: N must be at least 1")
     env = _environment()
+    quiet = {**env, "CDK_VALIDATION": "false"}  # aws-cdk-lib's switch for its validation
     rows = []
     for steps in args.steps:
-        library, floor = [], []
+        library, floor, library_quiet, floor_quiet = [], [], [], []
         for _ in range(args.runs):
             library.append(_run_child("library", steps, env))
             floor.append(_run_child("floor", steps, env))
-        ratios = [a["seconds"] / b["seconds"] for a, b in zip(library, floor, strict=True)]
-        rows.append((steps, library, floor, statistics.median(ratios)))
+            if args.without_cdk_validation:
+                library_quiet.append(_run_child("library", steps, quiet))
+                floor_quiet.append(_run_child("floor", steps, quiet))
+        rows.append((steps, library, floor, _ratio(library, floor), library_quiet, floor_quiet))
     print(
         f"{'N':>4} {'library s':>9} {'floor s':>8} {'ratio':>6} {'template B':>11} "
-        f"{'resources':>9} {'inline max':>10} {'managed':>7} {'definition B':>12}"
+        f"{'compact B':>10} {'resources':>9} {'inline max':>10} {'managed':>7} "
+        f"{'definition B':>12}"
     )
     base = statistics.median(r["seconds"] for r in rows[0][1])
-    for steps, library, floor, ratio in rows:
+    for steps, library, floor, ratio, _, _ in rows:
         last = library[-1]
         print(
-            f"{steps:>4} {statistics.median(r['seconds'] for r in library):>9.2f} "
-            f"{statistics.median(r['seconds'] for r in floor):>8.2f} {ratio:>5.2f}x "
-            f"{last['template_bytes']:>11,} {last['resources']:>9} "
+            f"{steps:>4} {_median(library):>9.2f} {_median(floor):>8.2f} {ratio:>5.2f}x "
+            f"{last['template_bytes']:>11,} {last['compact_bytes']:>10,} {last['resources']:>9} "
             f"{last['largest_inline_policy']:>10,} {last['most_managed_policies']:>7} "
             f"{last['definition_bytes']:>12,}{' (S3)' if last['hosted'] else ''}"
         )
+    if args.without_cdk_validation:
+        print("without aws-cdk-lib's built-in template validation (CDK_VALIDATION=false):")
+        print(f"{'N':>4} {'library s':>9} {'floor s':>8} {'ratio':>6} {'its share, library':>19}")
+        for steps, library, _, _, library_quiet, floor_quiet in rows:
+            share = _median(library) - _median(library_quiet)
+            print(
+                f"{steps:>4} {_median(library_quiet):>9.2f} {_median(floor_quiet):>8.2f} "
+                f"{_ratio(library_quiet, floor_quiet):>5.2f}x {share:>18.2f}s"
+            )
     top = statistics.median(r["seconds"] for r in rows[-1][1])
     print(f"synth({rows[-1][0]}) / synth({rows[0][0]}) = {top / base:.2f}")
     print("limits: 500 resources, 1,000,000 template bytes, 10,240 inline policy characters")
