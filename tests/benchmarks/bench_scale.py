@@ -28,6 +28,9 @@ runs ``@aws/cloudformation-validate`` on every template by default), and prints 
 ratios and the validation's share of the library's time: which part of the time is the
 library's own, and which aws-cdk-lib spends checking what the library generated.
 
+The largest N's library template is synthesized once more (untimed) and linted with
+cfn-lint; its errors and warnings are printed ("clean" when there are none).
+
 ``--offline N`` also deploys the N-step library app into the offline engine and runs one
 execution, reporting the state transitions per step and the fixed overhead::
 
@@ -87,6 +90,8 @@ SCRIPT = ROOT / "stacks" / "scripts" / "prepare.py"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:1"
 CONTEXT = {"@aws-cdk/core:stackResourceLimit": 0}  # measure past 500; the limit is reported
 _MACHINE = "AWS::StepFunctions::StateMachine"
+#: Set to 1 in a library child's environment: it also runs cfn-lint on its template.
+LINT_VARIABLE = "BENCH_CFN_LINT"
 
 
 def _environment() -> dict[str, str]:
@@ -237,7 +242,21 @@ def child(kind: str, steps: int, outdir: str) -> None:
     compact = len(json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode())
     template = with_hosted_definitions(parsed, Path(outdir))
     figures = measure(template, len(text.encode()))
+    if os.environ.get(LINT_VARIABLE) == "1":
+        figures["cfn_lint"] = lint(text)
     print(json.dumps({"seconds": elapsed, "compact_bytes": compact, **figures}))
+
+
+def lint(text: str) -> list[str]:
+    """cfn-lint's errors and warnings on a template (informational matches left out), as
+    ``make test`` holds the example's templates to."""
+    import cfnlint.api
+
+    return [
+        f"{match.rule.id} {match.message}"
+        for match in cfnlint.api.lint_all(text)
+        if not match.rule.id.startswith("I")
+    ]
 
 
 def measure(template: dict[str, Any], size: int) -> dict[str, Any]:
@@ -593,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
                 library_quiet.append(_run_child("library", steps, quiet))
                 floor_quiet.append(_run_child("floor", steps, quiet))
         rows.append((steps, library, floor, _ratio(library, floor), library_quiet, floor_quiet))
+    # The largest library template, linted once (not timed).
+    linted = _run_child("library", args.steps[-1], {**env, LINT_VARIABLE: "1"})["cfn_lint"]
     print(
         f"{'N':>4} {'library s':>9} {'floor s':>8} {'ratio':>6} {'template B':>11} "
         f"{'compact B':>10} {'resources':>9} {'inline max':>10} {'managed':>7} "
@@ -616,6 +637,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{steps:>4} {_median(library_quiet):>9.2f} {_median(floor_quiet):>8.2f} "
                 f"{_ratio(library_quiet, floor_quiet):>5.2f}x {share:>18.2f}s"
             )
+    print(
+        f"cfn-lint on the {args.steps[-1]}-step template: "
+        + ("clean (no error, no warning)" if not linted else f"{len(linted)} findings")
+    )
+    for finding in linted[:20]:
+        print(f"  {finding}")
     top = statistics.median(r["seconds"] for r in rows[-1][1])
     print(f"synth({rows[-1][0]}) / synth({rows[0][0]}) = {top / base:.2f}")
     print("limits: 500 resources, 1,000,000 template bytes, 10,240 inline policy characters")
