@@ -61,7 +61,7 @@ test: setup lint
 # Scale: build+synth time, template and IAM sizes of N-step pipelines, and a 200-step
 # pipeline deployed and run offline with its state transitions (see the module).
 bench: setup
-	$(VENV)/bin/python -m tests.benchmarks.bench_scale --without-cdk-validation --offline 200
+	$(VENV)/bin/python -m tests.benchmarks.bench_scale --without-cdk-validation --offline 50 100 200
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

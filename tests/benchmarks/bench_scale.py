@@ -31,8 +31,9 @@ library's own, and which aws-cdk-lib spends checking what the library generated.
 The largest N's library template is synthesized once more (untimed) and linted with
 cfn-lint; its errors and warnings are printed ("clean" when there are none).
 
-``--offline N`` also deploys the N-step library app into the offline engine and runs one
-execution, reporting the state transitions per step and the fixed overhead::
+``--offline N [N ...]`` also deploys each N-step library app (and the 1-step one) into the
+offline engine and runs one execution of each, reporting the state transitions per step
+and the fixed overhead::
 
     .venv/bin/python -m tests.benchmarks.bench_scale --steps 1 --runs 1 --offline 20
 
@@ -581,8 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--offline",
         type=int,
+        nargs="+",
         metavar="N",
-        help="also deploy the N-step library app offline and run one execution",
+        help="also deploy each N-step library app offline and run one execution (N = 1 "
+        "is run too, for the differential check)",
     )
     parser.add_argument(
         "--without-cdk-validation",
@@ -598,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             child(args.child[0], int(args.child[1]), args.child[2])
         return 0
-    if args.offline is not None and args.offline < 1:
+    if args.offline is not None and min(args.offline) < 1:
         parser.error("--offline N: N must be at least 1")
     env = _environment()
     quiet = {**env, "CDK_VALIDATION": "false"}  # aws-cdk-lib's switch for its validation
@@ -650,12 +653,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()  # before the offline runs' progress on stderr
     if args.offline is None:
         return 0
-    single = _run_offline(1, env) if args.offline > 1 else None
-    report = _run_offline(args.offline, env)
-    if single is not None:
-        print_offline(single, None)
-    print_offline(report, single)
-    return 0 if report.get("status") == "SUCCEEDED" else 1
+    single = _run_offline(1, env)
+    print_offline(single, None)
+    reports = [single]
+    for steps in sorted(set(args.offline) - {1}):
+        reports.append(_run_offline(steps, env))
+        print_offline(reports[-1], single)
+        sys.stdout.flush()
+    return 0 if all(r.get("status") == "SUCCEEDED" for r in reports) else 1
 
 
 if __name__ == "__main__":
