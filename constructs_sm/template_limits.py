@@ -3,9 +3,10 @@
 Where does "the template is over 1,000,000 bytes" stop a synth, rather than a deploy? Here.
 The template exists only once the app is synthesized, after every construct has run, so
 the check is a CDK validation plugin (``Validations.of(stage).add_plugins``): CDK calls it
-with the path of every template it wrote, and a violation fails the synth with a report
-naming the stack, its size, the limit and the fix (``cdk synth`` prints it; Python's
-``app.synth()`` raises). A template within the limit prints nothing.
+once every template is written, it reads the size of each template that holds a pipeline
+(a nested stack's too) in the assembly directory, and a violation fails the synth with a
+report naming the stack, its size, the limit and the fix (``cdk synth`` prints it;
+Python's ``app.synth()`` raises). A template within the limit prints nothing.
 
 CloudFormation accepts at most 1,000,000 bytes of template from S3
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html),
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 import jsii
 from aws_cdk import (
+    CfnResource,
     IPolicyValidationContext,
     IPolicyValidationPlugin,
     PolicyValidationPluginReport,
@@ -54,8 +56,8 @@ class TemplateLimits:
     1,000,000 bytes of template."""
 
     def __init__(self) -> None:
-        #: The pipelines of each stack, by the stack's construct path.
-        self._pipelines: dict[str, list[ProcessingPipeline]] = {}
+        #: Each stack holding pipelines, and its pipelines, by the stack's construct path.
+        self._stacks: dict[str, tuple[Stack, list[ProcessingPipeline]]] = {}
 
     @property
     def name(self) -> str:
@@ -75,42 +77,49 @@ class TemplateLimits:
 
     def watch(self, pipeline: ProcessingPipeline) -> None:
         """Check the template of ``pipeline``'s stack when the app is synthesized."""
-        self._pipelines.setdefault(Stack.of(pipeline).node.path, []).append(pipeline)
+        stack = Stack.of(pipeline)
+        self._stacks.setdefault(stack.node.path, (stack, []))[1].append(pipeline)
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        # Each stack's template from the stage's assembly directory: CDK hands plugins
+        # the top-level stacks' templates only, and a nested stack's template (its own
+        # file there, deployed through TemplateURL) has the same 1,000,000-byte limit.
         violations = []
-        for stack in context.stack_templates:
-            pipelines = self._pipelines.get(stack.stack_construct_path)
-            if not pipelines:
+        for stack_path, (stack, pipelines) in self._stacks.items():
+            stage = Stage.of(stack)
+            if stage is None:
                 continue
-            path = Path(stack.template_path)
+            path = Path(stage.outdir) / stack.template_file
             problem = template_size_problem(
                 path.stat().st_size,
-                stack=stack.stack_construct_path,
+                stack=stack_path,
                 pipelines=[(p.pipeline_name, len(p.steps)) for p in pipelines],
             )
-            if problem is None:
-                continue
-            description, fix = problem
-            machine = pipelines[0].state_machine
-            violations.append(
-                PolicyViolation(
-                    rule_name=RULE,
-                    description=description,
-                    fix=fix,
-                    severity="error",
-                    violating_resources=[
-                        PolicyViolatingResource(
-                            resource_logical_id=Stack.of(machine).get_logical_id(
-                                machine.node.default_child  # type: ignore[arg-type]
-                            ),
-                            template_path=str(path),
-                            locations=["/Resources"],
-                        )
-                    ],
-                )
-            )
+            if problem is not None:
+                violations.append(_violation(problem, pipelines[0], path))
         return PolicyValidationPluginReport(success=not violations, violations=violations)
+
+
+def _violation(
+    problem: tuple[str, str], pipeline: ProcessingPipeline, template: Path
+) -> PolicyViolation:
+    """The report's entry: the problem, shown on the pipeline's state machine."""
+    description, fix = problem
+    machine = pipeline.state_machine.node.default_child
+    assert isinstance(machine, CfnResource)
+    return PolicyViolation(
+        rule_name=RULE,
+        description=description,
+        fix=fix,
+        severity="error",
+        violating_resources=[
+            PolicyViolatingResource(
+                resource_logical_id=Stack.of(machine).get_logical_id(machine),
+                template_path=str(template),
+                locations=["/Resources"],
+            )
+        ],
+    )
 
 
 def check_template_size(pipeline: ProcessingPipeline) -> None:

@@ -82,6 +82,22 @@ def test_a_stack_without_a_pipeline_is_left_to_aws_cdk_lib(tmp_path: Path, scrip
     assert _report(tmp_path) == []
 
 
+def test_a_nested_stacks_template_is_checked_too(tmp_path: Path, script: Path) -> None:
+    """CDK hands validation plugins the top-level templates only; a nested stack's
+    template has the same limit and is checked from the assembly directory."""
+    app = cdk.App(outdir=str(tmp_path))
+    _stack(app, "Top", script, pipelines=0).node.try_remove_child("Padding")
+    nested = cdk.NestedStack(app.node.find_child("Top"), "Inner")  # type: ignore[arg-type]
+    storage = ChannelBucket(nested, "Storage")
+    pipeline = ProcessingPipeline(
+        nested, "Nested", storage=storage, image=ProcessingImage.from_registry(IMAGE_URI)
+    )
+    pipeline.add_step("only", code=script)
+    cdk.CfnWaitConditionHandle(nested, "Padding").add_metadata("Padding", ["a"] * PADDING_ITEMS)
+    with pytest.raises(RuntimeError, match=r"the template of stack 'Top/Inner' is [\d,]+ bytes"):
+        app.synth()
+
+
 def test_template_size_problem_is_none_up_to_the_limit() -> None:
     assert template_size_problem(MAX_TEMPLATE_BYTES, stack="S", pipelines=[("p", 1)]) is None
     problem = template_size_problem(MAX_TEMPLATE_BYTES + 1, stack="S", pipelines=[("p", 3)])
