@@ -69,6 +69,10 @@ _STDERR_TAIL: Final = 800
 _INHERITED_ENV: Final = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
 #: How often a running job's process tree is observed (see processes.JobProcesses).
 _OBSERVE_SECONDS: Final = 0.2
+#: How long a running job waits for one of its processes to exit before it checks for a
+#: stop, the deadline and the process tree again.
+_WAIT_SECONDS: Final = 0.05
+_COPY_CHUNK: Final = 1024 * 1024
 
 
 #: SageMaker keeps the first 1 KB of a job's /opt/ml/output/message as its ExitMessage.
@@ -354,7 +358,18 @@ class LocalJob:
                 for source_bucket, key, relative in mine:
                     path = target.joinpath(*PurePosixPath(relative).parts)
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    self._s3.download_file(source_bucket, key, str(path))
+                    self._download(source_bucket, key, path)
+
+    def _download(self, bucket: str, key: str, path: Path) -> None:
+        """One object into ``path``: a single GetObject streamed to the file (the
+        transfer manager of ``download_file`` starts a thread pool for each object, which
+        took twice as long for the small objects of a job's channels)."""
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            with path.open("wb") as handle:
+                shutil.copyfileobj(body, handle, _COPY_CHUNK)
+        finally:
+            body.close()
 
     def _manifest_keys(self, bucket: str, key: str) -> list[tuple[str, str]]:
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -422,7 +437,11 @@ class LocalJob:
                     break
                 if time.monotonic() > deadline:
                     raise subprocess.TimeoutExpired(list(command), self.max_runtime)
-                time.sleep(0.05)
+                # Returns as soon as that process exits (a sleep here made each job wait
+                # 25 ms on average after its process ended).
+                waiting = next(p for h, p in processes.items() if h not in codes)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    waiting.wait(_WAIT_SECONDS)
             return codes
         finally:
             for host, process in processes.items():
