@@ -145,7 +145,7 @@ def print_example(results: list[dict[str, float | None]]) -> None:
         f"{_met(median <= TARGET_EXECUTION)}"
     )
     for phase in ("bootstrap", "deploy", "wall"):
-        values = [float(r[phase]) for r in results if r[phase] is not None]
+        values = [value for r in results if (value := r[phase]) is not None]
         if values:
             print(f"    {phase:<9} median {statistics.median(values):5.1f} s")
 
@@ -270,7 +270,7 @@ def print_warm(results: list[dict[str, Any]], cold: list[dict[str, float | None]
         return
     walls = [r["wall"] for r in results]
     skipped = all(r["skipped"] for r in results)
-    cold_walls = [float(r["wall"]) for r in cold if r["wall"] is not None]
+    cold_walls = [wall for r in cold if (wall := r["wall"]) is not None]
     versus = f" (a cold run: {statistics.median(cold_walls):.1f} s)" if cold_walls else ""
     print(
         f"(c) warm re-run of the unchanged example: median {statistics.median(walls):.1f} s "
