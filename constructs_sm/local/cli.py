@@ -562,7 +562,8 @@ def _redrive(args: argparse.Namespace, printer: _Printer, emulator: Emulator | N
     try:
         arn = _execution_arn(sfn, args.execution)
         machine = sfn.describe_state_machine_for_execution(executionArn=arn)
-        history = len(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
+        newest = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)
+        history = max((int(event["id"]) for event in newest["events"]), default=0)
         sfn.redrive_execution(executionArn=arn)
     except botocore.exceptions.ClientError as error:
         # moto answers a JSON-protocol client in XML here: the code is then only in the text

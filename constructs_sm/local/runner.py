@@ -49,6 +49,9 @@ _JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
 LOG_TAIL_LINES: Final = 20
 #: How much of the end of a log file is read for its last lines.
 _LOG_TAIL_BYTES: Final = 16_384
+#: Events per GetExecutionHistory page while watching: a poll reads the newest page back
+#: to the last event it saw, and a page holds what a poll interval usually adds.
+_HISTORY_PAGE: Final = 25
 
 
 @dataclass(frozen=True)
@@ -346,8 +349,9 @@ class _Watcher:
         self.steps = {step: StepResult() for step in pipeline.steps}
         self.jobs: dict[str, str] = {}  # job name -> step
         self.finished: set[str] = set()
-        self.seen_events = 0
-        #: Events before this index are an earlier attempt's (a redriven execution): their
+        #: The id of the newest history event read (ids count from 1).
+        self.last_event = 0
+        #: Events up to this id are an earlier attempt's (a redriven execution): their
         #: jobs are followed without progress reports.
         self.history_from = history_from
         self.quiet: set[str] = set()
@@ -358,24 +362,33 @@ class _Watcher:
         self.sfn = emulator.client("stepfunctions")
         self.sagemaker = emulator.client("sagemaker")
 
-    def _events(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def _new_events(self) -> list[dict[str, Any]]:
+        """The events after the newest one read, oldest first: pages newest first
+        (``reverseOrder``) back to it, so a poll reads what is new, not the whole history."""
+        newest_first: list[dict[str, Any]] = []
         token = None
         while True:
-            kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
+            kwargs: dict[str, Any] = {
+                "executionArn": self.arn,
+                "reverseOrder": True,
+                "maxResults": _HISTORY_PAGE,
+            }
             if token:
                 kwargs["nextToken"] = token
             page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
+            for event in page["events"]:
+                if int(event["id"]) <= self.last_event:
+                    return newest_first[::-1]
+                newest_first.append(event)
             token = page.get("nextToken")
             if not token:
-                return events
+                return newest_first[::-1]
 
     def poll(self) -> None:
         # Jobs already known first: a step ends before the steps its end lets start.
         self._check_jobs()
-        events = self._events()
-        for index, event in enumerate(events[self.seen_events :], start=self.seen_events):
+        for event in self._new_events():
+            self.last_event = max(self.last_event, int(event["id"]))
             details = event.get("taskScheduledEventDetails")
             if event["type"] != "TaskScheduled" or not details:
                 continue
@@ -389,11 +402,10 @@ class _Watcher:
             self.jobs[job] = step
             result = self.steps.setdefault(step, StepResult())
             result.status, result.job_name = "InProgress", job
-            if index < self.history_from:
+            if int(event["id"]) <= self.history_from:
                 self.quiet.add(job)
             else:
                 self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
-        self.seen_events = len(events)
         self._check_jobs()
 
     def _check_jobs(self) -> None:
