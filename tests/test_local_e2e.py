@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator, Fault, cli, deploy
+from constructs_sm.local import Emulator, Fault, asl_fixes, cli, deploy
 from constructs_sm.local.cfn_deploy import AssemblyDeployer
 from constructs_sm.local.deploy import CdkDeployer, DeployError
 from constructs_sm.local.isolation import current as current_isolation
@@ -620,8 +620,8 @@ def fast(deployed: Deployed) -> Iterator[Emulator]:
 
 
 def _history(emulator: Emulator, result: RunResult) -> list[dict[str, Any]]:
-    sfn = emulator.client("stepfunctions")
-    return list(sfn.get_execution_history(executionArn=result.execution_arn)["events"])
+    pages = emulator.client("stepfunctions").get_paginator("get_execution_history")
+    return [e for page in pages.paginate(executionArn=result.execution_arn) for e in page["events"]]
 
 
 def _entered(events: list[dict[str, Any]], state: str) -> int:
@@ -795,6 +795,52 @@ def test_an_error_without_a_cause_keeps_its_name(deployed: Deployed) -> None:
         time.sleep(0.1)
     assert (described["status"], described.get("error")) == ("FAILED", "Custom.NoCause")
     assert not described.get("cause")
+
+
+def test_an_execution_starts_from_the_program_its_creation_parsed(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto parses a definition when the state machine is created and again when each
+    execution starts; the engine keeps the first (constructs_sm.local.asl_fixes)."""
+    parsed: list[str] = []
+    original = asl_fixes._original_parse
+    assert original is not None
+
+    def counting(definition: str) -> tuple[Any, Any]:
+        parsed.append(definition)
+        return original(definition)
+
+    monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+    sfn = deployed.emulator.client("stepfunctions")
+    definition = json.dumps(
+        {
+            "Comment": f"parsed once {time.time_ns()}",
+            "StartAt": "Twice",
+            "States": {
+                "Twice": {
+                    "Type": "Pass",
+                    "Parameters": {"n.$": "States.MathAdd($.n, $.n)"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    machine = sfn.create_state_machine(
+        name=f"parsed-once-{time.time_ns()}", definition=definition,
+        roleArn=machine_role(deployed.emulator),
+    )  # fmt: skip
+    outputs = []
+    for n in (1, 2):
+        arn = sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name=f"n{n}", input=json.dumps({"n": n})
+        )["executionArn"]
+        deadline = time.monotonic() + 30
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        outputs.append(json.loads(described["output"]))
+    assert outputs == [{"n": 2}, {"n": 4}]
+    assert parsed == [definition]
 
 
 def test_the_engine_rejects_requests_sagemaker_would_reject(deployed: Deployed) -> None:

@@ -6,17 +6,21 @@ import inspect
 import json
 import subprocess
 import sys
+import uuid
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
 )
 from moto.stepfunctions.parser.asl.eval.states import ExecutionData
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from constructs_sm.local import asl_fixes, cli, docker_standin, redrive, sagemaker
@@ -147,6 +151,72 @@ def test_a_stopped_task_still_gets_its_timeout_value() -> None:
     finally:
         if not installed:
             asl_fixes.uninstall()
+
+
+def _pass_machine(comment: str) -> str:
+    return json.dumps(
+        {"Comment": comment, "StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    )
+
+
+def test_a_definition_is_parsed_once_per_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
+    asl_fixes.install()
+    try:
+        parsed: list[str] = []
+        original = asl_fixes._original_parse
+        assert original is not None
+
+        def counting(definition: str) -> tuple[Any, Any]:
+            parsed.append(definition)
+            return original(definition)
+
+        monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+        first, second = _pass_machine(str(uuid.uuid4())), _pass_machine(str(uuid.uuid4()))
+        program = AmazonStateLanguageParser.parse(first)
+        assert AmazonStateLanguageParser.parse(first) is program
+        assert AmazonStateLanguageParser.parse(second) is not program  # another text
+        assert parsed == [first, second]
+        # Every component's heap key is drawn once, before two executions could share it.
+        components = _components(program[0])
+        assert len(components) > 3
+        assert all(vars(c).get("_EvalComponent__heap_key") for c in components)
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+
+
+def _components(root: Any) -> list[EvalComponent]:
+    found: list[EvalComponent] = []
+    todo, seen = [root], set()
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Component):
+            if isinstance(item, EvalComponent):
+                found.append(item)
+            todo.extend(vars(item).values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+    return found
+
+
+def test_the_parsed_programs_are_bounded_and_forgotten_with_the_fixes() -> None:
+    installed = asl_fixes._original is not None
+    asl_fixes.install()
+    try:
+        for _ in range(asl_fixes.PARSED_KEPT + 5):
+            AmazonStateLanguageParser.parse(_pass_machine(str(uuid.uuid4())))
+        assert len(asl_fixes._parsed) == asl_fixes.PARSED_KEPT
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+            assert not asl_fixes._parsed
+            assert AmazonStateLanguageParser.parse is not asl_fixes.parse
 
 
 @pytest.mark.parametrize(
