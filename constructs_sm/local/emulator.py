@@ -40,8 +40,18 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, cfn_fixes, faults, iam, map_fixes, redrive, sagemaker
+from constructs_sm.local import (
+    asl_fixes,
+    cfn_fixes,
+    faults,
+    history_fixes,
+    iam,
+    map_fixes,
+    redrive,
+    sagemaker,
+)
 from constructs_sm.local.faults import Fault, FaultPlan
+from constructs_sm.service_model import instance_types
 
 DEFAULT_REGION: Final = "us-east-1"
 #: moto's only account (what ``sts get-caller-identity`` returns).
@@ -59,6 +69,17 @@ def _cached_module_list() -> Any:
 
 _MODULES: Final = tuple(getattr(moto_backends, _MODULE_LIST)())
 _original_module_list = getattr(moto_backends, _MODULE_LIST)
+
+
+#: The services of an execution (its jobs, the interpreter's tasks, the runner's watch).
+_EXECUTION_SERVICES: Final = ("s3", "sagemaker", "stepfunctions")
+
+
+def _preload(region: str) -> None:
+    """Read the service models an execution uses (0.1-0.2 s each, once per process) and
+    the request validator's model, in the background (see :meth:`Emulator.start`)."""
+    iam.preload(_EXECUTION_SERVICES, region)
+    instance_types()
 
 
 class Emulator:
@@ -155,6 +176,7 @@ class Emulator:
         sagemaker.check_integration_points()
         asl_fixes.check_integration_points()
         redrive.check_integration_points()
+        history_fixes.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -183,8 +205,13 @@ class Emulator:
         cfn_fixes.install()
         map_fixes.install()
         redrive.install()
+        history_fixes.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
+        # While the app deploys: what the first execution would otherwise read then.
+        threading.Thread(
+            target=_preload, args=(self.region,), name="csm-preload", daemon=True
+        ).start()
         if self.enforce_iam:
             self._enforce_iam()
         sagemaker.install(
@@ -242,6 +269,7 @@ class Emulator:
         cfn_fixes.uninstall()
         map_fixes.uninstall()
         redrive.uninstall()
+        history_fixes.uninstall()
         setattr(moto_backends, _MODULE_LIST, _original_module_list)
         if self.enforce_iam:
             iam.set_enforcement(self._port, on=False)

@@ -34,11 +34,13 @@ import inspect
 import json
 import threading
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
 from moto import settings
@@ -112,8 +114,10 @@ class Credentials:
         return env
 
     def session(self, region: str) -> boto3.session.Session:
-        """A boto3 session signing with these credentials."""
+        """A boto3 session signing with these credentials (with the engine's shared
+        loader, :func:`botocore_session`)."""
         return boto3.session.Session(
+            botocore_session=botocore_session(),
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
             aws_session_token=self.session_token,
@@ -124,9 +128,8 @@ class Credentials:
         """A boto3 client signing with these credentials.
 
         Made from one session shared by the process (under a lock: a session is not
-        thread-safe, its clients are), whose loader reads each service model once: a new
-        session per client reads and parses the model's JSON again (about 0.1 s for S3,
-        once per job and per ``aws-sdk`` task before this).
+        thread-safe, its clients are): a new session per client also resolves its
+        configuration and endpoints again.
         """
         with _shared_lock:
             return _shared_session().client(
@@ -147,8 +150,36 @@ _shared: list[boto3.session.Session] = []
 def _shared_session() -> boto3.session.Session:
     """The session :meth:`Credentials.client` makes clients from (call under the lock)."""
     if not _shared:
-        _shared.append(boto3.session.Session())
+        _shared.append(boto3.session.Session(botocore_session=botocore_session()))
     return _shared[0]
+
+
+#: The engine's one botocore loader. A loader reads and parses each service model, its
+#: endpoint rules and the list of services once (SageMaker's model alone takes 0.1 s);
+#: every botocore session made by ``botocore.session.get_session()`` has a loader of its
+#: own, so each new session read them again (once per job and per ``aws-sdk`` task).
+_LOADER: Final = botocore.loaders.create_loader()
+
+
+def botocore_session() -> botocore.session.Session:
+    """A new botocore session that reads service data through the shared loader."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _LOADER)
+    return session
+
+
+def preload(services: Sequence[str], region: str) -> None:
+    """Read ``services``' models and endpoint rules into the shared loader now (a client
+    made afterwards, from any session of the engine, finds them read)."""
+    session = botocore_session()
+    for service in services:
+        session.create_client(
+            service,
+            region_name=region,
+            endpoint_url="http://localhost",
+            aws_access_key_id="preload",
+            aws_secret_access_key="preload",
+        )
 
 
 # -- enforcement on and off ------------------------------------------------------------

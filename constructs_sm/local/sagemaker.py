@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 import botocore.exceptions
-import botocore.session
 from botocore.config import Config
 from botocore.response import StreamingBody
 from moto.sagemaker import models as sagemaker_models
@@ -84,7 +83,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from constructs_sm.local.faults import API_ERRORS, FaultPlan
-from constructs_sm.local.iam import AccessDeniedError, Credentials
+from constructs_sm.local.iam import AccessDeniedError, Credentials, botocore_session
 from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
 from constructs_sm.runtime import STEP_ENV
 from constructs_sm.service_model import request_problems, validation_message
@@ -368,7 +367,7 @@ def sdk_service_error_name(service: str) -> str:
     clients): ``s3`` -> ``S3``, ``dynamodb`` -> ``DynamoDb``, ``sfn`` -> ``Sfn``,
     ``sagemaker`` -> ``SageMaker``, ``ec2`` -> ``Ec2``, ``acmpca`` -> ``AcmPca``.
     """
-    session = botocore.session.get_session()
+    session = botocore_session()
     boto_names = {name.replace("-", ""): name for name in session.get_available_services()}
     wanted = service.lower().replace("-", "")
     boto_name = _SDK_TO_BOTO.get(wanted) or boto_names.get(wanted)
@@ -380,7 +379,7 @@ def sdk_service_error_name(service: str) -> str:
 
 
 def _request_members(operation: str) -> set[str]:
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = botocore_session().get_service_model("sagemaker")
     return set(model.operation_model(operation).input_shape.members)
 
 
