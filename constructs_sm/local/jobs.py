@@ -400,6 +400,8 @@ class LocalJob:
         would end); everything is killed when the job is stopped or runs out of time.
         """
         processes: dict[str, subprocess.Popen[bytes]] = {}
+        #: Hosts whose process exited and whose every process was then killed.
+        cleaned: set[str] = set()
         handles = []
         try:
             for host in self.hosts:
@@ -431,6 +433,7 @@ class LocalJob:
                     if host not in codes and process.poll() is not None:
                         codes[host] = process.returncode
                         self.processes[host].kill()
+                        cleaned.add(host)
                 if self._stopping():
                     raise JobStoppedError("the job was stopped by StopProcessingJob")
                 if len(codes) == len(processes):
@@ -445,7 +448,8 @@ class LocalJob:
             return codes
         finally:
             for host, process in processes.items():
-                self.processes[host].kill()
+                if host not in cleaned:  # (a kill looks through the whole process table)
+                    self.processes[host].kill()
                 if process.poll() is None:
                     process.kill()
                 process.wait()
