@@ -312,11 +312,12 @@ def cli_run(deployed: Deployed, *argv: str) -> CliRun:
 
 
 @pytest.fixture
-def example_args(example_assembly: Any) -> list[str]:
-    """``--app`` (the synthesized example app), ``--stack`` and ``--data`` of the example."""
+def example_args(deployed: Deployed) -> list[str]:
+    """``--app`` (the app as deployed: its example stack is used as it is), ``--stack`` and
+    ``--data`` of the example."""
     return [
         "--app",
-        str(example_assembly.outdir),
+        str(deployed.assembly),
         "--stack",
         "ChurnPipeline",
         "--data",
@@ -342,7 +343,11 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
             assert uri.startswith(f"s3://{bucket}/Churn/")
     assert document["steps"]["prepare"]["values"]["rows"] == 240
     assert isinstance(document["steps"]["evaluate"]["values"]["passed"], bool)
-    assert "as already deployed" in ran.out
+    assert (
+        "ChurnPipeline: deployed in this emulator from the same template: not deployed again"
+        in (ran.out)
+    )
+    assert "bootstrapped" not in ran.out and "deployed ChurnPipeline in" not in ran.out
     assert "execution SUCCEEDED" in ran.out
     # Which /opt/ml the jobs get is said (here, as root: a private one each).
     assert current_isolation().describe() in ran.out
@@ -395,9 +400,9 @@ def test_cli_refuses_undeclared_input_keys_before_starting(
     ],
 )
 def test_cli_errors_end_with_the_json_line(
-    deployed: Deployed, example_assembly: Any, argv: list[str], error: str, words: list[str]
+    deployed: Deployed, argv: list[str], error: str, words: list[str]
 ) -> None:
-    ran = cli_run(deployed, "--app", str(example_assembly.outdir), *argv)
+    ran = cli_run(deployed, "--app", str(deployed.assembly), *argv)
     assert ran.code == cli.EXIT_FAILED
     assert ran.document["status"] == cli.STATUS_ERROR
     assert ran.document["error"] == error

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -12,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.cloudformation import parsing as cfn_parsing
+from moto.iam.models import ManagedPolicy, iam_backends
+from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
@@ -23,8 +28,9 @@ from moto.stepfunctions.parser.asl.eval.states import ExecutionData
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from constructs_sm.local import asl_fixes, cli, docker_standin, redrive, sagemaker
-from constructs_sm.local.deploy import plain_http_policy
+from constructs_sm.local import asl_fixes, cfn_fixes, cli, docker_standin, redrive, sagemaker
+from constructs_sm.local.cfn_fixes import plain_http_policy
+from constructs_sm.local.emulator import ACCOUNT
 from constructs_sm.local.extra import INSTALL_LOCAL, missing_local_extra
 from constructs_sm.local.jobs import (
     command_line,
@@ -302,6 +308,90 @@ def test_a_jobs_log_tail_is_whole_lines_of_stderr_else_stdout(tmp_path: Path) ->
     assert job_log_tail(emulator, "missing") == []
 
 
+def test_moto_skips_bucket_policies_and_managed_policy_updates_and_the_engine_adds_them() -> None:
+    """If moto grows its own, cfn_fixes says so and its versions can go."""
+    cfn_fixes.check_integration_points()
+    assert cfn_fixes.BUCKET_POLICY not in cfn_parsing.get_model_map()
+    own = ManagedPolicy.__dict__.get("update_from_cloudformation_json")
+    assert own is None or own.__func__ is cfn_fixes._policy_update
+
+
+def test_a_bucket_policy_resource_puts_updates_and_removes_the_policy() -> None:
+    backend = s3_backends[ACCOUNT]["aws"]
+    first, second = (f"csm-policy-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    for bucket in (first, second):
+        backend.create_bucket(bucket, "us-east-1")
+    allow = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": "*"}  # fmt: skip
+    tls = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "*",
+           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}  # fmt: skip
+
+    def template(bucket: str, *statements: dict[str, Any]) -> dict[str, Any]:
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        return {"Properties": {"Bucket": bucket, "PolicyDocument": document}}
+
+    policy = cfn_fixes.BucketPolicy.create_from_cloudformation_json(
+        "P", template(first, allow, tls), ACCOUNT, "us-east-1"
+    )
+    assert policy.physical_resource_id == first
+    assert json.loads(backend.get_bucket_policy(first) or b"{}")["Statement"] == [allow]
+    # A new bucket replaces the resource: the old bucket loses its policy.
+    policy = cfn_fixes.BucketPolicy.update_from_cloudformation_json(
+        policy, "P", template(second, allow), ACCOUNT, "us-east-1"
+    )
+    assert backend.get_bucket_policy(first) is None
+    assert json.loads(backend.get_bucket_policy(second) or b"{}")["Statement"] == [allow]
+    # Only TLS-only statements: nothing the plain-HTTP emulator can apply.
+    policy = cfn_fixes.BucketPolicy.update_from_cloudformation_json(
+        policy, "P", template(second, tls), ACCOUNT, "us-east-1"
+    )
+    assert backend.get_bucket_policy(second) is None
+    policy.delete(ACCOUNT, "us-east-1")
+    for bucket in (first, second):
+        backend.delete_bucket(bucket)
+
+
+def test_a_managed_policy_update_makes_a_new_default_version_and_moves_attachments() -> None:
+    """CloudFormation's update of AWS::IAM::ManagedPolicy (moto 5.2.5 has none)."""
+    backend = iam_backends[ACCOUNT]["aws"]
+    tag = uuid.uuid4().hex[:10]
+    roles = [f"csm-r{i}-{tag}" for i in range(2)]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    for role in roles:
+        backend.create_role(role, trust, "/", None, "", [], None)
+
+    def document(n: int) -> dict[str, Any]:
+        return {"Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                               "Resource": f"arn:aws:s3:::b/{n}"}]}  # fmt: skip
+
+    policy = backend.create_policy("", "/", json.dumps(document(0)), f"csm-p-{tag}", [])
+    backend.attach_role_policy(policy.arn, roles[0])
+    setattr(policy, cfn_fixes._POLICY_ATTACHED, cfn_fixes._attachments({"Roles": [roles[0]]}))
+    for n in range(1, 8):  # more versions than IAM keeps
+        properties = {"PolicyDocument": document(n), "Roles": [roles[n % 2]]}
+        updated = cfn_fixes._policy_update(
+            ManagedPolicy, policy, "new-name", {"Properties": properties}, ACCOUNT, "us-east-1"
+        )
+        assert updated is policy, "a new document does not replace the policy"
+        assert len(policy.versions) <= cfn_fixes.MAX_POLICY_VERSIONS
+        default = backend.get_policy_version(policy.arn, policy.default_version_id)
+        assert json.loads(default.document) == document(n)
+        attached = {r for r in roles if policy.arn in backend.get_role(r).managed_policies}
+        assert attached == {roles[n % 2]}
+    replaced = cfn_fixes._policy_update(
+        ManagedPolicy, policy, f"csm-q-{tag}",
+        {"Properties": {"PolicyDocument": document(9), "Description": "new", "Roles": []}},
+        ACCOUNT, "us-east-1",
+    )  # fmt: skip
+    assert replaced.arn != policy.arn, "a new Description replaces the policy"
+    assert policy.arn not in backend.managed_policies
+    assert not any(policy.arn in backend.get_role(r).managed_policies for r in roles)
+    backend.delete_policy(replaced.arn)
+    for role in roles:
+        backend.delete_role(role)
+
+
 def test_plain_http_policy_drops_only_tls_denials() -> None:
     allow: dict[str, Any] = {"Effect": "Allow", "Action": "s3:PutObject", "Principal": "*"}
     deny_tls = {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
@@ -475,3 +565,23 @@ def test_input_words_split_by_a_shell_are_joined() -> None:
     )
     params, _ = _parse_inputs(args)
     assert params == {"epochs": 0, "raw_uri": "s3://b/k"}
+
+
+def test_the_readme_lists_every_run_option_and_json_error(root: Path) -> None:
+    readme = (root / "README.md").read_text()
+    (run,) = [
+        action.choices["run"]
+        for action in cli.parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    options = {
+        option
+        for action in run._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    assert "--endpoint" in options
+    rows = set(re.findall(r"^\| `(--[a-z-]+)", readme, flags=re.MULTILINE))
+    assert options <= rows, options - rows
+    for error in cli.ERRORS:
+        assert f"`{error}`" in readme, error

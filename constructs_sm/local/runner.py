@@ -583,7 +583,9 @@ def failure_summary(result: RunResult) -> str:
 
 def job_logs(emulator: Emulator, job_name: str) -> list[Path]:
     """A local job's log files: ``logs/stderr.log`` of its one host, or of each host."""
-    job_dir = emulator.work_dir / "jobs" / job_name
+    if emulator.jobs_dir is None:
+        return []
+    job_dir = emulator.jobs_dir / job_name
     return sorted(job_dir.glob("logs/stderr.log")) + sorted(job_dir.glob("algo-*/logs/stderr.log"))
 
 
