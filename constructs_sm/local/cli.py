@@ -420,8 +420,8 @@ def _deploy(
     for stack in stacks:
         if stack.api_created:
             printer.line(
-                f"  {stack.name}: created through the S3 API (moto's CloudFormation "
-                f"skips them): {', '.join(stack.api_created)}"
+                f"  {stack.name}: bucket policies applied without their TLS-only statements "
+                f"(the emulator is plain HTTP): {', '.join(stack.api_created)}"
             )
         if stack.not_created:
             printer.line(
