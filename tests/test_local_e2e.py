@@ -88,6 +88,10 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
         ("prepare", "InProgress"),
         ("prepare", "Completed"),
     ]
+    # A step is reported ended before the steps its end lets start are reported started.
+    order = [(e.step, e.status) for e in events]
+    for before, after in (("prepare", "train"), ("prepare", "profile"), ("train", "evaluate")):
+        assert order.index((before, "Completed")) < order.index((after, "InProgress")), order
     # Each step's result in the state locates its job's CloudWatch log streams.
     for step, report in result.steps.items():
         located = result.output["steps"][step]

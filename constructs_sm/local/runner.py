@@ -385,9 +385,11 @@ class _Watcher:
                 return newest_first[::-1]
 
     def poll(self) -> None:
-        # Jobs already known first: a step ends before the steps its end lets start.
+        events = self._new_events()
+        # Jobs already known first, looked at once the history was read: a job that ended
+        # before the steps its end lets start were scheduled is reported ended before them.
         self._check_jobs()
-        for event in self._new_events():
+        for event in events:
             self.last_event = max(self.last_event, int(event["id"]))
             details = event.get("taskScheduledEventDetails")
             if event["type"] != "TaskScheduled" or not details:
