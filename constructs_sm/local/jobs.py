@@ -422,7 +422,8 @@ class LocalJob:
                 )
                 self.processes[host].add_root(processes[host].pid)
             deadline = time.monotonic() + self.max_runtime
-            observed = 0.0
+            # First look at the trees once they had time to grow (now they are the roots).
+            observed = time.monotonic()
             codes: dict[str, int] = {}
             while len(codes) < len(processes):
                 if time.monotonic() - observed > _OBSERVE_SECONDS:

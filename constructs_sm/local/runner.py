@@ -49,6 +49,8 @@ _JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
 LOG_TAIL_LINES: Final = 20
 #: How much of the end of a log file is read for its last lines.
 _LOG_TAIL_BYTES: Final = 16_384
+#: The longest a watch goes without describing the jobs it follows (see ``_Watcher.poll``).
+JOB_CHECK_SECONDS: Final = 1.0
 #: Events per GetExecutionHistory page while watching: a poll reads the newest page back
 #: to the last event it saw, and a page holds what a poll interval usually adds.
 _HISTORY_PAGE: Final = 25
@@ -351,6 +353,8 @@ class _Watcher:
         self.finished: set[str] = set()
         #: The id of the newest history event read (ids count from 1).
         self.last_event = 0
+        #: When the jobs were last described.
+        self.checked = 0.0
         #: Events up to this id are an earlier attempt's (a redriven execution): their
         #: jobs are followed without progress reports.
         self.history_from = history_from
@@ -386,9 +390,14 @@ class _Watcher:
 
     def poll(self) -> None:
         events = self._new_events()
+        # A job's end shows in the history (its .sync task ends): its job is described
+        # then, at the end, and at least every JOB_CHECK_SECONDS (a task that timed out
+        # leaves its job running), not at every poll.
+        look = bool(events) or self.ended or time.monotonic() - self.checked >= JOB_CHECK_SECONDS
         # Jobs already known first, looked at once the history was read: a job that ended
         # before the steps its end lets start were scheduled is reported ended before them.
-        self._check_jobs()
+        if look:
+            self._check_jobs()
         for event in events:
             self.last_event = max(self.last_event, int(event["id"]))
             details = event.get("taskScheduledEventDetails")
@@ -408,9 +417,11 @@ class _Watcher:
                 self.quiet.add(job)
             else:
                 self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
-        self._check_jobs()
+        if look:
+            self._check_jobs()
 
     def _check_jobs(self) -> None:
+        self.checked = time.monotonic()
         for job, step in list(self.jobs.items()):
             if job not in self.finished:
                 self._check_job(job, step)
