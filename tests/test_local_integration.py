@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import re
@@ -190,6 +191,25 @@ def test_a_definition_is_parsed_once_per_text(monkeypatch: pytest.MonkeyPatch) -
     finally:
         if not installed:
             asl_fixes.uninstall()
+
+
+def test_a_jsonpath_is_parsed_once_per_text_and_finds_what_it_found() -> None:
+    installed = asl_fixes._original is not None
+    asl_fixes.install()
+    try:
+        for name, parser in asl_fixes.PATH_PARSERS.items():
+            parse = importlib.import_module(name).parse
+            path = f"$.steps.s{uuid.uuid4().hex[:6]}.values"
+            assert parse(path) is parse(path)
+            fresh = importlib.import_module(parser).parse(path)
+            data = {"steps": {path.split(".")[2]: {"values": [1, 2]}}}
+            assert [m.value for m in parse(path).find(data)] == [m.value for m in fresh.find(data)]
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+            for name, parser in asl_fixes.PATH_PARSERS.items():
+                own = importlib.import_module(parser).parse
+                assert importlib.import_module(name).parse is own
 
 
 def _components(root: Any) -> list[EvalComponent]:
