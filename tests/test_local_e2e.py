@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator, Fault, cli, deploy
+from constructs_sm.local import Emulator, Fault, asl_fixes, cli, deploy
 from constructs_sm.local.cfn_deploy import AssemblyDeployer
 from constructs_sm.local.deploy import CdkDeployer, DeployError
 from constructs_sm.local.isolation import current as current_isolation
@@ -88,6 +88,10 @@ def test_example_pipeline_succeeds_with_typed_values(deployed: Deployed) -> None
         ("prepare", "InProgress"),
         ("prepare", "Completed"),
     ]
+    # A step is reported ended before the steps its end lets start are reported started.
+    order = [(e.step, e.status) for e in events]
+    for before, after in (("prepare", "train"), ("prepare", "profile"), ("train", "evaluate")):
+        assert order.index((before, "Completed")) < order.index((after, "InProgress")), order
     # Each step's result in the state locates its job's CloudWatch log streams.
     for step, report in result.steps.items():
         located = result.output["steps"][step]
@@ -312,11 +316,12 @@ def cli_run(deployed: Deployed, *argv: str) -> CliRun:
 
 
 @pytest.fixture
-def example_args(example_assembly: Any) -> list[str]:
-    """``--app`` (the synthesized example app), ``--stack`` and ``--data`` of the example."""
+def example_args(deployed: Deployed) -> list[str]:
+    """``--app`` (the app as deployed: its example stack is used as it is), ``--stack`` and
+    ``--data`` of the example."""
     return [
         "--app",
-        str(example_assembly.outdir),
+        str(deployed.assembly),
         "--stack",
         "ChurnPipeline",
         "--data",
@@ -342,7 +347,11 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
             assert uri.startswith(f"s3://{bucket}/Churn/")
     assert document["steps"]["prepare"]["values"]["rows"] == 240
     assert isinstance(document["steps"]["evaluate"]["values"]["passed"], bool)
-    assert "as already deployed" in ran.out
+    assert (
+        "ChurnPipeline: deployed in this emulator from the same template: not deployed again"
+        in (ran.out)
+    )
+    assert "bootstrapped" not in ran.out and "deployed ChurnPipeline in" not in ran.out
     assert "execution SUCCEEDED" in ran.out
     # Which /opt/ml the jobs get is said (here, as root: a private one each).
     assert current_isolation().describe() in ran.out
@@ -395,9 +404,9 @@ def test_cli_refuses_undeclared_input_keys_before_starting(
     ],
 )
 def test_cli_errors_end_with_the_json_line(
-    deployed: Deployed, example_assembly: Any, argv: list[str], error: str, words: list[str]
+    deployed: Deployed, argv: list[str], error: str, words: list[str]
 ) -> None:
-    ran = cli_run(deployed, "--app", str(example_assembly.outdir), *argv)
+    ran = cli_run(deployed, "--app", str(deployed.assembly), *argv)
     assert ran.code == cli.EXIT_FAILED
     assert ran.document["status"] == cli.STATUS_ERROR
     assert ran.document["error"] == error
@@ -620,8 +629,8 @@ def fast(deployed: Deployed) -> Iterator[Emulator]:
 
 
 def _history(emulator: Emulator, result: RunResult) -> list[dict[str, Any]]:
-    sfn = emulator.client("stepfunctions")
-    return list(sfn.get_execution_history(executionArn=result.execution_arn)["events"])
+    pages = emulator.client("stepfunctions").get_paginator("get_execution_history")
+    return [e for page in pages.paginate(executionArn=result.execution_arn) for e in page["events"]]
 
 
 def _entered(events: list[dict[str, Any]], state: str) -> int:
@@ -795,6 +804,52 @@ def test_an_error_without_a_cause_keeps_its_name(deployed: Deployed) -> None:
         time.sleep(0.1)
     assert (described["status"], described.get("error")) == ("FAILED", "Custom.NoCause")
     assert not described.get("cause")
+
+
+def test_an_execution_starts_from_the_program_its_creation_parsed(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto parses a definition when the state machine is created and again when each
+    execution starts; the engine keeps the first (constructs_sm.local.asl_fixes)."""
+    parsed: list[str] = []
+    original = asl_fixes._original_parse
+    assert original is not None
+
+    def counting(definition: str) -> tuple[Any, Any]:
+        parsed.append(definition)
+        return original(definition)
+
+    monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+    sfn = deployed.emulator.client("stepfunctions")
+    definition = json.dumps(
+        {
+            "Comment": f"parsed once {time.time_ns()}",
+            "StartAt": "Twice",
+            "States": {
+                "Twice": {
+                    "Type": "Pass",
+                    "Parameters": {"n.$": "States.MathAdd($.n, $.n)"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    machine = sfn.create_state_machine(
+        name=f"parsed-once-{time.time_ns()}", definition=definition,
+        roleArn=machine_role(deployed.emulator),
+    )  # fmt: skip
+    outputs = []
+    for n in (1, 2):
+        arn = sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name=f"n{n}", input=json.dumps({"n": n})
+        )["executionArn"]
+        deadline = time.monotonic() + 30
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        outputs.append(json.loads(described["output"]))
+    assert outputs == [{"n": 2}, {"n": 4}]
+    assert parsed == [definition]
 
 
 def test_the_engine_rejects_requests_sagemaker_would_reject(deployed: Deployed) -> None:

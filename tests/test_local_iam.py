@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+import botocore.config
 import botocore.exceptions
 import pytest
 
@@ -433,3 +434,22 @@ def test_a_role_update_changes_only_what_its_properties_gave_and_a_delete_detach
     assert _wait_stack(cfn, stack) in ("DELETE_COMPLETE", "DELETED")
     with pytest.raises(botocore.exceptions.ClientError):
         client.get_role(RoleName="cfn-updated-role")
+
+
+def test_clients_from_the_shared_session_sign_with_their_own_keys(aws: Emulator) -> None:
+    """Credentials.client makes every client from one session: each must still sign with
+    the keys it was made for (a job's with its role's, the next one's with its own)."""
+    allowed = _user(aws, "lister", {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"})
+    nobody = _user(aws, "nobody", {"Effect": "Deny", "Action": "*", "Resource": "*"})
+    config = botocore.config.Config(retries={"max_attempts": 1})
+    clients = [
+        (keys, keys.client("s3", aws.region, endpoint_url=aws.endpoint, config=config))
+        for keys in (allowed, nobody, allowed, nobody)
+    ]
+    for keys, s3 in clients:
+        if keys is allowed:
+            s3.list_objects_v2(Bucket=BUCKET, Prefix="other/")
+        else:
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                s3.list_objects_v2(Bucket=BUCKET, Prefix="other/")
+            assert _code(refused) == "AccessDenied"

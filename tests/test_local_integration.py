@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
+import uuid
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.cloudformation import parsing as cfn_parsing
+from moto.iam.models import ManagedPolicy, iam_backends
+from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
 )
 from moto.stepfunctions.parser.asl.eval.states import ExecutionData
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from constructs_sm.local import asl_fixes, cli, docker_standin, redrive, sagemaker
-from constructs_sm.local.deploy import plain_http_policy
+from constructs_sm.local import asl_fixes, cfn_fixes, cli, docker_standin, redrive, sagemaker
+from constructs_sm.local.cfn_fixes import plain_http_policy
+from constructs_sm.local.emulator import ACCOUNT
 from constructs_sm.local.extra import INSTALL_LOCAL, missing_local_extra
 from constructs_sm.local.jobs import (
     command_line,
@@ -149,6 +160,91 @@ def test_a_stopped_task_still_gets_its_timeout_value() -> None:
             asl_fixes.uninstall()
 
 
+def _pass_machine(comment: str) -> str:
+    return json.dumps(
+        {"Comment": comment, "StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    )
+
+
+def test_a_definition_is_parsed_once_per_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
+    asl_fixes.install()
+    try:
+        parsed: list[str] = []
+        original = asl_fixes._original_parse
+        assert original is not None
+
+        def counting(definition: str) -> tuple[Any, Any]:
+            parsed.append(definition)
+            return original(definition)
+
+        monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+        first, second = _pass_machine(str(uuid.uuid4())), _pass_machine(str(uuid.uuid4()))
+        program = AmazonStateLanguageParser.parse(first)
+        assert AmazonStateLanguageParser.parse(first) is program
+        assert AmazonStateLanguageParser.parse(second) is not program  # another text
+        assert parsed == [first, second]
+        # Every component's heap key is drawn once, before two executions could share it.
+        components = _components(program[0])
+        assert len(components) > 3
+        assert all(vars(c).get("_EvalComponent__heap_key") for c in components)
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+
+
+def test_a_jsonpath_is_parsed_once_per_text_and_finds_what_it_found() -> None:
+    installed = asl_fixes._original is not None
+    asl_fixes.install()
+    try:
+        for name, parser in asl_fixes.PATH_PARSERS.items():
+            parse = importlib.import_module(name).parse
+            path = f"$.steps.s{uuid.uuid4().hex[:6]}.values"
+            assert parse(path) is parse(path)
+            fresh = importlib.import_module(parser).parse(path)
+            data = {"steps": {path.split(".")[2]: {"values": [1, 2]}}}
+            assert [m.value for m in parse(path).find(data)] == [m.value for m in fresh.find(data)]
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+            for name, parser in asl_fixes.PATH_PARSERS.items():
+                own = importlib.import_module(parser).parse
+                assert importlib.import_module(name).parse is own
+
+
+def _components(root: Any) -> list[EvalComponent]:
+    found: list[EvalComponent] = []
+    todo, seen = [root], set()
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Component):
+            if isinstance(item, EvalComponent):
+                found.append(item)
+            todo.extend(vars(item).values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+    return found
+
+
+def test_the_parsed_programs_are_bounded_and_forgotten_with_the_fixes() -> None:
+    installed = asl_fixes._original is not None
+    asl_fixes.install()
+    try:
+        for _ in range(asl_fixes.PARSED_KEPT + 5):
+            AmazonStateLanguageParser.parse(_pass_machine(str(uuid.uuid4())))
+        assert len(asl_fixes._parsed) == asl_fixes.PARSED_KEPT
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+            assert not asl_fixes._parsed
+            assert AmazonStateLanguageParser.parse is not asl_fixes.parse
+
+
 @pytest.mark.parametrize(
     ("prefix", "key", "expected"),
     [
@@ -230,6 +326,90 @@ def test_a_jobs_log_tail_is_whole_lines_of_stderr_else_stdout(tmp_path: Path) ->
     _job_logs(tmp_path, "two", {"algo-1": ("", "out 1\nout 2\n"), "algo-2": ("err\n", "x\n")})
     assert job_log_tail(emulator, "two", lines=1) == ["algo-1: out 2", "algo-2: err"]
     assert job_log_tail(emulator, "missing") == []
+
+
+def test_moto_skips_bucket_policies_and_managed_policy_updates_and_the_engine_adds_them() -> None:
+    """If moto grows its own, cfn_fixes says so and its versions can go."""
+    cfn_fixes.check_integration_points()
+    assert cfn_fixes.BUCKET_POLICY not in cfn_parsing.get_model_map()
+    own = ManagedPolicy.__dict__.get("update_from_cloudformation_json")
+    assert own is None or own.__func__ is cfn_fixes._policy_update
+
+
+def test_a_bucket_policy_resource_puts_updates_and_removes_the_policy() -> None:
+    backend = s3_backends[ACCOUNT]["aws"]
+    first, second = (f"csm-policy-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    for bucket in (first, second):
+        backend.create_bucket(bucket, "us-east-1")
+    allow = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": "*"}  # fmt: skip
+    tls = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "*",
+           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}  # fmt: skip
+
+    def template(bucket: str, *statements: dict[str, Any]) -> dict[str, Any]:
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        return {"Properties": {"Bucket": bucket, "PolicyDocument": document}}
+
+    policy = cfn_fixes.BucketPolicy.create_from_cloudformation_json(
+        "P", template(first, allow, tls), ACCOUNT, "us-east-1"
+    )
+    assert policy.physical_resource_id == first
+    assert json.loads(backend.get_bucket_policy(first) or b"{}")["Statement"] == [allow]
+    # A new bucket replaces the resource: the old bucket loses its policy.
+    policy = cfn_fixes.BucketPolicy.update_from_cloudformation_json(
+        policy, "P", template(second, allow), ACCOUNT, "us-east-1"
+    )
+    assert backend.get_bucket_policy(first) is None
+    assert json.loads(backend.get_bucket_policy(second) or b"{}")["Statement"] == [allow]
+    # Only TLS-only statements: nothing the plain-HTTP emulator can apply.
+    policy = cfn_fixes.BucketPolicy.update_from_cloudformation_json(
+        policy, "P", template(second, tls), ACCOUNT, "us-east-1"
+    )
+    assert backend.get_bucket_policy(second) is None
+    policy.delete(ACCOUNT, "us-east-1")
+    for bucket in (first, second):
+        backend.delete_bucket(bucket)
+
+
+def test_a_managed_policy_update_makes_a_new_default_version_and_moves_attachments() -> None:
+    """CloudFormation's update of AWS::IAM::ManagedPolicy (moto 5.2.5 has none)."""
+    backend = iam_backends[ACCOUNT]["aws"]
+    tag = uuid.uuid4().hex[:10]
+    roles = [f"csm-r{i}-{tag}" for i in range(2)]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    for role in roles:
+        backend.create_role(role, trust, "/", None, "", [], None)
+
+    def document(n: int) -> dict[str, Any]:
+        return {"Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                               "Resource": f"arn:aws:s3:::b/{n}"}]}  # fmt: skip
+
+    policy = backend.create_policy("", "/", json.dumps(document(0)), f"csm-p-{tag}", [])
+    backend.attach_role_policy(policy.arn, roles[0])
+    setattr(policy, cfn_fixes._POLICY_ATTACHED, cfn_fixes._attachments({"Roles": [roles[0]]}))
+    for n in range(1, 8):  # more versions than IAM keeps
+        properties = {"PolicyDocument": document(n), "Roles": [roles[n % 2]]}
+        updated = cfn_fixes._policy_update(
+            ManagedPolicy, policy, "new-name", {"Properties": properties}, ACCOUNT, "us-east-1"
+        )
+        assert updated is policy, "a new document does not replace the policy"
+        assert len(policy.versions) <= cfn_fixes.MAX_POLICY_VERSIONS
+        default = backend.get_policy_version(policy.arn, policy.default_version_id)
+        assert json.loads(default.document) == document(n)
+        attached = {r for r in roles if policy.arn in backend.get_role(r).managed_policies}
+        assert attached == {roles[n % 2]}
+    replaced = cfn_fixes._policy_update(
+        ManagedPolicy, policy, f"csm-q-{tag}",
+        {"Properties": {"PolicyDocument": document(9), "Description": "new", "Roles": []}},
+        ACCOUNT, "us-east-1",
+    )  # fmt: skip
+    assert replaced.arn != policy.arn, "a new Description replaces the policy"
+    assert policy.arn not in backend.managed_policies
+    assert not any(policy.arn in backend.get_role(r).managed_policies for r in roles)
+    backend.delete_policy(replaced.arn)
+    for role in roles:
+        backend.delete_role(role)
 
 
 def test_plain_http_policy_drops_only_tls_denials() -> None:
@@ -405,3 +585,23 @@ def test_input_words_split_by_a_shell_are_joined() -> None:
     )
     params, _ = _parse_inputs(args)
     assert params == {"epochs": 0, "raw_uri": "s3://b/k"}
+
+
+def test_the_readme_lists_every_run_option_and_json_error(root: Path) -> None:
+    readme = (root / "README.md").read_text()
+    (run,) = [
+        action.choices["run"]
+        for action in cli.parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    options = {
+        option
+        for action in run._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    assert "--endpoint" in options
+    rows = set(re.findall(r"^\| `(--[a-z-]+)", readme, flags=re.MULTILINE))
+    assert options <= rows, options - rows
+    for error in cli.ERRORS:
+        assert f"`{error}`" in readme, error

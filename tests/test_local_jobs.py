@@ -21,9 +21,9 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from constructs_sm.local import processes
+from constructs_sm.local import processes, sagemaker
 from constructs_sm.local.jobs import JobOutcome, LocalJob
-from tests.local_deployment import Deployed, running_with
+from tests.local_deployment import Deployed, job_role, running_with
 
 SPAWN = Path(__file__).parent / "local_jobs" / "spawn.py"
 BUCKET = "local-jobs-tests"
@@ -224,3 +224,43 @@ def test_a_job_is_in_progress_from_its_creation(deployed: Deployed) -> None:
     described = sagemaker.describe_processing_job(ProcessingJobName=name)
     assert described["ProcessingJobStatus"] == "InProgress"
     assert "ProcessingEndTime" not in described
+
+
+def test_a_sync_task_wakes_up_when_its_job_ends(deployed: Deployed, tmp_path: Path) -> None:
+    """JobRunner.wait (what a .sync task waits with) returns when the job ends, not when
+    its timeout runs out: the job runner tells the waiters."""
+    runner = sagemaker._RUNNER
+    assert runner is not None
+    emulator = deployed.emulator
+    gate = tmp_path / "go"
+    name = f"wakes-{uuid.uuid4().hex[:12]}"
+    # One line (an entrypoint item must match ".*"): sleep until the gate file exists.
+    waiting = (
+        "import os,time;[time.sleep(0.01) for _ in "
+        f"iter(lambda: os.path.exists({str(gate)!r}), True)]"
+    )
+    runner.create(
+        emulator.region,
+        {
+            "ProcessingJobName": name,
+            "RoleArn": job_role(emulator),
+            "AppSpecification": {
+                "ImageUri": "img",
+                "ContainerEntrypoint": ["python3", "-c", waiting],
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.xlarge",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+        },
+    )
+    assert runner.status(emulator.region, name) == "InProgress"
+    waiter = threading.Thread(target=runner.wait, args=(emulator.region, name, 600.0))
+    waiter.start()
+    gate.write_text("go")
+    waiter.join(60)
+    assert not waiter.is_alive(), "wait() slept on after the job ended"
+    assert runner.status(emulator.region, name) == "Completed"

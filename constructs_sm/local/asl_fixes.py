@@ -33,18 +33,38 @@ skipped but the pop is not, and the task takes whatever was on the stack (its
 parameters) for its timeout: the history then holds a ``TaskScheduled`` event that
 ``GetExecutionHistory`` cannot serialize (HTTP 500). :func:`install` makes both always
 push their value.
+
+**A definition is parsed once** (speed, not a fix of behaviour). moto parses a state
+machine's definition (ANTLR, then its preprocessor builds the program) when the state
+machine is created, to validate it, and again at the start of each execution, before its
+first event: about 0.4 s for the example pipeline's definition, inside the execution
+phase. The program is not changed by an evaluation (an execution's state lives in its
+environment; moto already evaluates one program from many threads in a Map state), so
+:func:`install` keeps the programs of the last :data:`PARSED_KEPT` definitions by their
+exact text, and an execution starts from the program its state machine's creation
+built. The programs are kept for one emulator's life (:func:`install` and
+:func:`uninstall` forget them): a definition that changes is a new text, parsed anew.
+Likewise each JSONPath the interpreter evaluates (``$.steps``, a ``ResultPath``...) is
+parsed once per text (``jsonpath_ng`` builds a parser for each call: 0.5 ms, a dozen
+times per step); a parsed path is not changed by evaluating it.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import Heartbeat
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 _SOURCE: Final = "moto.stepfunctions.parser.asl.utils.json_path"
 #: The interpreter modules that ``from ... import extract_json`` (moto 5.2.5).
@@ -64,10 +84,67 @@ ERROR_NAME_USERS: Final = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
 )
 _INDEFINITE: Final = re.compile(r"\*|\.\.|:|\?|,|@|\(")
+#: The interpreter modules that ``from jsonpath_ng[.ext] import parse`` (moto 5.2.5).
+PATH_PARSERS: Final = {
+    _SOURCE: "jsonpath_ng.ext",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path": "jsonpath_ng",
+}
+_original_path_parsers: dict[str, Any] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_path(parser: str, path: str) -> Any:
+    """A JSONPath parsed by ``parser`` (``jsonpath_ng`` or ``jsonpath_ng.ext``), once."""
+    return importlib.import_module(parser).parse(path)
+
+
 #: Components whose value is pushed and then popped by the state evaluating them.
 ALWAYS_PUSHED: Final = (Timeout, Heartbeat)
 _original: Callable[[str, Any], Any] | None = None
 _original_error_names: dict[str, Any] = {}
+#: How many parsed definitions are kept (the least recently used one goes first).
+PARSED_KEPT: Final = 64
+_original_parse: Callable[[str], tuple[Any, Any]] | None = None
+_parsed: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def parse(definition: str) -> tuple[Any, Any]:
+    """moto's ``AmazonStateLanguageParser.parse`` (the program and the parse tree), once
+    per definition text (see the module docstring); errors are not kept."""
+    with _parsed_lock:
+        if definition in _parsed:
+            _parsed.move_to_end(definition)
+            return _parsed[definition]
+    assert _original_parse is not None
+    parsed = _original_parse(definition)
+    _fix_heap_keys(parsed[0])
+    with _parsed_lock:
+        _parsed[definition] = parsed
+        while len(_parsed) > PARSED_KEPT:
+            _parsed.popitem(last=False)
+    return parsed
+
+
+def _fix_heap_keys(program: Any) -> None:
+    """Give every component of ``program`` its ``heap_key`` now: moto draws it at first
+    use, and two executions using a shared component for the first time at once could
+    otherwise draw two (a retrier would then lose its attempt count)."""
+    seen: set[int] = set()
+    todo = [program]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Component):  # a component holds its parts as attributes
+            if isinstance(item, EvalComponent):
+                _ = item.heap_key
+            todo.extend(getattr(item, "__dict__", {}).values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
 
 
 def _push_even_if_stopped(self: Any, env: Any) -> None:
@@ -89,7 +166,7 @@ def extract_json(path: str, data: Any) -> Any:
     """moto's ``extract_json``, with definite paths returning their single match and
     indefinite paths always a list."""
     assert _original is not None
-    matches = importlib.import_module("jsonpath_ng.ext").parse(path).find(data)
+    matches = _parse_path("jsonpath_ng.ext", path).find(data)
     if is_definite(path):
         if len(matches) == 1:
             return matches[0].value
@@ -114,6 +191,15 @@ def check_integration_points() -> None:
             "eval" in component.__dict__ and component.__dict__["eval"] is not _push_even_if_stopped
         ):
             problems.append(f"{component.__name__}.eval/_eval_body")
+    if not callable(getattr(AmazonStateLanguageParser, "parse", None)) or not hasattr(
+        EvalComponent, "heap_key"
+    ):
+        problems.append("AmazonStateLanguageParser.parse/EvalComponent.heap_key")
+    for name, parser in PATH_PARSERS.items():
+        imported = getattr(importlib.import_module(name), "parse", None)
+        own = importlib.import_module(parser).parse
+        if imported is not own and not isinstance(imported, functools.partial):
+            problems.append(f"{name}.parse")
     if problems:
         raise RuntimeError(
             "constructs_sm.local supports moto 5.2.5 only; these names moved: "
@@ -123,10 +209,14 @@ def check_integration_points() -> None:
 
 def install() -> None:
     """Apply the fixes to moto's interpreter (idempotent)."""
-    global _original
+    global _original, _original_parse
     check_integration_points()
     if _original is not None:
         return
+    with _parsed_lock:
+        _parsed.clear()
+    _original_parse = AmazonStateLanguageParser.parse
+    setattr(AmazonStateLanguageParser, "parse", staticmethod(parse))  # noqa: B010
     _original = importlib.import_module(_SOURCE).extract_json
     for name in IMPORTERS:
         setattr(importlib.import_module(name), "extract_json", extract_json)  # noqa: B010
@@ -136,13 +226,22 @@ def install() -> None:
         setattr(module, "CustomErrorName", RuntimeErrorName)  # noqa: B010
     for component in ALWAYS_PUSHED:
         setattr(component, "eval", _push_even_if_stopped)  # noqa: B010
+    for name, parser in PATH_PARSERS.items():
+        module = importlib.import_module(name)
+        _original_path_parsers[name] = module.parse
+        setattr(module, "parse", functools.partial(_parse_path, parser))  # noqa: B010
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
-    global _original
+    global _original, _original_parse
     if _original is None:
         return
+    if _original_parse is not None:
+        setattr(AmazonStateLanguageParser, "parse", staticmethod(_original_parse))  # noqa: B010
+        _original_parse = None
+    with _parsed_lock:
+        _parsed.clear()
     for name in IMPORTERS:
         setattr(importlib.import_module(name), "extract_json", _original)  # noqa: B010
     for name, original in _original_error_names.items():
@@ -151,4 +250,7 @@ def uninstall() -> None:
     for component in ALWAYS_PUSHED:
         if "eval" in component.__dict__:
             delattr(component, "eval")
+    for name, original in _original_path_parsers.items():
+        setattr(importlib.import_module(name), "parse", original)  # noqa: B010
+    _original_path_parsers.clear()
     _original = None

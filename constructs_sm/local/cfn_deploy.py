@@ -21,8 +21,9 @@ When no CLI is found (:func:`~constructs_sm.local.cdk_cli.find_cdk`, or ``--cdk 
   selection depends on first.
 
 moto's CloudFormation then behaves as with the CLI (see aws-facts C5 and
-:mod:`constructs_sm.local.deploy`): bucket policies are applied through the S3 API after
-the deploy, and state machines are made visible to the interpreter by the emulator.
+:mod:`constructs_sm.local.deploy`): bucket policies are applied by the emulator's
+CloudFormation (:mod:`constructs_sm.local.cfn_fixes`), and state machines are made visible
+to the interpreter by the emulator.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from constructs_sm.local.deploy import (
     DeployedStack,
     DeployError,
     Timings,
-    apply_skipped,
     assembly_dir,
     check_app,
     check_custom_resources,
+    deployed_stack,
     existing_stacks,
     output_tail,
     stack_names,
@@ -252,6 +253,11 @@ class AssemblyDeployer:
         what = ", ".join(created) if created else "already there"
         self._log(f"prepared aws://{account}/{region} for the assembly's assets: {what}")
 
+    def bootstrapped(self) -> bool:
+        """Never said: :meth:`bootstrap` itself looks for what the assembly needs and
+        creates only what is missing, through the API, in milliseconds."""
+        return False
+
     def _ensure_bucket(self, name: str, region: str) -> bool:
         s3 = self.emulator.client_in("s3", region)
         try:
@@ -364,7 +370,7 @@ class AssemblyDeployer:
             f"deployed {', '.join(deployed_names)} through the emulator's CloudFormation API "
             f"in {self.timings.deploy:.1f}s ({uploaded} file asset(s) uploaded{note})"
         )
-        return [apply_skipped(self.emulator, name) for name in names]
+        return [deployed_stack(self.emulator, name) for name in names]
 
     def _template_args(
         self, assembly: Path, props: Mapping[str, Any], region: str

@@ -22,6 +22,25 @@ holds the inline policies and the managed policies of its properties, as CloudFo
 leaves it (a managed policy the emulator does not know, such as an AWS managed one, is
 not attached: the role gets less, never more), and its delete handler so that the role's
 managed policies are detached first (IAM refuses to delete a role with attached ones).
+
+**An AWS::IAM::ManagedPolicy updated.** moto's managed policy has no update handler: a
+stack update that changes one (a step's code changes the code bundle's key, which the
+pipeline's shared steps policy grants) kept the old document, and the role lost access.
+:func:`install` gives it CloudFormation's update (AWS::IAM::ManagedPolicy in the template
+reference): a new ``PolicyDocument`` becomes the policy's new default version (the oldest
+other version is deleted first when the policy has IAM's five), the ``Roles``,
+``Groups`` and ``Users`` it names are attached and those it no longer names detached; a
+new ``ManagedPolicyName``, ``Path`` or ``Description`` replaces the policy.
+
+**AWS::S3::BucketPolicy.** moto's CloudFormation skips the type: the policy would never
+reach its bucket. :func:`install` gives the type a resource (:class:`BucketPolicy`) that
+puts the policy on its bucket through the emulator's S3 backend when the stack creates or
+updates it, without its TLS-only statements (:func:`plain_http_policy`: the emulator is
+plain HTTP on loopback, and moto applies a bucket policy's ``Deny`` statements to object
+reads and writes, conditions ignored), and deletes it with the resource. Its physical id
+is the bucket's name, as CloudFormation's; a new ``Bucket`` replaces it ("Update requires:
+Replacement", AWS::S3::BucketPolicy in the CloudFormation template reference). It is done
+where CloudFormation runs, so a deploy from another process (``run --endpoint``) gets it.
 """
 
 from __future__ import annotations
@@ -32,6 +51,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from moto.cloudformation import parsing as cfn_parsing
 from moto.iam import models as iam_models
 from moto.s3.models import s3_backends
 from moto.stepfunctions import models as sfn_models
@@ -45,6 +65,11 @@ _ROLE_DELETE: Final = "delete_from_cloudformation_json"
 _APPLIED: Final = "_csm_applied"
 _originals: dict[str, Callable[..., Any]] = {}
 _role_originals: dict[str, Callable[..., Any]] = {}
+#: moto's ``resource_class_from_type`` (the type of a template resource -> its class).
+_CLASS_OF_TYPE: Final = "resource_class_from_type"
+BUCKET_POLICY: Final = "AWS::S3::BucketPolicy"
+#: Condition keys about the transport: the emulator speaks plain HTTP on loopback.
+TRANSPORT_KEYS: Final = frozenset({"aws:securetransport", "s3:tlsversion"})
 
 
 class DefinitionError(ValueError):
@@ -188,10 +213,222 @@ def _role_delete(cls: type, *args: Any, **kwargs: Any) -> Any:
     return original(*args, **kwargs)
 
 
+#: A managed policy's entity lists and the backend's attach/detach for each.
+_POLICY_ENTITIES: Final = (("Roles", "role"), ("Groups", "group"), ("Users", "user"))
+#: On a moto managed policy: the entities its own properties attached it to.
+_POLICY_ATTACHED: Final = "_csm_attached"
+_POLICY_CREATE: Final = "create_from_cloudformation_json"
+_POLICY_UPDATE: Final = "update_from_cloudformation_json"
+#: IAM keeps at most five versions of a managed policy.
+MAX_POLICY_VERSIONS: Final = 5
+_policy_originals: dict[str, Callable[..., Any]] = {}
+
+
+def _attachments(properties: Mapping[str, Any]) -> dict[str, set[str]]:
+    return {key: {str(n) for n in properties.get(key) or []} for key, _ in _POLICY_ENTITIES}
+
+
+def _policy_create(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """moto's managed policy create, remembering whom its properties attached it to."""
+    # (not installed: the class's own is moto's)
+    original = (
+        _policy_originals.get(_POLICY_CREATE)
+        or iam_models.ManagedPolicy.create_from_cloudformation_json
+    )
+    cloudformation_json, _, _ = _arguments(original, args, kwargs)
+    policy = original(*args, **kwargs)
+    setattr(policy, _POLICY_ATTACHED, _attachments(cloudformation_json.get("Properties") or {}))
+    return policy
+
+
+def _policy_update(
+    cls: type,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """CloudFormation's update of an ``AWS::IAM::ManagedPolicy`` (see the module)."""
+    policy = original_resource
+    properties = cloudformation_json.get("Properties") or {}
+    backend = iam_models.iam_backends[account_id][get_partition(region_name)]
+    before = getattr(policy, _POLICY_ATTACHED, _attachments({}))
+    replaced = (
+        properties.get("ManagedPolicyName", policy.name) != policy.name
+        or (properties.get("Path") or "/") != policy.path
+        or (properties.get("Description") or "") != policy.description
+    )
+    if replaced:
+        new = _policy_create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+        for key, kind in _POLICY_ENTITIES:
+            for name in before[key]:
+                getattr(backend, f"detach_{kind}_policy")(policy.arn, name)
+        backend.delete_policy(policy.arn)
+        return new
+    document = json.dumps(properties.get("PolicyDocument"))
+    default = next(v for v in policy.versions if v.version_id == policy.default_version_id)
+    if json.loads(document) != json.loads(default.document):
+        if len(policy.versions) >= MAX_POLICY_VERSIONS:
+            oldest = next(v for v in policy.versions if v.version_id != policy.default_version_id)
+            backend.delete_policy_version(policy.arn, oldest.version_id)
+        backend.create_policy_version(policy.arn, document, set_as_default=True)
+    after = _attachments(properties)
+    for key, kind in _POLICY_ENTITIES:
+        for name in sorted(before[key] - after[key]):
+            getattr(backend, f"detach_{kind}_policy")(policy.arn, name)
+        for name in sorted(after[key] - before[key]):
+            getattr(backend, f"attach_{kind}_policy")(policy.arn, name)
+    setattr(policy, _POLICY_ATTACHED, after)
+    return policy
+
+
+def _condition_keys(statement: dict[str, Any]) -> set[str]:
+    conditions = statement.get("Condition") or {}
+    return {key.lower() for block in conditions.values() for key in block}
+
+
+def plain_http_policy(document: dict[str, Any]) -> dict[str, Any]:
+    """A bucket policy without its TLS-only statements (``Deny`` on ``aws:SecureTransport``
+    or ``s3:TlsVersion``).
+
+    moto evaluates bucket-policy denials on ``aws:SecureTransport``, and the emulator is
+    plain HTTP on loopback: with them every request would be refused. Everything else
+    is kept as the template says.
+    """
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept = [
+        st
+        for st in statements
+        if not (st.get("Effect") == "Deny" and _condition_keys(st) & TRANSPORT_KEYS)
+    ]
+    return {**document, "Statement": kept}
+
+
+class BucketPolicy:
+    """An ``AWS::S3::BucketPolicy`` of a stack in moto's CloudFormation (see the module)."""
+
+    def __init__(self, bucket: str, account_id: str, region_name: str) -> None:
+        self.bucket = bucket
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        """The bucket's name (a bucket policy's ``Ref``)."""
+        return self.bucket
+
+    @staticmethod
+    def is_created() -> bool:
+        """Done as soon as it is put (moto asks every resource)."""
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        """A bucket policy has no ``Fn::GetAtt`` attribute."""
+        return False
+
+    @classmethod
+    def _put(cls, properties: Mapping[str, Any], account_id: str, region_name: str) -> BucketPolicy:
+        bucket = str(properties["Bucket"])
+        policy = plain_http_policy(dict(properties["PolicyDocument"]))
+        backend = s3_backends[account_id][get_partition(region_name)]
+        if policy["Statement"]:
+            backend.put_bucket_policy(bucket, json.dumps(policy).encode())
+        else:  # only TLS-only statements: nothing the emulator can apply
+            backend.delete_bucket_policy(bucket)
+        return cls(bucket, account_id, region_name)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> BucketPolicy:
+        """CloudFormation creates the resource: the policy is put on its bucket."""
+        return cls._put(cloudformation_json.get("Properties") or {}, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: BucketPolicy,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> BucketPolicy:
+        """A new policy replaces the old one; a new bucket replaces the resource."""
+        properties = cloudformation_json.get("Properties") or {}
+        if str(properties.get("Bucket")) != original_resource.bucket:
+            original_resource.delete(account_id, region_name)
+        return cls._put(properties, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        """The resource is deleted: so is the bucket's policy."""
+        cls(resource_name, account_id, region_name).delete(account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Remove the policy from the bucket (nothing when the bucket is gone)."""
+        backend = s3_backends[account_id][get_partition(region_name)]
+        if self.bucket in backend.buckets:
+            backend.delete_bucket_policy(self.bucket)
+
+
+def _class_of_type(resource_type: str) -> Any:
+    """moto's ``resource_class_from_type``, with :class:`BucketPolicy` for bucket policies."""
+    if resource_type == BUCKET_POLICY:
+        return BucketPolicy
+    return _originals[_CLASS_OF_TYPE](resource_type)
+
+
+def check_integration_points() -> None:
+    """Fail loudly if the moto internals this module patches moved."""
+    problems = []
+    for name in (*_HANDLERS, _ROLE_DELETE):
+        if name != _ROLE_DELETE and not hasattr(sfn_models.StateMachine, name):
+            problems.append(f"StateMachine.{name}")
+        if not hasattr(iam_models.Role, name):
+            problems.append(f"Role.{name}")
+    original = _originals.get(_CLASS_OF_TYPE, getattr(cfn_parsing, _CLASS_OF_TYPE, None))
+    if original is None or list(inspect.signature(original).parameters) != ["resource_type"]:
+        problems.append(f"cloudformation.parsing.{_CLASS_OF_TYPE}")
+    if BUCKET_POLICY in cfn_parsing.get_model_map():
+        problems.append(f"moto's CloudFormation now has its own {BUCKET_POLICY}")
+    update = iam_models.ManagedPolicy.__dict__.get(_POLICY_UPDATE)
+    if update is not None and getattr(update, "__func__", None) is not _policy_update:
+        problems.append("moto's ManagedPolicy now has its own update_from_cloudformation_json")
+    if not hasattr(iam_models.ManagedPolicy, _POLICY_CREATE):
+        problems.append(f"ManagedPolicy.{_POLICY_CREATE}")
+    if problems:
+        raise RuntimeError(
+            "constructs_sm.local supports moto 5.2.5 only; its CloudFormation internals "
+            "changed: " + "; ".join(problems)
+        )
+
+
 def install() -> None:
-    """Wrap moto's state-machine and role create and update handlers (idempotent)."""
+    """Wrap moto's state-machine and role create and update handlers and give bucket
+    policies a resource (idempotent)."""
+    check_integration_points()
     if _originals:
         return
+    _originals[_CLASS_OF_TYPE] = getattr(cfn_parsing, _CLASS_OF_TYPE)
+    setattr(cfn_parsing, _CLASS_OF_TYPE, _class_of_type)
+    _policy_originals[_POLICY_CREATE] = getattr(iam_models.ManagedPolicy, _POLICY_CREATE)
+    setattr(iam_models.ManagedPolicy, _POLICY_CREATE, classmethod(_policy_create))
+    setattr(iam_models.ManagedPolicy, _POLICY_UPDATE, classmethod(_policy_update))
     for name in _HANDLERS:
         _originals[name] = getattr(sfn_models.StateMachine, name)
         _role_originals[name] = getattr(iam_models.Role, name)
@@ -204,6 +441,12 @@ def install() -> None:
 
 def uninstall() -> None:
     """Undo :func:`install`."""
+    if _CLASS_OF_TYPE in _originals:
+        setattr(cfn_parsing, _CLASS_OF_TYPE, _originals.pop(_CLASS_OF_TYPE))
+    if _POLICY_CREATE in _policy_originals:
+        original = _policy_originals.pop(_POLICY_CREATE)
+        setattr(iam_models.ManagedPolicy, _POLICY_CREATE, classmethod(original.__func__))  # type: ignore[attr-defined]
+        delattr(iam_models.ManagedPolicy, _POLICY_UPDATE)
     for name, original in _originals.items():
         setattr(sfn_models.StateMachine, name, classmethod(original.__func__))  # type: ignore[attr-defined]
     for name, original in _role_originals.items():

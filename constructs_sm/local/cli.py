@@ -4,7 +4,8 @@
 
     python -m constructs_sm.local run [--app "python app.py"] [--stack NAME]
         [--pipeline NAME] [--input JSON] [--data LOCAL_DIR=s3://bucket/prefix/ ...]
-        [--json] [--work-dir DIR] [--project-dir DIR] [--cdk COMMAND|none] [--keep-running]
+        [--json] [--work-dir DIR] [--project-dir DIR] [--cdk COMMAND|none]
+        [--keep-running | --endpoint URL]
     python -m constructs_sm.local redrive EXECUTION --endpoint URL [--json]
 
 1. start the emulator (:class:`~constructs_sm.local.emulator.Emulator`);
@@ -25,7 +26,9 @@
    "job_name", "values", "outputs", "failure_reason", "log_tail"}}}``. The exit code is 0
    only when the execution succeeded.
    ``--keep-running`` keeps the emulator up after the execution, until SIGINT or
-   SIGTERM, so that the execution can be redriven.
+   SIGTERM, so that the execution can be redriven and the app run again in it:
+   ``run --endpoint URL`` does steps 2-5 in that emulator (started by another process),
+   deploying only the stacks whose template changed (:mod:`constructs_sm.local.kept`).
 
 ``redrive`` redrives a failed, aborted or timed-out execution (its ARN or name) of an
 emulator kept running at ``--endpoint`` (``RedriveExecution``: the execution goes on
@@ -46,7 +49,8 @@ execution ends (a usage error, an unknown stack, a failed deploy, no such pipeli
 "cause": MESSAGE, "steps": {}}`` where NAME is one of :data:`ERRORS`.
 
 From Python, :func:`main` also accepts a running :class:`Emulator`: the command runs in
-it (and leaves it running), and stacks already deployed there are used as they are.
+it (and leaves it running), and stacks deployed there from the same template are used as
+they are, as with ``--endpoint``.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ import argparse
 import contextlib
 import json
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -63,7 +68,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 import botocore.exceptions
 
-from constructs_sm.local import processes, signals
+from constructs_sm.local import kept, processes, signals
 from constructs_sm.local.cdk_cli import CdkCli, CdkNotFoundError, find_cdk
 from constructs_sm.local.cfn_deploy import AssemblyDeployer
 from constructs_sm.local.deploy import (
@@ -82,15 +87,13 @@ from constructs_sm.local.inputs import (
     parse_input,
 )
 from constructs_sm.local.isolation import current as current_isolation
+from constructs_sm.local.printer import Printer
 from constructs_sm.local.runner import (
     PipelineInfo,
-    Progress,
     RunResult,
     declared_params,
     describe_pipeline,
-    failure_summary,
     find_pipelines,
-    list_tree,
     seed,
     start,
     unknown_params,
@@ -112,7 +115,9 @@ ERRORS: Final = {
     "or values an AWS execution input cannot carry",
     "MissingDependency": "the [local] extra is not installed (python -m constructs_sm.local)",
     "NotRedrivable": "redrive: no such execution, or one AWS would not redrive",
-    "AccessDenied": "redrive: the emulator refused the keys (use those run --keep-running printed)",
+    "AccessDenied": "--endpoint: the emulator refused the keys (use those run --keep-running "
+    "printed)",
+    "NoEmulator": "--endpoint: no emulator answers at that URL",
     "Interrupted": "SIGINT or SIGTERM: running jobs were killed, temporary files removed",
     "InternalError": "anything else (the traceback is on stderr)",
 }
@@ -211,7 +216,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--keep-running",
         action="store_true",
-        help="keep the emulator up after the execution (until Ctrl-C), to redrive it",
+        help="keep the emulator up after the execution (until Ctrl-C), to redrive it or to "
+        "run the app again in it with --endpoint",
+    )
+    run.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="run in the emulator another run --keep-running keeps at URL, with the keys it "
+        "printed in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the stacks it holds from "
+        "the same template are used as they are (no bootstrap, no deploy), the others are "
+        "deployed",
     )
     redrive = commands.add_parser(
         "redrive",
@@ -258,88 +272,13 @@ def _choose(pipelines: list[PipelineInfo], wanted: str | None) -> PipelineInfo:
     return pipelines[0]
 
 
-def _format_value(value: Any) -> str:
-    return f"{json.dumps(value)} ({type(value).__name__})"
-
-
-def _size(size: int) -> str:
-    return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB"
-
-
-class _Printer:
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.width = 10
-        self.log_hint = "keep the jobs' files and logs with --work-dir DIR"
-
-    def line(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
-
-    def progress(self, event: Progress) -> None:
-        took = f"{event.duration:5.1f}s" if event.duration is not None else "      "
-        self.line(
-            f"  [{event.elapsed:6.1f}s] {event.step:<{self.width}} {event.status:<10} "
-            f"{took}  job {event.job_name}"
-        )
-        if event.failure_reason:
-            self.line(f"             {event.failure_reason.splitlines()[0]}")
-
-    def _failed_steps(self, result: RunResult) -> None:
-        """Each failed step's FailureReason and the last lines of its job's log."""
-        for step, report in result.steps.items():
-            if report.status != "Failed":
-                continue
-            self.line(f"step {step} failed (job {report.job_name}):")
-            for line in (report.failure_reason or "(no FailureReason)").splitlines():
-                self.line(f"  {line}")
-            if report.log_tail:
-                count = len(report.log_tail)
-                label = f"last {count} lines" if count > 1 else "last line"
-                self.line(f"  {label} of its log:")
-                for line in report.log_tail:
-                    self.line(f"  | {line}")
-            self.line(f"  ({self.log_hint})")
-
-    def result(self, result: RunResult, pipeline: PipelineInfo, emulator: Emulator) -> None:
-        if result.succeeded:
-            self.line(f"execution SUCCEEDED in {result.seconds:.1f}s")
-        else:
-            self.line(f"execution {result.status} in {result.seconds:.1f}s")
-            failed = [r for r in result.steps.values() if r.status == "Failed"]
-            summary = failure_summary(result)
-            if failed:  # the steps' own sections below give the whole reason and the log
-                lines = summary.splitlines() or [""]
-                summary = lines[0] + (" ..." if len(lines) > 1 else "")
-            self.line(f"  {summary}".replace("\n", "\n  "))
-            self._failed_steps(result)
-        values = [(s, k, v) for s, r in result.steps.items() for k, v in r.values.items()]
-        if values:
-            self.line("returned values:")
-            for step, key, value in values:
-                self.line(f"  {step}.{key} = {_format_value(value)}")
-        prefix = pipeline.run_prefix
-        tree = [
-            (key, size)
-            for key, size in list_tree(emulator, pipeline.bucket, prefix)
-            if pipeline.is_run_key(result.execution_name, prefix + key)
-        ]
-        self.line(
-            f"handoff data of this execution under s3://{pipeline.bucket}/{prefix} "
-            f"(<step>/<channel>/{result.execution_name}/):"
-        )
-        for key, size in tree:
-            self.line(f"  {key}  ({_size(size)})")
-        if not tree:
-            self.line("  (nothing)")
-
-
 def run(args: argparse.Namespace, out: TextIO, *, emulator: Emulator | None = None) -> int:
     """The ``run`` and ``redrive`` commands; returns the exit code.
 
     :param emulator: a running emulator to use (left running) instead of starting one;
-        the stacks already deployed in it are used as they are.
+        the stacks deployed in it from the same template are used as they are.
     """
-    printer = _Printer(out)
+    printer = Printer(out)
     session = _Session()
     try:
         with signals.interrupt_on():
@@ -372,12 +311,17 @@ def run(args: argparse.Namespace, out: TextIO, *, emulator: Emulator | None = No
 
 
 class _Session:
-    """What an interrupted command had: its emulator (if it started one)."""
+    """What an interrupted command had: its emulator (if it started one), or the execution
+    it started in an emulator of another process (``--endpoint``), which it stopped."""
 
     def __init__(self) -> None:
         self.emulator: Emulator | None = None
+        self.attached: Emulator | None = None
+        self.execution: str | None = None
 
     def interrupted(self, interrupted: signals.Interrupted) -> str:
+        if self.attached is not None:
+            return f"{interrupted}: {self._stop_execution(self.attached)}"
         emulator = self.emulator
         if emulator is None:
             return f"{interrupted} before the emulator started"
@@ -390,6 +334,21 @@ class _Session:
             f"{interrupted}: stopped the emulator, killed {emulator.stopped_jobs} running "
             f"job(s) with every process they started, {files}"
         )
+
+    def _stop_execution(self, emulator: Emulator) -> str:
+        """StopExecution of the execution this command started, if any: its jobs are
+        stopped there (their processes killed), as on AWS; the emulator keeps running."""
+        kept_running = f"the emulator at {emulator.endpoint} keeps running"
+        if self.execution is None:
+            return f"no execution was started; {kept_running}"
+        name = self.execution.rsplit(":", 1)[-1]
+        try:
+            emulator.client("stepfunctions").stop_execution(
+                executionArn=self.execution, error="Interrupted", cause="run was interrupted"
+            )
+        except botocore.exceptions.ClientError as error:  # it had ended meanwhile
+            return f"execution {name} was not stopped ({error}); {kept_running}"
+        return f"stopped execution {name} (StopExecution: its jobs are stopped); {kept_running}"
 
 
 def _parse_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
@@ -411,7 +370,7 @@ def _find_cdk(args: argparse.Namespace) -> CdkCli | None:
 def _deploy(
     emulator: Emulator,
     args: argparse.Namespace,
-    printer: _Printer,
+    printer: Printer,
     reuse: bool,
     cdk: CdkCli | None,
 ) -> list[DeployedStack]:
@@ -440,19 +399,29 @@ def _deploy(
                 f"{', '.join(names) or '(none)'}",
             )
         wanted = list(args.stack) or names
-        existing = deployer.existing(wanted) if reuse else None
-        if existing is not None:
-            printer.line(f"using {', '.join(wanted)} as already deployed in the emulator")
-            return existing
-        deployer.bootstrap(assembly)
-        stacks = deployer.deploy(assembly, wanted)
+        plan = kept.stacks_to_deploy(emulator, assembly, wanted) if reuse else None
+        if plan is not None:
+            for name in plan.unchanged:
+                printer.line(
+                    f"{name}: deployed in this emulator from the same template: not deployed again"
+                )
+            if not plan.deploy:
+                return list(plan.unchanged.values())
+            for name, why in plan.deploy.items():
+                printer.line(f"{name}: {why}: deploying it")
+        if plan is not None and deployer.bootstrapped():
+            printer.line("CDKToolkit is in this emulator: not bootstrapped again")
+        else:
+            deployer.bootstrap(assembly)
+        deployed = deployer.deploy(assembly, list(plan.deploy) if plan is not None else wanted)
     except DeployError as error:
         raise CommandError("DeployError", str(error)) from error
+    stacks = deployed + list(plan.unchanged.values()) if plan is not None else deployed
     for stack in stacks:
         if stack.api_created:
             printer.line(
-                f"  {stack.name}: created through the S3 API (moto's CloudFormation "
-                f"skips them): {', '.join(stack.api_created)}"
+                f"  {stack.name}: bucket policies applied without their TLS-only statements "
+                f"(the emulator is plain HTTP): {', '.join(stack.api_created)}"
             )
         if stack.not_created:
             printer.line(
@@ -463,7 +432,7 @@ def _deploy(
 
 
 def _check_params(
-    emulator: Emulator, pipeline: PipelineInfo, params: dict[str, Any], printer: _Printer
+    emulator: Emulator, pipeline: PipelineInfo, params: dict[str, Any], printer: Printer
 ) -> None:
     declared = declared_params(emulator, pipeline)
     if declared is None:
@@ -482,20 +451,26 @@ def _check_params(
 
 
 def _run(
-    args: argparse.Namespace, printer: _Printer, emulator: Emulator | None, session: _Session
+    args: argparse.Namespace, printer: Printer, emulator: Emulator | None, session: _Session
 ) -> RunResult:
     params, data = _parse_inputs(args)
     cdk = _find_cdk(args)
+    _check_endpoint_options(args)
     begin = time.monotonic()
     with contextlib.ExitStack() as stack:
-        reuse = emulator is not None
-        if emulator is None:
-            session.emulator = Emulator(work_dir=args.work_dir)
-            emulator = stack.enter_context(session.emulator)
-        printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
-        printer.line(current_isolation().describe())
-        if args.work_dir is not None or reuse:
-            printer.log_hint = f"the job's files and logs: {emulator.work_dir / 'jobs'}/<job>/"
+        reuse = emulator is not None or args.endpoint is not None
+        if args.endpoint is not None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="csm-run-")))
+            emulator = session.attached = _attach(args.endpoint, scratch)
+            printer.line(f"emulator at {emulator.endpoint} (another process keeps it running)")
+        else:
+            if emulator is None:
+                session.emulator = Emulator(work_dir=args.work_dir)
+                emulator = stack.enter_context(session.emulator)
+            printer.line(f"emulator at {emulator.endpoint} (moto, region {emulator.region})")
+            printer.line(current_isolation().describe())
+        if (args.work_dir is not None or reuse) and emulator.jobs_dir is not None:
+            printer.log_hint = f"the job's files and logs: {emulator.jobs_dir}/<job>/"
         stacks = _deploy(emulator, args, printer, reuse, cdk)
         try:
             pipeline = _choose(find_pipelines(emulator, stacks), args.pipeline)
@@ -512,27 +487,51 @@ def _run(
         _check_params(emulator, pipeline, params, printer)
         printer.width = max([len(s) for s in pipeline.steps] + [4])
         arn, name = start(emulator, pipeline, params)
+        session.execution = arn
         printer.line(f"execution {name} of pipeline {pipeline.name}, input {json.dumps(params)}")
         result = watch(emulator, pipeline, arn, on_progress=printer.progress)
         printer.result(result, pipeline, emulator)
+        session.execution = None  # it ended: nothing to stop
         if args.keep_running:
-            result = _keep_running(emulator, pipeline, result, printer)
+            result = _keep_running(emulator, args, result, printer)
     printer.line(f"total {time.monotonic() - begin:.1f}s")
     return result
 
 
+def _check_endpoint_options(args: argparse.Namespace) -> None:
+    """``--endpoint`` runs in an emulator of another process: options about this one's
+    emulator do not apply."""
+    if args.endpoint is None:
+        return
+    for given, option, why in (
+        (args.keep_running, "--keep-running", "that emulator is already kept running"),
+        (args.work_dir is not None, "--work-dir", "the jobs run in that emulator's process, "
+         "with its work directory"),
+    ):  # fmt: skip
+        if given:
+            raise CommandError(
+                "UsageError",
+                f"{option} cannot be used with --endpoint {args.endpoint}: {why}",
+                EXIT_USAGE,
+            )
+
+
+def _attach(endpoint: str, scratch: Path) -> Emulator:
+    try:
+        return kept.attach(endpoint, scratch)
+    except kept.NoEmulatorError as error:
+        raise CommandError("NoEmulator", str(error)) from error
+    except kept.KeysRefusedError as error:
+        raise CommandError("AccessDenied", str(error)) from error
+
+
 def _keep_running(
-    emulator: Emulator, pipeline: PipelineInfo, result: RunResult, printer: _Printer
+    emulator: Emulator, args: argparse.Namespace, result: RunResult, printer: Printer
 ) -> RunResult:
     """Wait for SIGINT/SIGTERM; the result is then the execution's state (redriven?)."""
-    # The emulator enforces IAM: the redrive signs as its administrator (local, throwaway
-    # keys of this emulator only).
-    keys = " ".join(f"{name}={value}" for name, value in emulator.credentials.env().items())
-    printer.line(
-        f"emulator kept running at {emulator.endpoint} (Ctrl-C to stop); redrive with:\n"
-        f"  {keys} python -m constructs_sm.local redrive {result.execution_arn} "
-        f"--endpoint {emulator.endpoint}"
-    )
+    emulator.publish_jobs_dir()
+    for line in kept.kept_running_lines(emulator, result.execution_arn, args):
+        printer.line(line)
     try:
         while True:
             time.sleep(3600)
@@ -547,14 +546,7 @@ def _keep_running(
         return result
 
 
-#: Error codes of a request the emulator did not authenticate or authorize.
-_REFUSED_KEYS: Final = frozenset(
-    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
-     "AccessDenied", "AccessDeniedException"}
-)  # fmt: skip
-
-
-def _redrive(args: argparse.Namespace, printer: _Printer, emulator: Emulator | None) -> RunResult:
+def _redrive(args: argparse.Namespace, printer: Printer, emulator: Emulator | None) -> RunResult:
     """``redrive EXECUTION``: RedriveExecution, then follow the execution to its end."""
     if emulator is None:
         emulator = Emulator.attach(args.endpoint)
@@ -562,17 +554,15 @@ def _redrive(args: argparse.Namespace, printer: _Printer, emulator: Emulator | N
     try:
         arn = _execution_arn(sfn, args.execution)
         machine = sfn.describe_state_machine_for_execution(executionArn=arn)
-        history = len(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
+        newest = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)
+        history = max((int(event["id"]) for event in newest["events"]), default=0)
         sfn.redrive_execution(executionArn=arn)
+    except botocore.exceptions.EndpointConnectionError as error:
+        raise CommandError("NoEmulator", f"no emulator answers at {args.endpoint}") from error
     except botocore.exceptions.ClientError as error:
-        # moto answers a JSON-protocol client in XML here: the code is then only in the text
-        code = str(error.response.get("Error", {}).get("Code"))
-        if code in _REFUSED_KEYS or any(refused in str(error) for refused in _REFUSED_KEYS):
+        if kept.refused(error):
             raise CommandError(
-                "AccessDenied",
-                f"the emulator at {args.endpoint} refused the credentials in this shell "
-                f"({error}); run the redrive command as run --keep-running printed it, with "
-                "its AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                "AccessDenied", kept.refused_message(args.endpoint, error, "redrive")
             ) from error
         raise CommandError("NotRedrivable", str(error)) from error
     definition = json.loads(machine["definition"])

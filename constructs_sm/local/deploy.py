@@ -16,11 +16,11 @@ closed here:
 - **Custom resources**: moto runs their Lambda functions in Docker; without a Docker
   daemon a stack that has them is refused before it is deployed
   (:func:`check_custom_resources`), since it would never finish creating.
-- **Resource types moto's CloudFormation skips**: ``AWS::S3::BucketPolicy`` is created
-  through the S3 API (``PutBucketPolicy``) after the deploy, with its references
-  resolved by moto's own template functions, minus the TLS-only ``Deny`` statements
-  (:func:`plain_http_policy`: the emulator is plain HTTP on loopback, and moto does
-  enforce those denials). ``AWS::CDK::Metadata`` has no API and is ignored.
+- **Resource types moto's CloudFormation skips**: ``AWS::S3::BucketPolicy`` is applied
+  by the emulator's CloudFormation itself (:class:`~constructs_sm.local.cfn_fixes.BucketPolicy`),
+  minus the TLS-only ``Deny`` statements (:func:`plain_http_policy`: the emulator is
+  plain HTTP on loopback, and moto does enforce those denials); :func:`deployed_stack`
+  reports which policies were applied. ``AWS::CDK::Metadata`` has no API and is ignored.
 
 The CLI runs as the emulator's administrator (:attr:`Emulator.env`): the roles and
 policies it creates are enforced (:mod:`constructs_sm.local.iam`). It cannot assume the
@@ -41,14 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import botocore.exceptions
 from moto.cloudformation import models as cfn_models
-from moto.cloudformation import parsing as cfn_parsing
 
 from constructs_sm.local.cdk_cli import INSTALL_CLI, CdkCli, find_cdk, node_hint
+from constructs_sm.local.cfn_fixes import BUCKET_POLICY, plain_http_policy
 from constructs_sm.local.emulator import Emulator
 
-#: Resource types moto 5.2.5's CloudFormation skips that are created through their API.
-API_CREATED_TYPES: Final = ("AWS::S3::BucketPolicy",)
+#: Resource types moto 5.2.5's CloudFormation skips that the emulator applies itself.
+API_CREATED_TYPES: Final = (BUCKET_POLICY,)
+#: The stack ``cdk bootstrap`` deploys.
+TOOLKIT_STACK: Final = "CDKToolkit"
 #: Resource types skipped without an API to create them with.
 IGNORED_TYPES: Final = ("AWS::CDK::Metadata",)
 
@@ -64,6 +67,7 @@ class DeployedStack:
 
     name: str
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Bucket policies applied without their TLS-only denials.
     api_created: list[str] = field(default_factory=list)
     #: Bucket policies with nothing left once the TLS-only denials are dropped.
     not_created: list[str] = field(default_factory=list)
@@ -92,6 +96,9 @@ class Deployer(Protocol):
 
     def bootstrap(self, assembly: Path) -> None:
         """Prepare the emulator's account and region for the assembly's assets."""
+
+    def bootstrapped(self) -> bool:
+        """Whether :meth:`bootstrap` has nothing left to do in the emulator."""
 
     def deploy(self, assembly: Path, stacks: Sequence[str] = ()) -> list[DeployedStack]:
         """Deploy the stacks (all when ``stacks`` is empty)."""
@@ -270,8 +277,11 @@ class CdkDeployer:
         target = f"aws://{self.emulator.account}/{self.emulator.region}"
         self._cdk("bootstrap", target, "--ci", "--app", str(assembly))
         self.timings.bootstrap = time.monotonic() - start
-        apply_skipped(self.emulator, "CDKToolkit")
         self._log(f"bootstrapped {target} in {self.timings.bootstrap:.1f}s")
+
+    def bootstrapped(self) -> bool:
+        """Whether ``cdk bootstrap`` already made the CDKToolkit stack in the emulator."""
+        return stack_status(self.emulator, TOOLKIT_STACK) in DEPLOYED_STATUSES
 
     def deploy(self, assembly: Path, stacks: Sequence[str] = ()) -> list[DeployedStack]:
         """``cdk deploy`` the assembly's stacks (all when ``stacks`` is empty)."""
@@ -292,7 +302,7 @@ class CdkDeployer:
             "events",
         )
         self.timings.deploy = time.monotonic() - start
-        deployed = [apply_skipped(self.emulator, name) for name in names]
+        deployed = [deployed_stack(self.emulator, name) for name in names]
         self._log(f"deployed {', '.join(names)} in {self.timings.deploy:.1f}s")
         return deployed
 
@@ -302,82 +312,100 @@ class CdkDeployer:
         return existing_stacks(self.emulator, stacks)
 
 
-# -- what moto skips -------------------------------------------------------------------
+# -- stacks as deployed ------------------------------------------------------------------
+
+#: Statuses of a stack that holds its last template, deployed (an update that failed and
+#: was rolled back holds the template before it).
+DEPLOYED_STATUSES: Final = frozenset(
+    {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+)
 
 
 def existing_stacks(emulator: Emulator, stacks: Sequence[str]) -> list[DeployedStack] | None:
     """The stacks as they are deployed in the emulator; None unless every one of them is."""
     try:
-        return [apply_skipped(emulator, name) for name in stacks]
+        return [deployed_stack(emulator, name) for name in stacks]
     except DeployError:
         return None
 
 
-def _moto_stack(emulator: Emulator, name: str) -> Any:
-    backend = cfn_models.cloudformation_backends[emulator.account][emulator.region]
-    for stack in backend.stacks.values():
-        if stack.name == name and not stack.status.startswith("DELETE"):
-            return stack
-    raise DeployError(f"stack {name!r} is not in the emulator")
-
-
-def apply_skipped(emulator: Emulator, name: str) -> DeployedStack:
-    """Create what moto's CloudFormation skipped in stack ``name`` (bucket policies,
-    through the S3 API) and list the stack's resources."""
-    stack = _moto_stack(emulator, name)
-    result = DeployedStack(name=name)
-    s3 = emulator.client("s3")
+def stack_status(emulator: Emulator, name: str) -> str | None:
+    """The status of stack ``name`` in the emulator; None when there is none (or it was
+    deleted)."""
     cloudformation = emulator.client("cloudformation")
-    body = cloudformation.get_template(StackName=name)["TemplateBody"]
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except botocore.exceptions.ClientError:
+        return None
+    live = [s for s in stacks if not str(s["StackStatus"]).startswith("DELETE")]
+    return str(live[0]["StackStatus"]) if live else None
+
+
+def deployed_template(emulator: Emulator, name: str) -> dict[str, Any]:
+    """The template stack ``name`` was last deployed with (GetTemplate)."""
+    body = emulator.client("cloudformation").get_template(StackName=name)["TemplateBody"]
     template = body if isinstance(body, dict) else cfn_models.Stack.parse_template(body)
-    for logical_id, resource in template.get("Resources", {}).items():
-        rtype = resource.get("Type", "")
-        if rtype == "AWS::S3::BucketPolicy":
-            props = cfn_parsing.clean_json(resource.get("Properties", {}), stack.resource_map)
-            policy = plain_http_policy(props["PolicyDocument"])
-            result.resources[logical_id] = (rtype, str(props["Bucket"]))
-            if policy["Statement"]:
-                s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
-                result.api_created.append(logical_id)
-            else:
-                result.not_created.append(logical_id)
-    described = cloudformation.describe_stack_resources(StackName=name)
-    for item in described["StackResources"]:
+    return dict(template)
+
+
+def deployed_stack(emulator: Emulator, name: str) -> DeployedStack:
+    """Stack ``name`` as it is deployed in the emulator, read through its API (so also in an
+    emulator another process runs): its resources, and which bucket policies the
+    emulator's CloudFormation applied (without their TLS-only denials) or had nothing to
+    apply of.
+
+    :raises DeployError: the emulator has no such stack.
+    """
+    if stack_status(emulator, name) is None:
+        raise DeployError(f"stack {name!r} is not in the emulator")
+    cloudformation = emulator.client("cloudformation")
+    result = DeployedStack(name=name)
+    for item in cloudformation.describe_stack_resources(StackName=name)["StackResources"]:
         if "LogicalResourceId" not in item:  # moto lists skipped resources without one
             continue
         result.resources.setdefault(
-            item["LogicalResourceId"],
-            (item["ResourceType"], item.get("PhysicalResourceId", "")),
+            item["LogicalResourceId"], (item["ResourceType"], item.get("PhysicalResourceId", ""))
         )
+    for logical_id, resource in deployed_template(emulator, name).get("Resources", {}).items():
+        if resource.get("Type") != BUCKET_POLICY or logical_id not in result.resources:
+            continue
+        document = (resource.get("Properties") or {}).get("PolicyDocument") or {}
+        applied = plain_http_policy(document)["Statement"]
+        (result.api_created if applied else result.not_created).append(logical_id)
     return result
 
 
-#: Condition keys about the transport: the emulator speaks plain HTTP on loopback.
-TRANSPORT_KEYS: Final = frozenset({"aws:securetransport", "s3:tlsversion"})
+def stack_tags(assembly: Path) -> dict[str, dict[str, str]]:
+    """The tags each stack of a cloud assembly is deployed with, by stack name."""
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    return {
+        str(props.get("stackName", name)): {
+            str(k): str(v) for k, v in (props.get("tags") or {}).items()
+        }
+        for name, artifact in manifest.get("artifacts", {}).items()
+        if artifact.get("type") == "aws:cloudformation:stack"
+        for props in [artifact.get("properties", {})]
+    }
 
 
-def _condition_keys(statement: dict[str, Any]) -> set[str]:
-    conditions = statement.get("Condition") or {}
-    return {key.lower() for block in conditions.values() for key in block}
+def unchanged_stack(emulator: Emulator, assembly: Path, name: str) -> DeployedStack | None:
+    """Stack ``name`` as deployed, when deploying the assembly's would change nothing: the
+    emulator holds it, deployed (not failed, not rolled back on its creation), from the
+    same template with the same tags. None otherwise (it must be deployed).
 
-
-def plain_http_policy(document: dict[str, Any]) -> dict[str, Any]:
-    """A bucket policy without its TLS-only statements (``Deny`` on ``aws:SecureTransport``
-    or ``s3:TlsVersion``).
-
-    moto evaluates bucket-policy denials on ``aws:SecureTransport``, and the emulator is
-    plain HTTP on loopback: with them every request would be refused. Everything else
-    is kept as the template says.
+    The template names every asset by the hash of its content (the code bundle's object
+    key, a file asset's), so a change in a step's code changes the template too.
     """
-    statements = document.get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
-    kept = [
-        st
-        for st in statements
-        if not (st.get("Effect") == "Deny" and _condition_keys(st) & TRANSPORT_KEYS)
-    ]
-    return {**document, "Statement": kept}
+    if stack_status(emulator, name) not in DEPLOYED_STATUSES:
+        return None
+    template = stack_templates(assembly).get(name)
+    if template is None or deployed_template(emulator, name) != template:
+        return None
+    described = emulator.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    tags = {str(t["Key"]): str(t["Value"]) for t in described.get("Tags") or []}
+    if tags != stack_tags(assembly).get(name, {}):
+        return None
+    return deployed_stack(emulator, name)
 
 
 def stack_templates(assembly: Path) -> dict[str, dict[str, Any]]:

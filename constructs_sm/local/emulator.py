@@ -40,14 +40,26 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
-from constructs_sm.local import asl_fixes, cfn_fixes, faults, iam, map_fixes, redrive, sagemaker
+from constructs_sm.local import (
+    asl_fixes,
+    cfn_fixes,
+    faults,
+    history_fixes,
+    iam,
+    map_fixes,
+    redrive,
+    sagemaker,
+)
 from constructs_sm.local.faults import Fault, FaultPlan
+from constructs_sm.service_model import instance_types
 
 DEFAULT_REGION: Final = "us-east-1"
 #: moto's only account (what ``sts get-caller-identity`` returns).
 ACCOUNT: Final = DEFAULT_ACCOUNT_ID
 _FAKE_KEY: Final = "testing"
 _ACTIVE: list[Emulator] = []
+#: The SSM parameter where an emulator kept running names its jobs' directory.
+JOBS_DIR_PARAMETER: Final = "/constructs-sm/local/jobs-dir"
 _MODULE_LIST: Final = "list_of_moto_modules"
 
 
@@ -59,6 +71,17 @@ def _cached_module_list() -> Any:
 
 _MODULES: Final = tuple(getattr(moto_backends, _MODULE_LIST)())
 _original_module_list = getattr(moto_backends, _MODULE_LIST)
+
+
+#: The services of an execution (its jobs, the interpreter's tasks, the runner's watch).
+_EXECUTION_SERVICES: Final = ("s3", "sagemaker", "stepfunctions")
+
+
+def _preload(region: str) -> None:
+    """Read the service models an execution uses (0.1-0.2 s each, once per process) and
+    the request validator's model, in the background (see :meth:`Emulator.start`)."""
+    iam.preload(_EXECUTION_SERVICES, region)
+    instance_types()
 
 
 class Emulator:
@@ -104,6 +127,9 @@ class Emulator:
         self._saved_backends: Any = None
         #: How many jobs were still running (and were killed) when :meth:`stop` ran.
         self.stopped_jobs = 0
+        #: Where the jobs keep their directories (``<job name>/``, with ``logs/``); None
+        #: when not known (an emulator of another process that did not publish it).
+        self.jobs_dir: Path | None = self.work_dir / "jobs"
         self._credentials = iam.Credentials(_FAKE_KEY, _FAKE_KEY)
         self._session = self._credentials.session(region)
 
@@ -116,6 +142,7 @@ class Emulator:
         *,
         region: str = DEFAULT_REGION,
         credentials: iam.Credentials | None = None,
+        work_dir: Path | None = None,
     ) -> Emulator:
         """An emulator another process runs at ``endpoint`` (``run --keep-running``):
         :meth:`client` talks to it; :meth:`start` and :meth:`stop` do nothing.
@@ -124,10 +151,15 @@ class Emulator:
         ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` (and ``AWS_SESSION_TOKEN``) in
         this process's environment, which ``run --keep-running`` prints (the emulator's
         administrator), else keys the emulator refuses.
+
+        :param work_dir: where this process keeps its own files (a synthesized app, the
+            deployers' files); the jobs run, and keep theirs, in the other process
+            (:attr:`jobs_dir`, from :data:`JOBS_DIR_PARAMETER` when it published it).
         """
-        emulator = cls(region=region, work_dir=Path(os.devnull))
+        emulator = cls(region=region, work_dir=work_dir or Path(os.devnull))
         emulator._own_work_dir = False
         emulator._remote = endpoint.rstrip("/")
+        emulator.jobs_dir = None
         if credentials is None and os.environ.get("AWS_ACCESS_KEY_ID"):
             credentials = iam.Credentials(
                 os.environ["AWS_ACCESS_KEY_ID"],
@@ -138,6 +170,22 @@ class Emulator:
             emulator._credentials = credentials
             emulator._session = credentials.session(region)
         return emulator
+
+    def publish_jobs_dir(self) -> None:
+        """Put :attr:`jobs_dir` in the emulator's SSM parameter :data:`JOBS_DIR_PARAMETER`,
+        where a process attached to it finds its jobs' logs."""
+        if self.jobs_dir is not None:
+            self.client("ssm").put_parameter(
+                Name=JOBS_DIR_PARAMETER, Value=str(self.jobs_dir), Type="String", Overwrite=True
+            )
+
+    def read_jobs_dir(self) -> Path | None:
+        """The jobs' directory the emulator published (:meth:`publish_jobs_dir`), if any."""
+        ssm = self.client("ssm")
+        try:
+            return Path(ssm.get_parameter(Name=JOBS_DIR_PARAMETER)["Parameter"]["Value"])
+        except ssm.exceptions.ParameterNotFound:
+            return None
 
     @property
     def owns_work_dir(self) -> bool:
@@ -155,6 +203,7 @@ class Emulator:
         sagemaker.check_integration_points()
         asl_fixes.check_integration_points()
         redrive.check_integration_points()
+        history_fixes.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -183,8 +232,13 @@ class Emulator:
         cfn_fixes.install()
         map_fixes.install()
         redrive.install()
+        history_fixes.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
+        # While the app deploys: what the first execution would otherwise read then.
+        threading.Thread(
+            target=_preload, args=(self.region,), name="csm-preload", daemon=True
+        ).start()
         if self.enforce_iam:
             self._enforce_iam()
         sagemaker.install(
@@ -242,6 +296,7 @@ class Emulator:
         cfn_fixes.uninstall()
         map_fixes.uninstall()
         redrive.uninstall()
+        history_fixes.uninstall()
         setattr(moto_backends, _MODULE_LIST, _original_module_list)
         if self.enforce_iam:
             iam.set_enforcement(self._port, on=False)

@@ -34,11 +34,13 @@ import inspect
 import json
 import threading
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
 from moto import settings
@@ -112,12 +114,71 @@ class Credentials:
         return env
 
     def session(self, region: str) -> boto3.session.Session:
-        """A boto3 session signing with these credentials."""
+        """A boto3 session signing with these credentials (with the engine's shared
+        loader, :func:`botocore_session`)."""
         return boto3.session.Session(
+            botocore_session=botocore_session(),
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
             aws_session_token=self.session_token,
             region_name=region,
+        )
+
+    def client(self, service: str, region: str, *, endpoint_url: str, config: Config) -> Any:
+        """A boto3 client signing with these credentials.
+
+        Made from one session shared by the process (under a lock: a session is not
+        thread-safe, its clients are): a new session per client also resolves its
+        configuration and endpoints again.
+        """
+        with _shared_lock:
+            return _shared_session().client(
+                service,
+                region_name=region,
+                endpoint_url=endpoint_url,
+                config=config,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+                aws_session_token=self.session_token,
+            )
+
+
+_shared_lock = threading.Lock()
+_shared: list[boto3.session.Session] = []
+
+
+def _shared_session() -> boto3.session.Session:
+    """The session :meth:`Credentials.client` makes clients from (call under the lock)."""
+    if not _shared:
+        _shared.append(boto3.session.Session(botocore_session=botocore_session()))
+    return _shared[0]
+
+
+#: The engine's one botocore loader. A loader reads and parses each service model, its
+#: endpoint rules and the list of services once (SageMaker's model alone takes 0.1 s);
+#: every botocore session made by ``botocore.session.get_session()`` has a loader of its
+#: own, so each new session read them again (once per job and per ``aws-sdk`` task).
+_LOADER: Final = botocore.loaders.create_loader()
+
+
+def botocore_session() -> botocore.session.Session:
+    """A new botocore session that reads service data through the shared loader."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _LOADER)
+    return session
+
+
+def preload(services: Sequence[str], region: str) -> None:
+    """Read ``services``' models and endpoint rules into the shared loader now (a client
+    made afterwards, from any session of the engine, finds them read)."""
+    session = botocore_session()
+    for service in services:
+        session.create_client(
+            service,
+            region_name=region,
+            endpoint_url="http://localhost",
+            aws_access_key_id="preload",
+            aws_secret_access_key="preload",
         )
 
 
@@ -355,8 +416,9 @@ def interpreter_client(region: str, service: str, state_credentials: Any = None)
         role_arn, region
     )
     credentials = machine_credentials(role_arn, machine)
-    return credentials.session(region).client(
+    return credentials.client(
         service,
+        region,
         endpoint_url=f"http://localhost:{moto_server_port()}",
         config=Config(
             parameter_validation=False,

@@ -49,6 +49,11 @@ _JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
 LOG_TAIL_LINES: Final = 20
 #: How much of the end of a log file is read for its last lines.
 _LOG_TAIL_BYTES: Final = 16_384
+#: The longest a watch goes without describing the jobs it follows (see ``_Watcher.poll``).
+JOB_CHECK_SECONDS: Final = 1.0
+#: Events per GetExecutionHistory page while watching: a poll reads the newest page back
+#: to the last event it saw, and a page holds what a poll interval usually adds.
+_HISTORY_PAGE: Final = 25
 
 
 @dataclass(frozen=True)
@@ -346,8 +351,11 @@ class _Watcher:
         self.steps = {step: StepResult() for step in pipeline.steps}
         self.jobs: dict[str, str] = {}  # job name -> step
         self.finished: set[str] = set()
-        self.seen_events = 0
-        #: Events before this index are an earlier attempt's (a redriven execution): their
+        #: The id of the newest history event read (ids count from 1).
+        self.last_event = 0
+        #: When the jobs were last described.
+        self.checked = 0.0
+        #: Events up to this id are an earlier attempt's (a redriven execution): their
         #: jobs are followed without progress reports.
         self.history_from = history_from
         self.quiet: set[str] = set()
@@ -358,24 +366,40 @@ class _Watcher:
         self.sfn = emulator.client("stepfunctions")
         self.sagemaker = emulator.client("sagemaker")
 
-    def _events(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def _new_events(self) -> list[dict[str, Any]]:
+        """The events after the newest one read, oldest first: pages newest first
+        (``reverseOrder``) back to it, so a poll reads what is new, not the whole history."""
+        newest_first: list[dict[str, Any]] = []
         token = None
         while True:
-            kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
+            kwargs: dict[str, Any] = {
+                "executionArn": self.arn,
+                "reverseOrder": True,
+                "maxResults": _HISTORY_PAGE,
+            }
             if token:
                 kwargs["nextToken"] = token
             page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
+            for event in page["events"]:
+                if int(event["id"]) <= self.last_event:
+                    return newest_first[::-1]
+                newest_first.append(event)
             token = page.get("nextToken")
             if not token:
-                return events
+                return newest_first[::-1]
 
     def poll(self) -> None:
-        # Jobs already known first: a step ends before the steps its end lets start.
-        self._check_jobs()
-        events = self._events()
-        for index, event in enumerate(events[self.seen_events :], start=self.seen_events):
+        events = self._new_events()
+        # A job's end shows in the history (its .sync task ends): its job is described
+        # then, at the end, and at least every JOB_CHECK_SECONDS (a task that timed out
+        # leaves its job running), not at every poll.
+        look = bool(events) or self.ended or time.monotonic() - self.checked >= JOB_CHECK_SECONDS
+        # Jobs already known first, looked at once the history was read: a job that ended
+        # before the steps its end lets start were scheduled is reported ended before them.
+        if look:
+            self._check_jobs()
+        for event in events:
+            self.last_event = max(self.last_event, int(event["id"]))
             details = event.get("taskScheduledEventDetails")
             if event["type"] != "TaskScheduled" or not details:
                 continue
@@ -389,14 +413,15 @@ class _Watcher:
             self.jobs[job] = step
             result = self.steps.setdefault(step, StepResult())
             result.status, result.job_name = "InProgress", job
-            if index < self.history_from:
+            if int(event["id"]) <= self.history_from:
                 self.quiet.add(job)
             else:
                 self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
-        self.seen_events = len(events)
-        self._check_jobs()
+        if look:
+            self._check_jobs()
 
     def _check_jobs(self) -> None:
+        self.checked = time.monotonic()
         for job, step in list(self.jobs.items()):
             if job not in self.finished:
                 self._check_job(job, step)
@@ -571,7 +596,9 @@ def failure_summary(result: RunResult) -> str:
 
 def job_logs(emulator: Emulator, job_name: str) -> list[Path]:
     """A local job's log files: ``logs/stderr.log`` of its one host, or of each host."""
-    job_dir = emulator.work_dir / "jobs" / job_name
+    if emulator.jobs_dir is None:
+        return []
+    job_dir = emulator.jobs_dir / job_name
     return sorted(job_dir.glob("logs/stderr.log")) + sorted(job_dir.glob("algo-*/logs/stderr.log"))
 
 

@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 import botocore.exceptions
-import botocore.session
 from botocore.config import Config
 from botocore.response import StreamingBody
 from moto.sagemaker import models as sagemaker_models
@@ -84,7 +83,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from constructs_sm.local.faults import API_ERRORS, FaultPlan
-from constructs_sm.local.iam import AccessDeniedError, Credentials
+from constructs_sm.local.iam import AccessDeniedError, Credentials, botocore_session
 from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
 from constructs_sm.runtime import STEP_ENV
 from constructs_sm.service_model import request_problems, validation_message
@@ -94,7 +93,11 @@ SERVICE_NAME: Final = "sagemaker"
 AWS_SDK: Final = "aws-sdk"
 #: The name ``state_task_factory.state_task_for`` calls to make service tasks.
 _FACTORY_NAME: Final = "state_task_service_for"
-#: How often ``.sync`` polls DescribeProcessingJob (AWS polls far less often).
+#: The longest a ``.sync`` task waits between two looks at its job: it wakes up as soon
+#: as the job ends (:meth:`JobRunner.wait`), and this bounds how late it notices that it
+#: was aborted. On AWS the integration learns of the job's end from an EventBridge rule
+#: (``StepFunctionsGetEventsForSageMakerProcessingJobsRule``, in the IAM policy the Step
+#: Functions developer guide gives for SageMaker ``.sync`` tasks), not by a timed poll.
 _POLL_SECONDS: Final = 0.2
 _TERMINAL: Final = frozenset({"Completed", "Failed", "Stopped"})
 #: Step Functions service names of ``aws-sdk`` resources that differ from botocore's.
@@ -144,6 +147,8 @@ class JobRunner:
         self.faults = faults or FaultPlan()
         self.assume_role = assume_role
         self._lock = threading.Lock()
+        #: Notified (under ``_lock``) whenever a job's status changes.
+        self._changed = threading.Condition(self._lock)
         self.threads: list[threading.Thread] = []
         #: The jobs running now, by name.
         self.running: dict[str, LocalJob] = {}
@@ -213,6 +218,7 @@ class JobRunner:
                 job.processing_end_time = _now()
                 job.failure_reason = reason
                 job.processing_job_status = "Failed"
+                self._changed.notify_all()
                 response.pop("ResponseMetadata", None)
                 return dict(response)
         local = LocalJob(
@@ -233,6 +239,7 @@ class JobRunner:
                 if outcome.exit_message:
                     job.exit_message = outcome.exit_message
                 job.processing_job_status = outcome.status  # last: describe reads unlocked
+                self._changed.notify_all()
 
         with self._lock:
             self.running[local.name] = local
@@ -270,9 +277,10 @@ class JobRunner:
         network = request.get("NetworkConfig") or {}
         if not network.get("EnableNetworkIsolation"):
             env.update(credentials.env())
-        s3 = credentials.session(region).client(
+        s3 = credentials.client(
             "s3",
-            endpoint_url=self.job_env.get("AWS_ENDPOINT_URL"),
+            region,
+            endpoint_url=self.job_env["AWS_ENDPOINT_URL"],
             config=Config(retries={"max_attempts": 2}, max_pool_connections=16),
         )
         return s3, env
@@ -288,6 +296,16 @@ class JobRunner:
             if job.processing_job_status == "InProgress":
                 job.processing_job_status = "Stopping"
                 job.last_modified_time = _now()
+
+    def wait(self, region: str, name: str, timeout: float) -> None:
+        """Return when the job has ended (``Completed``, ``Failed``, ``Stopped``), or after
+        ``timeout`` seconds."""
+
+        def ended() -> bool:
+            return self.status(region, name) in _TERMINAL
+
+        with self._changed:
+            self._changed.wait_for(ended, timeout)
 
     def status(self, region: str, name: str) -> str | None:
         """The job's status as the emulator holds it (no API call: ``.sync`` tasks poll
@@ -349,7 +367,7 @@ def sdk_service_error_name(service: str) -> str:
     clients): ``s3`` -> ``S3``, ``dynamodb`` -> ``DynamoDb``, ``sfn`` -> ``Sfn``,
     ``sagemaker`` -> ``SageMaker``, ``ec2`` -> ``Ec2``, ``acmpca`` -> ``AcmPca``.
     """
-    session = botocore.session.get_session()
+    session = botocore_session()
     boto_names = {name.replace("-", ""): name for name in session.get_available_services()}
     wanted = service.lower().replace("-", "")
     boto_name = _SDK_TO_BOTO.get(wanted) or boto_names.get(wanted)
@@ -361,7 +379,7 @@ def sdk_service_error_name(service: str) -> str:
 
 
 def _request_members(operation: str) -> set[str]:
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = botocore_session().get_service_model("sagemaker")
     return set(model.operation_model(operation).input_shape.members)
 
 
@@ -442,17 +460,17 @@ class SageMakerTaskService(StateTaskServiceCallback):
             env, resource_runtime_part, normalised_parameters, state_credentials
         )
         assert resolve is not None
+        region = resource_runtime_part.region
+        name = str(normalised_parameters["ProcessingJobName"])
         while env.is_running():
             result = resolve()
             if result is not None:
                 env.stack.append(result)
                 return
-            time.sleep(_POLL_SECONDS)
+            self._runner().wait(region, name, _POLL_SECONDS)
         if isinstance(env.program_state(), ProgramStopped):
             # Aborted: a sibling branch failed or the execution was stopped.
-            self._runner().stop(
-                resource_runtime_part.region, str(normalised_parameters["ProcessingJobName"])
-            )
+            self._runner().stop(region, name)
 
     def _build_sync_resolver(
         self,
