@@ -183,3 +183,20 @@ def create_role(
     document = {"Version": "2012-10-17", "Statement": list(statements)}
     client.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(document))
     return str(arn)
+
+
+def count_definition_parses(monkeypatch: Any) -> list[str]:
+    """The definitions moto's parser is handed from now on (the engine's cache in
+    ``constructs_sm.local.asl_fixes`` calls it once per new text), in order."""
+    from constructs_sm.local import asl_fixes
+
+    parsed: list[str] = []
+    original = asl_fixes._original_parse
+    assert original is not None
+
+    def counting(definition: str) -> tuple[Any, Any]:
+        parsed.append(definition)
+        return original(definition)
+
+    monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+    return parsed

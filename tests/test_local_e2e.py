@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from constructs_sm.local import Emulator, Fault, asl_fixes, cli, deploy
+from constructs_sm.local import Emulator, Fault, cli, deploy
 from constructs_sm.local.cfn_deploy import AssemblyDeployer
 from constructs_sm.local.deploy import CdkDeployer, DeployError
 from constructs_sm.local.isolation import current as current_isolation
@@ -39,7 +39,14 @@ from constructs_sm.local.runner import (
 )
 from constructs_sm.retries import CAPACITY_CAPS, RetryScope, failure_states
 from tests.assemblies import stacks_output, write_assembly
-from tests.local_deployment import ROOT, Deployed, machine_role, read_json, run
+from tests.local_deployment import (
+    ROOT,
+    Deployed,
+    count_definition_parses,
+    machine_role,
+    read_json,
+    run,
+)
 
 #: The keys of each step in the --json line.
 STEP_KEYS = {"status", "job_name", "values", "outputs", "failure_reason", "log_tail"}
@@ -811,15 +818,7 @@ def test_an_execution_starts_from_the_program_its_creation_parsed(
 ) -> None:
     """moto parses a definition when the state machine is created and again when each
     execution starts; the engine keeps the first (constructs_sm.local.asl_fixes)."""
-    parsed: list[str] = []
-    original = asl_fixes._original_parse
-    assert original is not None
-
-    def counting(definition: str) -> tuple[Any, Any]:
-        parsed.append(definition)
-        return original(definition)
-
-    monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+    parsed = count_definition_parses(monkeypatch)
     sfn = deployed.emulator.client("stepfunctions")
     definition = json.dumps(
         {

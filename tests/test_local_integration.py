@@ -41,6 +41,7 @@ from constructs_sm.local.jobs import (
     relative_key,
 )
 from constructs_sm.local.runner import describe_pipeline, job_log_tail, unknown_params
+from tests.local_deployment import count_definition_parses
 
 FACTORY = "state_task_service_for"
 
@@ -170,15 +171,7 @@ def test_a_definition_is_parsed_once_per_text(monkeypatch: pytest.MonkeyPatch) -
     installed = asl_fixes._original is not None  # by the session's emulator: keep them
     asl_fixes.install()
     try:
-        parsed: list[str] = []
-        original = asl_fixes._original_parse
-        assert original is not None
-
-        def counting(definition: str) -> tuple[Any, Any]:
-            parsed.append(definition)
-            return original(definition)
-
-        monkeypatch.setattr(asl_fixes, "_original_parse", counting)
+        parsed = count_definition_parses(monkeypatch)
         first, second = _pass_machine(str(uuid.uuid4())), _pass_machine(str(uuid.uuid4()))
         program = AmazonStateLanguageParser.parse(first)
         assert AmazonStateLanguageParser.parse(first) is program

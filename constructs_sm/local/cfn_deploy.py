@@ -50,6 +50,7 @@ from constructs_sm.local.deploy import (
     existing_stacks,
     output_tail,
     stack_names,
+    status_of,
     toolchain_env,
 )
 from constructs_sm.local.emulator import Emulator
@@ -405,7 +406,7 @@ class AssemblyDeployer:
             "Tags": [{"Key": k, "Value": v} for k, v in (props.get("tags") or {}).items()],
             **self._template_args(assembly, props, region),
         }
-        status = self._status(cloudformation, name)
+        status = status_of(cloudformation, name)
         try:
             if status == "ROLLBACK_COMPLETE":  # as the CLI does: a failed create is replaced
                 cloudformation.delete_stack(StackName=name)
@@ -420,20 +421,11 @@ class AssemblyDeployer:
         self._wait(cloudformation, name, custom)
         return name
 
-    @staticmethod
-    def _status(cloudformation: Any, name: str) -> str | None:
-        try:
-            stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
-        except botocore.exceptions.ClientError:
-            return None
-        live = [s for s in stacks if not str(s["StackStatus"]).startswith("DELETE")]
-        return str(live[0]["StackStatus"]) if live else None
-
     def _wait(
         self, cloudformation: Any, name: str, custom: Sequence[str], timeout: float = 300.0
     ) -> None:
         deadline = time.monotonic() + timeout
-        while (status := self._status(cloudformation, name) or "").endswith("_IN_PROGRESS"):
+        while (status := status_of(cloudformation, name) or "").endswith("_IN_PROGRESS"):
             if time.monotonic() > deadline:
                 raise DeployError(
                     f"stack {name!r} still {status} after {timeout:.0f}s"

@@ -332,7 +332,11 @@ def existing_stacks(emulator: Emulator, stacks: Sequence[str]) -> list[DeployedS
 def stack_status(emulator: Emulator, name: str) -> str | None:
     """The status of stack ``name`` in the emulator; None when there is none (or it was
     deleted)."""
-    cloudformation = emulator.client("cloudformation")
+    return status_of(emulator.client("cloudformation"), name)
+
+
+def status_of(cloudformation: Any, name: str) -> str | None:
+    """:func:`stack_status` through a CloudFormation client of the emulator."""
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except botocore.exceptions.ClientError:
