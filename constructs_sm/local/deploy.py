@@ -337,12 +337,19 @@ def stack_status(emulator: Emulator, name: str) -> str | None:
 
 def status_of(cloudformation: Any, name: str) -> str | None:
     """:func:`stack_status` through a CloudFormation client of the emulator."""
+    described = described_stack(cloudformation, name)
+    return str(described["StackStatus"]) if described is not None else None
+
+
+def described_stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
+    """DescribeStacks' entry of stack ``name`` (None when there is none, or it was
+    deleted)."""
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except botocore.exceptions.ClientError:
         return None
     live = [s for s in stacks if not str(s["StackStatus"]).startswith("DELETE")]
-    return str(live[0]["StackStatus"]) if live else None
+    return dict(live[0]) if live else None
 
 
 def deployed_template(emulator: Emulator, name: str) -> dict[str, Any]:
@@ -352,16 +359,20 @@ def deployed_template(emulator: Emulator, name: str) -> dict[str, Any]:
     return dict(template)
 
 
-def deployed_stack(emulator: Emulator, name: str) -> DeployedStack:
+def deployed_stack(
+    emulator: Emulator, name: str, template: Mapping[str, Any] | None = None
+) -> DeployedStack:
     """Stack ``name`` as it is deployed in the emulator, read through its API (so also in an
     emulator another process runs): its resources, and which bucket policies the
     emulator's CloudFormation applied (without their TLS-only denials) or had nothing to
-    apply of.
+    apply of. ``template`` is the stack's deployed template when the caller read it.
 
     :raises DeployError: the emulator has no such stack.
     """
-    if stack_status(emulator, name) is None:
-        raise DeployError(f"stack {name!r} is not in the emulator")
+    if template is None:
+        if stack_status(emulator, name) is None:
+            raise DeployError(f"stack {name!r} is not in the emulator")
+        template = deployed_template(emulator, name)
     cloudformation = emulator.client("cloudformation")
     result = DeployedStack(name=name)
     for item in cloudformation.describe_stack_resources(StackName=name)["StackResources"]:
@@ -370,26 +381,13 @@ def deployed_stack(emulator: Emulator, name: str) -> DeployedStack:
         result.resources.setdefault(
             item["LogicalResourceId"], (item["ResourceType"], item.get("PhysicalResourceId", ""))
         )
-    for logical_id, resource in deployed_template(emulator, name).get("Resources", {}).items():
+    for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != BUCKET_POLICY or logical_id not in result.resources:
             continue
         document = (resource.get("Properties") or {}).get("PolicyDocument") or {}
         applied = plain_http_policy(document)["Statement"]
         (result.api_created if applied else result.not_created).append(logical_id)
     return result
-
-
-def stack_tags(assembly: Path) -> dict[str, dict[str, str]]:
-    """The tags each stack of a cloud assembly is deployed with, by stack name."""
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    return {
-        str(props.get("stackName", name)): {
-            str(k): str(v) for k, v in (props.get("tags") or {}).items()
-        }
-        for name, artifact in manifest.get("artifacts", {}).items()
-        if artifact.get("type") == "aws:cloudformation:stack"
-        for props in [artifact.get("properties", {})]
-    }
 
 
 def unchanged_stack(emulator: Emulator, assembly: Path, name: str) -> DeployedStack | None:
@@ -400,36 +398,48 @@ def unchanged_stack(emulator: Emulator, assembly: Path, name: str) -> DeployedSt
     The template names every asset by the hash of its content (the code bundle's object
     key, a file asset's), so a change in a step's code changes the template too.
     """
-    if stack_status(emulator, name) not in DEPLOYED_STATUSES:
+    props = _stack_properties(assembly).get(name)
+    described = described_stack(emulator.client("cloudformation"), name)
+    if props is None or described is None or described["StackStatus"] not in DEPLOYED_STATUSES:
         return None
-    template = stack_templates(assembly).get(name)
-    if template is None or deployed_template(emulator, name) != template:
-        return None
-    described = emulator.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
     tags = {str(t["Key"]): str(t["Value"]) for t in described.get("Tags") or []}
-    if tags != stack_tags(assembly).get(name, {}):
+    if tags != _tags(props):
         return None
-    return deployed_stack(emulator, name)
+    deployed = deployed_template(emulator, name)
+    if "templateFile" not in props or deployed != _template(assembly, props):
+        return None
+    return deployed_stack(emulator, name, deployed)
+
+
+def _stack_properties(assembly: Path) -> dict[str, dict[str, Any]]:
+    """The properties of each stack artifact of a cloud assembly (``manifest.json``), by
+    stack name, in manifest order."""
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    return {
+        str(props.get("stackName", name)): props
+        for name, artifact in manifest.get("artifacts", {}).items()
+        if artifact.get("type") == "aws:cloudformation:stack"
+        for props in [artifact.get("properties", {})]
+    }
+
+
+def _tags(props: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (props.get("tags") or {}).items()}
+
+
+def _template(assembly: Path, props: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(json.loads((assembly / props["templateFile"]).read_text()))
 
 
 def stack_templates(assembly: Path) -> dict[str, dict[str, Any]]:
     """The templates of a cloud assembly's stacks, by stack name."""
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    templates = {}
-    for name, artifact in manifest.get("artifacts", {}).items():
-        props = artifact.get("properties", {})
-        if artifact.get("type") == "aws:cloudformation:stack" and "templateFile" in props:
-            path = assembly / props["templateFile"]
-            templates[props.get("stackName", name)] = json.loads(path.read_text())
-    return templates
+    return {
+        name: _template(assembly, props)
+        for name, props in _stack_properties(assembly).items()
+        if "templateFile" in props
+    }
 
 
 def stack_names(assembly: Path) -> list[str]:
     """The stacks of a cloud assembly (``manifest.json``), in manifest order."""
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    return [
-        props.get("stackName", name)
-        for name, artifact in manifest.get("artifacts", {}).items()
-        if artifact.get("type") == "aws:cloudformation:stack"
-        for props in [artifact.get("properties", {})]
-    ]
+    return list(_stack_properties(assembly))
