@@ -230,11 +230,11 @@ def test_the_parsed_programs_are_bounded_and_forgotten_with_the_fixes() -> None:
     try:
         for _ in range(asl_fixes.PARSED_KEPT + 5):
             AmazonStateLanguageParser.parse(_pass_machine(str(uuid.uuid4())))
-        assert len(asl_fixes._parsed) == asl_fixes.PARSED_KEPT
+        assert asl_fixes.parse.cache_info().currsize == asl_fixes.PARSED_KEPT
     finally:
         if not installed:
             asl_fixes.uninstall()
-            assert not asl_fixes._parsed
+            assert asl_fixes.parse.cache_info().currsize == 0
             assert AmazonStateLanguageParser.parse is not asl_fixes.parse
 
 

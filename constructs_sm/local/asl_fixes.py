@@ -54,8 +54,6 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -105,24 +103,15 @@ _original_error_names: dict[str, Any] = {}
 #: How many parsed definitions are kept (the least recently used one goes first).
 PARSED_KEPT: Final = 64
 _original_parse: Callable[[str], tuple[Any, Any]] | None = None
-_parsed: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
-_parsed_lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=PARSED_KEPT)
 def parse(definition: str) -> tuple[Any, Any]:
     """moto's ``AmazonStateLanguageParser.parse`` (the program and the parse tree), once
     per definition text (see the module docstring); errors are not kept."""
-    with _parsed_lock:
-        if definition in _parsed:
-            _parsed.move_to_end(definition)
-            return _parsed[definition]
     assert _original_parse is not None
     parsed = _original_parse(definition)
     _fix_heap_keys(parsed[0])
-    with _parsed_lock:
-        _parsed[definition] = parsed
-        while len(_parsed) > PARSED_KEPT:
-            _parsed.popitem(last=False)
     return parsed
 
 
@@ -213,8 +202,7 @@ def install() -> None:
     check_integration_points()
     if _original is not None:
         return
-    with _parsed_lock:
-        _parsed.clear()
+    parse.cache_clear()
     _original_parse = AmazonStateLanguageParser.parse
     setattr(AmazonStateLanguageParser, "parse", staticmethod(parse))  # noqa: B010
     _original = importlib.import_module(_SOURCE).extract_json
@@ -240,8 +228,7 @@ def uninstall() -> None:
     if _original_parse is not None:
         setattr(AmazonStateLanguageParser, "parse", staticmethod(_original_parse))  # noqa: B010
         _original_parse = None
-    with _parsed_lock:
-        _parsed.clear()
+    parse.cache_clear()
     for name in IMPORTERS:
         setattr(importlib.import_module(name), "extract_json", _original)  # noqa: B010
     for name, original in _original_error_names.items():

@@ -622,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'compact B':>10} {'resources':>9} {'inline max':>10} {'managed':>7} "
         f"{'definition B':>12}"
     )
-    base = statistics.median(r["seconds"] for r in rows[0][1])
+    base = _median(rows[0][1])
     for steps, library, floor, ratio, _, _ in rows:
         last = library[-1]
         print(
@@ -646,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for finding in linted[:20]:
         print(f"  {finding}")
-    top = statistics.median(r["seconds"] for r in rows[-1][1])
+    top = _median(rows[-1][1])
     print(f"synth({rows[-1][0]}) / synth({rows[0][0]}) = {top / base:.2f}")
     print("limits: 500 resources, 1,000,000 template bytes, 10,240 inline policy characters")
     print("per role, 10 managed policies per role, 1,048,576 definition characters")
