@@ -273,6 +273,20 @@ def literal_type(value: object) -> ParamType | None:
     return None
 
 
+def env_spec(value: EnvValue) -> dict[str, str]:
+    """An environment value as a step's spec records it: its type and where it comes from
+    (``param:<name>``, ``value:<step>.<name>``, ``item`` or ``literal``)."""
+    if isinstance(value, ParamRef):
+        return {"type": value.type, "source": f"param:{value.name}"}
+    if isinstance(value, ValueRef):
+        return {"type": value.type, "source": f"value:{value.step.step_name}.{value.name}"}
+    if isinstance(value, ItemRef):
+        return {"type": value.type, "source": "item"}
+    kind = literal_type(value)
+    assert kind is not None  # validated by add_step
+    return {"type": kind, "source": "literal"}
+
+
 def env_literal(value: str | int | float | bool) -> str:
     """How a literal environment value reaches the container (as the state machine would)."""
     if isinstance(value, bool):

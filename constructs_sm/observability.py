@@ -27,16 +27,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_sm.policies import key_administration_policy
 
 if TYPE_CHECKING:
+    # Loaded when an alarm is made (:meth:`PipelineObservability.alarm_on_failure`), not
+    # by every synth: aws_cloudwatch with its actions and aws_sns take 0.1 s to import.
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_sns as sns
     from aws_cdk import aws_stepfunctions as sfn
 
     from constructs_sm.storage import ChannelBucket
@@ -104,6 +105,9 @@ class PipelineObservability:
             with a rotating KMS key of its own, TLS-only, which only this alarm may
             publish to (:attr:`alarm_topic`).
         """
+        from aws_cdk import aws_cloudwatch as cloudwatch
+        from aws_cdk import aws_cloudwatch_actions as actions
+
         scope = self._as_construct()
         alarm = self._failure_alarm
         if alarm is None:
@@ -147,6 +151,8 @@ class PipelineObservability:
 
 def _encrypted_topic(scope: Construct, alarm: cloudwatch.Alarm, pipeline: str) -> sns.Topic:
     """A topic only ``alarm`` may publish to, encrypted with a key of its own."""
+    from aws_cdk import aws_sns as sns
+
     key_policy = key_administration_policy()
     key_policy.add_statements(
         iam.PolicyStatement(

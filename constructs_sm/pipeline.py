@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsii
 from aws_cdk import (
@@ -25,7 +25,6 @@ from aws_cdk import (
     Stack,
     Token,
 )
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
@@ -67,11 +66,9 @@ from constructs_sm.model import (
     OutputSpec,
     Resources,
     StepInput,
-    ValueRef,
-    literal_type,
+    env_spec,
 )
 from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
-from constructs_sm.network import allow_between_instances, job_security_group
 from constructs_sm.observability import PipelineObservability, add_outputs
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.passed import grant_passed_role, log_group_key, warn_jobs_without_key
@@ -97,6 +94,9 @@ from constructs_sm.template_limits import check_template_size
 from constructs_sm.validation import (
     StepValidator,
 )
+
+if TYPE_CHECKING:  # aws_ec2 takes 0.1 s to import: loaded only for a VPC (network)
+    from aws_cdk import aws_ec2 as ec2
 
 __all__ = ["DataSource", "ProcessingPipeline"]
 
@@ -187,8 +187,11 @@ class ProcessingPipeline(PipelineObservability, Construct):
         self._security_group_ids: list[str] = []
         self._vpc = vpc
         self._job_group: ec2.SecurityGroup | None = None
-        self._connections = ec2.Connections()
+        self._job_groups: list[ec2.ISecurityGroup] = []
+        self._connections: ec2.Connections | None = None
         if vpc is not None:
+            from constructs_sm.network import job_security_group
+
             groups = list(security_groups or [])
             if not groups:
                 # No inbound rule until a multi-instance step needs one (add_step).
@@ -196,7 +199,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
                     self, "JobSecurityGroup", vpc=vpc, pipeline_name=name
                 )
                 groups = [self._job_group]
-            self._connections = ec2.Connections(security_groups=groups)
+            self._job_groups = groups
             self._security_group_ids = [g.security_group_id for g in groups]
             self._subnet_ids = subnet_ids
         storage.claim_prefixes(claims)
@@ -278,6 +281,10 @@ class ProcessingPipeline(PipelineObservability, Construct):
     def connections(self) -> ec2.Connections:
         """The jobs' security groups (none without ``vpc``), e.g. for VPC endpoints:
         ``endpoint.connections.allow_default_port_from(pipeline.connections)``."""
+        if self._connections is None:
+            from aws_cdk import aws_ec2 as ec2
+
+            self._connections = ec2.Connections(security_groups=self._job_groups)
         return self._connections
 
     @property
@@ -470,7 +477,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
             pipeline=self._name,
             step=name,
             params={n: p.spec() for n, p in self._params.items()},
-            env={k: self._env_spec(v) for k, v in (env or {}).items()},
+            env={k: env_spec(v) for k, v in (env or {}).items()},
             checked=checked,
             hosts=step_resources.instance_count,
         )
@@ -517,6 +524,8 @@ class ProcessingPipeline(PipelineObservability, Construct):
             )
             pass_role_for_imported(self._role, role, step=name)
         if self._job_group is not None and step_resources.instance_count > 1:
+            from constructs_sm.network import allow_between_instances
+
             allow_between_instances(self._job_group)
         self._step_images[name] = image or self._image
         if access.machine_reads:
@@ -667,17 +676,6 @@ class ProcessingPipeline(PipelineObservability, Construct):
     def role_path(self) -> str:
         """The IAM path of the step roles the pipeline creates (and only those)."""
         return self._role_path
-
-    def _env_spec(self, value: EnvValue) -> dict[str, str]:
-        if isinstance(value, ParamRef):
-            return {"type": value.type, "source": f"param:{value.name}"}
-        if isinstance(value, ValueRef):
-            return {"type": value.type, "source": f"value:{value.step.step_name}.{value.name}"}
-        if isinstance(value, ItemRef):
-            return {"type": value.type, "source": "item"}
-        kind = literal_type(value)
-        assert kind is not None  # validated by add_step
-        return {"type": kind, "source": "literal"}
 
 
 @jsii.implements(IAspect)

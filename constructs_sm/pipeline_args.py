@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from constructs_sm.image import ProcessingImage
@@ -31,7 +31,6 @@ from constructs_sm.model import (
     StepInput,
     shown,
 )
-from constructs_sm.network import selected_subnets
 from constructs_sm.params import ParamRef
 from constructs_sm.step import ProcessingStep
 from constructs_sm.storage import ChannelBucket
@@ -44,6 +43,9 @@ from constructs_sm.validation import (
     prefix_conflicts,
     tag_problems,
 )
+
+if TYPE_CHECKING:  # aws_ec2 (0.1 s to import) is loaded only for a VPC: network
+    from aws_cdk import aws_ec2 as ec2
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def check_pipeline_arguments(
         )
     subnet_ids: list[str] = []
     if vpc is not None:
+        from constructs_sm.network import selected_subnets
+
         subnet_ids = selected_subnets(vpc, vpc_subnets)
         problems += network_problems(subnet_ids, security_groups)
     if problems:
