@@ -84,7 +84,7 @@ from constructs_sm.roles import (
     grant_map_runs,
     grant_run_jobs,
     grant_tracing_and_log_delivery,
-    pass_role_for_imported,
+    pass_given_role,
     repository_arns,
 )
 from constructs_sm.step import ProcessingStep
@@ -243,6 +243,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         acknowledge(self, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
         self._prefix_findings: set[str] = set()
         self._fan_outs: list[FanOut] = []
+        self._passing: iam.PolicyStatement | None = None  # PassRole of roles given to steps
         _Finalizer(self, "CodeBundle")
         self._log_group, self._state_machine = create_state_machine(
             self,
@@ -522,7 +523,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
                 channels=channels_document(access, channel_bucket_arn=self._bucket_arn),
                 shared=self._shared_policy(),
             )
-            pass_role_for_imported(self._role, role, step=name)
+            self._passing = pass_given_role(self._role, role, self._passing)
         if self._job_group is not None and step_resources.instance_count > 1:
             from constructs_sm.network import allow_between_instances
 

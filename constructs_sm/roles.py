@@ -28,7 +28,6 @@ from constructs_sm.nag.acknowledge import (
     acknowledge_wildcards,
     skip_checkov,
 )
-from constructs_sm.policies import sid_part
 
 SAGEMAKER: str = "sagemaker.amazonaws.com"
 STATES: str = "states.amazonaws.com"
@@ -472,17 +471,28 @@ def allow_log_encryption(scope: Construct, key: kms.IKey | None) -> bool:
     return result.statement_added
 
 
-def pass_role_for_imported(role: iam.IRole, execution_role: iam.IRole, *, step: str) -> None:
-    """PassRole for the role the user passed in for ``step`` (outside the pipeline's IAM
-    path)."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid=f"PassRoleOfStep{sid_part(step)}",
+def pass_given_role(
+    role: iam.IRole, execution_role: iam.IRole, statement: iam.PolicyStatement | None
+) -> iam.PolicyStatement:
+    """PassRole for a role the app passed in for a step (outside the pipeline's IAM path).
+
+    One statement per pipeline, ``PassRolesGivenForSteps``, names each such role once,
+    however many steps it runs: a statement per step would grow the state machine's
+    policy past IAM's 10,240 characters per role at about 50 steps sharing one role.
+    Pass ``statement`` (None for the pipeline's first) and keep what is returned.
+    """
+    arn = execution_role.role_arn
+    if statement is None:
+        statement = iam.PolicyStatement(
+            sid="PassRolesGivenForSteps",
             actions=["iam:PassRole"],
-            resources=[execution_role.role_arn],
+            resources=[arn],
             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
         )
-    )
+        role.add_to_principal_policy(statement)
+    elif arn not in statement.resources:
+        statement.add_resources(arn)
+    return statement
 
 
 def repository_arns(arns: Sequence[str]) -> tuple[str, ...]:

@@ -105,7 +105,7 @@ def test_an_immutable_role_gets_nothing_and_a_warning_says_what_it_lacks(script:
     for policy in template.find_resources("AWS::IAM::ManagedPolicy").values():
         assert "Roles" not in policy["Properties"]
     # The state machine may still pass it to SageMaker.
-    assert "PassRoleOfStepprepare" in json.dumps(template.to_json())
+    assert "PassRolesGivenForSteps" in json.dumps(template.to_json())
 
 
 def test_an_imported_mutable_role_gets_the_shared_policy_attached_from_the_policy_side(
@@ -174,3 +174,37 @@ def test_a_passed_access_log_bucket_gets_the_delivery_statement_with_a_warning()
     logs = s3.Bucket(stack, "Logs", enforce_ssl=True)
     ChannelBucket(stack, "Storage", server_access_logs_bucket=logs)
     assert _warnings(stack) == {LOG_BUCKET_POLICY_CHANGED: ["/Passed/Storage"]}
+
+
+def test_the_state_machine_passes_each_given_role_once_in_one_statement(script: Path) -> None:
+    """However many steps run a given role, the state machine's policy names it once: one
+    statement per step outgrew IAM's 10,240 characters per role at about 50 steps."""
+    stack = _stack()
+    storage = ChannelBucket(stack, "Storage")
+    pipeline = ProcessingPipeline(
+        stack, "Pipeline", storage=storage, image=ProcessingImage.from_registry(IMAGE_URI)
+    )
+    shared = iam.Role(stack, "Shared", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    other = iam.Role.from_role_arn(stack, "Other", ROLE_ARN)
+    for index in range(3):
+        pipeline.add_step(f"s{index}", code=script, outputs=["out"], role=shared)
+    pipeline.add_step("last", code=script, role=other)
+    pipeline.render_definition()
+    template = assertions.Template.from_stack(stack)
+    passes = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "iam:PassRole" in json.dumps(statement["Action"])
+        and "PassedToService" in json.dumps(statement.get("Condition", {}))
+        and "Given" in statement["Sid"]
+    ]
+    (statement,) = passes
+    assert statement["Sid"] == "PassRolesGivenForSteps"
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": [stack.get_logical_id(shared.node.default_child), "Arn"]},  # type: ignore[arg-type]
+        ROLE_ARN,
+    ]
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
