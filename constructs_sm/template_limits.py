@@ -1,4 +1,4 @@
-"""A synth-time error for a stack template CloudFormation would refuse for its size.
+"""A synth-time error for a stack template CloudFormation or IAM would refuse for its size.
 
 Where does "the template is over 1,000,000 bytes" stop a synth, rather than a deploy? Here.
 The template exists only once the app is synthesized, after every construct has run, so
@@ -14,10 +14,16 @@ and the ``cdk`` CLI deploys the file exactly as synthesized (the stack's templat
 so the file's size on disk is what counts. aws-cdk-lib itself only warns
 (``@aws-cdk/core:Stack.templateSize``, from 80% of the limit). The plugin looks at the
 stacks that hold a :class:`~constructs_sm.ProcessingPipeline` and at no other.
+
+The same plugin reads those templates for IAM's size quotas (:mod:`constructs_sm.iam_limits`):
+a role's inline policies, a managed policy, the managed policies of a role and a trust
+policy. A quota broken even with the shortest names fails the synth; one broken only with
+the longest names CloudFormation may give is a warning in the report.
 """
 
 from __future__ import annotations
 
+import json
 import weakref
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +42,7 @@ from aws_cdk import (
     Validations,
 )
 
+from constructs_sm.iam_limits import IAM_RULES, IamProblem, iam_limit_problems
 from constructs_sm.limits import template_size_problem
 
 if TYPE_CHECKING:
@@ -73,7 +80,7 @@ class TemplateLimits:
 
     @property
     def rule_ids(self) -> list[str]:
-        return [RULE]
+        return [RULE, *IAM_RULES]
 
     def watch(self, pipeline: ProcessingPipeline) -> None:
         """Check the template of ``pipeline``'s stack when the app is synthesized."""
@@ -83,7 +90,7 @@ class TemplateLimits:
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
         # Each stack's template from the stage's assembly directory: CDK hands plugins
         # the top-level stacks' templates only, and a nested stack's template (its own
-        # file there, deployed through TemplateURL) has the same 1,000,000-byte limit.
+        # file there, deployed through TemplateURL) has the same limits.
         violations = []
         for stack_path, (stack, pipelines) in self._stacks.items():
             stage = Stage.of(stack)
@@ -96,11 +103,14 @@ class TemplateLimits:
                 pipelines=[(p.pipeline_name, len(p.steps)) for p in pipelines],
             )
             if problem is not None:
-                violations.append(_violation(problem, pipelines[0], path))
-        return PolicyValidationPluginReport(success=not violations, violations=violations)
+                violations.append(_size_violation(problem, pipelines[0], path))
+            template = json.loads(path.read_text("utf-8"))
+            violations += [_iam_violation(found, path) for found in iam_limit_problems(template)]
+        failed = any(violation.severity == "error" for violation in violations)
+        return PolicyValidationPluginReport(success=not failed, violations=violations)
 
 
-def _violation(
+def _size_violation(
     problem: tuple[str, str], pipeline: ProcessingPipeline, template: Path
 ) -> PolicyViolation:
     """The report's entry: the problem, shown on the pipeline's state machine."""
@@ -117,6 +127,24 @@ def _violation(
                 resource_logical_id=Stack.of(machine).get_logical_id(machine),
                 template_path=str(template),
                 locations=["/Resources"],
+            )
+        ],
+    )
+
+
+def _iam_violation(problem: IamProblem, template: Path) -> PolicyViolation:
+    """An IAM quota a role or a managed policy breaks (an error) or may break with long
+    names (a warning: the synth goes on)."""
+    return PolicyViolation(
+        rule_name=problem.rule,
+        description=problem.description,
+        fix=problem.fix,
+        severity="error" if problem.certain else "warning",
+        violating_resources=[
+            PolicyViolatingResource(
+                resource_logical_id=problem.logical_id,
+                template_path=str(template),
+                locations=[f"/Resources/{problem.logical_id}"],
             )
         ],
     )

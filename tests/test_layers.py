@@ -26,6 +26,7 @@ PURE = (
     "constructs_sm.hosting",
     "constructs_sm.layout",
     "constructs_sm.limits",
+    "constructs_sm.iam_limits",
     "constructs_sm.assembly",
     "constructs_sm.report",
     "constructs_sm.diagram",
