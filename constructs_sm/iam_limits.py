@@ -6,8 +6,8 @@ stack back) a role whose inline policies add up to more than 10,240 characters, 
 policy of more than 6,144 characters, an 11th managed policy attached to a role and a trust
 policy of more than 2,048 characters; characters are counted without white space
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html; the policy
-count and the trust policy size are default quotas an account may have raised, to at most
-20 and 4,096).
+count and the trust policy size are default quotas, which an account may have had raised
+through Service Quotas).
 
 A template holds references (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``) where IAM
 will see names and ARNs, so a policy's size is known only as a range: :func:`text_span`
@@ -31,9 +31,9 @@ QUOTAS_PAGE: Final = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference
 MAX_ROLE_INLINE_CHARS: Final = 10_240
 #: Characters of one managed policy.
 MAX_MANAGED_POLICY_CHARS: Final = 6_144
-#: Managed policies attached to one role (default quota; at most 20 once raised).
+#: Managed policies attached to one role (a default quota: an account may have more).
 MAX_MANAGED_POLICIES_PER_ROLE: Final = 10
-#: Characters of a role's trust policy (default quota; at most 4,096 once raised).
+#: Characters of a role's trust policy (a default quota: an account may have more).
 MAX_TRUST_POLICY_CHARS: Final = 2_048
 
 #: (fewest, most) characters of a pseudo parameter's value.
@@ -261,8 +261,8 @@ _WHAT: Final[Mapping[str, tuple[str, str]]] = {
     "IamTrustPolicySize": (
         "the trust policy of role {id}",
         "IAM accepts at most {limit:,} characters of trust policy per role by default "
-        "('Cannot exceed quota for ACLSizePerRole: {limit}'; an account may have raised it "
-        "to 4,096)",
+        "('Cannot exceed quota for ACLSizePerRole: {limit}'; an account may have had it "
+        "raised)",
     ),
 }
 _FIXES: Final[Mapping[str, str]] = {
@@ -308,8 +308,8 @@ def _too_many_managed(key: str, count: int) -> IamProblem:
         description=(
             f"role {key} would have {count} managed policies attached; IAM accepts "
             f"{MAX_MANAGED_POLICIES_PER_ROLE} per role by default ('Cannot exceed quota for "
-            f"PoliciesPerRole: {MAX_MANAGED_POLICIES_PER_ROLE}'; an account may have raised "
-            f"it to 20): {QUOTAS_PAGE}"
+            f"PoliciesPerRole: {MAX_MANAGED_POLICIES_PER_ROLE}'; an account may have had it "
+            f"raised): {QUOTAS_PAGE}"
         ),
         fix=(
             "aws-cdk-lib moves a role's statements past 10,240 characters into managed "

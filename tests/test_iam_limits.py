@@ -200,7 +200,7 @@ def test_one_role_given_to_too_many_steps_fails_the_synth_naming_the_quota(
 
 
 def test_an_acknowledged_quota_finding_lets_the_synth_go_on(tmp_path: Path, script: Path) -> None:
-    """An account whose quota was raised (to 20) acknowledges the finding, as the fix says."""
+    """An account whose quota was raised acknowledges the finding, as the fix says."""
     app, stack = _shared_role_app(tmp_path, script, 75)
     cdk.Validations.of(stack).acknowledge(
         cdk.Acknowledgment(id="constructs-sm::IamManagedPolicies", reason="quota raised to 20 here")
