@@ -10,6 +10,7 @@ CLI's (``hnb659fds``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -61,6 +62,24 @@ def _assets(name: str) -> dict[str, Any]:
     }
 
 
+def write_one_stack(root: Path, stack_name: str, resources: dict[str, Any]) -> Path:
+    """Write an assembly of one stack, ``stack_name`` (artifact ``Broken``), holding
+    ``resources``, under ``root / "assembly"``; returns its directory."""
+    assembly = root / "assembly"
+    assembly.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"Parameters": _bootstrap_parameter(), "Resources": resources})
+    (assembly / "Broken.template.json").write_text(text)
+    key = f"{hashlib.sha256(text.encode()).hexdigest()}.json"  # as cdk: a new template, a new key
+    files = {"broken": _file("Broken.template.json", key)}
+    (assembly / "Broken.assets.json").write_text(json.dumps({"files": files}))
+    artifacts = {
+        "Broken.assets": _assets("Broken"),
+        "Broken": _stack(stack_name, "Broken.template.json", key, ["Broken.assets"]),
+    }
+    (assembly / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return assembly
+
+
 def write_assembly(root: Path, *, broken: bool = False) -> Path:
     """Write the assembly under ``root / "assembly"``; returns its directory.
 
@@ -71,26 +90,9 @@ def write_assembly(root: Path, *, broken: bool = False) -> Path:
     (assembly / "asset.dir" / "a.txt").write_text("a\n")
     (assembly / "asset.dir" / "sub" / "b.txt").write_text("b\n")
     if broken:
-        template = {
-            "Parameters": _bootstrap_parameter(),
-            "Resources": {
-                "Param": {
-                    "Type": "AWS::SSM::Parameter",
-                    "Properties": {"Type": "String", "Value": {"Fn::GetAtt": ["Nope", "Arn"]}},
-                }
-            },
-        }
-        (assembly / "Broken.template.json").write_text(json.dumps(template))
-        files = {"broken": _file("Broken.template.json", "broken.json")}
-        (assembly / "Broken.assets.json").write_text(json.dumps({"files": files}))
-        artifacts = {
-            "Broken.assets": _assets("Broken"),
-            "Broken": _stack(
-                "CsmAsmBroken", "Broken.template.json", "broken.json", ["Broken.assets"]
-            ),
-        }
-        (assembly / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
-        return assembly
+        param = {"Type": "String", "Value": {"Fn::GetAtt": ["Nope", "Arn"]}}
+        resources = {"Param": {"Type": "AWS::SSM::Parameter", "Properties": param}}
+        return write_one_stack(root, "CsmAsmBroken", resources)
     nested_url = [
         "https://s3.",
         {"Ref": "AWS::Region"},

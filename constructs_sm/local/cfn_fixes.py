@@ -30,7 +30,11 @@ pipeline's shared steps policy grants) kept the old document, and the role lost 
 reference): a new ``PolicyDocument`` becomes the policy's new default version (the oldest
 other version is deleted first when the policy has IAM's five), the ``Roles``,
 ``Groups`` and ``Users`` it names are attached and those it no longer names detached; a
-new ``ManagedPolicyName``, ``Path`` or ``Description`` replaces the policy.
+new ``ManagedPolicyName``, ``Path`` or ``Description`` replaces the policy. moto has no
+delete for the type either (a deleted or rolled-back stack kept its managed policies):
+it is detached from every entity and deleted. A role whose creation fails after IAM
+created it (a policy over IAM's quotas, :mod:`constructs_sm.local.iam_quotas`) is removed
+again, as CloudFormation's handler leaves none behind.
 
 **AWS::S3::BucketPolicy.** moto's CloudFormation skips the type: the policy would never
 reach its bucket. :func:`install` gives the type a resource (:class:`BucketPolicy`) that
@@ -192,12 +196,35 @@ def _wrapped_role(name: str) -> classmethod[Any, ..., Any]:
 
     def handler(cls: type, *args: Any, **kwargs: Any) -> Any:
         cloudformation_json, account_id, region_name = _arguments(original, args, kwargs)
-        role = original(*args, **kwargs)
         properties = cloudformation_json.get("Properties") or {}
-        apply_role_properties(role, properties, account_id, region_name)
+        if name != "create_from_cloudformation_json":
+            role = original(*args, **kwargs)
+            apply_role_properties(role, properties, account_id, region_name)
+            return role
+        backend = iam_models.iam_backends[account_id][get_partition(region_name)]
+        role_name = properties.get("RoleName", _bound(original, args, kwargs)["resource_name"])
+        existed = any(role.name == role_name for role in backend.roles.values())
+        try:
+            role = original(*args, **kwargs)
+            apply_role_properties(role, properties, account_id, region_name)
+        except Exception:
+            if not existed:
+                _discard_role(backend, role_name)
+            raise
         return role
 
     return classmethod(handler)
+
+
+def _discard_role(backend: Any, role_name: str) -> None:
+    """Remove a role whose creation failed after IAM created it (a policy IAM refused,
+    constructs_sm.local.iam_quotas): CloudFormation's handler leaves no role behind."""
+    for role in list(backend.roles.values()):
+        if role.name == role_name:
+            for arn in list(role.managed_policies):
+                backend.detach_role_policy(arn, role.name)
+            role.policies.clear()
+            backend.delete_role(role.name)
 
 
 def _role_delete(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -281,6 +308,34 @@ def _policy_update(
             getattr(backend, f"attach_{kind}_policy")(policy.arn, name)
     setattr(policy, _POLICY_ATTACHED, after)
     return policy
+
+
+_POLICY_DELETE: Final = "delete_from_cloudformation_json"
+
+
+def _policy_delete(
+    cls: type,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> None:
+    """CloudFormation's delete of an ``AWS::IAM::ManagedPolicy`` (moto has none: a
+    deleted or rolled-back stack left its managed policies): detached from every role,
+    group and user, then deleted. ``resource_name`` is the policy's ARN (its physical id)."""
+    backend = iam_models.iam_backends[account_id][get_partition(region_name)]
+    if resource_name not in backend.managed_policies:
+        return
+    holders: tuple[tuple[str, Mapping[str, Any]], ...] = (
+        ("role", backend.roles),
+        ("group", backend.groups),
+        ("user", backend.users),
+    )
+    for kind, entities in holders:
+        for entity in list(entities.values()):
+            if resource_name in entity.managed_policies:
+                getattr(backend, f"detach_{kind}_policy")(resource_name, entity.name)
+    backend.delete_policy(resource_name)
 
 
 def _condition_keys(statement: dict[str, Any]) -> set[str]:
@@ -409,6 +464,9 @@ def check_integration_points() -> None:
     update = iam_models.ManagedPolicy.__dict__.get(_POLICY_UPDATE)
     if update is not None and getattr(update, "__func__", None) is not _policy_update:
         problems.append("moto's ManagedPolicy now has its own update_from_cloudformation_json")
+    delete = iam_models.ManagedPolicy.__dict__.get(_POLICY_DELETE)
+    if delete is not None and getattr(delete, "__func__", None) is not _policy_delete:
+        problems.append("moto's ManagedPolicy now has its own delete_from_cloudformation_json")
     if not hasattr(iam_models.ManagedPolicy, _POLICY_CREATE):
         problems.append(f"ManagedPolicy.{_POLICY_CREATE}")
     if problems:
@@ -429,6 +487,7 @@ def install() -> None:
     _policy_originals[_POLICY_CREATE] = getattr(iam_models.ManagedPolicy, _POLICY_CREATE)
     setattr(iam_models.ManagedPolicy, _POLICY_CREATE, classmethod(_policy_create))
     setattr(iam_models.ManagedPolicy, _POLICY_UPDATE, classmethod(_policy_update))
+    setattr(iam_models.ManagedPolicy, _POLICY_DELETE, classmethod(_policy_delete))
     for name in _HANDLERS:
         _originals[name] = getattr(sfn_models.StateMachine, name)
         _role_originals[name] = getattr(iam_models.Role, name)
@@ -447,6 +506,7 @@ def uninstall() -> None:
         original = _policy_originals.pop(_POLICY_CREATE)
         setattr(iam_models.ManagedPolicy, _POLICY_CREATE, classmethod(original.__func__))  # type: ignore[attr-defined]
         delattr(iam_models.ManagedPolicy, _POLICY_UPDATE)
+        delattr(iam_models.ManagedPolicy, _POLICY_DELETE)
     for name, original in _originals.items():
         setattr(sfn_models.StateMachine, name, classmethod(original.__func__))  # type: ignore[attr-defined]
     for name, original in _role_originals.items():

@@ -43,9 +43,11 @@ from moto.stepfunctions.parser import models as sfn_parser_models
 from constructs_sm.local import (
     asl_fixes,
     cfn_fixes,
+    cfn_rollback,
     faults,
     history_fixes,
     iam,
+    iam_quotas,
     map_fixes,
     redrive,
     sagemaker,
@@ -204,6 +206,8 @@ class Emulator:
         asl_fixes.check_integration_points()
         redrive.check_integration_points()
         history_fixes.check_integration_points()
+        iam_quotas.check_integration_points()
+        cfn_rollback.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -233,6 +237,8 @@ class Emulator:
         map_fixes.install()
         redrive.install()
         history_fixes.install()
+        iam_quotas.install()
+        cfn_rollback.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
         # While the app deploys: what the first execution would otherwise read then.
@@ -297,6 +303,8 @@ class Emulator:
         map_fixes.uninstall()
         redrive.uninstall()
         history_fixes.uninstall()
+        iam_quotas.uninstall()
+        cfn_rollback.uninstall()
         setattr(moto_backends, _MODULE_LIST, _original_module_list)
         if self.enforce_iam:
             iam.set_enforcement(self._port, on=False)
