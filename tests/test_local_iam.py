@@ -453,3 +453,26 @@ def test_clients_from_the_shared_session_sign_with_their_own_keys(aws: Emulator)
             with pytest.raises(botocore.exceptions.ClientError) as refused:
                 s3.list_objects_v2(Bucket=BUCKET, Prefix="other/")
             assert _code(refused) == "AccessDenied"
+
+
+def test_a_pooled_client_signs_with_the_keys_it_is_lent_with(aws: Emulator) -> None:
+    """ClientPool lends the same client to one job after another (the jobs' channels):
+    each time it signs with its borrower's keys, and given back it signs with none."""
+    allowed = _user(aws, "pool-lister", {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    nobody = _user(aws, "pool-nobody", {"Effect": "Deny", "Action": "*", "Resource": "*"})
+    config = botocore.config.Config(retries={"max_attempts": 1})
+    pool = iam.ClientPool("s3", aws.region, endpoint_url=aws.endpoint, config=config)
+    first = pool.take(allowed)
+    first.list_objects_v2(Bucket=BUCKET, Prefix="other/")
+    pool.give_back(first)
+    with pytest.raises(botocore.exceptions.NoCredentialsError):
+        first.list_objects_v2(Bucket=BUCKET, Prefix="other/")
+    second = pool.take(nobody)
+    assert second is first
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        second.list_objects_v2(Bucket=BUCKET, Prefix="other/")
+    assert _code(refused) == "AccessDenied"
+    assert pool.take(allowed) is not second  # lent out: a new one
+    pool.give_back(second)
+    assert pool.take(allowed) is second
+    second.list_objects_v2(Bucket=BUCKET, Prefix="other/")

@@ -29,7 +29,15 @@ from moto.stepfunctions.parser.asl.eval.states import ExecutionData
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from constructs_sm.local import asl_fixes, cfn_fixes, cli, docker_standin, redrive, sagemaker
+from constructs_sm.local import (
+    asl_fixes,
+    cfn_fixes,
+    cli,
+    docker_standin,
+    redrive,
+    sagemaker,
+    server,
+)
 from constructs_sm.local.cfn_fixes import plain_http_policy
 from constructs_sm.local.emulator import ACCOUNT
 from constructs_sm.local.extra import INSTALL_LOCAL, missing_local_extra
@@ -53,6 +61,7 @@ def test_moto_is_the_pinned_version() -> None:
 def test_integration_points_exist_with_the_expected_shape() -> None:
     sagemaker.check_integration_points()
     asl_fixes.check_integration_points()
+    server.check_integration_points()
     factory = state_task_service_factory.state_task_service_for
     assert list(inspect.signature(factory).parameters) == ["service_name"]
     assert "sagemaker" in state_task_service_factory._UNSUPPORTED_SERVICE_NAMES

@@ -36,7 +36,6 @@ from typing import Any, Final
 from botocore.config import Config
 from moto import backends as moto_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as sfn_parser_models
 
@@ -51,6 +50,7 @@ from constructs_sm.local import (
     map_fixes,
     redrive,
     sagemaker,
+    server,
 )
 from constructs_sm.local.faults import Fault, FaultPlan
 from constructs_sm.service_model import instance_types
@@ -121,7 +121,7 @@ class Emulator:
             if work_dir is None
             else Path(work_dir).absolute()
         )
-        self._server: ThreadedMotoServer | None = None
+        self._server: server.KeepAliveServer | None = None
         self._port = 0
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -208,6 +208,7 @@ class Emulator:
         history_fixes.check_integration_points()
         iam_quotas.check_integration_points()
         cfn_rollback.check_integration_points()
+        server.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
@@ -215,10 +216,10 @@ class Emulator:
         # Skipped resource types are reported by the deployer (constructs_sm.local.deploy).
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        self._server = server
-        self._port = int(server.get_host_and_port()[1])
+        threaded = server.KeepAliveServer(ip_address="127.0.0.1", port=0, verbose=False)
+        threaded.start()
+        self._server = threaded
+        self._port = int(threaded.get_host_and_port()[1])
         _ACTIVE.append(self)
         # moto's interpreter calls the server back at localhost:$MOTO_PORT.
         for key, value in {"MOTO_PORT": str(self._port)}.items():

@@ -39,10 +39,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import boto3
+import botocore.credentials
 import botocore.loaders
 import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.signers import RequestSigner
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam import access_control
@@ -141,6 +143,45 @@ class Credentials:
                 aws_secret_access_key=self.secret_access_key,
                 aws_session_token=self.session_token,
             )
+
+
+class ClientPool:
+    """Clients of one service in one region, each lent to one caller at a time and signing
+    with the credentials it was lent with.
+
+    Making a client takes about 5 ms (botocore builds its endpoint rules and event
+    handlers anew) and its first call opens a connection: each processing job made one
+    for its channels. A lent client signs every request with its borrower's credentials,
+    so each job's transfers are still authorized as its own role; a client given back
+    signs nothing until it is lent again.
+    """
+
+    def __init__(self, service: str, region: str, *, endpoint_url: str, config: Config) -> None:
+        self.service = service
+        self.region = region
+        self._endpoint_url = endpoint_url
+        self._config = config
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def take(self, credentials: Credentials) -> Any:
+        """A client signing with ``credentials``, used by nobody else until given back."""
+        with self._lock:
+            client = self._idle.pop() if self._idle else None
+        if client is None:
+            return credentials.client(
+                self.service, self.region, endpoint_url=self._endpoint_url, config=self._config
+            )
+        client._request_signer._credentials = botocore.credentials.Credentials(
+            credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+        )
+        return client
+
+    def give_back(self, client: Any) -> None:
+        """``client`` (from :meth:`take`) is not used any more by its borrower."""
+        client._request_signer._credentials = None  # (botocore then refuses to sign)
+        with self._lock:
+            self._idle.append(client)
 
 
 _shared_lock = threading.Lock()
@@ -501,6 +542,10 @@ def check_integration_points() -> None:
     task = _originals.get("_eval_service_task", StateTaskServiceAwsSdk._eval_service_task)
     if "boto_client_for(" not in inspect.getsource(task) and task is not _eval_service_task:
         problems.append("StateTaskServiceAwsSdk._eval_service_task no longer calls boto_client_for")
+    if "self._credentials = credentials" not in inspect.getsource(
+        RequestSigner.__init__
+    ) or "self._credentials" not in inspect.getsource(RequestSigner.get_auth_instance):
+        problems.append("botocore's RequestSigner no longer keeps _credentials (ClientPool)")
     if problems:
         raise RuntimeError(
             "constructs_sm.local supports moto 5.2.5 only; its IAM internals changed: "

@@ -57,7 +57,7 @@ from typing import Any, Final
 
 from constructs_sm.local.isolation import Isolation
 from constructs_sm.local.isolation import current as current_isolation
-from constructs_sm.local.processes import JobProcesses
+from constructs_sm.local.processes import JobProcesses, wait_any
 
 #: The root SageMaker mounts in a processing container; mapped to the job directory.
 CONTAINER_ROOT: Final = PurePosixPath("/opt/ml")
@@ -441,11 +441,9 @@ class LocalJob:
                     break
                 if time.monotonic() > deadline:
                     raise subprocess.TimeoutExpired(list(command), self.max_runtime)
-                # Returns as soon as that process exits (a sleep here made each job wait
+                # Returns as soon as a process exits (a sleep here made each job wait
                 # 25 ms on average after its process ended).
-                waiting = next(p for h, p in processes.items() if h not in codes)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    waiting.wait(_WAIT_SECONDS)
+                wait_any(processes.values(), _WAIT_SECONDS)
             return codes
         finally:
             for host, process in processes.items():

@@ -9,7 +9,8 @@ ways, each covering what the others miss:
 - its **marker**: every job process gets ``CSM_LOCAL_JOB=<token>`` in its environment,
   which children inherit through ``fork``/``exec``, ``setsid`` and double forks alike
   and which stays readable in ``/proc/<pid>/environ`` (the environment a process was
-  started with) for processes of this user, wherever they were re-parented;
+  started with) for processes of this user, wherever they were re-parented (only the
+  processes started since the job's first one are read: no older one can carry it);
 - the **tree** below the job's root processes (``/proc/<pid>/stat``'s parent pid), for
   a child started with an environment of its own while its parent still runs;
 - what the tree held when last **observed** (:meth:`JobProcesses.observe`, called while
@@ -34,8 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
+import select
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -173,6 +177,38 @@ def _reap(pids: Iterable[int]) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
+def wait_any(running: Iterable[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Return as soon as one of ``running`` has exited (then its ``poll()`` says so), or
+    after ``timeout`` seconds.
+
+    Linux: the processes' pidfds (``pidfd_open(2)``) become readable when they exit, so
+    one ``poll`` wakes up at the exit itself. ``Popen.wait(timeout)`` sleeps between
+    ``waitpid`` calls instead (1, 2, 4 ... up to 50 ms), which made a job notice its
+    process's end about 7 ms late on average. Where pidfds are missing (not Linux, a
+    kernel before 5.3) it waits for the first one that runs, as ``Popen.wait`` does.
+    """
+    waiting = [process for process in running if process.returncode is None]
+    if not waiting:
+        return
+    descriptors: list[int] = []
+    try:
+        try:
+            poller = select.poll()  # (select.select refuses descriptors past 1023)
+            for process in waiting:
+                descriptors.append(os.pidfd_open(process.pid))
+                poller.register(descriptors[-1], select.POLLIN)
+        except ProcessLookupError:  # reaped meanwhile: its poll() says it exited
+            return
+        except (AttributeError, OSError):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                waiting[0].wait(timeout)
+            return
+        poller.poll(max(0, math.ceil(timeout * 1000)))
+    finally:
+        for descriptor in descriptors:
+            os.close(descriptor)
+
+
 #: Pids of processes a ``subprocess.Popen`` of this engine waits for itself.
 _OWN_CHILDREN: set[int] = set()
 
@@ -184,6 +220,10 @@ class JobProcesses:
     token: str
     roots: dict[int, int] = field(default_factory=dict)
     seen: dict[int, int] = field(default_factory=dict)
+    #: The earliest start time of the job's roots (None before the first, -1 when one was
+    #: not known): a process started before it cannot carry the job's marker (its token is
+    #: new, and an environment is fixed at ``exec``), so its environment is not read.
+    since: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -194,8 +234,10 @@ class JobProcesses:
     def add_root(self, pid: int) -> None:
         """A process the engine started for the job (waited for by its ``Popen``)."""
         info = _read_stat(pid)
+        start = info.start if info is not None else -1
         with self._lock:
-            self.roots[pid] = info.start if info is not None else -1
+            self.roots[pid] = start
+            self.since = start if self.since is None else min(self.since, start)
         _OWN_CHILDREN.add(pid)
 
     def forget_root(self, pid: int) -> None:
@@ -220,11 +262,14 @@ class JobProcesses:
         with self._lock:
             found = descendants(table, self._live_roots(table))
             seen = [pid for pid, start in self.seen.items() if _started(table, pid, start)]
+            since = -1 if self.since is None else self.since
         found.update(seen)
         entry = f"{MARKER_ENV}={self.token}".encode()
         uid = os.getuid() if supported() else -1
-        for pid in table:
-            if pid not in found and _owned_by(pid, uid) and environ_has(pid, entry):
+        for pid, info in table.items():
+            if pid in found or info.start < since:
+                continue
+            if _owned_by(pid, uid) and environ_has(pid, entry):
                 found.add(pid)
         return {pid for pid in found if pid in table and table[pid].state != "Z"}
 

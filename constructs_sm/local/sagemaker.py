@@ -83,7 +83,12 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from constructs_sm.local.faults import API_ERRORS, FaultPlan
-from constructs_sm.local.iam import AccessDeniedError, Credentials, botocore_session
+from constructs_sm.local.iam import (
+    AccessDeniedError,
+    ClientPool,
+    Credentials,
+    botocore_session,
+)
 from constructs_sm.local.jobs import JobOutcome, LocalJob, run_in_thread
 from constructs_sm.runtime import STEP_ENV
 from constructs_sm.service_model import request_problems, validation_message
@@ -153,6 +158,9 @@ class JobRunner:
         #: The jobs running now, by name.
         self.running: dict[str, LocalJob] = {}
         self._creating: set[str] = set()
+        #: The S3 clients jobs move their data with, by region (each signs with the role
+        #: of the job it is lent to).
+        self._s3_clients: dict[str, ClientPool] = {}
 
     def _backend_job(self, region: str, name: str) -> Any:
         backend = sagemaker_models.sagemaker_backends[self.account][region]
@@ -230,6 +238,8 @@ class JobRunner:
         )
 
         def done(outcome: JobOutcome) -> None:
+            if self.assume_role is not None:
+                self._s3_pool(region).give_back(s3)
             with self._lock:
                 self.running.pop(local.name, None)
                 job.processing_end_time = _now()
@@ -264,7 +274,8 @@ class JobRunner:
     ) -> tuple[Any, dict[str, str]]:
         """The S3 client a job moves its data with and its process's base environment.
 
-        With :attr:`assume_role`, both use the job's role, as SageMaker does; a job with
+        With :attr:`assume_role`, both use the job's role, as SageMaker does (the client
+        is lent from the runner's pool and given back when the job ends); a job with
         network isolation gets no credentials in its environment (its container could
         not reach AWS).
         """
@@ -277,13 +288,18 @@ class JobRunner:
         network = request.get("NetworkConfig") or {}
         if not network.get("EnableNetworkIsolation"):
             env.update(credentials.env())
-        s3 = credentials.client(
-            "s3",
-            region,
-            endpoint_url=self.job_env["AWS_ENDPOINT_URL"],
-            config=Config(retries={"max_attempts": 2}, max_pool_connections=16),
-        )
-        return s3, env
+        return self._s3_pool(region).take(credentials), env
+
+    def _s3_pool(self, region: str) -> ClientPool:
+        with self._lock:
+            if region not in self._s3_clients:
+                self._s3_clients[region] = ClientPool(
+                    "s3",
+                    region,
+                    endpoint_url=self.job_env["AWS_ENDPOINT_URL"],
+                    config=Config(retries={"max_attempts": 2}, max_pool_connections=16),
+                )
+            return self._s3_clients[region]
 
     def stop(self, region: str, name: str) -> None:
         """StopProcessingJob as SageMaker does it: a running job goes ``Stopping``; its

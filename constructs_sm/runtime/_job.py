@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +103,8 @@ def gpu_count() -> int:
     The GPUs ``nvidia-smi --list-gpus`` lists (as the SageMaker training toolkit counts
     them), else the ``/dev/nvidia<N>`` devices; 0 on an instance without GPUs.
     """
+    import subprocess  # here: a job that never asks does not load it (launch.py's reason)
+
     try:
         listed = subprocess.run(
             ["nvidia-smi", "--list-gpus"],

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import os
 import runpy
-import signal
-import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 from types import FrameType
@@ -137,6 +135,11 @@ def _run_python(script: Path, source: Path, args: list[str]) -> None:
 
 
 def _run_command(command: list[str], script: Path, source: Path, args: list[str]) -> int:
+    # Imported here: a Python step's process never needs them (subprocess, with what it
+    # imports, is about 3 ms of every job's start).
+    import signal
+    import subprocess
+
     from constructs_sm.runtime._exported import exported_environment
     from constructs_sm.runtime._returns import check_returns_file
 
