@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from importlib.metadata import version
 from pathlib import Path
@@ -165,6 +166,39 @@ def test_a_stopped_task_still_gets_its_timeout_value() -> None:
         env = StoppedEnvironment()
         TimeoutSeconds(timeout_seconds=5).eval(env)  # type: ignore[arg-type]
         assert env.stack.pop() == 5
+    finally:
+        if not installed:
+            asl_fixes.uninstall()
+
+
+def test_a_stopped_program_is_not_failed_or_timed_out_later() -> None:
+    """StopExecution ends an execution ABORTED: a stopped job's failure reaching the
+    program afterwards (its .sync task failing) leaves it stopped, as a timeout does."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import (
+        ProgramError,
+        ProgramRunning,
+        ProgramStopped,
+    )
+
+    def bare(state: Any) -> Any:
+        env: Any = Environment.__new__(Environment)  # the state it keeps, nothing else
+        env._state_mutex = threading.RLock()
+        env._program_state = state
+        env._frames = []
+        env.program_state_event = threading.Event()
+        return env
+
+    installed = asl_fixes._original is not None  # by the session's emulator: keep them
+    asl_fixes.install()
+    try:
+        stopped = bare(ProgramStopped(stop_date=None, error="Interrupted", cause=None))  # type: ignore[arg-type]
+        stopped.set_error({"error": "States.TaskFailed"})
+        stopped.set_timed_out()
+        assert isinstance(stopped.program_state(), ProgramStopped)
+        running = bare(ProgramRunning())  # type: ignore[no-untyped-call]
+        running.set_error({"error": "States.TaskFailed"})
+        assert isinstance(running.program_state(), ProgramError)
     finally:
         if not installed:
             asl_fixes.uninstall()

@@ -34,6 +34,14 @@ parameters) for its timeout: the history then holds a ``TaskScheduled`` event th
 ``GetExecutionHistory`` cannot serialize (HTTP 500). :func:`install` makes both always
 push their value.
 
+**A stopped execution stays stopped.** StopExecution ends an execution ``ABORTED``
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html),
+and its running jobs are stopped with it. moto's environment keeps a stop against a later
+"ended", but not against a later error or timeout: the stopped job's ``.sync`` task then
+fails, the failure reaches the program and the execution ended ``FAILED`` whenever the
+job's end was noticed after the stop. :func:`install` makes ``set_error`` and
+``set_timed_out`` leave a stopped program (or frame) as it is.
+
 **A definition is parsed once** (speed, not a fix of behaviour). moto parses a state
 machine's definition (ANTLR, then its preprocessor builds the program) when the state
 machine is created, to validate it, and again at the start of each execution, before its
@@ -62,6 +70,8 @@ from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import He
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
 from moto.stepfunctions.parser.asl.component.component import Component
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 _SOURCE: Final = "moto.stepfunctions.parser.asl.utils.json_path"
@@ -142,6 +152,23 @@ def _push_even_if_stopped(self: Any, env: Any) -> None:
     self._eval_body(env)
 
 
+#: Environment methods that must not overwrite a stop.
+AFTER_STOP: Final = ("set_error", "set_timed_out")
+_original_setters: dict[str, Callable[..., None]] = {}
+
+
+def _unless_stopped(name: str) -> Callable[..., None]:
+    """``Environment.<name>``, doing nothing to a stopped program (see the module)."""
+
+    def setter(self: Any, *args: Any, **kwargs: Any) -> None:
+        with self._state_mutex:
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            _original_setters[name](self, *args, **kwargs)
+
+    return setter
+
+
 class RuntimeErrorName(ErrorName):
     """An error name raised again at run time (Fail's ErrorPath, a failed branch), as is."""
 
@@ -189,6 +216,9 @@ def check_integration_points() -> None:
         own = importlib.import_module(parser).parse
         if imported is not own and not isinstance(imported, functools.partial):
             problems.append(f"{name}.parse")
+    for name in AFTER_STOP:
+        if not callable(getattr(Environment, name, None)):
+            problems.append(f"Environment.{name}")
     if problems:
         raise RuntimeError(
             "constructs_sm.local supports moto 5.2.5 only; these names moved: "
@@ -218,6 +248,9 @@ def install() -> None:
         module = importlib.import_module(name)
         _original_path_parsers[name] = module.parse
         setattr(module, "parse", functools.partial(_parse_path, parser))  # noqa: B010
+    for name in AFTER_STOP:
+        _original_setters[name] = getattr(Environment, name)
+        setattr(Environment, name, _unless_stopped(name))
 
 
 def uninstall() -> None:
@@ -240,4 +273,7 @@ def uninstall() -> None:
     for name, original in _original_path_parsers.items():
         setattr(importlib.import_module(name), "parse", original)  # noqa: B010
     _original_path_parsers.clear()
+    for name, setter in _original_setters.items():
+        setattr(Environment, name, setter)
+    _original_setters.clear()
     _original = None
