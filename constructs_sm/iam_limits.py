@@ -12,10 +12,14 @@ through Service Quotas).
 A template holds references (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``) where IAM
 will see names and ARNs, so a policy's size is known only as a range: :func:`text_span`
 gives the fewest and the most characters a value can resolve to, from the shortest and the
-longest partition, region, URL suffix and names (a literal ``BucketName``, ``RoleName`` or
-``Path`` is taken as written). :func:`iam_limit_problems` reports a limit broken even at
-the fewest characters as certain (the deploy would fail), and one broken only at the most
-as possible. Pure: no aws-cdk-lib; :mod:`constructs_sm.template_limits` runs it at synth.
+longest partition, region, URL suffix (botocore's partitions) and names (a literal
+``BucketName``, ``RoleName`` or ``Path`` is taken as written; a parameter's ``Default`` is
+not, since a deploy may pass another value). What a template condition may remove (an
+``Fn::If`` with ``AWS::NoValue``, a policy resource with a ``Condition``) counts only at
+the most. :func:`iam_limit_problems` reports a limit broken even at the fewest characters
+as certain (the deploy would fail), and one broken only at the most as possible. White
+space is not counted, inside strings either (as the quotas page says IAM counts). Pure: no
+aws-cdk-lib; :mod:`constructs_sm.template_limits` runs it at synth.
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ MAX_TRUST_POLICY_CHARS: Final = 2_048
 #: (fewest, most) characters of a pseudo parameter's value.
 _PSEUDO: Final[Mapping[str, tuple[int, int]]] = {
     "AWS::Partition": (3, 10),  # aws ... aws-us-gov
-    "AWS::Region": (9, 14),  # us-east-1 ... ap-southeast-1
+    "AWS::Region": (9, 15),  # us-east-1 ... us-isof-south-1
     "AWS::AccountId": (12, 12),
-    "AWS::URLSuffix": (13, 16),  # amazonaws.com, amazonaws.com.cn
+    "AWS::URLSuffix": (10, 16),  # c2s.ic.gov (aws-iso) ... amazonaws.com.cn
     "AWS::StackName": (1, 128),
     "AWS::StackId": (60, 240),
     "AWS::NoValue": (0, 0),
@@ -57,6 +61,8 @@ IAM_RULES: Final = (
 _UNKNOWN: Final = (0, 2048)
 _ARN_HEAD: Final = (len("arn:"), len("arn:"))
 _SUB_VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
+_NO_VALUE: Final = {"Ref": "AWS::NoValue"}
+_WHITESPACE: Final = frozenset(" \t\n\r")
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,44 @@ def _add(*spans: tuple[int, int]) -> tuple[int, int]:
     return sum(s[0] for s in spans), sum(s[1] for s in spans)
 
 
+def _chars(text: str) -> int:
+    """The characters IAM counts of ``text`` inside a policy: JSON-escaped, white space
+    left out."""
+    return sum(1 for c in json.dumps(text, ensure_ascii=False)[1:-1] if c not in _WHITESPACE)
+
+
 def _literal(value: object) -> tuple[int, int] | None:
-    return (len(value), len(value)) if isinstance(value, str) else None
+    return (_chars(value), _chars(value)) if isinstance(value, str) else None
+
+
+def _function(value: Any) -> tuple[str, Any] | None:
+    """``(name, argument)`` of an intrinsic function or a ``Ref``; None for anything else."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, argument),) = value.items()
+        if key == "Ref" or key.startswith("Fn::"):
+            return key, argument
+    return None
+
+
+def _branches(value: Any) -> tuple[Any, Any] | None:
+    """The two values of an ``Fn::If`` (either may be the result)."""
+    function = _function(value)
+    if function and function[0] == "Fn::If":
+        argument = function[1]
+        if isinstance(argument, list) and len(argument) == 3:
+            return argument[1], argument[2]
+    return None
+
+
+def _may_vanish(value: Any) -> bool:
+    """Whether ``value`` may resolve to ``AWS::NoValue``: its property or list item is then
+    removed, key and comma with it."""
+    branches = _branches(value)
+    return value == _NO_VALUE or (branches is not None and any(map(_may_vanish, branches)))
+
+
+def _either(first: tuple[int, int], second: tuple[int, int]) -> tuple[int, int]:
+    return min(first[0], second[0]), max(first[1], second[1])
 
 
 def _name_span(resource: Mapping[str, Any]) -> tuple[int, int]:
@@ -99,7 +141,8 @@ def _arn_span(resource: Mapping[str, Any]) -> tuple[int, int]:
     if kind == "AWS::S3::Bucket":
         return _add(_ARN_HEAD, partition, (len(":s3:::"),) * 2, _name_span(resource))
     if kind == "AWS::IAM::Role":
-        path = _literal(props.get("Path")) or (1, 512)
+        # Without a Path, IAM gives the role "/"; a Path is 1 to 512 characters.
+        path = (1, 1) if "Path" not in props else _literal(props["Path"]) or (1, 512)
         fixed = len(":iam::123456789012:role")
         return _add(_ARN_HEAD, partition, (fixed, fixed), path, _name_span(resource))
     if kind == "AWS::KMS::Key":
@@ -111,31 +154,42 @@ def _arn_span(resource: Mapping[str, Any]) -> tuple[int, int]:
 
 def text_span(value: Any, template: Mapping[str, Any]) -> tuple[int, int]:
     """The fewest and the most characters ``value`` (a string or a reference that
-    resolves to one) can have once CloudFormation resolves it."""
+    resolves to one) can have once CloudFormation resolves it, counted as IAM counts them
+    in a policy (JSON-escaped, white space left out)."""
     if isinstance(value, str):
-        return len(value), len(value)
-    if not isinstance(value, dict) or len(value) != 1:
+        return _chars(value), _chars(value)
+    function = _function(value)
+    if function is None:
         return _UNKNOWN
     resources = template.get("Resources") or {}
-    ((function, argument),) = value.items()
-    if function == "Ref":
+    name, argument = function
+    if name == "Ref":
         return _ref_span(str(argument), template)
-    if function == "Fn::GetAtt":
-        name, attribute = (
-            argument.split(".", 1) if isinstance(argument, str) else [*argument, "", ""][:2]
-        )
-        resource = resources.get(name)
+    if name == "Fn::GetAtt":
+        if isinstance(argument, str):
+            target, _, attribute = argument.partition(".")
+        elif isinstance(argument, list) and len(argument) == 2:
+            target, attribute = argument
+        else:
+            return _UNKNOWN
+        resource = resources.get(target) if isinstance(target, str) else None
         if isinstance(resource, dict) and attribute == "Arn":
             return _arn_span(resource)
         return _UNKNOWN
-    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+    if name == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
         separator, parts = argument
         if not isinstance(parts, list) or not isinstance(separator, str):
             return _UNKNOWN
-        gaps = len(separator) * max(len(parts) - 1, 0)
-        return _add((gaps, gaps), *(text_span(part, template) for part in parts))
-    if function == "Fn::Sub":
+        staying = sum(not _may_vanish(part) for part in parts)
+        gaps = (_chars(separator) * max(staying - 1, 0), _chars(separator) * max(len(parts) - 1, 0))
+        return _add(gaps, *(text_span(part, template) for part in parts))
+    if name == "Fn::Sub":
         return _sub_span(argument, template)
+    branches = _branches(value)
+    if branches is not None:
+        return _either(*(text_span(branch, template) for branch in branches))
+    if value == _NO_VALUE:
+        return 0, 0
     return _UNKNOWN
 
 
@@ -145,57 +199,92 @@ def _ref_span(name: str, template: Mapping[str, Any]) -> tuple[int, int]:
     resource = (template.get("Resources") or {}).get(name)
     if isinstance(resource, dict):
         return _name_span(resource)
-    default = ((template.get("Parameters") or {}).get(name) or {}).get("Default")
-    return _literal(default) or _UNKNOWN
+    parameter = (template.get("Parameters") or {}).get(name)
+    return _parameter_span(parameter) if isinstance(parameter, dict) else _UNKNOWN
+
+
+def _parameter_span(parameter: Mapping[str, Any]) -> tuple[int, int]:
+    """A ``String`` parameter's value: what its ``AllowedValues`` or ``MinLength`` and
+    ``MaxLength`` allow (its ``Default`` is no bound: a deploy may pass another value)."""
+    if parameter.get("Type") != "String":
+        return _UNKNOWN
+    allowed = parameter.get("AllowedValues")
+    if isinstance(allowed, list) and allowed and all(isinstance(a, str) for a in allowed):
+        sizes = [_chars(a) for a in allowed]
+        return min(sizes), max(sizes)
+    low, high = parameter.get("MinLength"), parameter.get("MaxLength")
+    return (
+        int(low) if isinstance(low, (int, str)) and str(low).isdigit() else 0,
+        int(high) if isinstance(high, (int, str)) and str(high).isdigit() else _UNKNOWN[1],
+    )
 
 
 def _sub_span(argument: Any, template: Mapping[str, Any]) -> tuple[int, int]:
-    text, variables = (argument, {}) if isinstance(argument, str) else [*argument, {}][:2]
+    if isinstance(argument, list) and len(argument) in (1, 2):
+        text, variables = [*argument, {}][:2]
+    else:
+        text, variables = argument, {}
     if not isinstance(text, str) or not isinstance(variables, dict):
         return _UNKNOWN
     spans = []
     for part in _SUB_VARIABLE.split(text)[1::2]:
         if part.startswith("!"):  # ${!Literal} writes ${Literal}
-            spans.append((len(part) + 2, len(part) + 2))
+            spans.append(text_span("${" + part[1:] + "}", template))
         elif part in variables:
             spans.append(text_span(variables[part], template))
         elif "." in part:
             spans.append(text_span({"Fn::GetAtt": part}, template))
         else:
             spans.append(_ref_span(part, template))
-    literal = len(_SUB_VARIABLE.sub("", text))
-    return _add((literal, literal), *spans)
+    return _add(text_span(_SUB_VARIABLE.sub("", text), template), *spans)
 
 
 def json_span(value: Any, template: Mapping[str, Any]) -> tuple[int, int]:
     """The fewest and the most characters of ``value`` as compact JSON, once resolved:
-    what IAM counts of a policy document (it skips white space)."""
-    if isinstance(value, dict) and len(value) == 1 and _is_reference(next(iter(value))):
+    what IAM counts of a policy document (it skips white space). A property or an item
+    that may resolve to ``AWS::NoValue`` counts nothing at the fewest."""
+    branches = _branches(value)
+    if branches is not None:
+        return _either(*(json_span(branch, template) for branch in branches))
+    if value == _NO_VALUE:
+        return 0, 0
+    if _function(value) is not None:
         low, high = text_span(value, template)
         return low + 2, high + 2  # a string's quotes
     if isinstance(value, dict):
-        keys = sum(len(json.dumps(key, ensure_ascii=False)) + 1 for key in value)
-        commas = max(len(value) - 1, 0) + 2
-        return _add(
-            (keys + commas, keys + commas), *(json_span(v, template) for v in value.values())
-        )
+        return _members(
+            [(_chars(str(key)) + 3, item) for key, item in value.items()], template
+        )  # "key": and the braces below
     if isinstance(value, list):
-        commas = max(len(value) - 1, 0) + 2
-        return _add((commas, commas), *(json_span(item, template) for item in value))
-    size = len(json.dumps(value, ensure_ascii=False))
+        return _members([(0, item) for item in value], template)
+    size = _chars(value) + 2 if isinstance(value, str) else len(json.dumps(value))
     return size, size
 
 
-def _is_reference(key: str) -> bool:
-    return key == "Ref" or key.startswith("Fn::")
+def _members(members: list[tuple[int, Any]], template: Mapping[str, Any]) -> tuple[int, int]:
+    """An object's or an array's characters: brackets, commas, each member's ``head``
+    characters (its key) and value; a member that may vanish counts nothing at the fewest."""
+    low = high = 2
+    staying = 0
+    for head, item in members:
+        item_low, item_high = json_span(item, template)
+        high += head + item_high
+        if not _may_vanish(item):
+            low += head + item_low
+            staying += 1
+    return low + max(staying - 1, 0), high + max(len(members) - 1, 0)
 
 
-def _role_key(reference: Any) -> str | None:
+def _role_key(reference: Any, named: Mapping[str, str]) -> str | None:
     """Which role a policy's ``Roles`` entry names: a role of the template by its logical
-    id, or an existing role by its name."""
-    if isinstance(reference, dict) and isinstance(reference.get("Ref"), str):
-        return str(reference["Ref"])
-    return f"role named {reference}" if isinstance(reference, str) else None
+    id (``named``: the logical ids of the template's roles by their literal ``RoleName``),
+    or an existing role by its name."""
+    function = _function(reference)
+    if function is not None:
+        return function[1] if function[0] == "Ref" and isinstance(function[1], str) else None
+    if isinstance(reference, str):
+        return named.get(reference, f"named {reference}")
+    return None
 
 
 def iam_limit_problems(template: Mapping[str, Any]) -> list[IamProblem]:
@@ -203,47 +292,95 @@ def iam_limit_problems(template: Mapping[str, Any]) -> list[IamProblem]:
     break (see the module's docstring)."""
     resources: Mapping[str, Any] = template.get("Resources") or {}
     inline: dict[str, tuple[int, int]] = {}
-    managed: dict[str, int] = {}
+    #: A role's managed policies: (those attached for certain, those that may be).
+    managed: dict[str, tuple[set[str], set[str]]] = {}
     problems: list[IamProblem] = []
     #: Where a role outside the template is shown: the first policy naming it.
     shown: dict[str, str] = {}
+    named = {
+        resource["Properties"]["RoleName"]: logical_id
+        for logical_id, resource in resources.items()
+        if isinstance(resource, dict)
+        and resource.get("Type") == "AWS::IAM::Role"
+        and isinstance(resource.get("Properties"), dict)
+        and isinstance(resource["Properties"].get("RoleName"), str)
+    }
+
+    def attach(key: str, policy: str, *, certain: bool) -> None:
+        sure, maybe = managed.setdefault(key, (set(), set()))
+        (sure if certain else maybe).add(policy)
+
     for logical_id, resource in resources.items():
+        if not isinstance(resource, dict):
+            continue
         kind, props = resource.get("Type"), resource.get("Properties") or {}
+        if not isinstance(props, dict):
+            continue
+        # A resource with a Condition may not be created: it counts only at the most.
+        created = "Condition" not in resource
         if kind == "AWS::IAM::Role":
-            for policy in props.get("Policies") or []:
-                span = json_span(policy.get("PolicyDocument"), template)
-                inline[logical_id] = _add(inline.get(logical_id, (0, 0)), span)
+            span = _inline_span(props.get("Policies"), template)
+            inline[logical_id] = _add(inline.get(logical_id, (0, 0)), span)
             arns = props.get("ManagedPolicyArns")
-            managed[logical_id] = managed.get(logical_id, 0) + (
-                len(arns) if isinstance(arns, list) else 0
-            )
+            for arn in arns if isinstance(arns, list) else []:
+                target = _function(arn)
+                is_policy = target and target[0] == "Ref" and str(target[1]) in resources
+                policy = f"policy {target[1]}" if target and is_policy else json.dumps(arn)
+                attach(logical_id, policy, certain=not _may_vanish(arn))
             trust = json_span(props.get("AssumeRolePolicyDocument"), template)
             problems += _over(logical_id, "IamTrustPolicySize", trust, MAX_TRUST_POLICY_CHARS)
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy"):
-            span = json_span(props.get("PolicyDocument"), template)
-            names = (
-                (props.get("Roles") or [])
-                if kind == "AWS::IAM::Policy"
-                else [props.get("RoleName")]
-            )
-            for key in filter(None, map(_role_key, names)):
+            low, high = json_span(props.get("PolicyDocument"), template)
+            span = (low if created else 0, high)
+            names = props.get("Roles") if kind == "AWS::IAM::Policy" else [props.get("RoleName")]
+            for key in _role_keys(names, named):
                 inline[key] = _add(inline.get(key, (0, 0)), span)
                 shown.setdefault(key, logical_id)
         elif kind == "AWS::IAM::ManagedPolicy":
             span = json_span(props.get("PolicyDocument"), template)
             problems += _over(logical_id, "IamManagedPolicySize", span, MAX_MANAGED_POLICY_CHARS)
-            for key in filter(None, map(_role_key, props.get("Roles") or [])):
-                managed[key] = managed.get(key, 0) + 1
+            for key in _role_keys(props.get("Roles"), named):
+                attach(key, f"policy {logical_id}", certain=created)
                 shown.setdefault(key, logical_id)
     for key, span in inline.items():
         problems += _over(key, "IamRolePolicySize", span, MAX_ROLE_INLINE_CHARS)
-    for key, count in managed.items():
-        if count > MAX_MANAGED_POLICIES_PER_ROLE:
-            problems.append(_too_many_managed(key, count))
+    for key, (sure, maybe) in managed.items():
+        most = len(sure | maybe)
+        if most > MAX_MANAGED_POLICIES_PER_ROLE:
+            problems.append(_too_many_managed(key, (len(sure), most)))
     return [
         p if p.logical_id in resources else replace(p, logical_id=shown[p.logical_id])
         for p in problems
     ]
+
+
+def _inline_span(policies: Any, template: Mapping[str, Any]) -> tuple[int, int]:
+    """The characters of a role's ``Policies`` (a list, or an ``Fn::If`` between lists)."""
+    branches = _branches(policies)
+    if branches is not None:
+        return _either(*(_inline_span(branch, template) for branch in branches))
+    if not isinstance(policies, list):
+        return 0, 0
+    spans = []
+    for policy in policies:
+        choices = _branches(policy) or (policy,)
+        each = [
+            json_span(p.get("PolicyDocument"), template) if isinstance(p, dict) else (0, 0)
+            for p in choices
+        ]
+        low, high = min(low for low, _ in each), max(high for _, high in each)
+        spans.append((0 if _may_vanish(policy) else low, high))
+    return _add((0, 0), *spans)
+
+
+def _role_keys(names: Any, named: Mapping[str, str]) -> list[str]:
+    """The roles a policy's ``Roles`` (or ``RoleName``) names; none when it is a reference
+    (which roles it holds is not known here)."""
+    return (
+        [key for key in (_role_key(n, named) for n in names) if key]
+        if isinstance(names, list)
+        else []
+    )
 
 
 _WHAT: Final[Mapping[str, tuple[str, str]]] = {
@@ -284,7 +421,12 @@ def _over(key: str, rule: str, span: tuple[int, int], limit: int) -> list[IamPro
     what, why = _WHAT[rule]
     size = f"{low:,} characters" if low == high else f"{low:,} to {high:,} characters"
     certain = low > limit
-    when = "" if certain else " with the longest names and ARNs CloudFormation may give it"
+    when = (
+        ""
+        if certain
+        else " with the longest names and ARNs CloudFormation may give it (and every part "
+        "a template condition may add)"
+    )
     return [
         IamProblem(
             logical_id=key,
@@ -300,13 +442,17 @@ def _over(key: str, rule: str, span: tuple[int, int], limit: int) -> list[IamPro
     ]
 
 
-def _too_many_managed(key: str, count: int) -> IamProblem:
+def _too_many_managed(key: str, count: tuple[int, int]) -> IamProblem:
+    low, high = count
+    certain = low > MAX_MANAGED_POLICIES_PER_ROLE
+    size = f"{high}" if certain or low == high else f"up to {high}"
+    when = "" if certain else " (some of them only under a template condition)"
     return IamProblem(
         logical_id=key,
         rule="IamManagedPolicies",
-        certain=True,
+        certain=certain,
         description=(
-            f"role {key} would have {count} managed policies attached; IAM accepts "
+            f"role {key} would have {size} managed policies attached{when}; IAM accepts "
             f"{MAX_MANAGED_POLICIES_PER_ROLE} per role by default ('Cannot exceed quota for "
             f"PoliciesPerRole: {MAX_MANAGED_POLICIES_PER_ROLE}'; an account may have had it "
             f"raised): {QUOTAS_PAGE}"

@@ -6,15 +6,20 @@ error, one broken only at the most a warning."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import botocore
 import pytest
 from aws_cdk import aws_iam as iam
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from constructs_sm import ChannelBucket, ProcessingImage, ProcessingPipeline
 from constructs_sm.iam_limits import (
+    IAM_RULES,
     MAX_MANAGED_POLICIES_PER_ROLE,
     MAX_ROLE_INLINE_CHARS,
     iam_limit_problems,
@@ -212,3 +217,310 @@ def test_a_role_within_every_quota_reports_nothing(tmp_path: Path, script: Path)
     app, _ = _shared_role_app(tmp_path, script, 20)
     app.synth()
     assert _report(tmp_path) == []
+
+
+# -- bounds that hold for every value CloudFormation may resolve ---------------------------
+
+#: Every partition botocore knows: its id, DNS suffix (AWS::URLSuffix) and regions.
+_PARTITIONS = [
+    (p["id"], p["outputs"]["dnsSuffix"], [r for r in p["regions"] if not r.endswith("global")])
+    for p in json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())[
+        "partitions"
+    ]
+]
+
+
+def _iam_size(resolved: Any) -> int:
+    """What IAM counts of a resolved document: compact JSON, white space left out."""
+    text = json.dumps(resolved, separators=(",", ":"), ensure_ascii=False)
+    return sum(1 for character in text if character not in " \t\n\r")
+
+
+def test_pseudo_parameter_bounds_cover_every_partition() -> None:
+    """The lower bound is the one that fails a synth: it must not exceed the shortest
+    value of any partition (c2s.ic.gov is aws-iso's URL suffix; us-isof-south-1 a region)."""
+    template = _template()
+    for name, values in (
+        ("AWS::Partition", [p for p, _, _ in _PARTITIONS]),
+        ("AWS::URLSuffix", [s for _, s, _ in _PARTITIONS]),
+        ("AWS::Region", [r for _, _, regions in _PARTITIONS for r in regions]),
+    ):
+        low, high = text_span({"Ref": name}, template)
+        assert low <= min(map(len, values)) and max(map(len, values)) <= high, name
+
+
+class _Resolver:
+    """CloudFormation's resolution of a value, with names and conditions drawn."""
+
+    def __init__(self, draw: Any) -> None:
+        partition, suffix, regions = draw(st.sampled_from(_PARTITIONS))
+        name = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=64)
+        self.pseudo: dict[str, str] = {
+            "AWS::Partition": partition,
+            "AWS::URLSuffix": suffix,
+            "AWS::Region": draw(st.sampled_from(regions)),
+            "AWS::AccountId": "123456789012",
+            "AWS::StackName": draw(name),
+        }
+        self.names: dict[str, str] = {
+            "Bucket": draw(name.filter(lambda n: len(n) >= 3)),
+            "Role": draw(name),
+            "Key": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "Param": draw(st.text("ab ", max_size=8)),  # a parameter's value, not its Default
+        }
+        self.conditions = draw(st.booleans())
+
+    def text(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self.pseudo.get(argument) or self.names[argument]
+        if function == "Fn::GetAtt":
+            name = argument.split(".")[0] if isinstance(argument, str) else argument[0]
+            head = f"arn:{self.pseudo['AWS::Partition']}"
+            return {
+                "Bucket": f"{head}:s3:::{self.names['Bucket']}",
+                "Role": f"{head}:iam::123456789012:role/{self.names['Role']}",
+                "Key": f"{head}:kms:{self.pseudo['AWS::Region']}:123456789012:key/"
+                + self.names["Key"],
+            }[name]
+        if function == "Fn::Join":
+            return str(argument[0]).join(self.text(part) for part in argument[1])
+        if function == "Fn::If":
+            return self.text(argument[1] if self.conditions else argument[2])
+        assert function == "Fn::Sub"
+        text, variables = argument if isinstance(argument, list) else (argument, {})
+
+        def variable(match: re.Match[str]) -> str:
+            part = match.group(1)
+            if part.startswith("!"):
+                return "${" + part[1:] + "}"
+            if part in variables:
+                return self.text(variables[part])
+            return self.text({"Fn::GetAtt": part} if "." in part else {"Ref": part})
+
+        return re.sub(r"\$\{([^}]*)\}", variable, text)
+
+    def json(self, value: Any) -> Any:
+        """The resolved value; None where AWS::NoValue removes it."""
+        if value == {"Ref": "AWS::NoValue"}:
+            return None
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) == "Fn::If":
+            _, yes, no = value["Fn::If"]
+            return self.json(yes if self.conditions else no)
+        if (
+            isinstance(value, dict)
+            and len(value) == 1
+            and next(iter(value)).startswith(("Ref", "Fn::"))
+        ):
+            return self.text(value)
+        if isinstance(value, dict):
+            members = {k: self.json(v) for k, v in value.items()}
+            return {k: v for k, v in members.items() if v is not None}
+        if isinstance(value, list):
+            return [item for item in map(self.json, value) if item is not None]
+        return value
+
+
+_words = st.text("abc:/* -\t", max_size=12)
+_references = st.sampled_from(
+    [
+        {"Ref": "AWS::Partition"},
+        {"Ref": "AWS::URLSuffix"},
+        {"Ref": "AWS::Region"},
+        {"Ref": "AWS::AccountId"},
+        {"Ref": "AWS::StackName"},
+        {"Ref": "Bucket"},
+        {"Ref": "Role"},
+        {"Ref": "Key"},
+        {"Ref": "Param"},
+        {"Fn::GetAtt": ["Bucket", "Arn"]},
+        {"Fn::GetAtt": "Role.Arn"},
+        {"Fn::GetAtt": ["Key", "Arn"]},
+    ]
+)
+_texts = st.recursive(
+    st.one_of(_words, _references),
+    lambda inner: st.one_of(
+        st.builds(lambda sep, parts: {"Fn::Join": [sep, parts]}, _words, st.lists(inner)),
+        st.builds(lambda a, b: {"Fn::If": ["C", a, b]}, inner, inner),
+        st.builds(
+            lambda words, value: {
+                "Fn::Sub": [f"{words}${{V}}-${{AWS::Region}}${{Bucket.Arn}}${{!Lit}}", {"V": value}]
+            },
+            _words,
+            inner,
+        ),
+    ),
+    max_leaves=6,
+)
+_values = st.recursive(
+    st.one_of(_texts, st.just({"Ref": "AWS::NoValue"}), st.booleans(), st.integers()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(["Sid", "Action", "Resource", "Condition"]), inner),
+        st.builds(lambda a, b: {"Fn::If": ["C", a, b]}, inner, inner),
+    ),
+    max_leaves=12,
+)
+_TEMPLATE = {
+    "Parameters": {"Param": {"Type": "String", "Default": "a-long-default-value"}},
+    "Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+        "Key": {"Type": "AWS::KMS::Key"},
+    },
+}
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(document=st.dictionaries(st.sampled_from(["Version", "Statement"]), _values), data=st.data())
+def test_the_characters_iam_counts_lie_within_the_span(document: Any, data: Any) -> None:
+    """Whatever the partition, names, parameter values and conditions: fewest <= counted
+    <= most (white space in strings included: IAM does not count it)."""
+    resolved = _Resolver(data.draw).json(document)
+    low, high = json_span(document, _TEMPLATE)
+    assert low <= _iam_size(resolved) <= high
+
+
+def _attached(document: dict[str, Any], roles: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {"PolicyDocument": document, "Roles": roles},
+        **extra,
+    }
+
+
+def test_what_a_condition_may_remove_counts_only_at_the_most() -> None:
+    """A policy, a managed policy ARN or a statement under Fn::If with AWS::NoValue, or a
+    policy resource with a Condition, may not be there: no error, a warning at most."""
+    literal = "arn:aws:s3:::my-landing-bucket/Churn/prepare/out/*"
+    half = _document(literal, 80)  # two of them are over 10,240 characters
+    no_value = {"Ref": "AWS::NoValue"}
+    maybe_policy = {"Fn::If": ["Big", {"PolicyName": "Extra", "PolicyDocument": half}, no_value]}
+    role = _role(half)
+    role["Properties"]["Policies"].append(maybe_policy)
+    (problem,) = iam_limit_problems(_template(Role=role))
+    assert (problem.rule, problem.certain) == ("IamRolePolicySize", False)
+    conditional = _attached(half, [{"Ref": "Role"}], Condition="Big")
+    (problem,) = iam_limit_problems(_template(Role=_role(half), Extra=conditional))
+    assert (problem.rule, problem.certain) == ("IamRolePolicySize", False)
+    statements = _document(literal, 160)
+    statements["Statement"] = [{"Fn::If": ["Big", s, no_value]} for s in statements["Statement"]]
+    (problem,) = iam_limit_problems(_template(Role=_role(statements)))
+    assert (problem.rule, problem.certain) == ("IamRolePolicySize", False)
+    managed = _role(managed=MAX_MANAGED_POLICIES_PER_ROLE)
+    managed["Properties"]["ManagedPolicyArns"].append({"Fn::If": ["Big", "arn:x", no_value]})
+    (problem,) = iam_limit_problems(_template(Role=managed))
+    assert (problem.rule, problem.certain) == ("IamManagedPolicies", False)
+    assert "up to 11 managed policies" in problem.description
+
+
+def test_a_managed_policy_attached_both_ways_counts_once() -> None:
+    """The role's ManagedPolicyArns and the policy's Roles may both name it: one attachment."""
+    role = _role(managed=MAX_MANAGED_POLICIES_PER_ROLE - 1)
+    role["Properties"]["ManagedPolicyArns"].append({"Ref": "Mine"})
+    mine = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {"PolicyDocument": _document("*", 1), "Roles": [{"Ref": "Role"}]},
+    }
+    assert iam_limit_problems(_template(Role=role, Mine=mine)) == []
+
+
+def test_a_role_named_in_a_policy_is_the_template_role_of_that_name() -> None:
+    literal = "arn:aws:s3:::my-landing-bucket/Churn/prepare/out/*"
+    half = _document(literal, 80)
+    role = _role(half)
+    role["Properties"]["RoleName"] = "team-role"
+    (problem,) = iam_limit_problems(_template(Role=role, Extra=_attached(half, ["team-role"])))
+    assert (problem.logical_id, problem.rule, problem.certain) == (
+        "Role",
+        "IamRolePolicySize",
+        True,
+    )
+
+
+def test_references_in_roles_and_policies_do_not_crash_the_check() -> None:
+    """Policies and Roles may be references themselves (a synth must not crash on them)."""
+    role = _role(_document("*", 1))
+    role["Properties"]["Policies"] = {
+        "Fn::If": ["C", role["Properties"]["Policies"], {"Ref": "AWS::NoValue"}]
+    }
+    role["Properties"]["ManagedPolicyArns"] = {"Fn::Split": [",", {"Ref": "Arns"}]}
+    policy = _attached(_document("*", 1), {"Fn::If": ["C", [{"Ref": "Role"}], []]})
+    assert iam_limit_problems(_template(Role=role, Extra=policy)) == []
+
+
+def test_a_role_arn_without_a_path_has_the_path_slash() -> None:
+    """Without a Path the role's ARN is arn:<partition>:iam::<account>:role/<name>: a
+    policy naming many such roles is not a warning for paths of 512 characters."""
+    role = {"Type": "AWS::IAM::Role", "Properties": {}}
+    low, high = text_span({"Fn::GetAtt": ["Role", "Arn"]}, {"Resources": {"Role": role}})
+    assert (low, high) == (
+        len("arn:aws:iam::123456789012:role/x"),
+        len("arn:aws-us-gov:iam::123456789012:role/") + 64,
+    )
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "Ref",
+                    "Fn::If",
+                    "Fn::GetAtt",
+                    "Fn::Join",
+                    "Fn::Sub",
+                    "Fn::Select",
+                    "PolicyDocument",
+                    "Roles",
+                    "Statement",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=10,
+)
+_resource_types = st.sampled_from(
+    [
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::RolePolicy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::S3::Bucket",
+    ]
+)
+_properties = st.dictionaries(
+    st.sampled_from(
+        [
+            "Policies",
+            "PolicyDocument",
+            "Roles",
+            "RoleName",
+            "ManagedPolicyArns",
+            "AssumeRolePolicyDocument",
+            "Path",
+            "BucketName",
+        ]
+    ),
+    _json,
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    resources=st.dictionaries(
+        st.sampled_from(["Role", "Bucket", "Policy", "Other"]),
+        st.fixed_dictionaries({"Type": _resource_types, "Properties": _properties}),
+    )
+)
+def test_odd_templates_do_not_crash_the_check(resources: dict[str, Any]) -> None:
+    for problem in iam_limit_problems({"Resources": resources}):
+        assert problem.rule in IAM_RULES
