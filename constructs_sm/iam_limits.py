@@ -17,7 +17,9 @@ longest partition, region, URL suffix (botocore's partitions) and names (a liter
 not, since a deploy may pass another value). What a template condition may remove (an
 ``Fn::If`` with ``AWS::NoValue``, a policy resource with a ``Condition``) counts only at
 the most. :func:`iam_limit_problems` reports a limit broken even at the fewest characters
-as certain (the deploy would fail), and one broken only at the most as possible. White
+as certain (the deploy would fail), and one broken only at the most as possible; a
+reference nothing here bounds (a resource type whose ARN format is not known here, an
+import) has no most, so a policy holding one is reported only when certain. White
 space is not counted, inside strings either (as the quotas page says IAM counts). Pure: no
 aws-cdk-lib; :mod:`constructs_sm.template_limits` runs it at synth.
 """
@@ -57,8 +59,10 @@ IAM_RULES: Final = (
     "IamManagedPolicies",
     "IamTrustPolicySize",
 )
-#: A value nothing here can bound.
-_UNKNOWN: Final = (0, 2048)
+#: The most of a value nothing here can bound: more than any policy IAM accepts, so a
+#: span reaching it has no known most (see :func:`_over`).
+_UNBOUNDED: Final = 1_000_000_000
+_UNKNOWN: Final = (0, _UNBOUNDED)
 _ARN_HEAD: Final = (len("arn:"), len("arn:"))
 _SUB_VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
 _NO_VALUE: Final = {"Ref": "AWS::NoValue"}
@@ -415,12 +419,20 @@ _FIXES: Final[Mapping[str, str]] = {
 
 
 def _over(key: str, rule: str, span: tuple[int, int], limit: int) -> list[IamProblem]:
+    """The problem of a size ``span`` against ``limit``: certain past it at the fewest
+    characters, possible past it only at the most (never for an unbounded span: a
+    reference of a kind nothing here bounds would otherwise warn on every policy
+    naming one)."""
     low, high = span
-    if high <= limit:
+    bounded = high < _UNBOUNDED
+    certain = low > limit
+    if not certain and (not bounded or high <= limit):
         return []
     what, why = _WHAT[rule]
-    size = f"{low:,} characters" if low == high else f"{low:,} to {high:,} characters"
-    certain = low > limit
+    if not bounded:
+        size = f"at least {low:,} characters"
+    else:
+        size = f"{low:,} characters" if low == high else f"{low:,} to {high:,} characters"
     when = (
         ""
         if certain

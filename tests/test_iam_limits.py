@@ -75,7 +75,7 @@ def test_a_reference_resolves_to_a_range_of_characters() -> None:
     sub = {"Fn::Sub": "a-${AWS::Region}-${Named}-${!Literal}"}
     written = len("a--") + len("-${Literal}")
     assert text_span(sub, template) == (written + region[0] + 17, written + region[1] + 17)
-    assert text_span({"Fn::ImportValue": "x"}, template)[1] >= 1024  # unknown: wide
+    assert text_span({"Fn::ImportValue": "x"}, template)[1] >= 1_000_000  # unknown: no most
     assert json_span({"Resource": "ab"}, template) == (len('{"Resource":"ab"}'),) * 2
 
 
@@ -524,3 +524,21 @@ _properties = st.dictionaries(
 def test_odd_templates_do_not_crash_the_check(resources: dict[str, Any]) -> None:
     for problem in iam_limit_problems({"Resources": resources}):
         assert problem.rule in IAM_RULES
+
+
+def test_references_nothing_bounds_warn_of_nothing_but_still_count_at_the_fewest() -> None:
+    """A role granted on five tables (ARNs of a type whose format is not known here) gets
+    no warning for what those ARNs might be; past the quota at the fewest characters it
+    is still an error, sized 'at least'."""
+    tables = {f"Table{i}": {"Type": "AWS::DynamoDB::Table", "Properties": {}} for i in range(5)}
+    arns = [{"Fn::GetAtt": [name, "Arn"]} for name in tables]
+    granted = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": arns}],
+    }
+    assert iam_limit_problems(_template(Role=_role(granted), **tables)) == []
+    literal = "arn:aws:s3:::my-landing-bucket/Churn/prepare/out/*"
+    big = _document(literal, 200)
+    big["Statement"].append(granted["Statement"][0])
+    (problem,) = iam_limit_problems(_template(Role=_role(big), **tables))
+    assert problem.certain and "at least" in problem.description
