@@ -26,6 +26,7 @@ history nor its 256 KB state
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from constructs_sm.layout import RUN_STEP, channel_prefix
@@ -113,3 +114,15 @@ def map_state(
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed_state}
     ]
     return state
+
+
+def listed_prefixes(pipeline: str, fan_outs: Sequence[FanOut]) -> list[str]:
+    """The channel prefixes the state machine lists for the fan-outs over a step's
+    output (``for_each=step.output(...)``), each once, in order."""
+    return sorted(
+        {
+            channel_prefix(pipeline, f.source.step.step_name, f.source.channel)
+            for f in fan_outs
+            if isinstance(f.source, OutputRef)
+        }
+    )

@@ -12,6 +12,7 @@ applied (an immutable role, an imported key) is a warning too, never silence. Th
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -49,19 +50,37 @@ def shown(construct: IConstruct | object) -> str:
     return repr(node.path) if node is not None else repr(construct)
 
 
+#: The Sids the pipelines gave each role passed to their steps: IAM refuses a policy
+#: whose Sids repeat ("Statement IDs (SID) in a single policy must be unique"), and one
+#: role may run same-named steps of two pipelines.
+_GIVEN_SIDS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _unique_sid(role: iam.IRole, sid: str, pipeline: str) -> str:
+    """``sid``, or ``sid`` + ``In<pipeline>`` when another pipeline gave it to ``role``."""
+    taken = _GIVEN_SIDS.setdefault(role, set())
+    if sid in taken:
+        sid = f"{sid}In{sid_part(pipeline)}"
+    taken.add(sid)
+    return sid
+
+
 def grant_passed_role(
     scope: IConstruct,
     role: iam.IRole,
     *,
     step: str,
+    pipeline: str,
     channels: Mapping[str, Any],
     shared: iam.ManagedPolicy,
 ) -> None:
-    """Give the role passed for ``step`` its channels (``channels``, a policy document)
-    and the pipeline's ``shared`` policy; warn on ``scope`` (the step) naming what was
-    added, or what could not be."""
+    """Give the role passed for ``step`` of ``pipeline`` its channels (``channels``, a
+    policy document) and the pipeline's ``shared`` policy; warn on ``scope`` (the step)
+    naming what was added, or what could not be."""
     statements = [
-        iam.PolicyStatement.from_json({**s, "Sid": f"{s['Sid']}OfStep{sid_part(step)}"})
+        iam.PolicyStatement.from_json(
+            {**s, "Sid": _unique_sid(role, f"{s['Sid']}OfStep{sid_part(step)}", pipeline)}
+        )
         for s in channels["Statement"]
     ]
     for statement in statements:

@@ -34,7 +34,7 @@ from constructs import Construct, IConstruct
 from constructs_sm.code import StepCode, bundle_files, stage_files, step_spec
 from constructs_sm.definition import build_definition
 from constructs_sm.diagram_synth import PipelinePicture
-from constructs_sm.fanout import maps_prefix
+from constructs_sm.fanout import listed_prefixes, maps_prefix
 from constructs_sm.grants import (
     PREFIX_GRANT_REASON,
     FindingNames,
@@ -55,7 +55,7 @@ from constructs_sm.hosting import (
 )
 from constructs_sm.image import ProcessingImage
 from constructs_sm.job import job_name_prefix, pipeline_job_prefix
-from constructs_sm.layout import channel_prefix, params_prefix, returns_reading_prefix
+from constructs_sm.layout import params_prefix, returns_reading_prefix
 from constructs_sm.machine import create_state_machine
 from constructs_sm.model import (
     DataSource,
@@ -520,6 +520,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
                 step,
                 role,
                 step=name,
+                pipeline=self._name,
                 channels=channels_document(access, channel_bucket_arn=self._bucket_arn),
                 shared=self._shared_policy(),
             )
@@ -656,14 +657,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
         """What the state machine needs for its fan-out steps: run its child executions,
         list the objects a fan-out iterates, write the map runs' results."""
         grant_map_runs(self._role, arns=self._arns, state_machine_name=self._machine_name)
-        listed = sorted(
-            {
-                channel_prefix(self._name, f.source.step.step_name, f.source.channel)
-                for f in self._fan_outs
-                if isinstance(f.source, OutputRef)
-            }
-        )
-        if listed:
+        if listed := listed_prefixes(self._name, self._fan_outs):
             self._storage.grant_list(self._role, listed)
         # Map runs write their results (a manifest and result files) there.
         self._storage.grant_write(self._role, maps_prefix(self._name))

@@ -208,3 +208,27 @@ def test_the_state_machine_passes_each_given_role_once_in_one_statement(script: 
     assert statement["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
+
+
+def test_one_role_given_to_same_named_steps_of_two_pipelines_gets_unique_sids(
+    script: Path,
+) -> None:
+    """IAM refuses a policy whose Sids repeat ("Statement IDs (SID) in a single policy
+    must be unique"): the second pipeline's statements name it."""
+    stack = _stack()
+    storage = ChannelBucket(stack, "Storage")
+    role = iam.Role(stack, "Mine", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    for name in ("First", "Second"):
+        pipeline = ProcessingPipeline(
+            stack, name, storage=storage, image=ProcessingImage.from_registry(IMAGE_URI)
+        )
+        pipeline.add_step("prepare", code=script, outputs=["train"], role=role)
+        pipeline.render_definition()
+    template = assertions.Template.from_stack(stack)
+    (policy,) = template.find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": stack.get_logical_id(role.node.default_child)}]}},  # type: ignore[arg-type]
+    ).values()
+    sids = [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    assert len(sids) == len(set(sids)) == 6
+    assert "WriteObjectsOfStepprepare" in sids and "WriteObjectsOfStepprepareInSecond" in sids
