@@ -60,6 +60,15 @@ def _warning_text(stack: cdk.Stack, warning_id: str) -> str:
     return str(message.entry.data)
 
 
+def _policy_sids(template: assertions.Template, stack: cdk.Stack, role: iam.Role) -> list[str]:
+    """The Sids of the one policy CDK attached to ``role`` of ``stack``."""
+    (policy,) = template.find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": stack.get_logical_id(role.node.default_child)}]}},  # type: ignore[arg-type]
+    ).values()
+    return [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
 def test_what_the_library_creates_raises_no_warning(script: Path) -> None:
     stack = _stack()
     _pipeline(stack, ChannelBucket(stack, "Storage"), script)
@@ -76,11 +85,7 @@ def test_a_passed_role_gets_named_statements_and_the_shared_policy_with_a_warnin
     text = _warning_text(stack, ROLE_CHANGED)
     assert "ReadObjectsOfStepprepare" in text and "WriteObjectsOfStepprepare" in text
     template = assertions.Template.from_stack(stack)
-    (policy,) = template.find_resources(
-        "AWS::IAM::Policy",
-        {"Properties": {"Roles": [{"Ref": stack.get_logical_id(role.node.default_child)}]}},  # type: ignore[arg-type]
-    ).values()
-    sids = [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    sids = _policy_sids(template, stack, role)
     assert sids == [
         "ReadObjectsOfStepprepare",
         "ReadListOfStepprepare",
@@ -224,11 +229,6 @@ def test_one_role_given_to_same_named_steps_of_two_pipelines_gets_unique_sids(
         )
         pipeline.add_step("prepare", code=script, outputs=["train"], role=role)
         pipeline.render_definition()
-    template = assertions.Template.from_stack(stack)
-    (policy,) = template.find_resources(
-        "AWS::IAM::Policy",
-        {"Properties": {"Roles": [{"Ref": stack.get_logical_id(role.node.default_child)}]}},  # type: ignore[arg-type]
-    ).values()
-    sids = [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    sids = _policy_sids(assertions.Template.from_stack(stack), stack, role)
     assert len(sids) == len(set(sids)) == 6
     assert "WriteObjectsOfStepprepare" in sids and "WriteObjectsOfStepprepareInSecond" in sids
