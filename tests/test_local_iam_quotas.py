@@ -264,6 +264,34 @@ def test_a_stack_iam_refuses_rolls_back_naming_the_quota(aws: Emulator, case: st
     cfn.delete_stack(StackName=name)
 
 
+def test_a_change_set_creating_a_stack_iam_refuses_rolls_back(aws: Emulator) -> None:
+    """The cdk CLI's path (a CREATE change set, then ExecuteChangeSet): the execution is
+    accepted, the change set ends EXECUTE_FAILED and the stack ROLLBACK_COMPLETE, the
+    resource CREATE_FAILED with IAM's message (moto alone failed ExecuteChangeSet)."""
+    resources, failed, message = CASES["role Policies"]
+    cfn, client = aws.client("cloudformation"), aws.client("iam")
+    name = "quota-change-set"
+    cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="create",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps({"Resources": resources}),
+    )
+    cfn.execute_change_set(ChangeSetName="create", StackName=name)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    change_set = cfn.describe_change_set(ChangeSetName="create", StackName=name)
+    assert change_set["ExecutionStatus"] == "EXECUTE_FAILED"
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    reasons = {
+        e["LogicalResourceId"]: e["ResourceStatusReason"]
+        for e in events
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    }
+    assert reasons == {failed: f'Resource handler returned message: "{message}" (LimitExceeded)'}
+    assert "quota-cfn-inline" not in [r["RoleName"] for r in client.list_roles()["Roles"]]
+    cfn.delete_stack(StackName=name)
+
+
 def test_an_error_no_resource_raised_still_fails_the_call(aws: Emulator) -> None:
     """A template CloudFormation refuses before creating anything: the call fails."""
     assert cfn_rollback.failed_resource(RuntimeError("not a resource's")) is None

@@ -20,8 +20,12 @@ resource (:meth:`constructs_sm.local.cfn_deploy.AssemblyDeployer._wait`). An err
 no resource raised (a template CloudFormation refuses before it creates anything) still
 fails the call, as on AWS.
 
-Not covered: a failed change-set execution or UpdateStack (the CLI deployer's path and
-stack updates) still fails its API call with the resource's error, without a rollback.
+A change set that creates a stack (the ``cdk`` CLI's path: CreateChangeSet of type
+``CREATE``, then ExecuteChangeSet) rolls back the same way: ExecuteChangeSet answers, the
+change set ends ``EXECUTE_FAILED`` and the stack ``ROLLBACK_COMPLETE``.
+
+Not covered: a failed update (UpdateStack, an ``UPDATE`` change set) still fails its API
+call with the resource's error, without the rollback to the previous resources.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from moto.cloudformation import parsing as cfn_parsing
 
 _CREATE_RESOURCE: Final = "parse_and_create_resource"
 _CREATE_RESOURCES: Final = "create_resources"
+_EXECUTE_CHANGE_SET: Final = "execute_change_set"
 #: On an exception: ``(logical id, resource type)`` of the resource that raised it.
 _FAILED_RESOURCE: Final = "_csm_failed_resource"
 _originals: dict[str, Callable[..., Any]] = {}
@@ -77,6 +82,23 @@ def create_resources(stack: Any) -> None:
         if failed is None:
             raise
         roll_back(stack, *failed, reason=failure_reason(error))
+
+
+def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """moto's ``ExecuteChangeSet``; a resource's failure in a change set that creates its
+    stack rolls the stack back (the change set ends ``EXECUTE_FAILED``)."""
+    try:
+        _originals[_EXECUTE_CHANGE_SET](backend, change_set_name, stack_name)
+    except Exception as error:
+        failed = failed_resource(error)
+        change_set = backend.change_sets.get(change_set_name) or next(
+            (c for c in backend.change_sets.values() if c.change_set_name == change_set_name),
+            None,
+        )
+        if failed is None or change_set is None or change_set.change_set_type != "CREATE":
+            raise
+        change_set.execution_status = "EXECUTE_FAILED"
+        roll_back(backend.stacks[change_set.stack_id], *failed, reason=failure_reason(error))
 
 
 def roll_back(stack: Any, logical_id: str, resource_type: str, *, reason: str) -> None:
@@ -126,6 +148,11 @@ def check_integration_points() -> None:
     stack_create = _originals.get(_CREATE_RESOURCES) or cfn_models.Stack.create_resources
     if list(inspect.signature(stack_create).parameters) != ["self"]:
         problems.append(f"Stack.{_CREATE_RESOURCES}")
+    execute = (
+        _originals.get(_EXECUTE_CHANGE_SET) or cfn_models.CloudFormationBackend.execute_change_set
+    )
+    if list(inspect.signature(execute).parameters) != ["self", "change_set_name", "stack_name"]:
+        problems.append(f"CloudFormationBackend.{_EXECUTE_CHANGE_SET}")
     event = list(inspect.signature(cfn_models.Event.__init__).parameters)
     if "resource_status_reason" not in event or "logical_resource_id" not in event:
         problems.append("cloudformation.models.Event")
@@ -145,6 +172,9 @@ def install() -> None:
     setattr(cfn_parsing, _CREATE_RESOURCE, parse_and_create_resource)
     _originals[_CREATE_RESOURCES] = cfn_models.Stack.create_resources
     setattr(cfn_models.Stack, _CREATE_RESOURCES, create_resources)
+    backend = cfn_models.CloudFormationBackend
+    _originals[_EXECUTE_CHANGE_SET] = backend.execute_change_set
+    setattr(backend, _EXECUTE_CHANGE_SET, execute_change_set)
 
 
 def uninstall() -> None:
@@ -153,3 +183,6 @@ def uninstall() -> None:
         setattr(cfn_parsing, _CREATE_RESOURCE, _originals.pop(_CREATE_RESOURCE))
     if _CREATE_RESOURCES in _originals:
         setattr(cfn_models.Stack, _CREATE_RESOURCES, _originals.pop(_CREATE_RESOURCES))
+    if _EXECUTE_CHANGE_SET in _originals:
+        backend = cfn_models.CloudFormationBackend
+        setattr(backend, _EXECUTE_CHANGE_SET, _originals.pop(_EXECUTE_CHANGE_SET))
