@@ -641,3 +641,45 @@ def test_the_readme_lists_every_run_option_and_json_error(root: Path) -> None:
     assert options <= rows, options - rows
     for error in cli.ERRORS:
         assert f"`{error}`" in readme, error
+
+
+def test_a_job_that_ended_between_two_polls_is_reported_before_the_next_one_starts() -> None:
+    """One poll reads: train scheduled, its task succeeded, evaluate scheduled (train's
+    job ran within the 0.2 s between polls). train is reported started, then ended, then
+    evaluate started, as the steps ran."""
+    from types import SimpleNamespace
+
+    from constructs_sm.local import runner
+    from constructs_sm.runtime import STEP_ENV
+
+    def scheduled(event_id: int, step: str) -> dict[str, Any]:
+        parameters = {"ProcessingJobName": f"job-{step}", "Environment": {STEP_ENV: step}}
+        details = {"resourceType": "sagemaker", "parameters": json.dumps(parameters)}
+        return {"id": event_id, "type": "TaskScheduled", "taskScheduledEventDetails": details}
+
+    history = [scheduled(1, "train"), {"id": 2, "type": "TaskSucceeded"}, scheduled(3, "evaluate")]
+    jobs = {"job-train": "Completed", "job-evaluate": "InProgress"}
+
+    class Clients:
+        def client(self, service: str) -> Any:
+            return SimpleNamespace(
+                get_execution_history=lambda **_: {"events": history[::-1]},
+                describe_processing_job=lambda **call: {
+                    "ProcessingJobStatus": jobs[call["ProcessingJobName"]]
+                },
+            )
+
+    seen: list[tuple[str, str]] = []
+    pipeline = SimpleNamespace(steps=["train", "evaluate"])
+    watcher = runner._Watcher(
+        Clients(),  # type: ignore[arg-type]
+        pipeline,  # type: ignore[arg-type]
+        "arn:x",
+        lambda progress: seen.append((progress.step, progress.status)),
+    )
+    watcher.poll()
+    assert seen == [
+        ("train", "InProgress"),
+        ("train", "Completed"),
+        ("evaluate", "InProgress"),
+    ]

@@ -335,6 +335,10 @@ def failure_reason_of(cause: str | None) -> str | None:
     return data.get("FailureReason") if isinstance(data, dict) else None
 
 
+#: History events that end a task (its job's end shows in them for a .sync task).
+_TASK_ENDS: Final = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut"})
+
+
 class _Watcher:
     def __init__(
         self,
@@ -398,11 +402,19 @@ class _Watcher:
         # before the steps its end lets start were scheduled is reported ended before them.
         if look:
             self._check_jobs()
+        # A job can start and end between two polls (0.2 s): when a task ended before a
+        # later one was scheduled in this batch, its job is looked at before the later
+        # one is reported started.
+        ended = False
         for event in events:
             self.last_event = max(self.last_event, int(event["id"]))
+            ended = ended or event["type"] in _TASK_ENDS
             details = event.get("taskScheduledEventDetails")
             if event["type"] != "TaskScheduled" or not details:
                 continue
+            if ended:
+                self._check_jobs()
+                ended = False
             if details.get("resourceType") != "sagemaker":
                 continue
             params = json.loads(details.get("parameters") or "{}")
