@@ -240,6 +240,16 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
 }
 
 
+def _failure_reasons(cfn: Any, stack: str) -> dict[str, str]:
+    """The ``ResourceStatusReason`` of each resource of ``stack`` that ended CREATE_FAILED."""
+    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return {
+        e["LogicalResourceId"]: e["ResourceStatusReason"]
+        for e in events
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    }
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_stack_iam_refuses_rolls_back_naming_the_quota(aws: Emulator, case: str) -> None:
     """CreateStack succeeds; the resource ends CREATE_FAILED with IAM's message and the
@@ -251,12 +261,7 @@ def test_a_stack_iam_refuses_rolls_back_naming_the_quota(aws: Emulator, case: st
     before = {p["Arn"] for p in client.list_policies(Scope="Local")["Policies"]}
     cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": resources}))
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
-    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
-    reasons = {
-        e["LogicalResourceId"]: e["ResourceStatusReason"]
-        for e in events
-        if e["ResourceStatus"] == "CREATE_FAILED"
-    }
+    reasons = _failure_reasons(cfn, name)
     assert reasons == {failed: f'Resource handler returned message: "{message}" (LimitExceeded)'}
     roles = [r["RoleName"] for r in client.list_roles()["Roles"]]
     assert not [r for r in roles if r.startswith("quota-cfn-")]
@@ -281,12 +286,7 @@ def test_a_change_set_creating_a_stack_iam_refuses_rolls_back(aws: Emulator) -> 
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
     change_set = cfn.describe_change_set(ChangeSetName="create", StackName=name)
     assert change_set["ExecutionStatus"] == "EXECUTE_FAILED"
-    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
-    reasons = {
-        e["LogicalResourceId"]: e["ResourceStatusReason"]
-        for e in events
-        if e["ResourceStatus"] == "CREATE_FAILED"
-    }
+    reasons = _failure_reasons(cfn, name)
     assert reasons == {failed: f'Resource handler returned message: "{message}" (LimitExceeded)'}
     assert "quota-cfn-inline" not in [r["RoleName"] for r in client.list_roles()["Roles"]]
     cfn.delete_stack(StackName=name)
