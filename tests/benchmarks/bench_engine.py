@@ -41,11 +41,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tests.benchmarks import ROOT, checked, environment
+from tests.benchmarks import ROOT, checked, demo_run_args, environment
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 ENGINE_APP = ROOT / "tests" / "benchmarks" / "engine" / "app.py"
-DEMO_INPUT = '{"raw_uri": "s3://{bucket}/data/raw/", "epochs": 30, "learning_rate": 0.5}'
 #: The issue's targets.
 TARGET_EXECUTION, TARGET_PER_STEP = 1.5, 0.15
 _EXECUTION = re.compile(r"execution SUCCEEDED in ([\d.]+)s")
@@ -84,19 +83,6 @@ def _figure(pattern: re.Pattern[str], text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _run_args(assembly: Path) -> list[str]:
-    return [
-        "--app",
-        str(assembly),
-        "--stack",
-        "ChurnPipeline",
-        "--data",
-        "stacks/data/raw=s3://{bucket}/data/raw/",
-        "--input",
-        DEMO_INPUT,
-    ]
-
-
 # -- (a) the example's execution phase ---------------------------------------------------
 
 
@@ -104,7 +90,7 @@ def example(assembly: Path, runs: int, env: dict[str, str]) -> list[dict[str, fl
     """``runs`` cold offline runs of the example: what each one printed."""
     results = []
     for index in range(runs):
-        command = [PYTHON, "-m", "constructs_sm.local", "run", *_run_args(assembly)]
+        command = [PYTHON, "-m", "constructs_sm.local", "run", *demo_run_args(assembly)]
         begin = time.perf_counter()
         out = checked(command, env)
         wall = time.perf_counter() - begin
@@ -191,7 +177,14 @@ def print_chain(report: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def kept_running(assembly: Path, env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
     """``run --keep-running`` of the example: its endpoint and administrator keys."""
-    command = [PYTHON, "-m", "constructs_sm.local", "run", "--keep-running", *_run_args(assembly)]
+    command = [
+        PYTHON,
+        "-m",
+        "constructs_sm.local",
+        "run",
+        "--keep-running",
+        *demo_run_args(assembly),
+    ]
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -227,7 +220,7 @@ def warm(assembly: Path, runs: int, env: dict[str, str]) -> list[dict[str, Any]]
         for index in range(runs):
             command = [
                 PYTHON, "-m", "constructs_sm.local", "run", "--endpoint", endpoint,
-                *_run_args(assembly),
+                *demo_run_args(assembly),
             ]  # fmt: skip
             begin = time.perf_counter()
             done = subprocess.run(
