@@ -683,3 +683,17 @@ def test_a_job_that_ended_between_two_polls_is_reported_before_the_next_one_star
         ("train", "Completed"),
         ("evaluate", "InProgress"),
     ]
+
+
+def test_a_fix_whose_moto_internals_moved_fails_naming_them() -> None:
+    """Every fix's check_integration_points ends in require_unmoved: nothing moved passes,
+    anything moved fails naming the pinned moto and each moved name."""
+    from constructs_sm.local.extra import MOTO_VERSION, require_unmoved
+
+    require_unmoved([], "its IAM internals changed")
+    with pytest.raises(RuntimeError) as raised:
+        require_unmoved(["Role.put_policy", "IAMBackend.create_role"], "its IAM internals changed")
+    assert str(raised.value) == (
+        f"constructs_sm.local supports moto {MOTO_VERSION} only; its IAM internals changed: "
+        "Role.put_policy; IAMBackend.create_role"
+    )

@@ -74,6 +74,8 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+from constructs_sm.local.extra import require_unmoved
+
 _SOURCE: Final = "moto.stepfunctions.parser.asl.utils.json_path"
 #: The interpreter modules that ``from ... import extract_json`` (moto 5.2.5).
 IMPORTERS: Final = (
@@ -219,11 +221,7 @@ def check_integration_points() -> None:
     for name in AFTER_STOP:
         if not callable(getattr(Environment, name, None)):
             problems.append(f"Environment.{name}")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; these names moved: "
-            + ", ".join(problems)
-        )
+    require_unmoved(problems, "these names moved")
 
 
 def install() -> None:

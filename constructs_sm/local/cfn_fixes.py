@@ -61,6 +61,8 @@ from moto.s3.models import s3_backends
 from moto.stepfunctions import models as sfn_models
 from moto.utilities.utils import get_partition
 
+from constructs_sm.local.extra import require_unmoved
+
 _PLACEHOLDER: Final = re.compile(r"\$\{([^}]*)\}")
 _HANDLERS: Final = ("create_from_cloudformation_json", "update_from_cloudformation_json")
 _ROLE_DELETE: Final = "delete_from_cloudformation_json"
@@ -469,11 +471,7 @@ def check_integration_points() -> None:
         problems.append("moto's ManagedPolicy now has its own delete_from_cloudformation_json")
     if not hasattr(iam_models.ManagedPolicy, _POLICY_CREATE):
         problems.append(f"ManagedPolicy.{_POLICY_CREATE}")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its CloudFormation internals "
-            "changed: " + "; ".join(problems)
-        )
+    require_unmoved(problems, "its CloudFormation internals changed")
 
 
 def install() -> None:

@@ -37,6 +37,8 @@ from typing import Any, Final
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 
+from constructs_sm.local.extra import require_unmoved
+
 _CREATE_RESOURCE: Final = "parse_and_create_resource"
 _CREATE_RESOURCES: Final = "create_resources"
 _EXECUTE_CHANGE_SET: Final = "execute_change_set"
@@ -156,11 +158,7 @@ def check_integration_points() -> None:
     event = list(inspect.signature(cfn_models.Event.__init__).parameters)
     if "resource_status_reason" not in event or "logical_resource_id" not in event:
         problems.append("cloudformation.models.Event")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its CloudFormation internals "
-            "changed: " + "; ".join(problems)
-        )
+    require_unmoved(problems, "its CloudFormation internals changed")
 
 
 def install() -> None:

@@ -4,14 +4,16 @@
 (``python -m constructs_sm.local``) also needs ``pip install 'constructs-sm[local]'``:
 moto in server mode, pinned to the release whose internals the engine patches, and
 ``regex`` for the SageMaker request validator. :func:`missing_local_extra` says what is
-missing in a sentence with the fix, before anything imports moto. This module imports
-nothing outside the standard library.
+missing in a sentence with the fix, before anything imports moto, and
+:func:`require_unmoved` is how each of the engine's fixes of moto fails when what it
+patches has moved. This module imports nothing outside the standard library.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Sequence
 from typing import Final
 
 #: The command that installs the offline engine's dependencies.
@@ -49,3 +51,13 @@ def missing_local_extra() -> str | None:
             f"internals), found moto {installed}; install the pinned one with: {INSTALL_LOCAL}"
         )
     return None
+
+
+def require_unmoved(problems: Sequence[str], what: str) -> None:
+    """Fail loudly when moto internals a fix of the engine patches have moved (each
+    fix's ``check_integration_points``): ``problems`` names each one, ``what`` says
+    which part of moto (``"its IAM internals changed"``)."""
+    if problems:
+        raise RuntimeError(
+            f"constructs_sm.local supports moto {MOTO_VERSION} only; {what}: " + "; ".join(problems)
+        )

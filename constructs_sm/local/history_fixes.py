@@ -31,6 +31,8 @@ from moto.core.responses import ActionResult
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.exceptions import InvalidToken, ValidationException
 
+from constructs_sm.local.extra import require_unmoved
+
 #: GetExecutionHistory's page size when ``maxResults`` is absent or 0, and its maximum.
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
@@ -111,11 +113,7 @@ def check_integration_points() -> None:
         problems.append(f"StepFunctionResponse.{_HANDLER}")
     elif "ActionResult(" not in inspect.getsource(handler):
         problems.append(f"StepFunctionResponse.{_HANDLER} no longer returns an ActionResult")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its Step Functions responses "
-            "changed: " + "; ".join(problems)
-        )
+    require_unmoved(problems, "its Step Functions responses changed")
 
 
 def install() -> None:

@@ -61,6 +61,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.sts.models import STSBackend, sts_backends
 from moto.utilities.utils import get_partition
 
+from constructs_sm.local.extra import require_unmoved
 from constructs_sm.local.policies import ContextValue, Decision, Principal, Request, evaluate
 
 #: The emulator's administrator (deploys, seeds data, starts executions).
@@ -546,11 +547,7 @@ def check_integration_points() -> None:
         RequestSigner.__init__
     ) or "self._credentials" not in inspect.getsource(RequestSigner.get_auth_instance):
         problems.append("botocore's RequestSigner no longer keeps _credentials (ClientPool)")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its IAM internals changed: "
-            + "; ".join(problems)
-        )
+    require_unmoved(problems, "its IAM internals changed")
 
 
 def install() -> None:

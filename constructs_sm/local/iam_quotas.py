@@ -45,6 +45,8 @@ from typing import Any, Final
 from moto.iam import models as iam_models
 from moto.iam.exceptions import LimitExceededException
 
+from constructs_sm.local.extra import require_unmoved
+
 #: GetAccountSummary's quota names -> moto's AccountSummary attributes holding them.
 QUOTA_ATTRIBUTES: Final = {
     "RolePolicySizeQuota": "_role_policy_size_quota",
@@ -173,11 +175,7 @@ def check_integration_points() -> None:
     put = _originals.get(_ROLE_PUT) or iam_models.Role.put_policy
     if list(inspect.signature(put).parameters) != ["self", "policy_name", "policy_json"]:
         problems.append("Role.put_policy")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its IAM internals changed: "
-            + "; ".join(problems)
-        )
+    require_unmoved(problems, "its IAM internals changed")
 
 
 def install() -> None:

@@ -68,6 +68,8 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from constructs_sm.local.extra import require_unmoved
+
 #: Executions can be redriven up to 14 days after they ended (RedriveExecution API).
 REDRIVABLE_PERIOD: Final = datetime.timedelta(days=14)
 #: An execution may stay open one year at most (Step Functions quotas).
@@ -468,11 +470,7 @@ def check_integration_points() -> None:
     for name in ("_get_start_execution_worker", "exec_worker", "exec_status", "stop_date"):
         if not hasattr(Execution, name) and name not in inspect.getsource(Execution.__init__):
             problems.append(f"Execution.{name}")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; the Step Functions internals "
-            "that redrive replaces changed: " + ", ".join(problems)
-        )
+    require_unmoved(problems, "the Step Functions internals that redrive replaces changed")
 
 
 def _installed() -> bool:

@@ -82,6 +82,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+from constructs_sm.local.extra import require_unmoved
 from constructs_sm.local.faults import API_ERRORS, FaultPlan
 from constructs_sm.local.iam import (
     AccessDeniedError,
@@ -610,11 +611,7 @@ def check_integration_points() -> None:
     job_init = _original_job_init or sagemaker_models.FakeProcessingJob.__init__
     if "self.processing_job_status" not in inspect.getsource(job_init):
         problems.append("FakeProcessingJob.__init__ no longer sets processing_job_status")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its Step Functions internals "
-            "changed: " + "; ".join(problems)
-        )
+    require_unmoved(problems, "its Step Functions internals changed")
 
 
 def install(runner: JobRunner) -> None:

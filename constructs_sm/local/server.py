@@ -29,6 +29,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from constructs_sm.local.extra import require_unmoved
+
 _CLOSE: Final = ("connection", "close")
 
 
@@ -142,8 +144,4 @@ def check_integration_points() -> None:
         problems.append("ThreadedMotoServer._server_entry is gone")
     if not callable(getattr(MotoRequestHandler, "run_wsgi", None)):
         problems.append("MotoRequestHandler.run_wsgi is gone")
-    if problems:
-        raise RuntimeError(
-            "constructs_sm.local supports moto 5.2.5 only; its server changed: "
-            + "; ".join(problems)
-        )
+    require_unmoved(problems, "its server changed")
