@@ -66,7 +66,9 @@ _UNKNOWN: Final = (0, _UNBOUNDED)
 _ARN_HEAD: Final = (len("arn:"), len("arn:"))
 _SUB_VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
 _NO_VALUE: Final = {"Ref": "AWS::NoValue"}
-_WHITESPACE: Final = frozenset(" \t\n\r")
+#: The characters IAM leaves out of a policy's size (JSON's white space), here and in
+#: the offline engine's quotas (:mod:`constructs_sm.local.iam_quotas`).
+WHITESPACE: Final = frozenset(" \t\n\r")
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def _add(*spans: tuple[int, int]) -> tuple[int, int]:
 def _chars(text: str) -> int:
     """The characters IAM counts of ``text`` inside a policy: JSON-escaped, white space
     left out."""
-    return sum(1 for c in json.dumps(text, ensure_ascii=False)[1:-1] if c not in _WHITESPACE)
+    return sum(1 for c in json.dumps(text, ensure_ascii=False)[1:-1] if c not in WHITESPACE)
 
 
 def _literal(value: object) -> tuple[int, int] | None:

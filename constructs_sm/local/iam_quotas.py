@@ -45,6 +45,7 @@ from typing import Any, Final
 from moto.iam import models as iam_models
 from moto.iam.exceptions import LimitExceededException
 
+from constructs_sm.iam_limits import WHITESPACE
 from constructs_sm.local.extra import require_unmoved
 
 #: GetAccountSummary's quota names -> moto's AccountSummary attributes holding them.
@@ -54,8 +55,6 @@ QUOTA_ATTRIBUTES: Final = {
     "AttachedPoliciesPerRoleQuota": "_attached_policies_per_role_quota",
     "AssumeRolePolicySizeQuota": "_assume_role_policy_size_quota",
 }
-#: The characters IAM leaves out of a policy's size (JSON's white space).
-WHITESPACE: Final = frozenset(" \t\n\r")
 _BACKEND_METHODS: Final = (
     "create_role",
     "update_assume_role_policy",
