@@ -59,9 +59,11 @@ test: setup lint
 	$(VENV)/bin/python -m pytest -n auto --dist loadfile
 
 # Scale: build+synth time, template and IAM sizes of N-step pipelines, and a 200-step
-# pipeline deployed and run offline with its state transitions (see the module).
+# pipeline deployed and run offline with its state transitions (see the module); then what
+# aws-cdk-lib's template validation spends on the 200-step template, and on what.
 bench: setup
 	$(VENV)/bin/python -m tests.benchmarks.bench_scale --without-cdk-validation --offline 50 100 200
+	$(VENV)/bin/python -m tests.benchmarks.bench_validation
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
