@@ -43,6 +43,7 @@ from constructs_sm.local import (
     asl_fixes,
     cfn_fixes,
     cfn_rollback,
+    change_sets,
     faults,
     history_fixes,
     iam,
@@ -208,6 +209,7 @@ class Emulator:
         history_fixes.check_integration_points()
         iam_quotas.check_integration_points()
         cfn_rollback.check_integration_points()
+        change_sets.check_integration_points()
         server.check_integration_points()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
         # The interpreter logs every failing state with its whole syntax tree; the
@@ -240,6 +242,7 @@ class Emulator:
         history_fixes.install()
         iam_quotas.install()
         cfn_rollback.install()
+        change_sets.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
         # While the app deploys: what the first execution would otherwise read then.
@@ -306,6 +309,7 @@ class Emulator:
         history_fixes.uninstall()
         iam_quotas.uninstall()
         cfn_rollback.uninstall()
+        change_sets.uninstall()
         setattr(moto_backends, _MODULE_LIST, _original_module_list)
         if self.enforce_iam:
             iam.set_enforcement(self._port, on=False)
