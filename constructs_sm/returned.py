@@ -24,6 +24,7 @@ the runtime when the script emits them (``runtime.emit``).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from constructs_sm import runtime as _rt
@@ -39,8 +40,19 @@ _TYPE_NOUNS: Final = {
     "number": "a number",
     "boolean": "a boolean",
 }
+#: The step an ``InvalidReturnValues`` cause names (the Fail states below write them).
+_REFUSED_STEP: Final = re.compile(r"step '(?P<quoted>[^']+)' |step (?P<plain>[^\s:]+): hosts ")
 #: At most this many hosts' files are read at once.
 _READ_CONCURRENCY: Final = 10
+
+
+def refused_step(error: str | None, cause: str | None) -> str | None:
+    """The step whose returned values the state machine refused, when an execution failed
+    with ``error`` and ``cause`` for that reason (else ``None``)."""
+    if error != INVALID_RETURN_VALUES or not cause:
+        return None
+    match = _REFUSED_STEP.match(cause)
+    return (match.group("quoted") or match.group("plain")) if match else None
 
 
 def result_selector(settings: JobSettings) -> dict[str, Any]:

@@ -235,6 +235,9 @@ def test_every_host_of_a_job_returns_values(deployed: Deployed) -> None:
     assert '"host":"algo-1"' in cause.replace(" ", "") and '"host":"algo-2"' in cause.replace(
         " ", ""
     )
+    # The values the state machine refused are not shown as returned.
+    assert refused.steps["pair"].status == "Completed"
+    assert refused.steps["pair"].values == {}
 
 
 # -- aborted branches ------------------------------------------------------------------

@@ -33,6 +33,7 @@ from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.jobs import read_tail, split_s3_uri
 from constructs_sm.report import walk_states
+from constructs_sm.returned import refused_step
 from constructs_sm.runtime import (
     CODE_CHANNEL,
     PARAMS_CHANNEL,
@@ -511,7 +512,8 @@ def watch(
         watcher.poll()
     output = json.loads(described["output"]) if described.get("output") else None
     name = str(described["name"])
-    _collect_values(emulator, pipeline, name, output, watcher.steps)
+    refused = refused_step(described.get("error"), described.get("cause"))
+    _collect_values(emulator, pipeline, name, output, watcher.steps, refused=refused)
     _collect_fan_outs(emulator, pipeline, name, watcher.steps)
     for step in watcher.steps.values():
         if step.status == "Failed" and step.job_name:
@@ -536,8 +538,11 @@ def _collect_values(
     execution: str,
     output: Any,
     steps: dict[str, StepResult],
+    *,
+    refused: str | None = None,
 ) -> None:
-    """Returned values: from the final state when it has them, else from S3."""
+    """Returned values: from the final state when it has them, else from S3 (those of the
+    ``refused`` step, which the state machine did not take, are not)."""
     state_steps = output.get("steps", {}) if isinstance(output, dict) else {}
     s3 = emulator.client("s3")
     for step, result in steps.items():
@@ -545,7 +550,7 @@ def _collect_values(
         if isinstance(values, dict):
             result.values = values
             continue
-        if result.status != "Completed":
+        if result.status != "Completed" or step == refused:
             continue
         # Every host's file (values-<host>.json), merged.
         prefix = pipeline.key(execution, RETURNS_STEP, step)
