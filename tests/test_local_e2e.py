@@ -26,6 +26,7 @@ import pytest
 from moto.sagemaker.models import sagemaker_backends
 
 from constructs_sm.local import Emulator, Fault, cli, deploy
+from constructs_sm.local.cdk_cli import find_cdk
 from constructs_sm.local.cfn_deploy import AssemblyDeployer
 from constructs_sm.local.deploy import CdkDeployer, DeployError
 from constructs_sm.local.isolation import current as current_isolation
@@ -595,6 +596,27 @@ def test_the_built_in_synth_says_what_is_wrong(
     deployer = AssemblyDeployer(deployed.emulator, project_dir=tmp_path, app=app)
     with pytest.raises(DeployError, match=match):
         deployer.synth(tmp_path / "cdk.out")
+
+
+@pytest.mark.parametrize("with_cli", [False, True])
+def test_an_app_naming_no_assembly_and_no_command_is_refused_before_it_runs(
+    deployed: Deployed, tmp_path: Path, with_cli: bool
+) -> None:
+    """``--app cdk.out`` before any synth: the shell would say "cdk.out: not found"."""
+    empty = tmp_path / "empty.out"
+    empty.mkdir()
+    cases = {
+        str(tmp_path / "cdk.out"): "no such cloud assembly directory .* and no such command",
+        str(empty): "is a directory without manifest.json, not a cloud assembly",
+    }
+    for app, match in cases.items():
+        deployer: deploy.Deployer = (
+            CdkDeployer(deployed.emulator, project_dir=tmp_path, app=app, cdk=find_cdk(ROOT))
+            if with_cli
+            else AssemblyDeployer(deployed.emulator, project_dir=tmp_path, app=app)
+        )
+        with pytest.raises(DeployError, match=match):
+            deployer.synth(tmp_path / "out")
 
 
 def test_the_built_in_synth_gives_the_app_the_clis_environment(

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -115,12 +116,30 @@ def assembly_dir(app: str | None) -> Path | None:
 
 
 def check_app(project_dir: Path, app: str | None) -> None:
-    """Refuse to synthesize when there is no app to run: no ``--app`` and no ``cdk.json``."""
+    """Refuse to synthesize when there is no app to run: no ``--app`` and no ``cdk.json``,
+    or an ``--app`` of one word that names neither a cloud assembly nor a command (the
+    shell would answer "not found")."""
     if app is None and not (project_dir / "cdk.json").is_file():
         raise DeployError(
             f"no CDK app: {project_dir} has no cdk.json; run the command in your CDK project "
             "folder (or pass --project-dir), or name the app with --app 'python app.py' or a "
             "synthesized assembly such as --app cdk.out"
+        )
+    if app is None or len(app.split()) != 1 or assembly_dir(app) is not None:
+        return
+    path = Path(app)
+    if path.is_dir():
+        raise DeployError(
+            f"--app {app}: {path} is a directory without manifest.json, not a cloud "
+            "assembly; synthesize the app into it (cdk synth) or give the app's command, "
+            "e.g. --app 'python app.py'"
+        )
+    if not path.exists() and not (project_dir / app).exists() and shutil.which(app) is None:
+        raise DeployError(
+            f"--app {app}: no such cloud assembly directory ({path.resolve()}) and no such "
+            "command; "
+            "synthesize the app first (cdk synth) or give the app's command, e.g. "
+            "--app 'python app.py'"
         )
 
 
