@@ -43,7 +43,7 @@ def _size(size: int) -> str:
 def _item(index: int | None, item: str | None) -> str:
     text = json.dumps(item)
     if len(text) > _ITEM_CHARS:
-        text = "..." + text[-(_ITEM_CHARS - 3) :]
+        text = '"...' + text[-(_ITEM_CHARS - 4) :]
     return f"item {index if index is not None else '?'}: {text}"
 
 
