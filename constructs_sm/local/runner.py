@@ -9,7 +9,8 @@ per step whose ``Environment`` names the step (``CSM_STEP``).
 job is created (from the execution history) and when it ends (from
 ``DescribeProcessingJob``), then a :class:`RunResult` with each step's status, job name,
 returned values and output URIs; a failed step also keeps its job's FailureReason and
-the last lines of its log (:func:`job_log_tail`).
+the last lines of its log (:func:`job_log_tail`). A fan-out step's item jobs are followed
+by :mod:`constructs_sm.local.fan_out_watch`.
 """
 
 from __future__ import annotations
@@ -101,11 +102,10 @@ class Progress:
     elapsed: float
     duration: float | None = None
     failure_reason: str | None = None
-    #: A fan-out step's item job: its index and item.
+    #: A fan-out step's item job: its index and item; or the step's end (job_name
+    #: ``<prefix>-* (<n> jobs)``): how many jobs it ran, how many did not complete.
     index: int | None = None
     item: str | None = None
-    #: A fan-out step's end (its Map exited): how many jobs it ran, how many did not
-    #: complete (``job_name`` is then ``<prefix>-* (<n> jobs)``).
     items: int | None = None
     failed_items: int | None = None
 
@@ -132,8 +132,7 @@ class StepResult:
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` form: status, job_name, values, outputs, failure_reason and
         log_tail (None and [] unless the step's job failed), and a fan-out's items,
-        failed_items and failures (its first failed item is its failure_reason and
-        log_tail)."""
+        failed_items and failures (the first one's are its failure_reason and log_tail)."""
         document: dict[str, Any] = {
             "status": self.status,
             "job_name": self.job_name,
@@ -448,8 +447,7 @@ class _Watcher:
         for event in events:
             self.last_event = max(self.last_event, int(event["id"]))
             ended = ended or event["type"] in _TASK_ENDS
-            if self.fan_out.concerns(event):
-                # Entering a fan-out step's Map after a task ended, or leaving it.
+            if self.fan_out.concerns(event):  # a fan-out step's Map entered or exited
                 if ended:
                     self._check_jobs()
                     ended = False
@@ -554,8 +552,7 @@ def watch(
         time.sleep(interval)
     watcher.ended = True
     watcher.poll()
-    if pipeline.fan_outs:
-        watcher.fan_out.finish()
+    watcher.fan_out.finish()
     settled = time.monotonic() + settle
     while (
         set(watcher.jobs) - watcher.finished or watcher.fan_out.unfinished()
