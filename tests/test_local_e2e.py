@@ -948,8 +948,32 @@ def _item_records(deployed: Deployed, result: RunResult, step: str) -> list[dict
 def test_fan_out_runs_one_job_per_item_and_a_later_step_reads_them_all(
     deployed: Deployed,
 ) -> None:
-    result = run(deployed, "Fan", {"regions": ["eu", "us", "ap"], "parts": 2})
+    info = deployed.pipelines["Fan"]
+    arn, _ = start(deployed.emulator, info, {"regions": ["eu", "us", "ap"], "parts": 2})
+    events: list[Progress] = []
+    result = watch(deployed.emulator, info, arn, on_progress=events.append, timeout=120)
     assert result.succeeded, result.cause
+    # Each item's job is reported as it starts and ends, with its index and item, then
+    # the step's end, before the step its end lets start.
+    items = [(e.index, e.item, e.status) for e in events if e.step == "per_region"]
+    assert sorted(items[:-1]) == [
+        (0, "eu", "Completed"),
+        (0, "eu", "InProgress"),
+        (1, "us", "Completed"),
+        (1, "us", "InProgress"),
+        (2, "ap", "Completed"),
+        (2, "ap", "InProgress"),
+    ]
+    for index, region in enumerate(["eu", "us", "ap"]):
+        started = items.index((index, region, "InProgress"))
+        assert started < items.index((index, region, "Completed"))
+    end = events[[i for i, e in enumerate(events) if e.step == "per_region"][-1]]
+    assert (end.status, end.index, end.items, end.failed_items) == ("Completed", None, 3, 0)
+    assert end.job_name == f"{info.fan_outs['per_region']}-* (3 jobs)"
+    order = [(e.step, e.status, e.index) for e in events]
+    for step in ("per_region", "per_part"):
+        assert order.index((step, "Completed", None)) < order.index(("join", "InProgress", None))
+    assert order.index(("split", "Completed", None)) < order.index(("per_part", "InProgress", 0))
     regions = _item_records(deployed, result, "per_region")
     assert [(r["item"], r["index"], r["env"]) for r in regions] == [
         ("eu", 0, "eu"),
@@ -986,10 +1010,43 @@ def test_a_failed_item_within_the_tolerance_does_not_fail_the_step(deployed: Dep
 
 
 def test_more_failed_items_than_tolerated_fail_the_step(deployed: Deployed) -> None:
-    result = run(deployed, "Fan", {"regions": ["bad", "eu", "bad"], "parts": 1})
-    assert (result.status, result.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
-    assert "2 of 3 items failed" in (result.cause or "")
-    assert "join" not in result.steps or result.steps["join"].status == "NotStarted"
+    """The report names each failed item (index, item, job, FailureReason) and shows the
+    end of the first one's log; --json gives each failed item's log_tail."""
+    assembly = deployed.emulator.work_dir / "cdk.out"
+    ran = cli_run(
+        deployed,
+        *("--app", str(assembly), "--stack", "ProbePipeline", "--pipeline", "Fan"),
+        *("--input", json.dumps({"regions": ["bad", "eu", "bad"], "parts": 1})),
+    )
+    document = ran.document
+    assert (document["status"], document["error"]) == (
+        "FAILED",
+        "States.ExceedToleratedFailureThreshold",
+    )
+    assert "2 of 3 items failed" in (document["cause"] or "")
+    assert document["steps"]["join"]["status"] == "NotStarted"
+    step = document["steps"]["per_region"]
+    assert (step["items"], step["failed_items"]) == (3, 2)
+    reason = "AlgorithmError: process exited with code 1: this item fails on purpose"
+    assert [(f["index"], f["item"], f["failure_reason"]) for f in step["failures"]] == [
+        (0, "bad", reason),
+        (2, "bad", reason),
+    ]
+    assert all(f["log_tail"] == ["this item fails on purpose"] for f in step["failures"])
+    assert (step["failure_reason"], step["log_tail"]) == (reason, ["this item fails on purpose"])
+    human = "\n".join(ran.out.splitlines()[:-1])
+    prefix = deployed.pipelines["Fan"].fan_outs["per_region"]
+    first, second = (f["job_name"] for f in step["failures"])
+    assert f"step per_region: 2 of 3 items failed ({prefix}-*):" in human
+    assert f'\n  item 0: "bad" (job {first}): {reason}' in human
+    assert f'\n  item 2: "bad" (job {second}): {reason}' in human
+    assert "\n  last line of item 0's log:\n  | this item fails on purpose" in human
+    # Live progress: each item's job as it starts and ends, then the step's end.
+    progress = [line.split("] ", 1)[1] for line in human.splitlines() if line.startswith("  [")]
+    mine = [line.split() for line in progress if line.startswith("per_region ")]
+    assert [words[1] for words in mine].count("InProgress") == 3
+    assert [words[1] for words in mine].count("Failed") == 2
+    assert " ".join(mine[-1][1:6]) == "PartlyFailed 2 of 3 items"
 
 
 @pytest.mark.parametrize("regions", ["eu", ["eu", 1], ["a", "b", "c", "d", "e", "f"], {"eu": 1}])

@@ -670,7 +670,7 @@ def test_a_job_that_ended_between_two_polls_is_reported_before_the_next_one_star
             )
 
     seen: list[tuple[str, str]] = []
-    pipeline = SimpleNamespace(steps=["train", "evaluate"])
+    pipeline = SimpleNamespace(steps=["train", "evaluate"], fan_outs={}, fan_out_states={})
     watcher = runner._Watcher(
         Clients(),  # type: ignore[arg-type]
         pipeline,  # type: ignore[arg-type]

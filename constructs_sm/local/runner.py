@@ -9,7 +9,8 @@ per step whose ``Environment`` names the step (``CSM_STEP``).
 job is created (from the execution history) and when it ends (from
 ``DescribeProcessingJob``), then a :class:`RunResult` with each step's status, job name,
 returned values and output URIs; a failed step also keeps its job's FailureReason and
-the last lines of its log (:func:`job_log_tail`).
+the last lines of its log (:func:`job_log_tail`). A fan-out step's item jobs are followed
+by :mod:`constructs_sm.local.fan_out_watch`.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ from typing import Any, Final
 
 import botocore.exceptions
 
-from constructs_sm.layout import RETURNS_STEP, RUN_STEP, execution_key
+from constructs_sm.layout import RETURNS_STEP, execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
+from constructs_sm.local.fan_out_watch import FanOutSummary, FanOutWatch, ItemJob, map_states
 from constructs_sm.local.jobs import read_tail, split_s3_uri
 from constructs_sm.report import walk_states
 from constructs_sm.returned import refused_step
 from constructs_sm.runtime import (
     CODE_CHANNEL,
-    PARAMS_CHANNEL,
     RETURNS_CHANNEL,
     SPEC_FILE,
     SPECS_DIR,
@@ -48,6 +49,8 @@ _TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 _JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
 #: How many lines of a failed job's log a result keeps.
 LOG_TAIL_LINES: Final = 20
+#: How many failed items of a fan-out step a result details (each with its log's end).
+FAILED_ITEMS: Final = 10
 #: How much of the end of a log file is read for its last lines.
 _LOG_TAIL_BYTES: Final = 16_384
 #: The longest a watch goes without describing the jobs it follows (see ``_Watcher.poll``).
@@ -72,6 +75,8 @@ class PipelineInfo:
     #: The job-name prefix of each fan-out step (one job per item, run by child
     #: executions whose events the execution's history does not hold).
     fan_outs: Mapping[str, str] = field(default_factory=dict)
+    #: The Map state of each fan-out step (state name -> step), as the history names it.
+    fan_out_states: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def run_prefix(self) -> str:
@@ -98,6 +103,12 @@ class Progress:
     elapsed: float
     duration: float | None = None
     failure_reason: str | None = None
+    #: A fan-out step's item job: its index and item; or the step's end (job_name
+    #: ``<prefix>-* (<n> jobs)``): how many jobs it ran, how many did not complete.
+    index: int | None = None
+    item: str | None = None
+    items: int | None = None
+    failed_items: int | None = None
 
 
 @dataclass
@@ -115,10 +126,14 @@ class StepResult:
     #: A fan-out step: how many jobs (items) it ran, and how many did not complete.
     items: int | None = None
     failed_items: int | None = None
+    #: A fan-out step's failed or stopped items (the first FAILED_ITEMS by index):
+    #: ``{"index", "status", "item", "job_name", "failure_reason", "log_tail"}`` each.
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` form: status, job_name, values, outputs, failure_reason and
-        log_tail (None and [] unless the step's job failed), and a fan-out's items."""
+        log_tail (None and [] unless the step's job failed), and a fan-out's items,
+        failed_items and failures (the first one's are its failure_reason and log_tail)."""
         document: dict[str, Any] = {
             "status": self.status,
             "job_name": self.job_name,
@@ -130,6 +145,7 @@ class StepResult:
         if self.items is not None:
             document["items"] = self.items
             document["failed_items"] = self.failed_items
+            document["failures"] = self.failures
         return document
 
 
@@ -215,6 +231,7 @@ def describe_pipeline(definition: Mapping[str, Any], arn: str, stack: str) -> Pi
         stack=stack,
         code_uris=tuple(code_uris),
         fan_outs=fan_outs,
+        fan_out_states=map_states(definition, fan_outs),
     )
 
 
@@ -370,6 +387,27 @@ class _Watcher:
         self.started = time.monotonic()
         self.sfn = emulator.client("stepfunctions")
         self.sagemaker = emulator.client("sagemaker")
+        self.fan_out = FanOutWatch(
+            self.sagemaker,
+            pipeline.fan_outs,
+            pipeline.fan_out_states,
+            arn.rsplit(":", 1)[-1],
+            on_item=self._item_progress,
+            on_step=self._fan_out_progress,
+            quiet_before=datetime.datetime.now(tz=datetime.UTC) if history_from else None,
+        )
+
+    def _item_progress(self, job: ItemJob) -> None:
+        elapsed, reason = self.elapsed(), job.failure_reason
+        progress = Progress(job.step, job.status, job.job_name, elapsed, job.duration, reason)
+        progress.index, progress.item = job.index, job.item
+        self.on_progress(progress)
+
+    def _fan_out_progress(self, step: str, jobs: list[ItemJob]) -> None:
+        summary = FanOutSummary.of(self.pipeline.fan_outs[step], jobs)
+        progress = Progress(step, summary.status, summary.job_name, self.elapsed())
+        progress.items, progress.failed_items = summary.items, summary.failed_items
+        self.on_progress(progress)
 
     def _new_events(self) -> list[dict[str, Any]]:
         """The events after the newest one read, oldest first: pages newest first
@@ -410,6 +448,12 @@ class _Watcher:
         for event in events:
             self.last_event = max(self.last_event, int(event["id"]))
             ended = ended or event["type"] in _TASK_ENDS
+            if self.fan_out.concerns(event):  # a fan-out step's Map entered or exited
+                if ended:
+                    self._check_jobs()
+                    ended = False
+                self.fan_out.see(event, quiet=int(event["id"]) <= self.history_from)
+                continue
             details = event.get("taskScheduledEventDetails")
             if event["type"] != "TaskScheduled" or not details:
                 continue
@@ -432,6 +476,7 @@ class _Watcher:
                 self.on_progress(Progress(step, "InProgress", job, self.elapsed()))
         if look:
             self._check_jobs()
+        self.fan_out.poll()
 
     def _check_jobs(self) -> None:
         self.checked = time.monotonic()
@@ -498,6 +543,8 @@ def watch(
     deadline = time.monotonic() + timeout
     while True:
         described = watcher.sfn.describe_execution(executionArn=arn)
+        if isinstance(described.get("startDate"), datetime.datetime):
+            watcher.fan_out.created_after = described["startDate"]
         watcher.poll()
         if described["status"] != "RUNNING":
             break
@@ -506,15 +553,18 @@ def watch(
         time.sleep(interval)
     watcher.ended = True
     watcher.poll()
+    watcher.fan_out.finish()
     settled = time.monotonic() + settle
-    while set(watcher.jobs) - watcher.finished and time.monotonic() < settled:
+    while (
+        set(watcher.jobs) - watcher.finished or watcher.fan_out.unfinished()
+    ) and time.monotonic() < settled:
         time.sleep(interval)
         watcher.poll()
     output = json.loads(described["output"]) if described.get("output") else None
     name = str(described["name"])
     refused = refused_step(described.get("error"), described.get("cause"))
     _collect_values(emulator, pipeline, name, output, watcher.steps, refused=refused)
-    _collect_fan_outs(emulator, pipeline, name, watcher.steps)
+    _fan_out_results(emulator, pipeline, watcher.fan_out, watcher.steps)
     for step in watcher.steps.values():
         if step.status == "Failed" and step.job_name:
             step.log_tail = job_log_tail(emulator, step.job_name)
@@ -564,46 +614,23 @@ def _collect_values(
                 result.values.update(data)
 
 
-def _collect_fan_outs(
-    emulator: Emulator, pipeline: PipelineInfo, execution: str, steps: dict[str, StepResult]
+def _fan_out_results(
+    emulator: Emulator, pipeline: PipelineInfo, fan_out: FanOutWatch, steps: dict[str, StepResult]
 ) -> None:
-    """The jobs of each fan-out step in this execution: its child executions' jobs are
-    not in the execution's history, so they are found by their names' prefix and their
-    run's parameters channel (``.../_run/params/<execution>/``)."""
-    sagemaker = emulator.client("sagemaker")
-    marker = f"/{RUN_STEP}/{PARAMS_CHANNEL}/{execution}/"
+    """Each fan-out step's jobs, as ``fan_out`` followed them: how many, their status, and
+    its first FAILED_ITEMS failed items with their FailureReason and the end of their log."""
     for step, prefix in pipeline.fan_outs.items():
-        jobs = []
-        pages = sagemaker.get_paginator("list_processing_jobs").paginate(NameContains=prefix)
-        for page in pages:
-            for summary in page.get("ProcessingJobSummaries", []):
-                job = sagemaker.describe_processing_job(
-                    ProcessingJobName=summary["ProcessingJobName"]
-                )
-                uris = [
-                    str((item.get("S3Input") or {}).get("S3Uri", ""))
-                    for item in job.get("ProcessingInputs", [])
-                ]
-                if any(marker in uri for uri in uris):
-                    jobs.append(job)
-        if not jobs:
-            continue
-        result = steps.setdefault(step, StepResult())
-        statuses = [job["ProcessingJobStatus"] for job in jobs]
-        result.items = len(jobs)
-        result.failed_items = sum(status != "Completed" for status in statuses)
-        result.job_name = f"{prefix}-* ({len(jobs)} jobs)"
-        result.status = (
-            "Completed"
-            if all(s == "Completed" for s in statuses)
-            else "InProgress"
-            if any(s not in _TERMINAL_JOB for s in statuses)
-            else "Failed"
-            if not any(s == "Completed" for s in statuses)
-            else "PartlyFailed"
-        )
-        reasons = [job.get("FailureReason") for job in jobs if job.get("FailureReason")]
-        result.failure_reason = reasons[0] if reasons else None
+        if jobs := fan_out.step_jobs(step):
+            summary = FanOutSummary.of(prefix, jobs)
+            result = steps.setdefault(step, StepResult())
+            result.status, result.job_name = summary.status, summary.job_name
+            result.items, result.failed_items = summary.items, summary.failed_items
+            result.failures = summary.failures(
+                lambda job: job_log_tail(emulator, job), FAILED_ITEMS
+            )
+            if result.failures:
+                result.failure_reason = result.failures[0]["failure_reason"]
+                result.log_tail = list(result.failures[0]["log_tail"])
 
 
 def failure_summary(result: RunResult) -> str:
