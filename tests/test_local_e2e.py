@@ -619,6 +619,17 @@ def test_an_app_naming_no_assembly_and_no_command_is_refused_before_it_runs(
             deployer.synth(tmp_path / "out")
 
 
+def test_an_assembly_named_from_the_project_folder_is_found(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """``--project-dir X --app built.out`` run from another folder: X/built.out."""
+    (tmp_path / "built.out").mkdir()
+    (tmp_path / "built.out" / "manifest.json").write_text('{"version": "55.0.0", "artifacts": {}}')
+    assert not Path("built.out").exists()  # not in the current folder
+    deployer = AssemblyDeployer(deployed.emulator, project_dir=tmp_path, app="built.out")
+    assert deployer.synth(tmp_path / "out") == (tmp_path / "built.out").resolve()
+
+
 def test_the_built_in_synth_gives_the_app_the_clis_environment(
     deployed: Deployed, tmp_path: Path
 ) -> None:

@@ -155,7 +155,7 @@ class AssemblyDeployer:
 
     def synth(self, out_dir: Path) -> Path:
         """Run the app with ``CDK_OUTDIR=out_dir`` (skipped when ``app`` is an assembly)."""
-        assembly = assembly_dir(self.app)
+        assembly = assembly_dir(self.app, self.project_dir)
         if assembly is not None:
             return assembly
         command = self.app_command()

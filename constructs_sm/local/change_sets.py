@@ -28,8 +28,13 @@ moto 5.2.5 breaks that second deploy, so a changed app re-run in a kept emulator
   (``Parameter`` data type, API reference), the stack's ``ParameterValue``, not its
   ``ResolvedValue``. moto also never records the values an executed UPDATE change set
   gave.
-- ListChangeSets lists every stack's change sets; on AWS, those of its ``StackName``
-  (a required argument).
+- ListChangeSets lists every stack's change sets; on AWS, the active ones of its
+  ``StackName`` (a required argument).
+- An executed change set stays findable by its name. On AWS, once executed it is found
+  by its ARN only: by name DescribeChangeSet answers ``ChangeSetNotFound`` (shown with
+  the AWS CLI in github.com/guardian/riff-raff pull 672).
+- A deleted stack's change sets stay (and executing one is a server error). On AWS
+  "after a stack is deleted, change sets associated with the stack are deleted".
 - ExecuteChangeSet keeps the stack's other change sets. On AWS, "when you execute a
   change set, CloudFormation deletes all other change sets associated with the stack
   because they aren't valid for the updated stack" (ExecuteChangeSet, API reference).
@@ -43,7 +48,6 @@ whose change set was executed (recording the parameter values it gave).
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -73,19 +77,42 @@ class ChangeSetNotFound(CloudFormationError):  # noqa: N818 (AWS's name)
         super().__init__(f"ChangeSet [{name}] does not exist")
 
 
-def _stack(backend: Any, name_or_id: str) -> Any:
-    """The live stack of that name or id; ``ValidationError`` as AWS words it if none."""
+#: Set on a change set once executed: found by its ARN only.
+_EXECUTED: Final = "_csm_executed"
+
+
+def live_stack(backend: Any, name_or_id: str | None) -> Any | None:
+    """The stack of that name or id that is not deleted, if any."""
     for stack in backend.stacks.values():
         if name_or_id in (stack.name, stack.stack_id):
             return stack
-    raise ValidationError(message=f"Stack [{name_or_id}] does not exist")
+    return None
+
+
+def _stack(backend: Any, name_or_id: str) -> Any:
+    """The live stack of that name or id; ``ValidationError`` as AWS words it if none."""
+    stack = live_stack(backend, name_or_id)
+    if stack is None:
+        raise ValidationError(message=f"Stack [{name_or_id}] does not exist")
+    return stack
+
+
+def _active(backend: Any, stack: Any) -> list[Any]:
+    """``stack``'s change sets that can be found by name (not executed)."""
+    return [
+        change_set
+        for change_set in backend.change_sets.values()
+        if change_set.stack_id == stack.stack_id and not getattr(change_set, _EXECUTED, False)
+    ]
 
 
 def find(backend: Any, name: str, stack_name: str | None) -> Any | None:
     """The change set ``name`` (a name within ``stack_name``, or an ARN), or ``None``."""
     if name.startswith("arn:"):
         change_set = backend.change_sets.get(name)
-        if change_set is not None and stack_name:
+        if change_set is None or change_set.stack_id not in backend.stacks:
+            return None  # its stack was deleted: so was it
+        if stack_name:
             stack = _stack(backend, stack_name)
             return change_set if change_set.stack_id == stack.stack_id else None
         return change_set
@@ -94,14 +121,7 @@ def find(backend: Any, name: str, stack_name: str | None) -> Any | None:
             message="StackName must be specified if ChangeSetName is not specified as an ARN."
         )
     stack = _stack(backend, stack_name)
-    return next(
-        (
-            change_set
-            for change_set in backend.change_sets.values()
-            if change_set.change_set_name == name and change_set.stack_id == stack.stack_id
-        ),
-        None,
-    )
+    return next((c for c in _active(backend, stack) if c.change_set_name == name), None)
 
 
 def previous_value(stack: Any, key: str) -> Any:
@@ -109,26 +129,18 @@ def previous_value(stack: Any, key: str) -> Any:
     given = stack.parameters or {}
     if key in given:
         return given[key]
-    try:  # moto leaves template_dict as it was before an executed change set
-        template = json.loads(stack.template) if isinstance(stack.template, str) else {}
-    except ValueError:
-        template = {}
-    parameters = (template or stack.template_dict or {}).get("Parameters") or {}
+    # moto leaves template_dict as it was before an executed change set: parse the
+    # template the stack holds now (YAML or JSON, as moto does).
+    text = stack.template
+    template = cfn_models.Stack.parse_template(text) if isinstance(text, str) and text else {}
+    parameters = (template if isinstance(template, dict) else {}).get("Parameters") or {}
     return (parameters.get(key) or {}).get("Default")
 
 
 def create_change_set(self: Any) -> Any:
     """CreateChangeSet, each ``UsePreviousValue`` parameter given the value the stack was
     last given for it."""
-    stack_name = self._get_param("StackName")
-    stack = next(
-        (
-            s
-            for s in self.cloudformation_backend.stacks.values()
-            if stack_name in (s.name, s.stack_id)
-        ),
-        None,
-    )
+    stack = live_stack(self.cloudformation_backend, self._get_param("StackName"))
     if stack is None:
         return _originals["create_change_set"](self)
     read = self._get_param
@@ -187,6 +199,7 @@ def execute_change_set(self: Any) -> EmptyResult:
     for other in [c for c in backend.change_sets.values() if c.stack_id == change_set.stack_id]:
         if other is not change_set:
             del backend.change_sets[other.change_set_id]
+    setattr(change_set, _EXECUTED, True)
     return EmptyResult()
 
 
@@ -194,8 +207,7 @@ def list_change_sets(self: Any) -> ActionResult:
     """ListChangeSets: the change sets of its ``StackName`` only."""
     backend = self.cloudformation_backend
     stack = _stack(backend, self._get_param("StackName") or "")
-    own = [c for c in backend.change_sets.values() if c.stack_id == stack.stack_id]
-    return ActionResult({"Summaries": own})
+    return ActionResult({"Summaries": _active(backend, stack)})
 
 
 def check_integration_points() -> None:

@@ -108,10 +108,19 @@ class Deployer(Protocol):
         """The stacks as already deployed, or None unless every one of them is."""
 
 
-def assembly_dir(app: str | None) -> Path | None:
-    """``app`` when it names a cloud assembly directory (a ``manifest.json`` in it)."""
-    if app and (Path(app) / "manifest.json").is_file():
-        return Path(app).resolve()
+def _app_paths(app: str, project_dir: Path | None) -> list[Path]:
+    """Where a path ``app`` may be: the current folder, then the project's."""
+    return [Path(app)] + ([project_dir / app] if project_dir is not None else [])
+
+
+def assembly_dir(app: str | None, project_dir: Path | None = None) -> Path | None:
+    """``app`` when it names a cloud assembly directory (a ``manifest.json`` in it), from
+    the current folder or else the project's."""
+    if not app:
+        return None
+    for path in _app_paths(app, project_dir):
+        if (path / "manifest.json").is_file():
+            return path.resolve()
     return None
 
 
@@ -125,16 +134,17 @@ def check_app(project_dir: Path, app: str | None) -> None:
             "folder (or pass --project-dir), or name the app with --app 'python app.py' or a "
             "synthesized assembly such as --app cdk.out"
         )
-    if app is None or len(app.split()) != 1 or assembly_dir(app) is not None:
+    if app is None or len(app.split()) != 1 or assembly_dir(app, project_dir) is not None:
         return
-    path = Path(app)
+    paths = _app_paths(app, project_dir)
+    path = next((p for p in paths if p.exists()), paths[0])
     if path.is_dir():
         raise DeployError(
             f"--app {app}: {path} is a directory without manifest.json, not a cloud "
             "assembly; synthesize the app into it (cdk synth) or give the app's command, "
             "e.g. --app 'python app.py'"
         )
-    if not path.exists() and not (project_dir / app).exists() and shutil.which(app) is None:
+    if not path.exists() and shutil.which(app) is None:
         raise DeployError(
             f"--app {app}: no such cloud assembly directory ({path.resolve()}) and no such "
             "command; "
@@ -274,7 +284,7 @@ class CdkDeployer:
 
     def synth(self, out_dir: Path) -> Path:
         """``cdk synth`` into ``out_dir`` (skipped when ``app`` already is an assembly)."""
-        assembly = assembly_dir(self.app)
+        assembly = assembly_dir(self.app, self.project_dir)
         if assembly is not None:
             return assembly
         check_app(self.project_dir, self.app)
