@@ -145,14 +145,34 @@ def test_items_are_reported_as_they_start_then_end_and_the_step_at_its_end(
     assert fake.lists == lists
 
 
-def test_the_end_of_a_map_not_seen_to_exit_is_reported_at_the_finish(fake: FakeSageMaker) -> None:
+def test_the_end_of_a_map_not_seen_to_exit_is_reported_once_its_jobs_settled(
+    fake: FakeSageMaker,
+) -> None:
     reports: list[tuple[Any, ...]] = []
     watch = _watch(fake, reports)
     watch.see(_map("MapStateEntered"))
     fake.add("fan-part-a", "exec-1", 0, 1.0)
+    watch.finish()  # the execution ended: its jobs are being stopped
+    assert reports == [(0, "InProgress")]
+    assert watch.unfinished() == {"per_part"}
     fake.end("fan-part-a", "Stopped", 2.0)
-    watch.finish()
+    watch.poll()
+    watch.close()
     assert reports == [(0, "InProgress"), (0, "Stopped"), ("per_part", [0])]
+
+
+def test_an_item_counts_by_its_last_attempt() -> None:
+    """A job the retry policy ran again: the item is not failed (nor counted twice)."""
+    jobs = [
+        ItemJob("s", "p-a1", 0, "x", 1.0, "Failed", failure_reason="CapacityError: none"),
+        ItemJob("s", "p-b", 1, "y", 2.0, "Completed"),
+        ItemJob("s", "p-a2", 0, "x", 3.0, "Completed"),
+    ]
+    summary = FanOutSummary.of("p", jobs)
+    assert (summary.status, summary.items, summary.failed_items) == ("Completed", 2, 0)
+    assert summary.job_name == "p-* (3 jobs)"
+    assert [job.job_name for job in summary.jobs] == ["p-a2", "p-b"]
+    assert summary.failures(lambda name: [], limit=10) == []
 
 
 def test_a_summary_counts_and_details_the_failed_items() -> None:

@@ -53,3 +53,18 @@ def test_a_long_item_is_shown_by_its_end() -> None:
     progress.index, progress.item = 7, key
     Printer(out).progress(progress)
     assert out.getvalue().rstrip().endswith('item 7: "...' + key[-55:] + '"')
+
+
+def test_items_that_end_after_their_steps_end_print_no_count() -> None:
+    """An execution stopped inside a fan-out: the step's end is printed, then its last
+    jobs end (stopped); no count line, and never a negative number running."""
+    out = io.StringIO()
+    printer = Printer(out)
+    end = Progress("per_part", "Failed", "p-* (30 jobs)", 1.0)
+    end.items, end.failed_items = 30, 30
+    printer.progress(end)
+    for index in range(ITEM_LINES + 20):
+        printer.progress(_item(index, "Stopped", 2.0 + index * COUNT_SECONDS))
+    text = out.getvalue()
+    assert "running" not in text
+    assert text.count("Stopped") == ITEM_LINES

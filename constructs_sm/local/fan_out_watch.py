@@ -25,7 +25,8 @@ from constructs_sm.layout import RUN_STEP
 from constructs_sm.report import walk_states
 from constructs_sm.runtime import ITEM_ENV, ITEM_INDEX_ENV, PARAMS_CHANNEL, STEP_ENV
 
-_TERMINAL: Final = frozenset({"Completed", "Failed", "Stopped"})
+#: The statuses a processing job ends in.
+TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 #: Events of a Map state that name it (``MapStateFailed``/``Aborted`` do not).
 _MAP_EVENTS: Final = {
     "MapStateEntered": "stateEnteredEventDetails",
@@ -51,13 +52,25 @@ class ItemJob:
     quiet: bool = False
 
 
+def latest_attempts(jobs: Iterable[ItemJob]) -> list[ItemJob]:
+    """Each item's last job (by creation), by index; jobs without an index as they are."""
+    by_index: dict[int, ItemJob] = {}
+    unindexed = []
+    for job in sorted(jobs, key=lambda job: job.created):
+        if job.index is None:
+            unindexed.append(job)
+        else:
+            by_index[job.index] = job
+    return [by_index[index] for index in sorted(by_index)] + unindexed
+
+
 def aggregate_status(statuses: Iterable[str]) -> str:
     """A fan-out step's status from its jobs': Completed when all completed, InProgress
     while one runs, Failed when none completed, else PartlyFailed."""
     listed = list(statuses)
     if all(status == "Completed" for status in listed):
         return "Completed"
-    if any(status not in _TERMINAL for status in listed):
+    if any(status not in TERMINAL_JOB for status in listed):
         return "InProgress"
     return "PartlyFailed" if "Completed" in listed else "Failed"
 
@@ -74,13 +87,15 @@ class FanOutSummary:
 
     @classmethod
     def of(cls, prefix: str, jobs: list[ItemJob]) -> FanOutSummary:
-        """From a step's job-name prefix and its jobs (by index)."""
+        """From a step's job-name prefix and its jobs: an item counts by its last attempt
+        (a job the step's retry policy ran again, or a redrive's earlier one, does not)."""
+        last = latest_attempts(jobs)
         return cls(
-            status=aggregate_status(job.status for job in jobs),
+            status=aggregate_status(job.status for job in last),
             job_name=f"{prefix}-* ({len(jobs)} jobs)",
-            items=len(jobs),
-            failed_items=sum(job.status != "Completed" for job in jobs),
-            jobs=tuple(jobs),
+            items=len(last),
+            failed_items=sum(job.status != "Completed" for job in last),
+            jobs=tuple(last),
         )
 
     def failures(self, log_tail: Callable[[str], list[str]], limit: int) -> list[dict[str, Any]]:
@@ -176,7 +191,7 @@ class FanOutWatch:
 
     def unfinished(self) -> set[str]:
         """The steps with a job that has not ended."""
-        return {job.step for job in self.jobs.values() if job.status not in _TERMINAL}
+        return {job.step for job in self.jobs.values() if job.status not in TERMINAL_JOB}
 
     def poll(self) -> None:
         """Look at the jobs of the steps whose Map runs or whose jobs run."""
@@ -185,10 +200,14 @@ class FanOutWatch:
             self.look(sorted(steps))
 
     def finish(self) -> None:
-        """At the execution's end: every fan-out step's jobs once more, and the end of each
-        step whose Map was entered but not seen to exit (the execution stopped)."""
+        """At the execution's end: every fan-out step's jobs once more (the jobs still
+        running are being stopped: :meth:`unfinished`)."""
         self.look(sorted(self.fan_outs))
         self.active.clear()
+
+    def close(self) -> None:
+        """Once the jobs have settled: the end of each step whose Map was entered but not
+        seen to exit (the execution failed or stopped inside it)."""
         for step in sorted(self.due):
             self._report_step(step)
 
@@ -225,10 +244,10 @@ class FanOutWatch:
                 job = self.jobs.get(name)
                 if job is not None and described is not None:
                     status = str(described.get("ProcessingJobStatus"))
-                    if status in _TERMINAL:
+                    if status in TERMINAL_JOB:
                         ended.append((_end(described), job, described))
                     continue
-            if job is not None and job.status not in _TERMINAL and status in _TERMINAL:
+            if job is not None and job.status not in TERMINAL_JOB and status in TERMINAL_JOB:
                 ended.append((_end(summary), job, None))
         for _, job, described in sorted(ended, key=lambda entry: entry[0]):
             described = described or self._describe(job.job_name)
@@ -291,7 +310,7 @@ class FanOutWatch:
 
     def _ended(self, job: ItemJob, described: Mapping[str, Any]) -> None:
         status = str(described.get("ProcessingJobStatus"))
-        if status not in _TERMINAL:
+        if status not in TERMINAL_JOB:
             return
         begin = _seconds(described.get("ProcessingStartTime"))
         end = _seconds(described.get("ProcessingEndTime"))

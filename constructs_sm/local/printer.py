@@ -56,6 +56,8 @@ class _Tally:
     failed: int = 0
     shown: set[str] = field(default_factory=set)
     counted: float = 0.0
+    #: The step's end was printed: later item ends (jobs stopped after it) print no count.
+    closed: bool = False
 
 
 class Printer:
@@ -72,7 +74,7 @@ class Printer:
 
     def progress(self, event: Progress) -> None:
         if event.items is not None:  # a fan-out step ended
-            self.tallies.pop(event.step, None)
+            self.tallies.setdefault(event.step, _Tally()).closed = True
             failed = event.failed_items or 0
             counts = f"{failed} of {event.items} items failed" if failed else f"{event.items} items"
             self._progress(event, f"{counts}  job {event.job_name}")
@@ -104,9 +106,9 @@ class Printer:
         tally.failed += failed
         if event.job_name in tally.shown or (failed and tally.failed <= ITEM_LINES):
             self._progress(event, text)
-        elif event.elapsed - tally.counted >= COUNT_SECONDS:
+        elif not tally.closed and event.elapsed - tally.counted >= COUNT_SECONDS:
             tally.counted = event.elapsed
-            running = tally.started - tally.ended
+            running = max(tally.started - tally.ended, 0)
             counts = f"{tally.ended} items ended ({tally.failed} failed), {running} running"
             self.line(f"  [{event.elapsed:6.1f}s] {event.step:<{self.width}} {counts}")
 

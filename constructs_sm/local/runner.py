@@ -32,7 +32,13 @@ import botocore.exceptions
 from constructs_sm.layout import RETURNS_STEP, execution_key
 from constructs_sm.local.deploy import DeployedStack
 from constructs_sm.local.emulator import Emulator
-from constructs_sm.local.fan_out_watch import FanOutSummary, FanOutWatch, ItemJob, map_states
+from constructs_sm.local.fan_out_watch import (
+    TERMINAL_JOB,
+    FanOutSummary,
+    FanOutWatch,
+    ItemJob,
+    map_states,
+)
 from constructs_sm.local.jobs import read_tail, split_s3_uri
 from constructs_sm.report import walk_states
 from constructs_sm.returned import refused_step
@@ -44,7 +50,6 @@ from constructs_sm.runtime import (
     STEP_ENV,
 )
 
-_TERMINAL_JOB: Final = frozenset({"Completed", "Failed", "Stopped"})
 #: ``States.Format('<job prefix>-{}', ...)``: a step's job-name expression.
 _JOB_PREFIX: Final = re.compile(r"^States\.Format\('([a-z0-9-]+)-\{\}'")
 #: How many lines of a failed job's log a result keeps.
@@ -501,7 +506,7 @@ class _Watcher:
             for out in described.get("ProcessingOutputConfig", {}).get("Outputs", [])
             if out["OutputName"] != RETURNS_CHANNEL and "S3Output" in out
         }
-        if status not in _TERMINAL_JOB:
+        if status not in TERMINAL_JOB:
             return
         self.finished.add(job)
         begin = _seconds(described.get("ProcessingStartTime"))
@@ -560,6 +565,7 @@ def watch(
     ) and time.monotonic() < settled:
         time.sleep(interval)
         watcher.poll()
+    watcher.fan_out.close()
     output = json.loads(described["output"]) if described.get("output") else None
     name = str(described["name"])
     refused = refused_step(described.get("error"), described.get("cause"))
