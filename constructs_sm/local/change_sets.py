@@ -185,8 +185,8 @@ def delete_change_set(self: Any) -> EmptyResult:
 
 
 def execute_change_set(self: Any) -> EmptyResult:
-    """ExecuteChangeSet of the stack's own change set; then the stack's other change sets
-    are deleted."""
+    """ExecuteChangeSet of the stack's own change set; once it succeeded, the stack's other
+    change sets are deleted and it is found by its ARN only."""
     backend = self.cloudformation_backend
     name = self._get_param("ChangeSetName")
     stack_name = self._get_param("StackName")
@@ -194,7 +194,9 @@ def execute_change_set(self: Any) -> EmptyResult:
     if change_set is None:
         raise ChangeSetNotFound(name)
     backend.execute_change_set(change_set_name=change_set.change_set_id, stack_name=stack_name)
-    if change_set.change_set_type == "UPDATE" and change_set.execution_status != "EXECUTE_FAILED":
+    if change_set.execution_status != "EXECUTE_COMPLETE":
+        return EmptyResult()  # rolled back (constructs_sm.local.cfn_rollback): left as it is
+    if change_set.change_set_type == "UPDATE":
         change_set.stack.parameters = dict(change_set.parameters or {})
     for other in [c for c in backend.change_sets.values() if c.stack_id == change_set.stack_id]:
         if other is not change_set:
