@@ -606,6 +606,8 @@ def test_an_app_naming_no_assembly_and_no_command_is_refused_before_it_runs(
     empty = tmp_path / "empty.out"
     empty.mkdir()
     cases = {
+        "gone.out": r"no such cloud assembly directory \(\S+/gone\.out or "
+        + re.escape(f"{tmp_path.resolve()}/gone.out)"),
         str(tmp_path / "cdk.out"): "no such cloud assembly directory .* and no such command",
         str(empty): "is a directory without manifest.json, not a cloud assembly",
     }

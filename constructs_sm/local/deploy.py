@@ -145,9 +145,9 @@ def check_app(project_dir: Path, app: str | None) -> None:
             "e.g. --app 'python app.py'"
         )
     if not path.exists() and shutil.which(app) is None:
+        looked = " or ".join(dict.fromkeys(str(p.resolve()) for p in paths))
         raise DeployError(
-            f"--app {app}: no such cloud assembly directory ({path.resolve()}) and no such "
-            "command; "
+            f"--app {app}: no such cloud assembly directory ({looked}) and no such command; "
             "synthesize the app first (cdk synth) or give the app's command, e.g. "
             "--app 'python app.py'"
         )
