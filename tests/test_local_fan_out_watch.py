@@ -31,6 +31,7 @@ class FakeSageMaker:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.lists = 0
         self.described: list[str] = []
+        self.windows: list[datetime.datetime | None] = []
 
     def add(self, name: str, execution: str, index: int, created: float) -> None:
         uri = f"s3://b/Fan/_run/params/{execution}/"
@@ -54,14 +55,20 @@ class FakeSageMaker:
         assert operation == "list_processing_jobs"
         return self
 
-    def paginate(self, NameContains: str) -> Iterator[dict[str, Any]]:  # noqa: N803
+    def paginate(
+        self,
+        NameContains: str,  # noqa: N803
+        CreationTimeAfter: datetime.datetime | None = None,  # noqa: N803
+    ) -> Iterator[dict[str, Any]]:
         self.lists += 1
+        self.windows.append(CreationTimeAfter)
         keys = ("ProcessingJobName", "ProcessingJobStatus", "CreationTime", "ProcessingEndTime")
         yield {
             "ProcessingJobSummaries": [
                 {key: job[key] for key in keys if key in job}
                 for name, job in self.jobs.items()
                 if NameContains in name
+                and (CreationTimeAfter is None or job["CreationTime"] > CreationTimeAfter)
             ]
         }
 
@@ -134,6 +141,8 @@ def test_items_are_reported_as_they_start_then_end_and_the_step_at_its_end(
     assert reports == [(2, "Completed"), ("per_part", [0, 1, 2])]
     assert fake.described.count("fan-part-other") == 1
     assert "fan-part-old" not in fake.described
+    # Listed from just before the execution's start: the old job is not even listed.
+    assert set(fake.windows) == {_at(0.0) - datetime.timedelta(seconds=5)}
     assert [job.failure_reason for job in watch.step_jobs("per_part")] == [
         "AlgorithmError: boom",
         None,

@@ -227,9 +227,17 @@ class FanOutWatch:
         """List each step's jobs; report the new ones (by creation), then the ended ones
         (by end)."""
         summaries: list[tuple[str, Mapping[str, Any]]] = []
+        # Jobs of earlier executions are not listed once this one's start is known (a kept
+        # emulator holds every run's); those created just before, within the slack, are
+        # listed and told apart by their run-parameters input.
+        window = (
+            {"CreationTimeAfter": self.created_after - _CREATED_SLACK}
+            if self.created_after is not None
+            else {}
+        )
         for step in steps:
             pages = self.sagemaker.get_paginator("list_processing_jobs").paginate(
-                NameContains=self.fan_outs[step]
+                NameContains=self.fan_outs[step], **window
             )
             for page in pages:
                 summaries += [(step, s) for s in page.get("ProcessingJobSummaries", [])]
