@@ -529,6 +529,7 @@ def _last_json(text: str) -> dict[str, Any]:
         ["run", "--json", "--input", "[1, 2]"],
         ["run", "--json", "--input", "{not json"],
         ["run", "--json", "--data", "dir-without-uri"],
+        ["run", "--json", "--app", "no-such-assembly.out"],
     ],
 )
 def test_cli_usage_errors_end_with_the_json_line(

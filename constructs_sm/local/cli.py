@@ -76,6 +76,8 @@ from constructs_sm.local.deploy import (
     DeployedStack,
     Deployer,
     DeployError,
+    assembly_dir,
+    check_app,
     stack_names,
 )
 from constructs_sm.local.emulator import Emulator
@@ -106,7 +108,7 @@ EXIT_USAGE = 2
 STATUS_ERROR: Final = "ERROR"
 #: ``error`` of the ``--json`` line when the command failed before an execution ended.
 ERRORS: Final = {
-    "UsageError": "bad command line, --input, --data or --cdk",
+    "UsageError": "bad command line, --input, --data, --cdk or --app",
     "UnknownStack": "a --stack the app does not have",
     "DeployError": "synthesizing or deploying the app failed (with or without the cdk CLI)",
     "PipelineChoiceError": "no pipeline, several without --pipeline, or an unknown --pipeline",
@@ -367,6 +369,17 @@ def _find_cdk(args: argparse.Namespace) -> CdkCli | None:
         raise CommandError("UsageError", str(error), EXIT_USAGE) from error
 
 
+def _check_app(args: argparse.Namespace) -> None:
+    """An ``--app`` naming no assembly and no command is a usage error, found before the
+    emulator starts."""
+    if args.app is None or assembly_dir(args.app, args.project_dir) is not None:
+        return
+    try:
+        check_app(args.project_dir, args.app)
+    except DeployError as error:
+        raise CommandError("UsageError", str(error), EXIT_USAGE) from error
+
+
 def _deploy(
     emulator: Emulator,
     args: argparse.Namespace,
@@ -456,6 +469,7 @@ def _run(
     params, data = _parse_inputs(args)
     cdk = _find_cdk(args)
     _check_endpoint_options(args)
+    _check_app(args)
     begin = time.monotonic()
     with contextlib.ExitStack() as stack:
         reuse = emulator is not None or args.endpoint is not None
