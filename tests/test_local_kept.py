@@ -182,7 +182,8 @@ def test_options_of_this_process_emulator_do_not_go_with_endpoint(
 def test_nothing_at_the_endpoint_is_no_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAANY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "any")
-    ran = _run(None, "--endpoint", "http://localhost:9", "--app", "cdk.out")
+    # An app command (an --app path naming nothing is a usage error, found first).
+    ran = _run(None, "--endpoint", "http://localhost:9", "--app", "python3 app.py")
     assert (ran.code, ran.document["error"]) == (cli.EXIT_FAILED, "NoEmulator")
     assert "run --keep-running" in ran.document["cause"]
 
