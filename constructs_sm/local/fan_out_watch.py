@@ -127,12 +127,20 @@ def map_states(definition: Mapping[str, Any], fan_outs: Mapping[str, str]) -> di
     return found
 
 
-def _seconds(value: Any) -> float | None:
+def seconds(value: Any) -> float | None:
+    """A timestamp of the AWS API (a ``datetime``) as seconds; None if it is not one."""
     return value.timestamp() if isinstance(value, datetime.datetime) else None
 
 
+def job_duration(described: Mapping[str, Any]) -> float | None:
+    """A described processing job's run time (start to end), if it has both."""
+    begin = seconds(described.get("ProcessingStartTime"))
+    end = seconds(described.get("ProcessingEndTime"))
+    return end - begin if begin is not None and end is not None else None
+
+
 def _end(job: Mapping[str, Any]) -> float:
-    return _seconds(job.get("ProcessingEndTime")) or float("inf")
+    return seconds(job.get("ProcessingEndTime")) or float("inf")
 
 
 class FanOutWatch:
@@ -242,7 +250,7 @@ class FanOutWatch:
             for page in pages:
                 summaries += [(step, s) for s in page.get("ProcessingJobSummaries", [])]
         ended: list[tuple[float, ItemJob, Mapping[str, Any] | None]] = []
-        summaries.sort(key=lambda pair: _seconds(pair[1].get("CreationTime")) or 0.0)
+        summaries.sort(key=lambda pair: seconds(pair[1].get("CreationTime")) or 0.0)
         for step, summary in summaries:
             name = str(summary["ProcessingJobName"])
             status = str(summary.get("ProcessingJobStatus"))
@@ -312,7 +320,7 @@ class FanOutWatch:
             job_name=name,
             index=int(index) if isinstance(index, str) and index.isdigit() else None,
             item=item if isinstance(item, str) else None,
-            created=_seconds(created) or 0.0,
+            created=seconds(created) or 0.0,
             quiet=quiet,
         )
 
@@ -320,10 +328,8 @@ class FanOutWatch:
         status = str(described.get("ProcessingJobStatus"))
         if status not in TERMINAL_JOB:
             return
-        begin = _seconds(described.get("ProcessingStartTime"))
-        end = _seconds(described.get("ProcessingEndTime"))
         job.status = status
-        job.duration = end - begin if begin is not None and end is not None else None
+        job.duration = job_duration(described)
         job.failure_reason = described.get("FailureReason")
         if not job.quiet:
             self.on_item(job)

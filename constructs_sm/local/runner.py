@@ -37,7 +37,9 @@ from constructs_sm.local.fan_out_watch import (
     FanOutSummary,
     FanOutWatch,
     ItemJob,
+    job_duration,
     map_states,
+    seconds,
 )
 from constructs_sm.local.jobs import read_tail, split_s3_uri
 from constructs_sm.report import walk_states
@@ -341,12 +343,6 @@ def start(
     return str(response["executionArn"]), name
 
 
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, datetime.datetime):
-        return value.timestamp()
-    return None
-
-
 def failure_reason_of(cause: str | None) -> str | None:
     """The FailureReason inside a ``.sync`` task's cause (DescribeProcessingJob JSON)."""
     if not cause:
@@ -509,10 +505,8 @@ class _Watcher:
         if status not in TERMINAL_JOB:
             return
         self.finished.add(job)
-        begin = _seconds(described.get("ProcessingStartTime"))
-        end = _seconds(described.get("ProcessingEndTime"))
         result.status = status
-        result.duration = end - begin if begin is not None and end is not None else None
+        result.duration = job_duration(described)
         result.failure_reason = described.get("FailureReason")
         if job in self.quiet:
             return
@@ -574,8 +568,8 @@ def watch(
     for step in watcher.steps.values():
         if step.status == "Failed" and step.job_name:
             step.log_tail = job_log_tail(emulator, step.job_name)
-    start_time = _seconds(described.get("startDate"))
-    stop_time = _seconds(described.get("stopDate"))
+    start_time = seconds(described.get("startDate"))
+    stop_time = seconds(described.get("stopDate"))
     return RunResult(
         execution_arn=arn,
         execution_name=name,
