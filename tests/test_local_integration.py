@@ -698,3 +698,24 @@ def test_a_fix_whose_moto_internals_moved_fails_naming_them() -> None:
         f"constructs_sm.local supports moto {MOTO_VERSION} only; its IAM internals changed: "
         "Role.put_policy; IAMBackend.create_role"
     )
+
+
+def test_patches_replace_once_keep_the_original_and_put_everything_back() -> None:
+    """How the fixes patch moto (extra.Patches): a second install replaces without losing
+    the original, the original is at hand, restore puts each attribute back."""
+    from types import SimpleNamespace
+
+    from constructs_sm.local.extra import Patches
+
+    owner, other = SimpleNamespace(f="f0", g="g0"), SimpleNamespace(f="other0")
+    patches = Patches()
+    assert not patches and patches.original(owner, "f") == "f0"
+    assert patches.original(owner, "missing") is None
+    patches.replace(owner, "f", "f1")
+    patches.replace(owner, "f", "f2")
+    patches.replace(other, "f", "other1")
+    assert patches and (owner.f, other.f) == ("f2", "other1")
+    assert (patches.original(owner, "f"), patches.original(other, "f")) == ("f0", "other0")
+    assert patches.original(owner, "g") == "g0"
+    patches.restore()
+    assert not patches and (owner.f, owner.g, other.f) == ("f0", "g0", "other0")

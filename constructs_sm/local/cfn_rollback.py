@@ -31,20 +31,19 @@ call with the resource's error, without the rollback to the previous resources.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any, Final
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 
-from constructs_sm.local.extra import require_unmoved
+from constructs_sm.local.extra import Patches, require_unmoved
 
 _CREATE_RESOURCE: Final = "parse_and_create_resource"
 _CREATE_RESOURCES: Final = "create_resources"
 _EXECUTE_CHANGE_SET: Final = "execute_change_set"
 #: On an exception: ``(logical id, resource type)`` of the resource that raised it.
 _FAILED_RESOURCE: Final = "_csm_failed_resource"
-_originals: dict[str, Callable[..., Any]] = {}
+_patches = Patches()
 
 
 def failure_reason(error: BaseException) -> str:
@@ -68,7 +67,8 @@ def parse_and_create_resource(
     """moto's, with its error marked by the resource (unless a resource it needed
     raised it first)."""
     try:
-        return _originals[_CREATE_RESOURCE](logical_id, resource_json, *args, **kwargs)
+        original = _patches.original(cfn_parsing, _CREATE_RESOURCE)
+        return original(logical_id, resource_json, *args, **kwargs)
     except Exception as error:
         if failed_resource(error) is None:
             setattr(error, _FAILED_RESOURCE, (logical_id, str(resource_json.get("Type"))))
@@ -78,7 +78,7 @@ def parse_and_create_resource(
 def create_resources(stack: Any) -> None:
     """moto's ``Stack.create_resources``; a resource's failure rolls the stack back."""
     try:
-        _originals[_CREATE_RESOURCES](stack)
+        _patches.original(cfn_models.Stack, _CREATE_RESOURCES)(stack)
     except Exception as error:
         failed = failed_resource(error)
         if failed is None:
@@ -90,7 +90,8 @@ def execute_change_set(backend: Any, change_set_name: str, stack_name: str | Non
     """moto's ``ExecuteChangeSet``; a resource's failure in a change set that creates its
     stack rolls the stack back (the change set ends ``EXECUTE_FAILED``)."""
     try:
-        _originals[_EXECUTE_CHANGE_SET](backend, change_set_name, stack_name)
+        original = _patches.original(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET)
+        original(backend, change_set_name, stack_name)
     except Exception as error:
         failed = failed_resource(error)
         change_set = backend.change_sets.get(change_set_name) or next(
@@ -139,7 +140,7 @@ def roll_back(stack: Any, logical_id: str, resource_type: str, *, reason: str) -
 def check_integration_points() -> None:
     """Fail loudly if what this module patches moved in moto."""
     problems = []
-    create = _originals.get(_CREATE_RESOURCE) or getattr(cfn_parsing, _CREATE_RESOURCE, None)
+    create = _patches.original(cfn_parsing, _CREATE_RESOURCE)
     if create is None or list(inspect.signature(create).parameters)[:2] != [
         "logical_id",
         "resource_json",
@@ -147,12 +148,10 @@ def check_integration_points() -> None:
         problems.append(f"cloudformation.parsing.{_CREATE_RESOURCE}")
     if f"= {_CREATE_RESOURCE}(" not in inspect.getsource(cfn_parsing.ResourceMap.__getitem__):
         problems.append(f"ResourceMap.__getitem__ no longer calls {_CREATE_RESOURCE}")
-    stack_create = _originals.get(_CREATE_RESOURCES) or cfn_models.Stack.create_resources
+    stack_create = _patches.original(cfn_models.Stack, _CREATE_RESOURCES)
     if list(inspect.signature(stack_create).parameters) != ["self"]:
         problems.append(f"Stack.{_CREATE_RESOURCES}")
-    execute = (
-        _originals.get(_EXECUTE_CHANGE_SET) or cfn_models.CloudFormationBackend.execute_change_set
-    )
+    execute = _patches.original(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET)
     if list(inspect.signature(execute).parameters) != ["self", "change_set_name", "stack_name"]:
         problems.append(f"CloudFormationBackend.{_EXECUTE_CHANGE_SET}")
     event = list(inspect.signature(cfn_models.Event.__init__).parameters)
@@ -164,23 +163,13 @@ def check_integration_points() -> None:
 def install() -> None:
     """Roll back a stack whose resource fails to create (idempotent)."""
     check_integration_points()
-    if _originals:
+    if _patches:
         return
-    _originals[_CREATE_RESOURCE] = getattr(cfn_parsing, _CREATE_RESOURCE)
-    setattr(cfn_parsing, _CREATE_RESOURCE, parse_and_create_resource)
-    _originals[_CREATE_RESOURCES] = cfn_models.Stack.create_resources
-    setattr(cfn_models.Stack, _CREATE_RESOURCES, create_resources)
-    backend = cfn_models.CloudFormationBackend
-    _originals[_EXECUTE_CHANGE_SET] = backend.execute_change_set
-    setattr(backend, _EXECUTE_CHANGE_SET, execute_change_set)
+    _patches.replace(cfn_parsing, _CREATE_RESOURCE, parse_and_create_resource)
+    _patches.replace(cfn_models.Stack, _CREATE_RESOURCES, create_resources)
+    _patches.replace(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET, execute_change_set)
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
-    if _CREATE_RESOURCE in _originals:
-        setattr(cfn_parsing, _CREATE_RESOURCE, _originals.pop(_CREATE_RESOURCE))
-    if _CREATE_RESOURCES in _originals:
-        setattr(cfn_models.Stack, _CREATE_RESOURCES, _originals.pop(_CREATE_RESOURCES))
-    if _EXECUTE_CHANGE_SET in _originals:
-        backend = cfn_models.CloudFormationBackend
-        setattr(backend, _EXECUTE_CHANGE_SET, _originals.pop(_EXECUTE_CHANGE_SET))
+    _patches.restore()

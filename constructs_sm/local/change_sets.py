@@ -48,7 +48,6 @@ whose change set was executed (recording the parameter values it gave).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any, Final
 
 from moto.cloudformation import models as cfn_models
@@ -56,7 +55,7 @@ from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.core.responses import ActionResult, EmptyResult
 
-from constructs_sm.local.extra import require_unmoved
+from constructs_sm.local.extra import Patches, require_unmoved
 
 _HANDLERS: Final = (
     "create_change_set",
@@ -65,7 +64,8 @@ _HANDLERS: Final = (
     "execute_change_set",
     "list_change_sets",
 )
-_originals: dict[str, Callable[..., Any]] = {}
+_RESPONSE: Final = cfn_responses.CloudFormationResponse
+_patches = Patches()
 
 
 class ChangeSetNotFound(CloudFormationError):  # noqa: N818 (AWS's name)
@@ -142,7 +142,7 @@ def create_change_set(self: Any) -> Any:
     last given for it."""
     stack = live_stack(self.cloudformation_backend, self._get_param("StackName"))
     if stack is None:
-        return _originals["create_change_set"](self)
+        return _patches.original(_RESPONSE, "create_change_set")(self)
     read = self._get_param
 
     def with_previous_values(name: str, if_none: Any = None) -> Any:
@@ -161,7 +161,7 @@ def create_change_set(self: Any) -> Any:
 
     self._get_param = with_previous_values
     try:
-        return _originals["create_change_set"](self)
+        return _patches.original(_RESPONSE, "create_change_set")(self)
     finally:
         del self._get_param
 
@@ -216,9 +216,7 @@ def check_integration_points() -> None:
     """Fail loudly if the handlers or the backend's change sets moved in moto."""
     problems = []
     for handler in _HANDLERS:
-        original = _originals.get(handler) or getattr(
-            cfn_responses.CloudFormationResponse, handler, None
-        )
+        original = _patches.original(_RESPONSE, handler)
         if original is None or list(inspect.signature(original).parameters) != ["self"]:
             problems.append(f"CloudFormationResponse.{handler}")
     source = inspect.getsource(cfn_models.CloudFormationBackend.create_change_set)
@@ -230,7 +228,7 @@ def check_integration_points() -> None:
 def install() -> None:
     """Address change sets as CloudFormation does (idempotent)."""
     check_integration_points()
-    if _originals:
+    if _patches:
         return
     replacements = {
         "create_change_set": create_change_set,
@@ -240,11 +238,9 @@ def install() -> None:
         "list_change_sets": list_change_sets,
     }
     for handler, replacement in replacements.items():
-        _originals[handler] = getattr(cfn_responses.CloudFormationResponse, handler)
-        setattr(cfn_responses.CloudFormationResponse, handler, replacement)
+        _patches.replace(_RESPONSE, handler, replacement)
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
-    for handler in list(_originals):
-        setattr(cfn_responses.CloudFormationResponse, handler, _originals.pop(handler))
+    _patches.restore()

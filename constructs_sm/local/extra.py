@@ -4,9 +4,10 @@
 (``python -m constructs_sm.local``) also needs ``pip install 'constructs-sm[local]'``:
 moto in server mode, pinned to the release whose internals the engine patches, and
 ``regex`` for the SageMaker request validator. :func:`missing_local_extra` says what is
-missing in a sentence with the fix, before anything imports moto, and
+missing in a sentence with the fix, before anything imports moto,
 :func:`require_unmoved` is how each of the engine's fixes of moto fails when what it
-patches has moved. This module imports nothing outside the standard library.
+patches has moved, and :class:`Patches` is how a fix replaces moto's attributes, calls the
+originals and puts them back. This module imports nothing outside the standard library.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 #: The command that installs the offline engine's dependencies.
 INSTALL_LOCAL: Final = "pip install 'constructs-sm[local]'"
@@ -61,3 +62,34 @@ def require_unmoved(problems: Sequence[str], what: str) -> None:
         raise RuntimeError(
             f"constructs_sm.local supports moto {MOTO_VERSION} only; {what}: " + "; ".join(problems)
         )
+
+
+class Patches:
+    """The attributes of moto one of the engine's fixes replaced: each replaced once
+    (``install`` is idempotent), its original at hand for the replacement to call, and
+    every one put back by :meth:`restore`."""
+
+    def __init__(self) -> None:
+        self._saved: dict[tuple[int, str], tuple[object, str, Any]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._saved)
+
+    def replace(self, owner: object, name: str, replacement: Any) -> None:
+        """Set ``owner.name`` to ``replacement``, keeping what it was the first time."""
+        key = (id(owner), name)
+        if key not in self._saved:
+            self._saved[key] = (owner, name, getattr(owner, name))
+        setattr(owner, name, replacement)
+
+    def original(self, owner: object, name: str) -> Any:
+        """``owner.name`` as it was before :meth:`replace` (as it is, or None when it has
+        no such attribute, if it was not replaced)."""
+        saved = self._saved.get((id(owner), name))
+        return saved[2] if saved is not None else getattr(owner, name, None)
+
+    def restore(self) -> None:
+        """Put every replaced attribute back, the last replaced first."""
+        for owner, name, original in reversed(list(self._saved.values())):
+            setattr(owner, name, original)
+        self._saved.clear()

@@ -46,7 +46,7 @@ from moto.iam import models as iam_models
 from moto.iam.exceptions import LimitExceededException
 
 from constructs_sm.iam_limits import WHITESPACE
-from constructs_sm.local.extra import require_unmoved
+from constructs_sm.local.extra import Patches, require_unmoved
 
 #: GetAccountSummary's quota names -> moto's AccountSummary attributes holding them.
 QUOTA_ATTRIBUTES: Final = {
@@ -63,7 +63,7 @@ _BACKEND_METHODS: Final = (
     "create_policy_version",
 )
 _ROLE_PUT: Final = "put_policy"
-_originals: dict[str, Callable[..., Any]] = {}
+_patches = Patches()
 
 
 def policy_size(document: Any) -> int:
@@ -92,7 +92,7 @@ def _check_managed(backend: Any, document: Any) -> None:
 
 
 def _create_role(self: Any, *args: Any, **kwargs: Any) -> Any:
-    original = _originals["create_role"]
+    original = _patches.original(iam_models.IAMBackend, "create_role")
     bound = inspect.signature(original).bind(self, *args, **kwargs).arguments
     _check_trust(self, bound["assume_role_policy_document"])
     return original(self, *args, **kwargs)
@@ -101,7 +101,8 @@ def _create_role(self: Any, *args: Any, **kwargs: Any) -> Any:
 def _update_assume_role_policy(self: Any, role_name: str, policy_document: str) -> None:
     self.get_role(role_name)  # NoSuchEntity first, as IAM
     _check_trust(self, policy_document)
-    _originals["update_assume_role_policy"](self, role_name, policy_document)
+    original = _patches.original(iam_models.IAMBackend, "update_assume_role_policy")
+    original(self, role_name, policy_document)
 
 
 def _attach_role_policy(self: Any, policy_arn: str, role_name: str) -> None:
@@ -110,11 +111,11 @@ def _attach_role_policy(self: Any, policy_arn: str, role_name: str) -> None:
     known = any(p.arn == policy_arn for p in self.managed_policies.values())
     if known and policy_arn not in role.managed_policies and len(role.managed_policies) >= limit:
         raise LimitExceededException(f"Cannot exceed quota for PoliciesPerRole: {limit}")
-    _originals["attach_role_policy"](self, policy_arn, role_name)
+    _patches.original(iam_models.IAMBackend, "attach_role_policy")(self, policy_arn, role_name)
 
 
 def _create_policy(self: Any, *args: Any, **kwargs: Any) -> Any:
-    original = _originals["create_policy"]
+    original = _patches.original(iam_models.IAMBackend, "create_policy")
     bound = inspect.signature(original).bind(self, *args, **kwargs).arguments
     _check_managed(self, bound["policy_document"])
     return original(self, *args, **kwargs)
@@ -124,7 +125,8 @@ def _create_policy_version(
     self: Any, policy_arn: str, policy_document: str, set_as_default: bool
 ) -> Any:
     _check_managed(self, policy_document)
-    return _originals["create_policy_version"](self, policy_arn, policy_document, set_as_default)
+    original = _patches.original(iam_models.IAMBackend, "create_policy_version")
+    return original(self, policy_arn, policy_document, set_as_default)
 
 
 def _role_put_policy(self: Any, policy_name: str, policy_json: Any) -> None:
@@ -137,7 +139,7 @@ def _role_put_policy(self: Any, policy_name: str, policy_json: Any) -> None:
         raise LimitExceededException(
             f"Maximum policy size of {limit} bytes exceeded for role {self.name}"
         )
-    _originals[_ROLE_PUT](self, policy_name, policy_json)
+    _patches.original(iam_models.Role, _ROLE_PUT)(self, policy_name, policy_json)
 
 
 _REPLACEMENTS: Final[dict[str, Callable[..., Any]]] = {
@@ -160,7 +162,7 @@ def check_integration_points() -> None:
         if f'"{key}": self.{attribute}' not in inspect.getsource(iam_models.AccountSummary):
             problems.append(f"AccountSummary.summary_map[{key!r}]")
     for name in _BACKEND_METHODS:
-        method = _originals.get(name) or getattr(iam_models.IAMBackend, name, None)
+        method = _patches.original(iam_models.IAMBackend, name)
         if method is None:
             problems.append(f"IAMBackend.{name}")
     expected = {
@@ -168,10 +170,10 @@ def check_integration_points() -> None:
         "create_policy": "policy_document",
     }
     for name, parameter in expected.items():
-        method = _originals.get(name) or getattr(iam_models.IAMBackend, name)
+        method = _patches.original(iam_models.IAMBackend, name)
         if parameter not in inspect.signature(method).parameters:
             problems.append(f"IAMBackend.{name}({parameter})")
-    put = _originals.get(_ROLE_PUT) or iam_models.Role.put_policy
+    put = _patches.original(iam_models.Role, _ROLE_PUT)
     if list(inspect.signature(put).parameters) != ["self", "policy_name", "policy_json"]:
         problems.append("Role.put_policy")
     require_unmoved(problems, "its IAM internals changed")
@@ -180,19 +182,13 @@ def check_integration_points() -> None:
 def install() -> None:
     """Enforce the quotas in moto's IAM backend (idempotent)."""
     check_integration_points()
-    if _originals:
+    if _patches:
         return
     for name, replacement in _REPLACEMENTS.items():
-        _originals[name] = getattr(iam_models.IAMBackend, name)
-        setattr(iam_models.IAMBackend, name, replacement)
-    _originals[_ROLE_PUT] = iam_models.Role.put_policy
-    setattr(iam_models.Role, _ROLE_PUT, _role_put_policy)
+        _patches.replace(iam_models.IAMBackend, name, replacement)
+    _patches.replace(iam_models.Role, _ROLE_PUT, _role_put_policy)
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
-    if _ROLE_PUT in _originals:
-        setattr(iam_models.Role, _ROLE_PUT, _originals.pop(_ROLE_PUT))
-    for name, original in _originals.items():
-        setattr(iam_models.IAMBackend, name, original)
-    _originals.clear()
+    _patches.restore()
