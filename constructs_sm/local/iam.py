@@ -61,7 +61,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.sts.models import STSBackend, sts_backends
 from moto.utilities.utils import get_partition
 
-from constructs_sm.local.extra import require_unmoved
+from constructs_sm.local.extra import Patches, require_unmoved
 from constructs_sm.local.policies import ContextValue, Decision, Principal, Request, evaluate
 
 #: The emulator's administrator (deploys, seeds data, starts executions).
@@ -471,7 +471,7 @@ def interpreter_client(region: str, service: str, state_credentials: Any = None)
     )
 
 
-_originals: dict[str, Any] = {}
+_patches = Patches()
 
 
 def _eval_service_task(
@@ -485,9 +485,8 @@ def _eval_service_task(
     credentials = MachineCredentials(
         role_arn=state_credentials.role_arn, state_machine_arn=str(machine)
     )
-    _originals["_eval_service_task"](
-        self, env, resource_runtime_part, normalised_parameters, credentials
-    )
+    original = _patches.original(StateTaskServiceAwsSdk, "_eval_service_task")
+    original(self, env, resource_runtime_part, normalised_parameters, credentials)
 
 
 def _modules() -> Iterator[Any]:
@@ -503,7 +502,7 @@ def check_integration_points() -> None:
 
     problems = []
     base = access_control.IAMRequestBase
-    method = _originals.get("check_action_permitted", base.check_action_permitted)
+    method = _patches.original(base, "check_action_permitted")
     if list(inspect.signature(method).parameters) != ["self", "resource"]:
         problems.append(f"IAMRequestBase.check_action_permitted{inspect.signature(method)}")
     init = inspect.getsource(base.__init__)
@@ -530,7 +529,7 @@ def check_integration_points() -> None:
     if list(assume.parameters) != expected:
         problems.append(f"STSBackend.assume_role{assume}")
     source = importlib.import_module(_CLIENT_SOURCE)
-    original = _originals.get("boto_client_for", getattr(source, "boto_client_for", None))
+    original = _patches.original(source, "boto_client_for")
     if original is None or list(inspect.signature(original).parameters) != [
         "region",
         "service",
@@ -540,7 +539,7 @@ def check_integration_points() -> None:
     for name, module in _modules():
         if getattr(module, "boto_client_for", None) not in (original, interpreter_client):
             problems.append(f"{name}.boto_client_for")
-    task = _originals.get("_eval_service_task", StateTaskServiceAwsSdk._eval_service_task)
+    task = _patches.original(StateTaskServiceAwsSdk, "_eval_service_task")
     if "boto_client_for(" not in inspect.getsource(task) and task is not _eval_service_task:
         problems.append("StateTaskServiceAwsSdk._eval_service_task no longer calls boto_client_for")
     if "self._credentials = credentials" not in inspect.getsource(
@@ -552,33 +551,21 @@ def check_integration_points() -> None:
 
 def install() -> None:
     """Plug the evaluation and the engine's credentials into moto (idempotent)."""
-    import importlib
-
     check_integration_points()
-    if _originals:
+    if _patches:
         return
-    base = access_control.IAMRequestBase
-    _originals["check_action_permitted"] = base.check_action_permitted
-    base.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
-    _originals["boto_client_for"] = importlib.import_module(_CLIENT_SOURCE).boto_client_for
+    _patches.replace(
+        access_control.IAMRequestBase, "check_action_permitted", check_action_permitted
+    )
     for _, module in _modules():
-        setattr(module, "boto_client_for", interpreter_client)  # noqa: B010
-    _originals["_eval_service_task"] = StateTaskServiceAwsSdk._eval_service_task
-    StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
+        _patches.replace(module, "boto_client_for", interpreter_client)
+    _patches.replace(StateTaskServiceAwsSdk, "_eval_service_task", _eval_service_task)
 
 
 def uninstall() -> None:
     """Undo :func:`install` and forget the credentials assumed so far."""
-    if not _originals:
+    if not _patches:
         return
-    access_control.IAMRequestBase.check_action_permitted = _originals[  # type: ignore[method-assign]
-        "check_action_permitted"
-    ]
-    for _, module in _modules():
-        setattr(module, "boto_client_for", _originals["boto_client_for"])  # noqa: B010
-    StateTaskServiceAwsSdk._eval_service_task = _originals[  # type: ignore[method-assign]
-        "_eval_service_task"
-    ]
-    _originals.clear()
+    _patches.restore()
     with _lock:
         _machine_credentials.clear()
