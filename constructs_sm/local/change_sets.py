@@ -48,6 +48,7 @@ whose change set was executed (recording the parameter values it gave).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, Final
 
 from moto.cloudformation import models as cfn_models
@@ -57,13 +58,6 @@ from moto.core.responses import ActionResult, EmptyResult
 
 from constructs_sm.local.extra import Patches, require_unmoved
 
-_HANDLERS: Final = (
-    "create_change_set",
-    "describe_change_set",
-    "delete_change_set",
-    "execute_change_set",
-    "list_change_sets",
-)
 _RESPONSE: Final = cfn_responses.CloudFormationResponse
 _patches = Patches()
 
@@ -212,10 +206,20 @@ def list_change_sets(self: Any) -> ActionResult:
     return ActionResult({"Summaries": _active(backend, stack)})
 
 
+#: moto's handlers this module replaces, and their replacements.
+_REPLACEMENTS: Final[dict[str, Callable[[Any], Any]]] = {
+    "create_change_set": create_change_set,
+    "describe_change_set": describe_change_set,
+    "delete_change_set": delete_change_set,
+    "execute_change_set": execute_change_set,
+    "list_change_sets": list_change_sets,
+}
+
+
 def check_integration_points() -> None:
     """Fail loudly if the handlers or the backend's change sets moved in moto."""
     problems = []
-    for handler in _HANDLERS:
+    for handler in _REPLACEMENTS:
         original = _patches.original(_RESPONSE, handler)
         if original is None or list(inspect.signature(original).parameters) != ["self"]:
             problems.append(f"CloudFormationResponse.{handler}")
@@ -230,14 +234,7 @@ def install() -> None:
     check_integration_points()
     if _patches:
         return
-    replacements = {
-        "create_change_set": create_change_set,
-        "describe_change_set": describe_change_set,
-        "delete_change_set": delete_change_set,
-        "execute_change_set": execute_change_set,
-        "list_change_sets": list_change_sets,
-    }
-    for handler, replacement in replacements.items():
+    for handler, replacement in _REPLACEMENTS.items():
         _patches.replace(_RESPONSE, handler, replacement)
 
 
