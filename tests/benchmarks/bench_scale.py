@@ -4,23 +4,31 @@ Run from the repository root after ``make setup`` (``make bench`` runs it)::
 
     .venv/bin/python -m tests.benchmarks.bench_scale [--steps 1 50 100 200] [--runs 3]
 
-For each N it synthesizes, in fresh processes taken in turn (library, floor, library,
-floor, ...: the machines are noisy, so ratios are taken within a pair), two apps:
+For each N it synthesizes, in fresh processes taken in turn (library, floor, floor with
+roles, library, ...: the machines are noisy, so ratios are taken within a round), three
+apps:
 
 - library: a ``ProcessingPipeline`` of N steps shaped as chains, a fan-out and a fan-in
   (one source step, four chains, one joining step), every step with an input, an output
   and an environment value, one in ten returning a value;
 - floor: the same N ``createProcessingJob.sync`` tasks written by hand as ``CustomState``s
-  with inline JSON, one role and one bucket (what the library saves a user from writing).
+  with inline JSON, one role and one bucket (what the library saves a user from writing);
+- floor with roles: the floor with one least-privilege role per task instead of the one
+  role, written by hand as the cheapest CDK form there is (``CfnRole``s of literal JSON:
+  a trust for the task's jobs only, an inline policy of the task's prefixes only). It
+  tells what least privilege costs by itself, in any app, library or not: the library
+  gives each step such a role (an ``iam.Role``, so ``step.role`` takes grants).
 
-It prints, per N: the median build+synth time of each (app creation to the end of
-``app.synth()``; the ``constructs_sm`` or ``aws_cdk.aws_*`` imports inside the app
-function count, ``import aws_cdk`` does not) and the median of the per-pair ratios, the
-template's bytes as written and without whitespace (what ``suppress_template_indentation``
-writes) and its resources, the largest inline policy of a role, the managed policies per
-role and the state-machine definition's bytes, against the limits (CloudFormation: 500
-resources, 1,000,000 bytes; IAM: 10,240 characters of inline policies per role, 10
-managed policies per role; Step Functions: 1,048,576 characters of definition).
+It prints, per N: the median build+synth time of the library and the floor (app creation
+to the end of ``app.synth()``; the ``constructs_sm`` or ``aws_cdk.aws_*`` imports inside
+the app function count, ``import aws_cdk`` does not) and the median of the per-round
+ratios, the template's bytes as written and without whitespace (what
+``suppress_template_indentation`` writes) and its resources, the largest inline policy of
+a role, the managed policies per role and the state-machine definition's bytes, against
+the limits (CloudFormation: 500 resources, 1,000,000 bytes; IAM: 10,240 characters of
+inline policies per role, 10 managed policies per role; Step Functions: 1,048,576
+characters of definition). Then the floor with roles: its time, its ratio to the floor
+and the library's ratio to it.
 
 ``--without-cdk-validation`` times every pair a second time with aws-cdk-lib's built-in
 template validation off (``CDK_VALIDATION=false``; since aws-cdk-lib 2.27x every synth
@@ -92,6 +100,11 @@ CONTEXT = {"@aws-cdk/core:stackResourceLimit": 0}  # measure past 500; the limit
 _MACHINE = "AWS::StepFunctions::StateMachine"
 #: Set to 1 in a library child's environment: it also runs cfn-lint on its template.
 LINT_VARIABLE = "BENCH_CFN_LINT"
+#: The ``--child`` kinds of the floor with one least-privilege role per task, by the role's
+#: CDK form.
+ROLE_FLOORS = {"floor-cfn-roles": "CfnRole", "floor-iam-roles": "iam.Role"}
+SAGEMAKER = "sagemaker.amazonaws.com"
+TRUST_SID = "SageMakerRunsThisStepsJobs"  # the library's
 
 
 # -- the two apps (run inside a child process) ---------------------------------------------
@@ -144,8 +157,15 @@ def library_stack(app: Any, steps: int, code: Path = SCRIPT) -> Any:
     return stack
 
 
-def floor_stack(app: Any, steps: int) -> Any:
-    """The same number of processing tasks, written by hand: one role, one bucket."""
+def floor_stack(app: Any, steps: int, *, roles: str | None = None) -> Any:
+    """The same number of processing tasks, written by hand: one role, one bucket.
+
+    With ``roles`` (``"CfnRole"`` or ``"iam.Role"``), each task gets a role of its own
+    instead, in that CDK form: SageMaker may assume it only for that task's jobs
+    (``aws:SourceAccount``, ``aws:SourceArn``), and its inline policy reaches only that
+    task's S3 prefixes, as each step role the library writes. What least privilege costs
+    a hand-written app, without the library.
+    """
     import aws_cdk as cdk
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_s3 as s3
@@ -153,8 +173,10 @@ def floor_stack(app: Any, steps: int) -> Any:
 
     stack = cdk.Stack(app, "Bench")
     bucket = s3.Bucket(stack, "Bucket")
-    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-    bucket.grant_read_write(role)
+    task_roles = _task_role_arns(stack, bucket, steps, style=roles) if roles else None
+    if task_roles is None:
+        role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal(SAGEMAKER))
+        bucket.grant_read_write(role)
     chain: Any = None
     for index in range(steps):
         state = sfn.CustomState(
@@ -164,8 +186,12 @@ def floor_stack(app: Any, steps: int) -> Any:
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
                 "Parameters": {
-                    "ProcessingJobName.$": "States.Format('job-{}', $$.Execution.Name)",
-                    "RoleArn": role.role_arn,
+                    # With roles, each task's jobs are named as its role's trust expects.
+                    "ProcessingJobName.$": f"States.Format('job-{index}-{{}}', $$.Execution.Name)"
+                    if roles
+                    else "States.Format('job-{}', $$.Execution.Name)",
+                    # (the one role's ARN read per task, as the floor always has)
+                    "RoleArn": task_roles[index] if task_roles else role.role_arn,
                     "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["python3"]},
                     "ProcessingResources": {
                         "ClusterConfig": {
@@ -218,13 +244,86 @@ def floor_stack(app: Any, steps: int) -> Any:
     return stack
 
 
+def _task_role_arns(stack: Any, bucket: Any, steps: int, *, style: str) -> list[str]:
+    """One least-privilege role per task of :func:`floor_stack`; their ARNs. ``style``:
+    ``CfnRole`` (an L1 of literal JSON) or ``iam.Role`` (as the library writes a step's:
+    the trust's conditions on the principal, the inline policy from JSON, the trust
+    statement's ``Sid`` by override)."""
+    from aws_cdk import Aws
+    from aws_cdk import aws_iam as iam
+
+    bucket_arn = bucket.bucket_arn
+    account = Aws.ACCOUNT_ID
+    jobs = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{account}:processing-job"
+    arns = []
+    for index in range(steps):
+        conditions = {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": f"{jobs}/job-{index}-*"},
+        }
+        channels = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadObjects",
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": f"{bucket_arn}/in/*",
+                },
+                {
+                    "Sid": "ReadList",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": ["in/*"]}},
+                },
+                {
+                    "Sid": "WriteObjects",
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+                    "Resource": f"{bucket_arn}/out/{index}/*",
+                },
+            ],
+        }
+        if style == "iam.Role":
+            role = iam.Role(
+                stack,
+                f"Role{index}",
+                assumed_by=iam.ServicePrincipal(SAGEMAKER, conditions=conditions),
+                inline_policies={"Channels": iam.PolicyDocument.from_json(channels)},
+            )
+            resource = role.node.default_child
+            assert isinstance(resource, iam.CfnRole)
+            resource.add_property_override("AssumeRolePolicyDocument.Statement.0.Sid", TRUST_SID)
+            arns.append(role.role_arn)
+            continue
+        trust = {
+            "Sid": TRUST_SID,
+            "Effect": "Allow",
+            "Principal": {"Service": SAGEMAKER},
+            "Action": "sts:AssumeRole",
+            "Condition": conditions,
+        }
+        cfn_role = iam.CfnRole(
+            stack,
+            f"Role{index}",
+            assume_role_policy_document={"Version": "2012-10-17", "Statement": [trust]},
+            policies=[{"policyName": "Channels", "policyDocument": channels}],
+        )
+        arns.append(cfn_role.attr_arn)
+    return arns
+
+
 def child(kind: str, steps: int, outdir: str) -> None:
     """Build and synthesize one app; print the timing and sizes as one JSON line."""
     import aws_cdk as cdk
 
     begin = time.perf_counter()
     app = cdk.App(outdir=outdir, context=CONTEXT)
-    stack = (library_stack if kind == "library" else floor_stack)(app, steps)
+    if kind == "library":
+        stack = library_stack(app, steps)
+    else:
+        stack = floor_stack(app, steps, roles=ROLE_FLOORS.get(kind))
     app.synth()
     elapsed = time.perf_counter() - begin
     text = (Path(outdir) / f"{stack.artifact_id}.template.json").read_text()
@@ -534,11 +633,14 @@ def _median(results: list[dict[str, Any]]) -> float:
     return statistics.median(float(r["seconds"]) for r in results)
 
 
+def _ratios(library: list[dict[str, Any]], floor: list[dict[str, Any]]) -> list[float]:
+    """The per-round ratios (each round's apps ran back to back)."""
+    return [float(a["seconds"]) / float(b["seconds"]) for a, b in zip(library, floor, strict=True)]
+
+
 def _ratio(library: list[dict[str, Any]], floor: list[dict[str, Any]]) -> float:
-    """The median of the per-pair ratios (each pair ran back to back)."""
-    return statistics.median(
-        float(a["seconds"]) / float(b["seconds"]) for a, b in zip(library, floor, strict=True)
-    )
+    """The median of the per-round ratios."""
+    return statistics.median(_ratios(library, floor))
 
 
 def _run_child(kind: str, steps: int, env: dict[str, str]) -> dict[str, Any]:
@@ -596,11 +698,16 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     quiet = {**env, "CDK_VALIDATION": "false"}  # aws-cdk-lib's switch for its validation
     rows = []
+    role_floors: dict[tuple[str, int], list[dict[str, Any]]] = {
+        (kind, steps): [] for kind in ROLE_FLOORS for steps in args.steps
+    }
     for steps in args.steps:
         library, floor, library_quiet, floor_quiet = [], [], [], []
         for _ in range(args.runs):
             library.append(_run_child("library", steps, env))
             floor.append(_run_child("floor", steps, env))
+            for kind in ROLE_FLOORS:
+                role_floors[kind, steps].append(_run_child(kind, steps, env))
             if args.without_cdk_validation:
                 library_quiet.append(_run_child("library", steps, quiet))
                 floor_quiet.append(_run_child("floor", steps, quiet))
@@ -621,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{last['largest_inline_policy']:>10,} {last['most_managed_policies']:>7} "
             f"{last['definition_bytes']:>12,}{' (S3)' if last['hosted'] else ''}"
         )
+    print("library / floor, each round (the machines are noisy: the spread is the error bar):")
+    for steps, library, floor, _, _, _ in rows:
+        print(f"{steps:>4} " + " ".join(f"{r:.2f}x" for r in _ratios(library, floor)))
     if args.without_cdk_validation:
         print("without aws-cdk-lib's built-in template validation (CDK_VALIDATION=false):")
         print(f"{'N':>4} {'library s':>9} {'floor s':>8} {'ratio':>6} {'its share, library':>19}")
@@ -629,6 +739,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{steps:>4} {_median(library_quiet):>9.2f} {_median(floor_quiet):>8.2f} "
                 f"{_ratio(library_quiet, floor_quiet):>5.2f}x {share:>18.2f}s"
+            )
+    print("the floor with one least-privilege role per task, written by hand as")
+    print(f"{'N':>4} {'form':>9} {'its s':>7} {'/ floor':>8} {'library / it':>13}")
+    for steps, library, floor, _, _, _ in rows:
+        for kind, style in ROLE_FLOORS.items():
+            own = role_floors[kind, steps]
+            print(
+                f"{steps:>4} {style:>9} {_median(own):>7.2f} {_ratio(own, floor):>7.2f}x "
+                f"{_ratio(library, own):>12.2f}x"
             )
     print(
         f"cfn-lint on the {args.steps[-1]}-step template: "
