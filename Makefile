@@ -62,7 +62,7 @@ test: setup lint
 # pipeline deployed and run offline with its state transitions (see the module); then what
 # aws-cdk-lib's template validation spends on the 200-step template, and on what.
 bench: setup
-	$(VENV)/bin/python -m tests.benchmarks.bench_scale --without-cdk-validation --offline 50 100 200
+	$(VENV)/bin/python -m tests.benchmarks.bench_scale --runs 5 --without-cdk-validation --offline 50 100 200
 	$(VENV)/bin/python -m tests.benchmarks.bench_validation
 
 clean:
