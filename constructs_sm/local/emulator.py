@@ -42,6 +42,7 @@ from moto.stepfunctions.parser import models as sfn_parser_models
 from constructs_sm.local import (
     asl_fixes,
     cfn_fixes,
+    cfn_names,
     cfn_rollback,
     change_sets,
     faults,
@@ -237,6 +238,7 @@ class Emulator:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         asl_fixes.install()
         cfn_fixes.install()
+        cfn_names.install()
         map_fixes.install()
         redrive.install()
         history_fixes.install()
@@ -304,6 +306,7 @@ class Emulator:
         faults.uninstall_time_scale()
         asl_fixes.uninstall()
         cfn_fixes.uninstall()
+        cfn_names.uninstall()
         map_fixes.uninstall()
         redrive.uninstall()
         history_fixes.uninstall()

@@ -1,0 +1,89 @@
+"""Resources whose template names none get the names CloudFormation gives them, kept
+across updates (constructs_sm.local.cfn_names), on the session's emulator."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from constructs_sm.local import Emulator, cfn_names
+from tests.local_deployment import Deployed
+
+STACK = "cfn-names-a"
+
+
+def _template(value: str, mutability: str) -> str:
+    resources = {
+        "Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": value}},
+        "Repo": {"Type": "AWS::ECR::Repository", "Properties": {"ImageTagMutability": mutability}},
+    }
+    outputs = {name: {"Value": {"Ref": name}} for name in resources}
+    return json.dumps({"Resources": resources, "Outputs": outputs})
+
+
+@pytest.fixture
+def aws(deployed: Deployed) -> Emulator:
+    return deployed.emulator
+
+
+@pytest.fixture
+def cfn(aws: Emulator) -> Iterator[Any]:
+    client = aws.client("cloudformation")
+    client.create_stack(StackName=STACK, TemplateBody=_template("one", "MUTABLE"))
+    yield client
+    if any(stack["StackName"] == STACK for stack in client.describe_stacks()["Stacks"]):
+        client.delete_stack(StackName=STACK)
+
+
+def _stack(cfn: Any) -> tuple[str, dict[str, str]]:
+    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+    return stack["StackStatus"], {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def _parameters(aws: Emulator) -> list[str]:
+    described = aws.client("ssm").describe_parameters()["Parameters"]
+    return [p["Name"] for p in described if p["Name"].startswith("CFN-Param-")]
+
+
+def test_unnamed_parameter_and_repository_are_named_as_cloudformation_names_them(
+    cfn: Any, aws: Emulator
+) -> None:
+    status, names = _stack(cfn)
+    assert status == "CREATE_COMPLETE"
+    assert re.fullmatch(r"CFN-Param-[A-Za-z0-9]{12}", names["Param"])
+    assert re.fullmatch(rf"{STACK}-repo-[a-z0-9]{{12}}", names["Repo"])
+    parameter = aws.client("ssm").get_parameter(Name=names["Param"])["Parameter"]
+    assert parameter["Value"] == "one"
+    repositories = aws.client("ecr").describe_repositories(repositoryNames=[names["Repo"]])
+    assert repositories["repositories"][0]["imageTagMutability"] == "MUTABLE"
+
+
+def test_an_update_keeps_the_generated_names(cfn: Any, aws: Emulator) -> None:
+    _, before = _stack(cfn)
+    cfn.update_stack(StackName=STACK, TemplateBody=_template("two", "IMMUTABLE"))
+    status, after = _stack(cfn)
+    assert status == "UPDATE_COMPLETE"
+    assert after == before
+    assert aws.client("ssm").get_parameter(Name=after["Param"])["Parameter"]["Value"] == "two"
+    assert _parameters(aws) == [after["Param"]]  # not put again under another name
+    repository = aws.client("ecr").describe_repositories(repositoryNames=[after["Repo"]])
+    assert repository["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
+
+
+def test_deleting_the_stack_deletes_them(cfn: Any, aws: Emulator) -> None:
+    _, names = _stack(cfn)
+    cfn.delete_stack(StackName=STACK)
+    assert _parameters(aws) == []
+    listed = aws.client("ecr").describe_repositories()["repositories"]
+    assert names["Repo"] not in [r["repositoryName"] for r in listed]
+
+
+def test_other_types_keep_motos_generated_names() -> None:
+    assert re.fullmatch(r"CFN-Logical-[A-Za-z0-9]{12}", cfn_names.parameter_name("Logical"))
+    assert cfn_names.generate_resource_name("AWS::SNS::Topic", "Stack", "Topic").startswith(
+        "Stack-Topic-"
+    )
