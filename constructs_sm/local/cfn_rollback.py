@@ -24,8 +24,8 @@ A change set that creates a stack (the ``cdk`` CLI's path: CreateChangeSet of ty
 ``CREATE``, then ExecuteChangeSet) rolls back the same way: ExecuteChangeSet answers, the
 change set ends ``EXECUTE_FAILED`` and the stack ``ROLLBACK_COMPLETE``.
 
-Not covered: a failed update (UpdateStack, an ``UPDATE`` change set) still fails its API
-call with the resource's error, without the rollback to the previous resources.
+A failed update (UpdateStack, an ``UPDATE`` change set) rolls back to the stack as it was:
+:mod:`constructs_sm.local.cfn_update_rollback`, with the resource marked here.
 """
 
 from __future__ import annotations
@@ -61,6 +61,13 @@ def failed_resource(error: BaseException) -> tuple[str, str] | None:
     return (str(marked[0]), str(marked[1])) if marked else None
 
 
+def mark_failed(error: BaseException, logical_id: str, resource_type: str) -> None:
+    """Mark ``error`` as the failure of that resource, unless a resource it needed was
+    marked first (innermost first)."""
+    if failed_resource(error) is None:
+        setattr(error, _FAILED_RESOURCE, (logical_id, resource_type))
+
+
 def parse_and_create_resource(
     logical_id: str, resource_json: dict[str, Any], *args: Any, **kwargs: Any
 ) -> Any:
@@ -70,8 +77,7 @@ def parse_and_create_resource(
         original = _patches.original(cfn_parsing, _CREATE_RESOURCE)
         return original(logical_id, resource_json, *args, **kwargs)
     except Exception as error:
-        if failed_resource(error) is None:
-            setattr(error, _FAILED_RESOURCE, (logical_id, str(resource_json.get("Type"))))
+        mark_failed(error, logical_id, str(resource_json.get("Type")))
         raise
 
 

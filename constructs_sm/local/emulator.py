@@ -44,6 +44,7 @@ from constructs_sm.local import (
     cfn_fixes,
     cfn_names,
     cfn_rollback,
+    cfn_update_rollback,
     change_sets,
     faults,
     history_fixes,
@@ -244,6 +245,7 @@ class Emulator:
         history_fixes.install()
         iam_quotas.install()
         cfn_rollback.install()
+        cfn_update_rollback.install()
         change_sets.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
@@ -311,6 +313,7 @@ class Emulator:
         redrive.uninstall()
         history_fixes.uninstall()
         iam_quotas.uninstall()
+        cfn_update_rollback.uninstall()
         cfn_rollback.uninstall()
         change_sets.uninstall()
         setattr(moto_backends, _MODULE_LIST, _original_module_list)

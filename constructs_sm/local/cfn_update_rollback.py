@@ -1,0 +1,289 @@
+"""A stack update whose resource fails rolls back to the stack as it was, as CloudFormation
+does.
+
+moto 5.2.5 updates a stack inside UpdateStack (and ExecuteChangeSet of an ``UPDATE`` change
+set) in its own order: it first deletes the resources the new template leaves out, then
+creates the new ones, then updates the changed ones; a resource's error escapes from the
+API call and leaves the stack half updated, its status unchanged (``CREATE_COMPLETE``
+after a failed update), the resources created before the failure in place and the
+removed ones gone.
+
+On AWS (stack status codes and update behaviours,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-describing-stacks.html
+and https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html):
+UpdateStack answers with the stack's id; CloudFormation creates and updates resources,
+and deletes the ones the template left out only in the cleanup phase after everything
+else succeeded (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``). A resource that fails ends
+``CREATE_FAILED`` or ``UPDATE_FAILED`` with the service's message; the stack goes
+``UPDATE_ROLLBACK_IN_PROGRESS`` ("The following resource(s) failed to update: [...]"),
+deletes what the update created, puts the updated resources back as they were, and ends
+``UPDATE_ROLLBACK_COMPLETE`` (``UPDATE_ROLLBACK_FAILED`` when that fails). The stack keeps
+its previous template and outputs, and can be updated again.
+
+:func:`install` gives moto that: :func:`update_resources` replaces
+``ResourceMap.update`` (create, update, then remove; on a resource's failure, undo and
+raise :class:`StackUpdateError`), and UpdateStack and ExecuteChangeSet end the stack as
+above instead of failing (a change set whose update rolled back ends ``EXECUTE_FAILED``).
+An error no resource raised (a template CloudFormation refuses before changing anything)
+still fails the call, as on AWS, and leaves the stack as it was.
+
+Not covered: a resource whose update moto carries out by deleting it and creating it
+again (an SSM parameter; an ECR repository given a new name) and whose new one fails is
+gone (CloudFormation creates the replacement first); the rollback puts back its
+properties only where moto's handler recreates it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing as cfn_parsing
+
+from constructs_sm.local.cfn_rollback import failed_resource, failure_reason, mark_failed
+from constructs_sm.local.extra import Patches, require_unmoved
+
+_UPDATE: Final = "update"
+_EXECUTE_CHANGE_SET: Final = "execute_change_set"
+_patches = Patches()
+
+
+class StackUpdateError(Exception):
+    """A stack update's resource failed; the update was undone (unless ``undo_error``)."""
+
+    def __init__(
+        self, logical_id: str, resource_type: str, action: str, reason: str, undo_error: str
+    ) -> None:
+        super().__init__(f"{logical_id} ({resource_type}) failed to {action}: {reason}")
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.action = action
+        self.reason = reason
+        self.undo_error = undo_error
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What a resource map held before an update."""
+
+    template: dict[str, Any]
+    resources: dict[str, Any]
+    input_parameters: dict[str, Any]
+    resolved_parameters: dict[str, Any]
+    parsed: dict[str, Any]
+
+    def restore(self, resource_map: Any) -> None:
+        """Give ``resource_map`` this template, parameters and resources again."""
+        resource_map._template = self.template
+        resource_map._resource_json_map = self.resources
+        resource_map.input_parameters = self.input_parameters
+        resource_map.resolved_parameters = {**self.resolved_parameters}
+        resource_map._parsed_resources = {**self.parsed}
+
+    @classmethod
+    def of(cls, resource_map: Any) -> _Before:
+        return cls(
+            template=resource_map._template,
+            resources=resource_map._resource_json_map,
+            input_parameters=dict(resource_map.input_parameters),
+            resolved_parameters=dict(resource_map.resolved_parameters),
+            parsed=dict(resource_map._parsed_resources),
+        )
+
+
+def _update_one(resource_map: Any, logical_id: str, resource_json: dict[str, Any]) -> Any:
+    """moto's update of one resource, its error marked with the resource."""
+    try:
+        return cfn_parsing.parse_and_update_resource(
+            logical_id,
+            resource_json,
+            resource_map,
+            account_id=resource_map._account_id,
+            region_name=resource_map._region_name,
+        )
+    except Exception as error:
+        mark_failed(error, logical_id, str(resource_json.get("Type")))
+        raise
+
+
+def _in_passes(names: list[str], attempt: Callable[[str], None]) -> None:
+    """``attempt(name)`` for each name, in moto's passes (a resource that fails may wait
+    on another of the same update); the last error when some still fail after them."""
+    pending = list(names)
+    last: Exception | None = None
+    for _ in range(cfn_parsing.MAX_UPDATE_ATTEMPTS - 1):
+        for name in pending.copy():
+            try:
+                attempt(name)
+            except Exception as error:
+                last = error
+            else:
+                pending.remove(name)
+        if not pending:
+            return
+    if last is not None:
+        raise last
+
+
+def update_resources(
+    self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None
+) -> None:
+    """moto's ``ResourceMap.update`` in CloudFormation's order: create the new resources,
+    update the changed ones, then delete those the template left out. A resource's
+    failure undoes the update (:func:`_undo`) and raises :class:`StackUpdateError`."""
+    actions = self.build_resource_diff(template, parameters)
+    before = _Before.of(self)
+    try:
+        self._template = template
+        if parameters:
+            self.input_parameters = parameters
+        self.load_mapping()
+        self.load_parameters()
+        self.load_conditions()
+        self._resource_json_map = template["Resources"]
+    except Exception:  # a template refused before anything changed (a missing parameter)
+        before.restore(self)
+        raise
+    touched: list[str] = []
+
+    def update(name: str) -> None:
+        touched.append(name)
+        self._parsed_resources[name] = _update_one(self, name, self._resource_json_map[name])
+
+    try:
+        for name in actions["Add"]:
+            _ = self[name]  # moto creates a resource (and what it refers to) on lookup
+        _in_passes(actions["Modify"], update)
+    except Exception as error:
+        failed = failed_resource(error)
+        if failed is None or not before.resources:
+            raise  # not a resource's, or a CREATE change set's: cfn_rollback rolls it back
+        action = "create" if failed[0] in actions["Add"] else "update"
+        undo_error = _undo(self, before, touched)
+        raise StackUpdateError(*failed, action, failure_reason(error), undo_error) from error
+
+    # Cleanup: what the template left out, deleted once everything else succeeded.
+    def remove(name: str) -> None:
+        if name in self._parsed_resources:
+            self._delete_resource(self._parsed_resources.pop(name), before.resources[name])
+
+    _in_passes(actions["Remove"], remove)
+
+
+def _undo(resource_map: Any, before: _Before, touched: list[str]) -> str:
+    """Delete the resources the update created and put the ones it updated back as they
+    were; the error that stopped it ("" when it finished)."""
+    added = [name for name in resource_map._resource_json_map if name not in before.resources]
+    current = resource_map._parsed_resources
+    try:
+        for name in reversed(added):
+            if name in current:
+                resource_map._delete_resource(current[name], resource_map._resource_json_map[name])
+        before.restore(resource_map)
+        for name in dict.fromkeys(touched):
+            resource_map._parsed_resources[name] = current[name]  # what the backend holds now
+            resource_map._parsed_resources[name] = _update_one(
+                resource_map, name, before.resources[name]
+            )
+    except Exception as error:
+        return failure_reason(error)
+    return ""
+
+
+def end_rolled_back(stack: Any, failure: StackUpdateError) -> None:
+    """The events and status of ``stack`` after ``failure``."""
+    stack.events.append(
+        cfn_models.Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status=f"{failure.action.upper()}_FAILED",
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+    )
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event(
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        resource_status_reason=(
+            f"The following resource(s) failed to {failure.action}: [{failure.logical_id}]. "
+        ),
+    )
+    if failure.undo_error:
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=failure.undo_error)
+        return
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+
+
+def update_stack(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
+    """moto's ``Stack.update``; a rolled-back or refused update keeps the previous
+    template."""
+    previous = self.template
+    try:
+        _patches.original(cfn_models.Stack, _UPDATE)(self, template, *args, **kwargs)
+    except Exception as error:
+        self.template = previous
+        self._parse_template()
+        if not isinstance(error, StackUpdateError):
+            raise
+        end_rolled_back(self, error)
+
+
+def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """moto's ``ExecuteChangeSet`` (with :mod:`constructs_sm.local.cfn_rollback`'s); an
+    update that rolled back ends the change set ``EXECUTE_FAILED``."""
+    try:
+        original = _patches.original(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET)
+        original(backend, change_set_name, stack_name)
+    except StackUpdateError as failure:
+        change_set = backend.change_sets.get(change_set_name) or next(
+            c for c in backend.change_sets.values() if c.change_set_name == change_set_name
+        )
+        change_set.execution_status = "EXECUTE_FAILED"
+        end_rolled_back(backend.stacks[change_set.stack_id], failure)
+
+
+def check_integration_points() -> None:
+    """Fail loudly if what this module patches moved in moto."""
+    problems = []
+    resource_update = _patches.original(cfn_parsing.ResourceMap, _UPDATE)
+    if list(inspect.signature(resource_update).parameters) != ["self", "template", "parameters"]:
+        problems.append("ResourceMap.update")
+    source = inspect.getsource(resource_update)
+    for needed in ("build_resource_diff", "load_conditions", "_delete_resource", '"Modify"'):
+        if needed not in source:
+            problems.append(f"ResourceMap.update no longer uses {needed}")
+    if "self.resource_map.update(" not in inspect.getsource(
+        _patches.original(cfn_models.Stack, _UPDATE)
+    ):
+        problems.append("Stack.update no longer calls ResourceMap.update")
+    if "resource_map.update(" not in inspect.getsource(cfn_models.ChangeSet.apply):
+        problems.append("ChangeSet.apply no longer calls ResourceMap.update")
+    update_one = list(inspect.signature(cfn_parsing.parse_and_update_resource).parameters)
+    if update_one[:3] != ["logical_id", "resource_json", "resources_map"]:
+        problems.append("cloudformation.parsing.parse_and_update_resource")
+    require_unmoved(problems, "its CloudFormation stack updates changed")
+
+
+def install() -> None:
+    """Roll back a stack update whose resource fails (idempotent). Install it after
+    :mod:`constructs_sm.local.cfn_rollback` (whose ExecuteChangeSet it wraps)."""
+    check_integration_points()
+    if _patches:
+        return
+    _patches.replace(cfn_parsing.ResourceMap, _UPDATE, update_resources)
+    _patches.replace(cfn_models.Stack, _UPDATE, update_stack)
+    _patches.replace(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET, execute_change_set)
+
+
+def uninstall() -> None:
+    """Undo :func:`install`."""
+    _patches.restore()
