@@ -11,6 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from constructs_sm.local import Emulator
 from stacks.pipeline_stack import ChurnPipelineStack
 from tests.local_deployment import Deployed, deploy_local_app
 
@@ -59,3 +60,9 @@ def deployed() -> Iterator[Deployed]:
     """The offline engine's emulator with tests/local_app deployed, once per session."""
     with deploy_local_app() as deployment:
         yield deployment
+
+
+@pytest.fixture(scope="session")
+def aws(deployed: Deployed) -> Emulator:
+    """The session's emulator (a module may define its own, with more set up)."""
+    return deployed.emulator

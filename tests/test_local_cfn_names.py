@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from constructs_sm.local import Emulator, cfn_names
-from tests.local_deployment import Deployed
 
 STACK = "cfn-names-a"
 
@@ -23,11 +22,6 @@ def _template(value: str, mutability: str) -> str:
     }
     outputs = {name: {"Value": {"Ref": name}} for name in resources}
     return json.dumps({"Resources": resources, "Outputs": outputs})
-
-
-@pytest.fixture
-def aws(deployed: Deployed) -> Emulator:
-    return deployed.emulator
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import botocore.exceptions
 import pytest
 
 from constructs_sm.local import Emulator
-from tests.local_deployment import Deployed
 from tests.test_local_iam_quotas import TRUST, document
 
 STACK = "update-rollback"
@@ -35,11 +34,6 @@ def _template(**resources: dict[str, Any]) -> str:
 
 
 FIRST = _template(Kept=_parameter("kept", "one"), Dropped=_parameter("dropped", "d"))
-
-
-@pytest.fixture
-def aws(deployed: Deployed) -> Emulator:
-    return deployed.emulator
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import botocore.exceptions
 import pytest
 
 from constructs_sm.local import Emulator
-from tests.local_deployment import Deployed
 
 NAME = "cdk-deploy-change-set"
 
@@ -21,11 +20,6 @@ def _template(value: str) -> str:
     return json.dumps(
         {"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": properties}}}
     )
-
-
-@pytest.fixture
-def aws(deployed: Deployed) -> Emulator:
-    return deployed.emulator
 
 
 @pytest.fixture

@@ -55,11 +55,6 @@ def pretty(policy: dict[str, Any]) -> str:
     return json.dumps(policy, indent=4)
 
 
-@pytest.fixture(scope="module")
-def aws(deployed: Deployed) -> Emulator:
-    return deployed.emulator
-
-
 @pytest.fixture
 def role(aws: Emulator, request: pytest.FixtureRequest) -> Iterator[str]:
     """A role of this test's own, deleted afterwards with its policies."""
