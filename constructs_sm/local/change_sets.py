@@ -60,6 +60,8 @@ from constructs_sm.local.extra import Patches, require_unmoved
 
 _RESPONSE: Final = cfn_responses.CloudFormationResponse
 _patches = Patches()
+#: moto's own (read by the check; constructs_sm.local.cfn_outputs wraps it).
+_MOTO_CREATE_CHANGE_SET: Final = cfn_models.CloudFormationBackend.create_change_set
 
 
 class ChangeSetNotFound(CloudFormationError):  # noqa: N818 (AWS's name)
@@ -223,7 +225,7 @@ def check_integration_points() -> None:
         original = _patches.original(_RESPONSE, handler)
         if original is None or list(inspect.signature(original).parameters) != ["self"]:
             problems.append(f"CloudFormationResponse.{handler}")
-    source = inspect.getsource(cfn_models.CloudFormationBackend.create_change_set)
+    source = inspect.getsource(_MOTO_CREATE_CHANGE_SET)
     if "self.change_sets[change_set_id] = " not in source:
         problems.append("CloudFormationBackend.change_sets is no longer keyed by change set id")
     require_unmoved(problems, "its CloudFormation change sets changed")

@@ -43,6 +43,7 @@ from constructs_sm.local import (
     asl_fixes,
     cfn_fixes,
     cfn_names,
+    cfn_outputs,
     cfn_rollback,
     cfn_update_rollback,
     change_sets,
@@ -246,6 +247,7 @@ class Emulator:
         iam_quotas.install()
         cfn_rollback.install()
         cfn_update_rollback.install()
+        cfn_outputs.install()
         change_sets.install()
         setattr(moto_backends, _MODULE_LIST, _cached_module_list)
         faults.install_time_scale(self._time_scale)
@@ -313,6 +315,7 @@ class Emulator:
         redrive.uninstall()
         history_fixes.uninstall()
         iam_quotas.uninstall()
+        cfn_outputs.uninstall()
         cfn_update_rollback.uninstall()
         cfn_rollback.uninstall()
         change_sets.uninstall()
