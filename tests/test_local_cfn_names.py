@@ -19,6 +19,8 @@ def _template(value: str, mutability: str) -> str:
     resources = {
         "Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": value}},
         "Repo": {"Type": "AWS::ECR::Repository", "Properties": {"ImageTagMutability": mutability}},
+        # moto replaces a topic on update (a new ARN, unless the name is kept)
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": value}},
     }
     outputs = {name: {"Value": {"Ref": name}} for name in resources}
     return json.dumps({"Resources": resources, "Outputs": outputs})
@@ -57,6 +59,8 @@ def test_unnamed_parameter_and_repository_are_named_as_cloudformation_names_them
 
 
 def test_an_update_keeps_the_generated_names(cfn: Any, aws: Emulator) -> None:
+    """The parameter, the repository and the topic keep their names (moto alone put the
+    parameter again under a new name, replaced the repository and the topic)."""
     _, before = _stack(cfn)
     cfn.update_stack(StackName=STACK, TemplateBody=_template("two", "IMMUTABLE"))
     status, after = _stack(cfn)
@@ -66,6 +70,8 @@ def test_an_update_keeps_the_generated_names(cfn: Any, aws: Emulator) -> None:
     assert _parameters(aws) == [after["Param"]]  # not put again under another name
     repository = aws.client("ecr").describe_repositories(repositoryNames=[after["Repo"]])
     assert repository["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
+    topic = aws.client("sns").get_topic_attributes(TopicArn=after["Topic"])["Attributes"]
+    assert topic["DisplayName"] == "two"
 
 
 def test_deleting_the_stack_deletes_them(cfn: Any, aws: Emulator) -> None:

@@ -18,10 +18,13 @@ every update, and two types then fail an app's deploy offline:
   ``<stack>-<logical id>-<random>`` in lowercase (ECR names are lowercase;
   aws-cloudformation-resource-providers-ecr pull 30 restored that format).
 
-On an update without the property, moto's new name made the SSM handler delete the
-parameter and put it again under another name, and the ECR handler replace the repository,
-images and all. :func:`install` names both types as CloudFormation does and keeps the name
-an update leaves unnamed.
+And on every update of an unnamed resource, moto generated a new name: handlers that
+replace the resource on a new name did so (an SNS topic got a new ARN when any of its
+properties changed; an SSM parameter was put again under another name; an ECR repository
+was replaced, images and all). CloudFormation keeps the name it generated.
+
+:func:`install` names SSM parameters and ECR repositories as CloudFormation does, and
+gives an update the name generated when the resource was created.
 """
 
 from __future__ import annotations
@@ -29,27 +32,25 @@ from __future__ import annotations
 import inspect
 import secrets
 import string
-from collections.abc import Callable
+import threading
 from typing import Any, Final
 
 from moto.cloudformation import parsing as cfn_parsing
-from moto.ecr import models as ecr_models
 from moto.ssm import models as ssm_models
 
 from constructs_sm.local.extra import Patches, require_unmoved
 
 SSM_PARAMETER: Final = "AWS::SSM::Parameter"
 ECR_REPOSITORY: Final = "AWS::ECR::Repository"
-#: Each type's name property and moto's resource class.
-_NAMED: Final = {
-    SSM_PARAMETER: ("Name", ssm_models.Parameter),
-    ECR_REPOSITORY: ("RepositoryName", ecr_models.Repository),
-}
 _GENERATE: Final = "generate_resource_name"
+_UPDATE_RESOURCE: Final = "parse_and_update_resource"
 _CREATE: Final = "create_from_cloudformation_json"
-_UPDATE: Final = "update_from_cloudformation_json"
 _ALPHANUMERIC: Final = string.ascii_letters + string.digits
 _patches = Patches()
+#: The names generated at creation, by (stack name, logical id).
+_generated: dict[tuple[str, str], str] = {}
+#: Set while moto updates a resource (a request's thread).
+_updating = threading.local()
 
 
 def parameter_name(logical_id: str) -> str:
@@ -59,12 +60,18 @@ def parameter_name(logical_id: str) -> str:
 
 
 def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
-    """moto's generated physical name, as CloudFormation's for the types named here."""
+    """moto's generated physical name, as CloudFormation's for the types named here; in an
+    update, the name generated when the resource was created."""
+    key = (stack_name, logical_id)
+    if getattr(_updating, "on", False) and key in _generated:
+        return _generated[key]
     if resource_type == SSM_PARAMETER:
-        return parameter_name(logical_id)
-    original = _patches.original(cfn_parsing, _GENERATE)
-    name = str(original(resource_type, stack_name, logical_id))
-    return name.lower() if resource_type == ECR_REPOSITORY else name
+        name = parameter_name(logical_id)
+    else:
+        name = str(_patches.original(cfn_parsing, _GENERATE)(resource_type, stack_name, logical_id))
+        name = name.lower() if resource_type == ECR_REPOSITORY else name
+    _generated[key] = name
+    return name
 
 
 def _properties(cloudformation_json: Any) -> dict[str, Any]:
@@ -83,62 +90,48 @@ def _parameter_create(
     return original(resource_name, cloudformation_json, *args, **kwargs)
 
 
-def _keeping_name(resource_type: str) -> Callable[..., Any]:
-    """The type's update handler, with the original's name when the template has none
-    (moto calls it with keywords only: ``parse_and_update_resource``)."""
-    prop, model = _NAMED[resource_type]
-
-    def update(cls: type, original_resource: Any, new_resource_name: str, **kwargs: Any) -> Any:
-        original = _patches.original(model, _UPDATE)
-        if prop not in _properties(kwargs.get("cloudformation_json") or {}):
-            new_resource_name = original_resource.name
-        return original(
-            original_resource=original_resource, new_resource_name=new_resource_name, **kwargs
-        )
-
-    return update
+def parse_and_update_resource(*args: Any, **kwargs: Any) -> Any:
+    """moto's update of one resource, named as when it was created."""
+    _updating.on = True
+    try:
+        return _patches.original(cfn_parsing, _UPDATE_RESOURCE)(*args, **kwargs)
+    finally:
+        _updating.on = False
 
 
 def check_integration_points() -> None:
     """Fail loudly if what this module replaces moved in moto."""
     problems = []
     generate = _patches.original(cfn_parsing, _GENERATE)
-    if generate is None or list(inspect.signature(generate).parameters) != [
+    if list(inspect.signature(generate).parameters) != [
         "resource_type",
         "stack_name",
         "logical_id",
     ]:
         problems.append(f"moto.cloudformation.parsing.{_GENERATE}")
-    for resource_type, (_, model) in _NAMED.items():
-        create = _patches.original(model, _CREATE)
-        update = _patches.original(model, _UPDATE)
-        if create is None or list(inspect.signature(create).parameters)[:2] != [
-            "resource_name",
-            "cloudformation_json",
-        ]:
-            problems.append(f"{resource_type} {_CREATE}")
-        if update is None or list(inspect.signature(update).parameters)[:3] != [
-            "original_resource",
-            "new_resource_name",
-            "cloudformation_json",
-        ]:
-            problems.append(f"{resource_type} {_UPDATE}")
-        if getattr(model, "cloudformation_type", lambda: None)() != resource_type:
-            problems.append(f"{model.__name__}.cloudformation_type")
+    update = _patches.original(cfn_parsing, _UPDATE_RESOURCE)
+    if "parse_resource_and_generate_name(" not in inspect.getsource(update):
+        problems.append(f"{_UPDATE_RESOURCE} no longer generates the resource's name")
+    create = _patches.original(ssm_models.Parameter, _CREATE)
+    if list(inspect.signature(create).parameters)[:2] != ["resource_name", "cloudformation_json"]:
+        problems.append(f"{SSM_PARAMETER} {_CREATE}")
+    if ssm_models.Parameter.cloudformation_type() != SSM_PARAMETER:
+        problems.append("moto.ssm.models.Parameter.cloudformation_type")
     require_unmoved(problems, "its CloudFormation resource names changed")
 
 
 def install() -> None:
-    """Name SSM parameters and ECR repositories as CloudFormation does (idempotent)."""
+    """Name resources as CloudFormation does (idempotent)."""
     check_integration_points()
     if _patches:
         return
+    _generated.clear()
     _patches.replace(cfn_parsing, _GENERATE, generate_resource_name)
+    _patches.replace(cfn_parsing, _UPDATE_RESOURCE, parse_and_update_resource)
     _patches.replace(ssm_models.Parameter, _CREATE, classmethod(_parameter_create))
-    for resource_type, (_, model) in _NAMED.items():
-        _patches.replace(model, _UPDATE, classmethod(_keeping_name(resource_type)))
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
     _patches.restore()
+    _generated.clear()

@@ -49,6 +49,8 @@ from constructs_sm.local.extra import Patches, require_unmoved
 _UPDATE: Final = "update"
 _EXECUTE_CHANGE_SET: Final = "execute_change_set"
 _patches = Patches()
+#: moto's own (read by the check; constructs_sm.local.cfn_names wraps it).
+_MOTO_UPDATE_ONE: Final = cfn_parsing.parse_and_update_resource
 
 
 class StackUpdateError(Exception):
@@ -267,7 +269,7 @@ def check_integration_points() -> None:
         problems.append("Stack.update no longer calls ResourceMap.update")
     if "resource_map.update(" not in inspect.getsource(cfn_models.ChangeSet.apply):
         problems.append("ChangeSet.apply no longer calls ResourceMap.update")
-    update_one = list(inspect.signature(cfn_parsing.parse_and_update_resource).parameters)
+    update_one = list(inspect.signature(_MOTO_UPDATE_ONE).parameters)
     if update_one[:3] != ["logical_id", "resource_json", "resources_map"]:
         problems.append("cloudformation.parsing.parse_and_update_resource")
     require_unmoved(problems, "its CloudFormation stack updates changed")
