@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs_sm.layout import channel_prefix, params_prefix, returns_prefix
 from constructs_sm.model import DataSource, OutputRef, StepInput
 from constructs_sm.nag.acknowledge import (
+    INLINE_POLICY_FINDINGS,
     PACK_NAME,
     acknowledge,
     flatten_reference,
@@ -193,7 +194,7 @@ def whole_bucket_policy(role: iam.Role, bucket_arns: Sequence[str]) -> iam.Polic
             resource_finding(policy, f"{PACK_NAME}-IamStepObjectAccess", objects),
             resource_finding(policy, f"{PACK_NAME}-IamListBucketPrefix", arn),
         ]
-    acknowledge(policy, sorted(set(findings)), reason)
+    acknowledge(policy, [*sorted(set(findings)), *INLINE_POLICY_FINDINGS], reason)
     return policy
 
 

@@ -237,10 +237,10 @@ class ProcessingPipeline(PipelineObservability, Construct):
         self._hosted: HostedDefinition | None = None
         self._finalized = False
         self._machine_reads_returns = False
-        # The findings every role the pipeline creates shares, acknowledged once for the
-        # pipeline (not per role): inline policies, and the prefix grants of the step
-        # roles (IamStepObjectAccess still checks that each reaches only its channels).
-        acknowledge(self, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
+        # The prefix grants of the step roles, acknowledged once for the pipeline (not per
+        # role; IamStepObjectAccess still checks that each reaches only its channels).
+        # Inline policies are acknowledged on each policy the pipeline writes, never on
+        # the pipeline: a policy the app adds to one of its roles is still reported.
         self._prefix_findings: set[str] = set()
         self._fan_outs: list[FanOut] = []
         self._passing: iam.PolicyStatement | None = None  # PassRole of roles given to steps
@@ -652,6 +652,15 @@ class ProcessingPipeline(PipelineObservability, Construct):
             acknowledge(self, sorted(self._prefix_findings), PREFIX_GRANT_REASON)
         if self._fan_outs:
             self._grant_fan_outs()
+        self._acknowledge_machine_policies()
+
+    def _acknowledge_machine_policies(self) -> None:
+        """The inline policies of the state machine's role: its default policy (every
+        grant the pipeline makes it; one of the app's lands there too, adding no resource)
+        and its tracing policy."""
+        for policy in (self._role.node.try_find_child("DefaultPolicy"), self._tracing_policy):
+            if policy is not None:
+                acknowledge(policy, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
 
     def _grant_fan_outs(self) -> None:
         """What the state machine needs for its fan-out steps: run its child executions,

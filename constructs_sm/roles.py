@@ -24,6 +24,7 @@ from constructs import Construct
 
 from constructs_sm.job_logs import PROCESSING_LOG_GROUP
 from constructs_sm.nag.acknowledge import (
+    INLINE_POLICY_FINDINGS,
     acknowledge,
     acknowledge_wildcards,
     skip_checkov,
@@ -151,16 +152,20 @@ def create_step_role(
         inline_policies={"Channels": iam.PolicyDocument.from_json(channels)},
         managed_policies=[shared],
     )
-    name_trust(role, "SageMakerRunsThisStepsJobs")
+    resource = name_trust(role, "SageMakerRunsThisStepsJobs")
+    # On the role's resource alone: a policy the app attaches to the role later (a grant
+    # to step.role) is still reported.
+    acknowledge(resource, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
     return role
 
 
-def name_trust(role: iam.Role, sid: str) -> None:
+def name_trust(role: iam.Role, sid: str) -> CfnResource:
     """Give the role's one trust statement (which aws-cdk-lib writes without one) a
-    ``Sid``."""
+    ``Sid``; the role's resource."""
     resource = role.node.default_child
     assert isinstance(resource, CfnResource)
     resource.add_property_override("AssumeRolePolicyDocument.Statement.0.Sid", sid)
+    return resource
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
-"""Acknowledgments made once per pipeline do not hide a step role's extra access.
+"""Acknowledgments the pipeline makes do not hide what the app adds to its roles.
 
-The pipeline acknowledges the findings its roles share once, on the pipeline (inline
-policies, and the ``AwsSolutions-IAM5`` findings of the step roles' prefix grants), not
-per role. A grant a user adds to one step's role on another step's channel would then
-pass AwsSolutions unnoticed: our pack's ``IamStepObjectAccess`` must still report it.
+The pipeline acknowledges the ``AwsSolutions-IAM5`` findings of the step roles' prefix
+grants once, on the pipeline, not per role. A grant a user adds to one step's role on
+another step's channel would then pass AwsSolutions unnoticed: our pack's
+``IamStepObjectAccess`` must still report it. Inline policies are acknowledged on each
+policy the pipeline writes (a step role's resource, the state machine's default and
+tracing policies), so a policy the app adds to a step's role is still reported by the
+compliance packs.
 """
 
 from __future__ import annotations
@@ -11,9 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 
 from constructs_sm import ChannelBucket, ProcessingImage, ProcessingPipeline
-from constructs_sm.nag import PACK_NAME, ProcessingPipelineChecks
+from constructs_sm.nag import (
+    INLINE_POLICY_FINDINGS,
+    PACK_NAME,
+    ProcessingPipelineChecks,
+    default_packs,
+)
 
 SCRIPT = Path(__file__).resolve().parents[2] / "stacks" / "scripts" / "prepare.py"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1"
@@ -48,3 +57,32 @@ def test_read_of_another_steps_channel_is_reported() -> None:
         f"{PACK_NAME}-IamStepObjectAccess[Resource::<StorageBucket5CB7C8EA.Arn>/Pipe/a/secret/*]"
     }
     assert all(path.startswith("Acks/Pipe/b/Role") for _, path in found), found
+
+
+def test_a_policy_the_app_adds_to_a_step_role_is_still_reported() -> None:
+    """``table.grant_read_data(step.role)`` adds an inline policy of the app's own: the
+    compliance packs report it (they reported it on the app's own roles, not on a step
+    role, while the pipeline acknowledged inline policies on itself); the pipeline's
+    own roles and policies have none."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Acks")
+    pipeline = ProcessingPipeline(
+        stack,
+        "Pipe",
+        storage=ChannelBucket(stack, "Storage"),
+        image=ProcessingImage.from_registry(IMAGE),
+    )
+    step = pipeline.add_step("a", code=SCRIPT, outputs=["out"])
+    key = dynamodb.Attribute(name="k", type=dynamodb.AttributeType.STRING)
+    dynamodb.Table(stack, "Table", partition_key=key).grant_read_data(step.role)
+    app.synth()
+    found = {
+        (violation.rule_name, resource.construct_path or "")
+        for pack in default_packs(app)
+        for violation in pack.validate_scope(app).violations
+        for resource in violation.violating_resources
+        if "IAMNoInlinePolicy" in violation.rule_name
+    }
+    assert found == {
+        (finding, "Acks/Pipe/a/Role/DefaultPolicy/Resource") for finding in INLINE_POLICY_FINDINGS
+    }
