@@ -362,6 +362,8 @@ def test_cli_runs_the_example_app(deployed: Deployed, example_args: list[str]) -
         "ChurnPipeline: deployed in this emulator from the same template: not deployed again"
         in (ran.out)
     )
+    # --app names an assembly: the run says it was not synthesized again
+    assert f"(--app {deployed.assembly} is a synthesized assembly, taken as it is" in ran.out
     assert "bootstrapped" not in ran.out and "deployed ChurnPipeline in" not in ran.out
     assert "execution SUCCEEDED" in ran.out
     # Which /opt/ml the jobs get is said (here, as root: a private one each).

@@ -545,6 +545,18 @@ def test_cli_usage_errors_end_with_the_json_line(
     assert "error" in captured.err
 
 
+def test_a_folder_without_cdk_json_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --app and no cdk.json: refused before the emulator starts (it was a DeployError,
+    exit code 1, after the emulator started)."""
+    argv = ["run", "--json", "--project-dir", str(tmp_path)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    document = _last_json(capsys.readouterr().out)
+    assert document["error"] == "UsageError"
+    assert f"{tmp_path} has no cdk.json" in document["cause"]
+
+
 def test_a_malformed_input_names_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "--json", "--input", "{n: 1"]) == cli.EXIT_USAGE
     captured = capsys.readouterr()

@@ -370,9 +370,9 @@ def _find_cdk(args: argparse.Namespace) -> CdkCli | None:
 
 
 def _check_app(args: argparse.Namespace) -> None:
-    """An ``--app`` naming no assembly and no command is a usage error, found before the
-    emulator starts."""
-    if args.app is None or assembly_dir(args.app, args.project_dir) is not None:
+    """No app (no ``--app`` and no ``cdk.json``), or an ``--app`` naming no assembly and
+    no command, is a usage error, found before the emulator starts."""
+    if args.app is not None and assembly_dir(args.app, args.project_dir) is not None:
         return
     try:
         check_app(args.project_dir, args.app)
@@ -417,6 +417,12 @@ def _deploy(
             for name in plan.unchanged:
                 printer.line(
                     f"{name}: deployed in this emulator from the same template: not deployed again"
+                )
+            if plan.unchanged and assembly_dir(args.app, args.project_dir) is not None:
+                printer.line(
+                    f"  (--app {args.app} is a synthesized assembly, taken as it is: an edit of "
+                    "the app or its scripts since it was synthesized is not in it; leave --app "
+                    "out to synthesize the app each run)"
                 )
             if not plan.deploy:
                 return list(plan.unchanged.values())
