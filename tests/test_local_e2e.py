@@ -452,7 +452,9 @@ def test_cli_shows_the_failed_jobs_reason_and_the_end_of_its_log(
     assert (document["status"], document["error"]) == ("FAILED", "States.TaskFailed")
     right = document["steps"]["right"]
     reason = right["failure_reason"]
-    assert reason.startswith("AlgorithmError: process exited with code 1")
+    # the first line, what a report shows, ends with the script's error (stderr's last line)
+    first = reason.splitlines()[0]
+    assert first == "AlgorithmError: process exited with code 1: probe failure: asked to fail"
     # The cause is what a person acts on; the whole job description stays available.
     assert document["cause"] == reason
     assert json.loads(document["execution_cause"])["FailureReason"] == reason

@@ -314,10 +314,16 @@ def test_command_line_runs_python_as_this_interpreter() -> None:
 
 
 def test_failure_reason_has_exit_code_and_stderr_tail_within_1024() -> None:
-    assert failure_reason(3, "Traceback\nboom\n") == (
-        "AlgorithmError: process exited with code 3: Traceback\nboom"
+    """The exception (stderr's last line) comes first: a report shows the first line
+    (it showed the traceback's last frame, ``_run_python(script, ...)``)."""
+    traceback = 'Traceback (most recent call last):\n  File "x.py"\n    run()\nValueError: boom\n'
+    assert failure_reason(3, traceback) == (
+        "AlgorithmError: process exited with code 3: ValueError: boom\n"
+        'Traceback (most recent call last):\n  File "x.py"\n    run()'
     )
+    assert failure_reason(3, "boom\n") == "AlgorithmError: process exited with code 3: boom"
     assert len(failure_reason(1, "x" * 5000)) <= 1024
+    assert len(failure_reason(1, "x\n" * 5000 + "y" * 5000)) <= 1024
     assert failure_reason(2, "") == "AlgorithmError: process exited with code 2"
 
 
@@ -325,10 +331,11 @@ def test_failure_reason_keeps_whole_lines_of_a_long_log() -> None:
     log = "".join(f"line {i:03d} " + "y" * 40 + "\n" for i in range(100))
     reason = failure_reason(1, log)
     assert len(reason) <= 1024
-    kept = reason.split(": ", 2)[2].splitlines()
+    headline, *kept = reason.splitlines()
+    assert headline == "AlgorithmError: process exited with code 1: " + log.splitlines()[-1]
     assert kept[0].startswith("line "), reason[:80]
     assert all(line in log.splitlines() for line in kept)
-    assert kept[-1] == log.splitlines()[-1]
+    assert kept[-1] == log.splitlines()[-2]
 
 
 @pytest.mark.parametrize(

@@ -153,11 +153,25 @@ def last_lines(text: str, limit: int) -> str:
 
 
 def failure_reason(exit_code: int, stderr_tail: str) -> str:
-    """The FailureReason of a job whose process exited with ``exit_code``: the exit code,
-    then the last whole lines of its stderr, within the API's 1024 characters."""
+    """The FailureReason of a job whose process exited with ``exit_code``, within the API's
+    1024 characters: the exit code and the last line of its stderr (where Python writes
+    the exception), then the whole lines before that line which fit, in their order.
+
+    The first line is what a report shows of it: the exception, not the traceback's last
+    frame (``AlgorithmError: process exited with code 1: ValueError: no rows``). On AWS a
+    processing job whose program exits non-zero reads ``AlgorithmError: See job logs for
+    more information`` (asserted on an account by the integration test ``test_spark_app_error``
+    of SageMaker's Spark processing container); the log is in CloudWatch, which the
+    engine has not, so its reason carries the log's end instead.
+    """
     reason = f"AlgorithmError: process exited with code {exit_code}"
-    tail = last_lines(stderr_tail, MAX_FAILURE_REASON - len(reason) - 2)
-    return f"{reason}: {tail}" if tail else reason
+    lines = stderr_tail.strip().splitlines()
+    if not lines:
+        return reason
+    first = last_lines(lines[-1], MAX_FAILURE_REASON - len(reason) - 2)
+    headline = f"{reason}: {first}"
+    before = last_lines("\n".join(lines[:-1]), MAX_FAILURE_REASON - len(headline) - 1)
+    return f"{headline}\n{before}" if before else headline
 
 
 def command_line(app_specification: Mapping[str, Any]) -> list[str]:
