@@ -1,16 +1,23 @@
 """Resources whose template names none get the names CloudFormation gives them, kept
-across updates (constructs_sm.local.cfn_names), on the session's emulator."""
+across updates (constructs_sm.local.cfn_names), and those moto cannot create are named
+by the run (constructs_sm.local.deploy.not_created_resources), on the session's
+emulator."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from constructs_sm.local import Emulator, cfn_names
+from constructs_sm.local import Emulator, cfn_names, cli
+from constructs_sm.local.deploy import not_created_resources
+from tests.assemblies import write_one_stack
+from tests.local_deployment import Deployed
 
 STACK = "cfn-names-a"
 
@@ -87,3 +94,37 @@ def test_other_types_keep_motos_generated_names() -> None:
     assert cfn_names.generate_resource_name("AWS::SNS::Topic", "Stack", "Topic").startswith(
         "Stack-Topic-"
     )
+
+
+def test_resources_moto_cannot_create_are_named() -> None:
+    """moto skips them and the stack still ends CREATE_COMPLETE: the run says which."""
+    template = {
+        "Resources": {
+            "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
+            "Wait": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+            "Bucket": {"Type": "AWS::S3::Bucket"},
+            "BucketPolicy": {"Type": "AWS::S3::BucketPolicy"},  # the emulator applies it
+            "Metadata": {"Type": "AWS::CDK::Metadata"},
+            "Cleanup": {"Type": "Custom::Cleanup"},  # refused without Docker, by itself
+        }
+    }
+    assert not_created_resources(template) == [
+        "Secret (AWS::SecretsManager::Secret)",
+        "Wait (AWS::CloudFormation::WaitConditionHandle)",
+    ]
+
+
+def test_a_run_names_the_resources_it_cannot_create(deployed: Deployed, tmp_path: Path) -> None:
+    """Before it deploys (a failure they cause later, such as a policy naming a secret
+    that has no ARN offline, is then understood)."""
+    secret = {"Type": "AWS::SecretsManager::Secret", "Properties": {}}
+    parameter = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "v"}}
+    assembly = write_one_stack(tmp_path, "CsmNotCreated", {"Secret": secret, "P": parameter})
+    out = io.StringIO()
+    argv = ["run", "--app", str(assembly), "--cdk", "none", "--project-dir", str(tmp_path)]
+    cli.main(argv, out=out, emulator=deployed.emulator)
+    assert (
+        "  CsmNotCreated: not created offline (moto's CloudFormation has no such resource; "
+        "a Ref or GetAtt of them is empty): Secret (AWS::SecretsManager::Secret)"
+    ) in out.getvalue().splitlines()
+    deployed.emulator.client("cloudformation").delete_stack(StackName="CsmNotCreated")

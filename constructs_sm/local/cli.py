@@ -78,7 +78,9 @@ from constructs_sm.local.deploy import (
     DeployError,
     assembly_dir,
     check_app,
+    not_created_resources,
     stack_names,
+    stack_templates,
 )
 from constructs_sm.local.emulator import Emulator
 from constructs_sm.local.inputs import (
@@ -412,6 +414,13 @@ def _deploy(
                 f"{', '.join(names) or '(none)'}",
             )
         wanted = list(args.stack) or names
+        templates = stack_templates(assembly)
+        for name in wanted:
+            if skipped := not_created_resources(templates.get(name, {})):
+                printer.line(
+                    f"  {name}: not created offline (moto's CloudFormation has no such "
+                    f"resource; a Ref or GetAtt of them is empty): {', '.join(skipped)}"
+                )
         plan = kept.stacks_to_deploy(emulator, assembly, wanted) if reuse else None
         if plan is not None:
             for name in plan.unchanged:

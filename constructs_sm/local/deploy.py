@@ -44,6 +44,7 @@ from typing import Any, Final, Protocol
 
 import botocore.exceptions
 from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing as cfn_parsing
 
 from constructs_sm.local.cdk_cli import INSTALL_CLI, CdkCli, find_cdk, node_hint
 from constructs_sm.local.cfn_fixes import BUCKET_POLICY, plain_http_policy
@@ -159,9 +160,40 @@ def custom_resources(template: Mapping[str, Any]) -> list[str]:
     found = []
     for logical_id, resource in (template.get("Resources") or {}).items():
         rtype = str(resource.get("Type", "")) if isinstance(resource, dict) else ""
-        if rtype.startswith("Custom::") or rtype == "AWS::CloudFormation::CustomResource":
+        if _is_custom(rtype):
             found.append(f"{logical_id} ({rtype})")
     return found
+
+
+def _is_custom(resource_type: str) -> bool:
+    return (
+        resource_type.startswith("Custom::")
+        or resource_type == "AWS::CloudFormation::CustomResource"
+    )
+
+
+def not_created_resources(template: Mapping[str, Any]) -> list[str]:
+    """``LogicalId (Type)`` of the resources of a template moto 5.2.5's CloudFormation
+    cannot create (``AWS::SecretsManager::Secret``, ...): it skips them, the stack still
+    ends ``CREATE_COMPLETE``, and a ``Ref`` or ``Fn::GetAtt`` of one is empty (a policy
+    naming it has no resource; an environment value of it is ``None``). Not counted: the
+    types the emulator creates itself or ignores, and custom resources
+    (:func:`custom_resources`)."""
+    found = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        rtype = str(resource.get("Type", "")) if isinstance(resource, dict) else ""
+        if rtype in API_CREATED_TYPES or rtype in IGNORED_TYPES or _is_custom(rtype):
+            continue
+        if rtype and _model_of(rtype) is None:
+            found.append(f"{logical_id} ({rtype})")
+    return found
+
+
+def _model_of(resource_type: str) -> Any:
+    """moto's CloudFormation model of a type, None when it has none (quietly: moto warns)."""
+    if resource_type in cfn_parsing.NULL_MODELS:
+        return None
+    return cfn_parsing.get_model_map().get(resource_type)
 
 
 def docker_daemon() -> bool:

@@ -60,6 +60,8 @@ from constructs_sm.local.faults import Fault, FaultPlan
 from constructs_sm.service_model import instance_types
 
 DEFAULT_REGION: Final = "us-east-1"
+#: moto's warning for a template resource its CloudFormation cannot create.
+_SKIPPED_TYPE_WARNING: Final = r"Tried to parse \S+ but it's not supported by moto"
 #: moto's only account (what ``sts get-caller-identity`` returns).
 ACCOUNT: Final = DEFAULT_ACCOUNT_ID
 _FAKE_KEY: Final = "testing"
@@ -218,8 +220,9 @@ class Emulator:
         # The interpreter logs every failing state with its whole syntax tree; the
         # execution history has the errors.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        # Skipped resource types are reported by the deployer (constructs_sm.local.deploy).
+        # Skipped resource types are reported by the run (deploy.not_created_resources).
         logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message=_SKIPPED_TYPE_WARNING, category=UserWarning)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         threaded = server.KeepAliveServer(ip_address="127.0.0.1", port=0, verbose=False)
         threaded.start()
