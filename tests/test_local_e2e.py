@@ -409,11 +409,6 @@ def test_cli_refuses_undeclared_input_keys_before_starting(
     [
         (["--stack", "NoSuchStack"], "UnknownStack", ["NoSuchStack", "ChurnPipeline"]),
         (["--stack", "ChurnPipeline", "--pipeline", "Nope"], "PipelineChoiceError", ["Nope"]),
-        (
-            ["--stack", "ChurnPipeline", "--data", "/no/such/dir=s3://{bucket}/x/"],
-            "DataError",
-            ["/no/such/dir"],
-        ),
     ],
 )
 def test_cli_errors_end_with_the_json_line(

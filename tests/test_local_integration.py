@@ -564,6 +564,24 @@ def test_a_folder_without_cdk_json_is_a_usage_error(
     assert f"{tmp_path} has no cdk.json" in document["cause"]
 
 
+def test_a_data_directory_is_found_in_the_project_or_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A relative --data directory: the current folder's, else --project-dir's; neither is
+    a usage error before the emulator starts (it was a DataError after the deploy)."""
+    (tmp_path / "project" / "raw").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    args = cli.parser().parse_args(["run", "--project-dir", "project", "--data", "raw=s3://b/raw/"])
+    assert cli._data_args(args.data, args.project_dir) == [
+        (tmp_path / "project" / "raw", "s3://b/raw/")
+    ]
+    assert cli.main(["run", "--json", "--data", "missing=s3://b/x/"]) == cli.EXIT_USAGE
+    document = _last_json(capsys.readouterr().out)
+    assert document["error"] == "UsageError"
+    missing = tmp_path / "missing"
+    assert document["cause"] == f"--data 'missing=s3://b/x/': no directory {missing}"
+
+
 def test_a_malformed_input_names_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "--json", "--input", "{n: 1"]) == cli.EXIT_USAGE
     captured = capsys.readouterr()

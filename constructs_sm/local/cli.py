@@ -251,13 +251,20 @@ def _absolute(value: str) -> Path:
     return Path(value).expanduser().absolute()
 
 
-def _data_args(values: Sequence[str]) -> list[tuple[Path, str]]:
+def _data_args(values: Sequence[str], project_dir: Path) -> list[tuple[Path, str]]:
+    """Each ``LOCAL_DIR=s3://...`` of ``--data``; a relative ``LOCAL_DIR`` is looked for in
+    the current folder, then in the project's (as ``--app``)."""
     pairs = []
     for value in values:
         local, sep, uri = value.partition("=")
         if not sep or not uri.startswith("s3://"):
             raise ValueError(f"--data must be LOCAL_DIR=s3://bucket/prefix/, got {value!r}")
-        pairs.append((Path(local), uri))
+        places = [Path(local)] + ([] if Path(local).is_absolute() else [project_dir / local])
+        found = next((place for place in places if place.is_dir()), None)
+        if found is None:
+            looked = " or ".join(dict.fromkeys(str(place.resolve()) for place in places))
+            raise ValueError(f"--data {value!r}: no directory {looked}")
+        pairs.append((found, uri))
     return pairs
 
 
@@ -357,7 +364,7 @@ class _Session:
 
 def _parse_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
     try:
-        return parse_input(" ".join(args.input)), _data_args(args.data)
+        return parse_input(" ".join(args.input)), _data_args(args.data, args.project_dir)
     except (InputError, ValueError) as error:
         raise CommandError("UsageError", str(error), EXIT_USAGE) from error
 
