@@ -582,6 +582,11 @@ def test_a_data_directory_is_found_in_the_project_or_refused(
     assert document["cause"] == f"--data 'missing=s3://b/x/': no directory {missing}"
 
 
+def test_stacks_without_a_pipeline_say_to_name_the_stack() -> None:
+    with pytest.raises(ValueError, match="hold no constructs_sm pipeline; name the stack"):
+        cli._choose([], None)
+
+
 def test_a_malformed_input_names_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "--json", "--input", "{n: 1"]) == cli.EXIT_USAGE
     captured = capsys.readouterr()

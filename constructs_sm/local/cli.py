@@ -275,6 +275,11 @@ def _choose(pipelines: list[PipelineInfo], wanted: str | None) -> PipelineInfo:
             if pipeline.name == wanted:
                 return pipeline
         raise ValueError(f"--pipeline {wanted!r} is not deployed; pipelines: {names}")
+    if not pipelines:
+        raise ValueError(
+            "the stacks deployed hold no constructs_sm pipeline; name the stack that holds "
+            "one with --stack"
+        )
     if len(pipelines) != 1:
         raise ValueError(
             f"the stacks hold {len(pipelines)} constructs_sm pipelines ({names}); "
