@@ -620,6 +620,19 @@ def test_an_app_naming_no_assembly_and_no_command_is_refused_before_it_runs(
             deployer.synth(tmp_path / "out")
 
 
+def test_the_cli_does_not_bootstrap_over_a_deploy_without_it(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A staging bucket without the CDKToolkit stack (a run with --cdk none deployed into
+    this emulator): the CLI's bootstrap would fail "bucket name is not available" and
+    leave CDKToolkit ROLLBACK_COMPLETE; the deployer says what happened instead."""
+    deployer = CdkDeployer(deployed.emulator, project_dir=tmp_path, cdk=find_cdk(ROOT))
+    monkeypatch.setattr(deploy, "stack_status", lambda emulator, name: None)
+    monkeypatch.setattr(deployer, "_cdk", lambda *args: pytest.fail("cdk bootstrap ran"))
+    with pytest.raises(DeployError, match=r"without the CDKToolkit stack .* --cdk none"):
+        deployer.bootstrap(tmp_path)
+
+
 def test_an_assembly_named_from_the_project_folder_is_found(
     deployed: Deployed, tmp_path: Path
 ) -> None:

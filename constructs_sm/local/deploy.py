@@ -333,9 +333,27 @@ class CdkDeployer:
         """``cdk bootstrap`` of the emulator's account and region (the CDKToolkit stack).
 
         ``assembly`` (from :meth:`synth`) keeps the CLI from synthesizing the app again.
+
+        :raises DeployError: the emulator holds a staging bucket without the CDKToolkit
+            stack (a run without the CLI deployed into it): ``cdk bootstrap`` would fail to
+            create that bucket again ("bucket name is not available").
         """
+        account, region = self.emulator.account, self.emulator.region
+        staged = [
+            str(bucket["Name"])
+            for bucket in self.emulator.client("s3").list_buckets().get("Buckets", [])
+            if str(bucket["Name"]).startswith("cdk-")
+            and str(bucket["Name"]).endswith(f"-assets-{account}-{region}")
+        ]
+        if staged and stack_status(self.emulator, TOOLKIT_STACK) is None:
+            raise DeployError(
+                f"the emulator holds the staging bucket {staged[0]} without the {TOOLKIT_STACK} "
+                "stack cdk bootstrap makes: a run without the cdk CLI (--cdk none) deployed "
+                "into it, and cdk bootstrap cannot create that bucket again; go on with "
+                "--cdk none in this emulator, or start a new one"
+            )
         start = time.monotonic()
-        target = f"aws://{self.emulator.account}/{self.emulator.region}"
+        target = f"aws://{account}/{region}"
         self._cdk("bootstrap", target, "--ci", "--app", str(assembly))
         self.timings.bootstrap = time.monotonic() - start
         self._log(f"bootstrapped {target} in {self.timings.bootstrap:.1f}s")
