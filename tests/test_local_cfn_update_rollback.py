@@ -152,3 +152,90 @@ def test_an_error_no_resource_raised_still_fails_the_update(cfn: Any, aws: Emula
     cfn.update_stack(StackName=STACK, TemplateBody=_template(Kept=_parameter("kept", "two")))
     assert _status(cfn) == "UPDATE_COMPLETE"
     assert _values(aws) == {"kept": "two"}
+
+
+def _vpc(cidr: str) -> dict[str, Any]:
+    return {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}}
+
+
+def _subnet(cidr: str) -> dict[str, Any]:
+    properties = {"VpcId": {"Ref": "Vpc"}, "CidrBlock": cidr}
+    return {"Type": "AWS::EC2::Subnet", "Properties": properties}
+
+
+def _vpcs(aws: Emulator) -> set[str]:
+    return {v["CidrBlock"] for v in aws.client("ec2").describe_vpcs()["Vpcs"]}
+
+
+def test_the_cleanup_deletes_in_passes(cfn: Any, aws: Emulator) -> None:
+    """A VPC and its subnet left out: the VPC is deleted once the subnet is (a first
+    attempt fails on the dependency)."""
+    with_vpc = json.loads(FIRST)["Resources"] | {
+        "Vpc": _vpc("10.71.0.0/16"),
+        "Sub": _subnet("10.71.1.0/24"),
+    }
+    cfn.update_stack(StackName=STACK, TemplateBody=_template(**with_vpc))
+    assert "10.71.0.0/16" in _vpcs(aws)
+    cfn.update_stack(StackName=STACK, TemplateBody=_template(Kept=_parameter("kept", "two")))
+    assert _status(cfn) == "UPDATE_COMPLETE"
+    assert "10.71.0.0/16" not in _vpcs(aws)
+
+
+def test_what_the_cleanup_leaves(cfn: Any, aws: Emulator) -> None:
+    """A resource left out with DeletionPolicy Retain is kept (CloudFormation retains it),
+    and so is a named resource moved to another logical id (the new one holds it)."""
+    retained = _parameter("retained", "r") | {"DeletionPolicy": "Retain"}
+    machine = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "StateMachineName": f"{STACK}-machine",
+            "DefinitionString": json.dumps(
+                {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+            ),
+            "RoleArn": "arn:aws:iam::123456789012:role/machine",
+        },
+    }
+    cfn.update_stack(
+        StackName=STACK,
+        TemplateBody=_template(Kept=_parameter("kept", "one"), Retained=retained, Old=machine),
+    )
+    cfn.update_stack(
+        StackName=STACK, TemplateBody=_template(Kept=_parameter("kept", "one"), New=machine)
+    )
+    assert _status(cfn) == "UPDATE_COMPLETE"
+    assert _values(aws) == {"kept": "one", "retained": "r"}
+    machines = aws.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert f"{STACK}-machine" in [m["name"] for m in machines]
+    aws.client("ssm").delete_parameter(Name=f"{STACK}-retained")
+
+
+def test_an_undo_resolves_the_previous_templates_conditions(cfn: Any, aws: Emulator) -> None:
+    """The update drops a condition the previous template's values use, changes such a
+    value, then fails: putting the value back resolves it against the previous template
+    (it failed with KeyError 'Yes', UPDATE_ROLLBACK_FAILED, the new value kept)."""
+    conditional = _parameter("kept", "")
+    conditional["Properties"]["Value"] = {"Fn::If": ["Yes", "from-condition", "other"]}
+    first = {
+        "Conditions": {"Yes": {"Fn::Equals": ["a", "a"]}},
+        "Resources": {"Kept": conditional, "Role": _role(500)},
+    }
+    cfn.update_stack(StackName=STACK, TemplateBody=json.dumps(first))
+    assert _values(aws) == {"kept": "from-condition"}
+    cfn.update_stack(
+        StackName=STACK, TemplateBody=_template(Kept=_parameter("kept", "two"), Role=_role(10241))
+    )
+    assert _status(cfn) == "UPDATE_ROLLBACK_COMPLETE"
+    assert _values(aws) == {"kept": "from-condition"}
+
+
+def test_an_undo_deletes_what_it_created_last_first(cfn: Any, aws: Emulator) -> None:
+    """A subnet listed before its VPC, both added by an update that fails: moto creates
+    the VPC first (the subnet refers to it); the undo deletes the subnet first."""
+    update = json.loads(FIRST)["Resources"] | {
+        "Sub": _subnet("10.72.1.0/24"),
+        "Vpc": _vpc("10.72.0.0/16"),
+        "Bad": _repository(BAD_NAME),
+    }
+    cfn.update_stack(StackName=STACK, TemplateBody=_template(**update))
+    assert _status(cfn) == "UPDATE_ROLLBACK_COMPLETE"
+    assert "10.72.0.0/16" not in _vpcs(aws)

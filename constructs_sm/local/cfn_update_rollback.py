@@ -24,6 +24,11 @@ its previous template and outputs, and can be updated again.
 ``ResourceMap.update`` (create, update, then remove; on a resource's failure, undo and
 raise :class:`StackUpdateError`), and UpdateStack and ExecuteChangeSet end the stack as
 above instead of failing (a change set whose update rolled back ends ``EXECUTE_FAILED``).
+The undo puts the changed resources back against the previous template (its conditions,
+mappings and parameters), then deletes the created ones, last created first. The cleanup
+keeps a resource left out with ``DeletionPolicy: Retain`` and one whose physical resource
+another resource of the stack now holds (a named resource moved to a new logical id); one
+it cannot delete gets a ``DELETE_FAILED`` event and the update still succeeds.
 An error no resource raised (a template CloudFormation refuses before changing anything)
 still fails the call, as on AWS, and leaves the stack as it was.
 
@@ -47,6 +52,9 @@ from constructs_sm.local.cfn_rollback import failed_resource, failure_reason, ma
 from constructs_sm.local.extra import Patches, require_unmoved
 
 _UPDATE: Final = "update"
+#: On a resource map after an update: ``(logical id, type, reason)`` of each resource the
+#: cleanup phase could not delete.
+CLEANUP_FAILURES: Final = "_csm_cleanup_failures"
 _EXECUTE_CHANGE_SET: Final = "execute_change_set"
 _patches = Patches()
 #: moto's own (read by the check; constructs_sm.local.cfn_names wraps it).
@@ -78,12 +86,16 @@ class _Before:
     parsed: dict[str, Any]
 
     def restore(self, resource_map: Any) -> None:
-        """Give ``resource_map`` this template, parameters and resources again."""
+        """Give ``resource_map`` this template, parameters and resources again, and its
+        mappings, parameters and conditions as they resolve from them."""
         resource_map._template = self.template
         resource_map._resource_json_map = self.resources
         resource_map.input_parameters = self.input_parameters
         resource_map.resolved_parameters = {**self.resolved_parameters}
         resource_map._parsed_resources = {**self.parsed}
+        resource_map.load_mapping()
+        resource_map.load_parameters()
+        resource_map.load_conditions()
 
     @classmethod
     def of(cls, resource_map: Any) -> _Before:
@@ -111,31 +123,37 @@ def _update_one(resource_map: Any, logical_id: str, resource_json: dict[str, Any
         raise
 
 
-def _in_passes(names: list[str], attempt: Callable[[str], None]) -> None:
+def _in_passes(names: list[str], attempt: Callable[[str], None]) -> list[tuple[str, Exception]]:
     """``attempt(name)`` for each name, in moto's passes (a resource that fails may wait
-    on another of the same update); the last error when some still fail after them."""
+    on another of the same operation); the names that still fail after them, with their
+    last error."""
     pending = list(names)
-    last: Exception | None = None
+    errors: dict[str, Exception] = {}
     for _ in range(cfn_parsing.MAX_UPDATE_ATTEMPTS - 1):
         for name in pending.copy():
             try:
                 attempt(name)
             except Exception as error:
-                last = error
+                errors[name] = error
             else:
                 pending.remove(name)
         if not pending:
-            return
-    if last is not None:
-        raise last
+            return []
+    return [(name, errors[name]) for name in pending]
+
+
+def _raise_first(failures: list[tuple[str, Exception]]) -> None:
+    if failures:
+        raise failures[-1][1]
 
 
 def update_resources(
     self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None
 ) -> None:
     """moto's ``ResourceMap.update`` in CloudFormation's order: create the new resources,
-    update the changed ones, then delete those the template left out. A resource's
-    failure undoes the update (:func:`_undo`) and raises :class:`StackUpdateError`."""
+    update the changed ones, then delete those the template left out (:func:`_clean_up`).
+    A resource's failure undoes the update (:func:`_undo`) and raises
+    :class:`StackUpdateError`."""
     actions = self.build_resource_diff(template, parameters)
     before = _Before.of(self)
     try:
@@ -158,7 +176,7 @@ def update_resources(
     try:
         for name in actions["Add"]:
             _ = self[name]  # moto creates a resource (and what it refers to) on lookup
-        _in_passes(actions["Modify"], update)
+        _raise_first(_in_passes(actions["Modify"], update))
     except Exception as error:
         failed = failed_resource(error)
         if failed is None or not before.resources:
@@ -166,30 +184,72 @@ def update_resources(
         action = "create" if failed[0] in actions["Add"] else "update"
         undo_error = _undo(self, before, touched)
         raise StackUpdateError(*failed, action, failure_reason(error), undo_error) from error
+    _clean_up(self, before, actions["Remove"])
 
-    # Cleanup: what the template left out, deleted once everything else succeeded.
+
+def _clean_up(resource_map: Any, before: _Before, removed: list[str]) -> None:
+    """CloudFormation's cleanup phase: delete the resources the template left out, except
+    one whose ``DeletionPolicy`` is ``Retain`` and one whose physical resource a resource
+    still in the stack holds (a named resource moved to another logical id). One that
+    cannot be deleted stays out of the stack (CloudFormation reports it and the update
+    still succeeds): it is listed in :data:`CLEANUP_FAILURES` on the resource map."""
+    kept = {
+        _physical_id(resource)
+        for name, resource in resource_map._parsed_resources.items()
+        if name in resource_map._resource_json_map
+    } - {None}
+    current = resource_map._parsed_resources
+
     def remove(name: str) -> None:
-        if name in self._parsed_resources:
-            self._delete_resource(self._parsed_resources.pop(name), before.resources[name])
+        if name not in current:
+            return
+        if before.resources[name].get("DeletionPolicy") != "Retain" and (
+            _physical_id(current[name]) not in kept
+        ):
+            resource_map._delete_resource(current[name], before.resources[name])
+        del current[name]
 
-    _in_passes(actions["Remove"], remove)
+    failures = _in_passes(removed, remove)
+    for name, _ in failures:
+        current.pop(name, None)
+    reports = [
+        (name, str(before.resources[name].get("Type")), failure_reason(error))
+        for name, error in failures
+    ]
+    setattr(resource_map, CLEANUP_FAILURES, reports)
+
+
+def _physical_id(resource: Any) -> str | None:
+    try:
+        value = resource.physical_resource_id
+    except Exception:  # a mapping or parameter value, or a model without one
+        return None
+    return str(value) if value is not None else None
 
 
 def _undo(resource_map: Any, before: _Before, touched: list[str]) -> str:
-    """Delete the resources the update created and put the ones it updated back as they
-    were; the error that stopped it ("" when it finished)."""
-    added = [name for name in resource_map._resource_json_map if name not in before.resources]
-    current = resource_map._parsed_resources
+    """Put the resources the update changed back as they were, then delete the ones it
+    created (last created first, in passes); the error that stopped it ("" when it
+    finished)."""
+    current = dict(resource_map._parsed_resources)  # in creation order
+    added = [
+        name
+        for name in current
+        if name in resource_map._resource_json_map and name not in before.resources
+    ]
+    added_json = dict(resource_map._resource_json_map)
     try:
-        for name in reversed(added):
-            if name in current:
-                resource_map._delete_resource(current[name], resource_map._resource_json_map[name])
         before.restore(resource_map)
         for name in dict.fromkeys(touched):
             resource_map._parsed_resources[name] = current[name]  # what the backend holds now
             resource_map._parsed_resources[name] = _update_one(
                 resource_map, name, before.resources[name]
             )
+
+        def delete(name: str) -> None:
+            resource_map._delete_resource(current[name], added_json[name])
+
+        _raise_first(_in_passes(list(reversed(added)), delete))
     except Exception as error:
         return failure_reason(error)
     return ""
@@ -225,6 +285,24 @@ def end_rolled_back(stack: Any, failure: StackUpdateError) -> None:
     stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
 
 
+def report_cleanup(stack: Any) -> None:
+    """A ``DELETE_FAILED`` event for each resource the update's cleanup could not delete."""
+    for logical_id, resource_type, reason in getattr(stack.resource_map, CLEANUP_FAILURES, []):
+        stack.events.append(
+            cfn_models.Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=logical_id,
+                physical_resource_id="",
+                resource_type=resource_type,
+                resource_status="DELETE_FAILED",
+                resource_status_reason=reason,
+                resource_properties=None,
+            )
+        )
+    setattr(stack.resource_map, CLEANUP_FAILURES, [])
+
+
 def update_stack(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
     """moto's ``Stack.update``; a rolled-back or refused update keeps the previous
     template."""
@@ -237,20 +315,26 @@ def update_stack(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
         if not isinstance(error, StackUpdateError):
             raise
         end_rolled_back(self, error)
+    else:
+        report_cleanup(self)
 
 
 def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
     """moto's ``ExecuteChangeSet`` (with :mod:`constructs_sm.local.cfn_rollback`'s); an
     update that rolled back ends the change set ``EXECUTE_FAILED``."""
+    change_set = backend.change_sets.get(change_set_name) or next(
+        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
+    )
     try:
         original = _patches.original(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET)
         original(backend, change_set_name, stack_name)
     except StackUpdateError as failure:
-        change_set = backend.change_sets.get(change_set_name) or next(
-            c for c in backend.change_sets.values() if c.change_set_name == change_set_name
-        )
+        assert change_set is not None  # moto found it to execute it
         change_set.execution_status = "EXECUTE_FAILED"
         end_rolled_back(backend.stacks[change_set.stack_id], failure)
+    else:
+        if change_set is not None:
+            report_cleanup(backend.stacks[change_set.stack_id])
 
 
 def check_integration_points() -> None:
