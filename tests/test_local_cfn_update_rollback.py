@@ -239,3 +239,30 @@ def test_an_undo_deletes_what_it_created_last_first(cfn: Any, aws: Emulator) -> 
     cfn.update_stack(StackName=STACK, TemplateBody=_template(**update))
     assert _status(cfn) == "UPDATE_ROLLBACK_COMPLETE"
     assert "10.72.0.0/16" not in _vpcs(aws)
+
+
+def test_what_the_cleanup_cannot_delete_is_reported(
+    cfn: Any, aws: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update succeeds; the resource gets a DELETE_FAILED event with the reason."""
+    from moto.ssm import models as ssm_models
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("injected: cannot delete")
+
+    monkeypatch.setattr(
+        ssm_models.Parameter, "delete_from_cloudformation_json", classmethod(refuse)
+    )
+    monkeypatch.setattr(ssm_models.Parameter, "delete", refuse, raising=False)
+    cfn.update_stack(StackName=STACK, TemplateBody=_template(Kept=_parameter("kept", "one")))
+    monkeypatch.undo()
+    assert _status(cfn) == "UPDATE_COMPLETE"
+    failed = [e for e in _events(cfn) if e[1] == "DELETE_FAILED"]
+    assert failed == [
+        (
+            "Dropped",
+            "DELETE_FAILED",
+            'Resource handler returned message: "injected: cannot delete" (RuntimeError)',
+        )
+    ]
+    aws.client("ssm").delete_parameter(Name=f"{STACK}-dropped")
