@@ -128,3 +128,23 @@ def test_a_run_names_the_resources_it_cannot_create(deployed: Deployed, tmp_path
         "a Ref or GetAtt of them is empty): Secret (AWS::SecretsManager::Secret)"
     ) in out.getvalue().splitlines()
     deployed.emulator.client("cloudformation").delete_stack(StackName="CsmNotCreated")
+
+
+def test_a_stack_of_the_same_name_in_another_region_keeps_its_own_names(aws: Emulator) -> None:
+    """Names are kept by stack id, not stack name (the update of one took the other's)."""
+    properties = {"DisplayName": "one"}
+    topic = {"Type": "AWS::SNS::Topic", "Properties": properties}
+    template = {"Resources": {"Topic": topic}, "Outputs": {"Arn": {"Value": {"Ref": "Topic"}}}}
+    arns = {}
+    for region in ("us-east-1", "us-west-2"):
+        cfn = aws.client_in("cloudformation", region)
+        cfn.create_stack(StackName="names-dup", TemplateBody=json.dumps(template))
+        arns[region] = cfn.describe_stacks(StackName="names-dup")["Stacks"][0]["Outputs"][0]
+    properties["DisplayName"] = "two"
+    east = aws.client_in("cloudformation", "us-east-1")
+    east.update_stack(StackName="names-dup", TemplateBody=json.dumps(template))
+    assert (
+        east.describe_stacks(StackName="names-dup")["Stacks"][0]["Outputs"][0] == arns["us-east-1"]
+    )
+    for region in arns:
+        aws.client_in("cloudformation", region).delete_stack(StackName="names-dup")

@@ -24,7 +24,8 @@ properties changed; an SSM parameter was put again under another name; an ECR re
 was replaced, images and all). CloudFormation keeps the name it generated.
 
 :func:`install` names SSM parameters and ECR repositories as CloudFormation does, and
-gives an update the name generated when the resource was created.
+gives an update the name generated when the resource was created (kept by stack id and
+logical id: a stack of the same name in another region has names of its own).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ SSM_PARAMETER: Final = "AWS::SSM::Parameter"
 ECR_REPOSITORY: Final = "AWS::ECR::Repository"
 _GENERATE: Final = "generate_resource_name"
 _UPDATE_RESOURCE: Final = "parse_and_update_resource"
+_PARSE: Final = "parse_resource_and_generate_name"
 _CREATE: Final = "create_from_cloudformation_json"
 _ALPHANUMERIC: Final = string.ascii_letters + string.digits
 _patches = Patches()
-#: The names generated at creation, by (stack name, logical id).
+#: The names generated at creation, by (stack id, logical id).
 _generated: dict[tuple[str, str], str] = {}
 #: Set while moto updates a resource (a request's thread).
 _updating = threading.local()
@@ -60,18 +62,31 @@ def parameter_name(logical_id: str) -> str:
 
 
 def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
-    """moto's generated physical name, as CloudFormation's for the types named here; in an
-    update, the name generated when the resource was created."""
-    key = (stack_name, logical_id)
-    if getattr(_updating, "on", False) and key in _generated:
-        return _generated[key]
+    """moto's generated physical name, as CloudFormation's for the types named here."""
     if resource_type == SSM_PARAMETER:
-        name = parameter_name(logical_id)
-    else:
-        name = str(_patches.original(cfn_parsing, _GENERATE)(resource_type, stack_name, logical_id))
-        name = name.lower() if resource_type == ECR_REPOSITORY else name
+        return parameter_name(logical_id)
+    name = str(_patches.original(cfn_parsing, _GENERATE)(resource_type, stack_name, logical_id))
+    return name.lower() if resource_type == ECR_REPOSITORY else name
+
+
+def parse_resource_and_generate_name(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any
+) -> Any:
+    """moto's, with the name generated at creation for a resource an update leaves
+    unnamed (by stack id and logical id: a stack of the same name in another region has
+    its own)."""
+    parsed = _patches.original(cfn_parsing, _PARSE)(logical_id, resource_json, resources_map)
+    if not parsed:
+        return parsed
+    resource_class, cleaned, name = parsed
+    name_property = cfn_parsing.resource_name_property_from_type(str(resource_json.get("Type")))
+    if name_property and name_property in (resource_json.get("Properties") or {}):
+        return parsed  # named by the template
+    key = (str(resources_map["AWS::StackId"]), logical_id)
+    if getattr(_updating, "on", False) and key in _generated:
+        return resource_class, cleaned, _generated[key]
     _generated[key] = name
-    return name
+    return parsed
 
 
 def _properties(cloudformation_json: Any) -> dict[str, Any]:
@@ -92,11 +107,12 @@ def _parameter_create(
 
 def parse_and_update_resource(*args: Any, **kwargs: Any) -> Any:
     """moto's update of one resource, named as when it was created."""
+    outer = getattr(_updating, "on", False)
     _updating.on = True
     try:
         return _patches.original(cfn_parsing, _UPDATE_RESOURCE)(*args, **kwargs)
     finally:
-        _updating.on = False
+        _updating.on = outer
 
 
 def check_integration_points() -> None:
@@ -110,8 +126,12 @@ def check_integration_points() -> None:
     ]:
         problems.append(f"moto.cloudformation.parsing.{_GENERATE}")
     update = _patches.original(cfn_parsing, _UPDATE_RESOURCE)
-    if "parse_resource_and_generate_name(" not in inspect.getsource(update):
+    if f"{_PARSE}(" not in inspect.getsource(update):
         problems.append(f"{_UPDATE_RESOURCE} no longer generates the resource's name")
+    parse = _patches.original(cfn_parsing, _PARSE)
+    parse_args = ["logical_id", "resource_json", "resources_map"]
+    if list(inspect.signature(parse).parameters) != parse_args:
+        problems.append(f"moto.cloudformation.parsing.{_PARSE}")
     create = _patches.original(ssm_models.Parameter, _CREATE)
     if list(inspect.signature(create).parameters)[:2] != ["resource_name", "cloudformation_json"]:
         problems.append(f"{SSM_PARAMETER} {_CREATE}")
@@ -127,6 +147,7 @@ def install() -> None:
         return
     _generated.clear()
     _patches.replace(cfn_parsing, _GENERATE, generate_resource_name)
+    _patches.replace(cfn_parsing, _PARSE, parse_resource_and_generate_name)
     _patches.replace(cfn_parsing, _UPDATE_RESOURCE, parse_and_update_resource)
     _patches.replace(ssm_models.Parameter, _CREATE, classmethod(_parameter_create))
 
