@@ -97,3 +97,30 @@ def test_an_export_name_another_stack_exports_is_refused(cfn: Any) -> None:
     with pytest.raises(botocore.exceptions.ClientError, match="is already exported by stack"):
         _change_set(cfn, "outputs-clash", clash, "CREATE")
     assert _exports(cfn) == {EXPORT: f"{EXPORTER}-p"}
+
+
+def test_a_clash_is_refused_before_anything_is_deployed(cfn: Any) -> None:
+    """The change set is not executed: no stack resources, no outputs (the stack was
+    deployed, then the call failed)."""
+    _change_set(cfn, EXPORTER, _exporter("one"), "CREATE")
+    clash = _exporter("two").replace(f"{EXPORTER}-p", "outputs-clash-p")
+    with pytest.raises(botocore.exceptions.ClientError, match="is already exported by stack"):
+        _change_set(cfn, "outputs-clash", clash, "CREATE")
+    stack = cfn.describe_stacks(StackName="outputs-clash")["Stacks"][0]
+    assert stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert cfn.describe_stack_resources(StackName="outputs-clash")["StackResources"] == []
+
+
+def test_a_stack_that_rolled_back_exports_nothing(cfn: Any) -> None:
+    """CreateStack of a stack whose resource fails: its exports are gone with it (moto
+    kept them for other stacks to import)."""
+    failing = json.loads(_exporter("one"))
+    failing["Resources"]["Bad"] = {
+        "Type": "AWS::ECR::Repository",
+        "Properties": {"RepositoryName": "Not_Lowercase"},
+    }
+    cfn.create_stack(StackName=EXPORTER, TemplateBody=json.dumps(failing))
+    assert cfn.describe_stacks(StackName=EXPORTER)["Stacks"][0]["StackStatus"] == (
+        "ROLLBACK_COMPLETE"
+    )
+    assert _exports(cfn) == {}

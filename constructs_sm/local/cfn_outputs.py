@@ -15,8 +15,10 @@ deployed it, and ``Fn::ImportValue`` reads any export of the account and region
 export names are unique in a region. :func:`install` gives moto that: a change set's new
 stack reads the region's exports, and a stack that ends ``CREATE_COMPLETE`` or
 ``UPDATE_COMPLETE`` through a change set or UpdateStack has its outputs made again and
-its exports replace the ones it had (another stack's export of the same name is refused
-with CloudFormation's ValidationError).
+its exports replace the ones it had. An export name another stack exports is refused with
+CloudFormation's ValidationError before anything is deployed (a literal name; one made by
+an intrinsic function, once it resolves), and a stack that rolled back on its creation
+exports nothing (moto kept its exports).
 
 Not covered: CloudFormation refuses to remove or change an export another stack imports;
 the engine lets the update go on.
@@ -25,9 +27,11 @@ the engine lets the update go on.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, Final
 
 from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import ValidationError
 
 from constructs_sm.local.extra import Patches, require_unmoved
@@ -36,6 +40,7 @@ _BACKEND: Final = cfn_models.CloudFormationBackend
 _CREATE_CHANGE_SET: Final = "create_change_set"
 _EXECUTE_CHANGE_SET: Final = "execute_change_set"
 _UPDATE_STACK: Final = "update_stack"
+_CREATE_STACK: Final = "create_stack"
 #: The statuses after which a stack's outputs are its current template's.
 _DEPLOYED: Final = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 _patches = Patches()
@@ -63,10 +68,47 @@ def sync_exports(backend: Any, stack: Any) -> None:
             message=f"Export with name {taken[0]} is already exported by stack "
             f"{backend.exports[taken[0]].exporting_stack_id}",
         )
-    for name in [n for n, e in backend.exports.items() if e.exporting_stack_id == stack.stack_id]:
+    for name in _exported_by(backend, stack):
         del backend.exports[name]
     for export in exports:
         backend.exports[export.name] = export
+
+
+def _exported_by(backend: Any, stack: Any) -> list[str]:
+    """The names of the region's exports ``stack`` exports."""
+    return [n for n, e in backend.exports.items() if e.exporting_stack_id == stack.stack_id]
+
+
+def refuse_taken_exports(backend: Any, stack_id: str, template: Mapping[str, Any]) -> None:
+    """Before a stack is deployed: an export name of ``template`` (a literal one) that
+    another stack exports is CloudFormation's ValidationError, and nothing is changed."""
+    outputs = template.get("Outputs") or {}
+    names = [
+        output["Export"]["Name"]
+        for output in outputs.values()
+        if isinstance(output, dict)
+        and isinstance(output.get("Export"), dict)
+        and isinstance(output["Export"].get("Name"), str)
+    ]
+    for name in names:
+        exporter = backend.exports.get(name)
+        if exporter is not None and exporter.exporting_stack_id != stack_id:
+            raise ValidationError(
+                stack_id,
+                message=f"Export with name {name} is already exported by stack "
+                f"{exporter.exporting_stack_id}",
+            )
+
+
+def create_stack(backend: Any, *args: Any, **kwargs: Any) -> Any:
+    """moto's (which registers the exports before it creates the resources); a stack that
+    rolled back exports nothing (moto kept its exports, for any stack to import)."""
+    stack = _patches.original(_BACKEND, _CREATE_STACK)(backend, *args, **kwargs)
+    if stack.status == "ROLLBACK_COMPLETE":
+        for name in _exported_by(backend, stack):
+            del backend.exports[name]
+        stack.output_map = cfn_parsing.OutputMap(stack.resource_map, {}, stack.stack_id)
+    return stack
 
 
 def create_change_set(backend: Any, *args: Any, **kwargs: Any) -> tuple[str, str]:
@@ -82,11 +124,13 @@ def create_change_set(backend: Any, *args: Any, **kwargs: Any) -> tuple[str, str
 
 def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
     """moto's (with the engine's rollbacks); a stack it deployed has its outputs and
-    exports."""
-    _patches.original(_BACKEND, _EXECUTE_CHANGE_SET)(backend, change_set_name, stack_name)
+    exports, and one whose export name another stack exports is refused before."""
     change_set = backend.change_sets.get(change_set_name) or next(
         (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
     )
+    if change_set is not None:
+        refuse_taken_exports(backend, change_set.stack_id, change_set.template_dict or {})
+    _patches.original(_BACKEND, _EXECUTE_CHANGE_SET)(backend, change_set_name, stack_name)
     if change_set is not None and change_set.execution_status == "EXECUTE_COMPLETE":
         stack = backend.stacks[change_set.stack_id]
         if stack.status in _DEPLOYED:
@@ -95,8 +139,15 @@ def execute_change_set(backend: Any, change_set_name: str, stack_name: str | Non
 
 
 def update_stack(backend: Any, *args: Any, **kwargs: Any) -> Any:
-    """moto's (with the engine's rollback); an updated stack's exports are current."""
-    stack = _patches.original(_BACKEND, _UPDATE_STACK)(backend, *args, **kwargs)
+    """moto's (with the engine's rollback); an updated stack's exports are current, and an
+    export name another stack exports is refused before."""
+    original = _patches.original(_BACKEND, _UPDATE_STACK)
+    arguments = inspect.signature(original).bind(backend, *args, **kwargs).arguments
+    target = backend.get_stack(arguments["name"])
+    refuse_taken_exports(
+        backend, target.stack_id, cfn_models.Stack.parse_template(arguments["template"]) or {}
+    )
+    stack = original(backend, *args, **kwargs)
     if stack.status in _DEPLOYED:
         sync_exports(backend, stack)
     return stack
@@ -105,7 +156,7 @@ def update_stack(backend: Any, *args: Any, **kwargs: Any) -> Any:
 def check_integration_points() -> None:
     """Fail loudly if what this module patches moved in moto."""
     problems = []
-    for name in (_CREATE_CHANGE_SET, _EXECUTE_CHANGE_SET, _UPDATE_STACK):
+    for name in (_CREATE_CHANGE_SET, _EXECUTE_CHANGE_SET, _UPDATE_STACK, _CREATE_STACK):
         if _patches.original(_BACKEND, name) is None:
             problems.append(f"CloudFormationBackend.{name}")
     if "cross_stack_resources" not in inspect.signature(cfn_models.Stack.__init__).parameters:
@@ -127,6 +178,7 @@ def install() -> None:
     _patches.replace(_BACKEND, _CREATE_CHANGE_SET, create_change_set)
     _patches.replace(_BACKEND, _EXECUTE_CHANGE_SET, execute_change_set)
     _patches.replace(_BACKEND, _UPDATE_STACK, update_stack)
+    _patches.replace(_BACKEND, _CREATE_STACK, create_stack)
 
 
 def uninstall() -> None:
