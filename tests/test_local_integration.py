@@ -323,7 +323,10 @@ def test_failure_reason_has_exit_code_and_stderr_tail_within_1024() -> None:
     )
     assert failure_reason(3, "boom\n") == "AlgorithmError: process exited with code 3: boom"
     assert len(failure_reason(1, "x" * 5000)) <= 1024
-    assert len(failure_reason(1, "x\n" * 5000 + "y" * 5000)) <= 1024
+    long = failure_reason(1, "x\n" * 5000 + "ValueError: " + "y" * 5000)
+    assert len(long) <= 1024
+    assert long.startswith("AlgorithmError: process exited with code 1: ValueError: yyy")
+    assert long.endswith("...")
     assert failure_reason(2, "") == "AlgorithmError: process exited with code 2"
 
 

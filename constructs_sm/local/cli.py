@@ -426,14 +426,14 @@ def _deploy(
                 f"{', '.join(names) or '(none)'}",
             )
         wanted = list(args.stack) or names
+        plan = kept.stacks_to_deploy(emulator, assembly, wanted) if reuse else None
         templates = stack_templates(assembly)
-        for name in wanted:
+        for name in list(plan.deploy) if plan is not None else wanted:
             if skipped := not_created_resources(templates.get(name, {})):
                 printer.line(
                     f"  {name}: not created offline (moto's CloudFormation has no such "
                     f"resource; a Ref or GetAtt of them is empty): {', '.join(skipped)}"
                 )
-        plan = kept.stacks_to_deploy(emulator, assembly, wanted) if reuse else None
         if plan is not None:
             for name in plan.unchanged:
                 printer.line(

@@ -168,7 +168,10 @@ def failure_reason(exit_code: int, stderr_tail: str) -> str:
     lines = stderr_tail.strip().splitlines()
     if not lines:
         return reason
-    first = last_lines(lines[-1], MAX_FAILURE_REASON - len(reason) - 2)
+    room = MAX_FAILURE_REASON - len(reason) - 2
+    last = lines[-1]
+    # cut at its end, keeping where it starts: the exception's type (ValueError: ...)
+    first = last if len(last) <= room else last[: room - 3] + "..."
     headline = f"{reason}: {first}"
     before = last_lines("\n".join(lines[:-1]), MAX_FAILURE_REASON - len(headline) - 1)
     return f"{headline}\n{before}" if before else headline
