@@ -24,7 +24,8 @@ def _roles(stack: cdk.Stack) -> list[dict[str, Any]]:
 
 def _shape(properties: dict[str, Any]) -> list[tuple[str, str, object, list[str]]]:
     """Each statement of the role's trust and inline policies: its Sid, effect, actions
-    and condition keys."""
+    and condition keys; then how many managed policies it carries and whether it has a
+    path."""
     documents = [properties["AssumeRolePolicyDocument"]] + [
         policy["PolicyDocument"] for policy in properties.get("Policies", [])
     ]
@@ -37,6 +38,9 @@ def _shape(properties: dict[str, Any]) -> list[tuple[str, str, object, list[str]
         )
         for document in documents
         for statement in document["Statement"]
+    ] + [
+        ("managed policies", str(len(properties.get("ManagedPolicyArns", []))), "", []),
+        ("path", str("Path" in properties), "", []),
     ]
 
 
@@ -59,3 +63,11 @@ def test_each_task_has_its_own_role_as_narrow_as_a_step_role() -> None:
         assert f"processing-job/job-{index}-*" in text
         assert f"/out/{index}/*" in text
     assert len(_roles(_floor(None))) == 1  # the floor itself: one role for every task
+
+
+def test_the_state_machine_of_the_floor_with_roles_passes_only_their_path() -> None:
+    stack = _floor("CfnRole")
+    text = str(Template.from_stack(stack).to_json())
+    assert "'iam:PassRole'" in text and "role/floor-tasks/*" in text
+    assert "sagemaker:*" not in text
+    assert "sagemaker:*" in str(Template.from_stack(_floor(None)).to_json())

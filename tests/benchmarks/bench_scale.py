@@ -105,6 +105,10 @@ LINT_VARIABLE = "BENCH_CFN_LINT"
 ROLE_FLOORS = {"floor-cfn-roles": "CfnRole", "floor-iam-roles": "iam.Role"}
 SAGEMAKER = "sagemaker.amazonaws.com"
 TRUST_SID = "SageMakerRunsThisStepsJobs"  # the library's
+#: The IAM path of the floor's task roles (the library's step roles have one too).
+TASK_ROLE_PATH = "/floor-tasks/"
+#: SageMaker's log group (and metrics namespace) of processing jobs.
+JOB_LOGS = "/aws/sagemaker/ProcessingJobs"
 
 
 # -- the two apps (run inside a child process) ---------------------------------------------
@@ -161,10 +165,12 @@ def floor_stack(app: Any, steps: int, *, roles: str | None = None) -> Any:
     """The same number of processing tasks, written by hand: one role, one bucket.
 
     With ``roles`` (``"CfnRole"`` or ``"iam.Role"``), each task gets a role of its own
-    instead, in that CDK form: SageMaker may assume it only for that task's jobs
-    (``aws:SourceAccount``, ``aws:SourceArn``), and its inline policy reaches only that
-    task's S3 prefixes, as each step role the library writes. What least privilege costs
-    a hand-written app, without the library.
+    instead, in that CDK form, as each step role the library writes: SageMaker may assume
+    it only for that task's jobs (``aws:SourceAccount``, ``aws:SourceArn``), its inline
+    policy reaches only that task's S3 prefixes, it carries one managed policy shared by
+    all (logs, image, metrics) and the state machine's role passes only roles of their
+    path and starts only their jobs. What least privilege costs a hand-written app,
+    without the library.
     """
     import aws_cdk as cdk
     from aws_cdk import aws_iam as iam
@@ -232,9 +238,8 @@ def floor_stack(app: Any, steps: int, *, roles: str | None = None) -> Any:
     machine_role = iam.Role(
         stack, "MachineRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com")
     )
-    machine_role.add_to_policy(
-        iam.PolicyStatement(actions=["sagemaker:*", "iam:PassRole"], resources=["*"])
-    )
+    for statement in _machine_statements(stack, least_privilege=roles is not None):
+        machine_role.add_to_policy(statement)
     sfn.StateMachine(
         stack,
         "Machine",
@@ -242,6 +247,87 @@ def floor_stack(app: Any, steps: int, *, roles: str | None = None) -> Any:
         role=machine_role,
     )
     return stack
+
+
+def _machine_statements(stack: Any, *, least_privilege: bool) -> list[Any]:
+    """The floor's state-machine role: ``sagemaker:*`` and ``iam:PassRole`` on ``*``; with
+    least privilege, the job actions on the tasks' job names and PassRole of the task
+    roles' path to SageMaker only, as the library scopes them."""
+    from aws_cdk import Aws
+    from aws_cdk import aws_iam as iam
+
+    if not least_privilege:
+        return [iam.PolicyStatement(actions=["sagemaker:*", "iam:PassRole"], resources=["*"])]
+
+    def arn(service: str, resource: str) -> str:
+        return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+    return [
+        iam.PolicyStatement(
+            actions=[
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:StopProcessingJob",
+                "sagemaker:AddTags",
+            ],
+            resources=[arn("sagemaker", "processing-job/job-*")],
+        ),
+        iam.PolicyStatement(
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[arn("events", "rule/StepFunctionsGetEventsForSageMaker*")],
+        ),
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{TASK_ROLE_PATH}*"],
+            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+        ),
+    ]
+
+
+def _shared_task_policy(stack: Any, bucket: Any) -> Any:
+    """What every task role needs besides its prefixes, once, as the library's shared
+    managed policy: its job logs, the image, the ECR token, metrics."""
+    from aws_cdk import Aws
+    from aws_cdk import aws_iam as iam
+
+    logs = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{JOB_LOGS}"
+    repository = IMAGE.split(":")[0].split("/", 1)[1]
+    return iam.ManagedPolicy(
+        stack,
+        "TaskPolicy",
+        statements=[
+            iam.PolicyStatement(
+                sid="WriteJobLogStreams",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{logs}:log-stream:job-*"],
+            ),
+            iam.PolicyStatement(
+                sid="CreateJobLogGroup",
+                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                resources=[f"{logs}:*"],
+            ),
+            iam.PolicyStatement(
+                sid="PullImage",
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
+                resources=[
+                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{Aws.ACCOUNT_ID}:repository/{repository}"
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="EcrAuthorizationToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]
+            ),
+            iam.PolicyStatement(
+                sid="PutJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": JOB_LOGS}},
+            ),
+        ],
+    )
 
 
 def _task_role_arns(stack: Any, bucket: Any, steps: int, *, style: str) -> list[str]:
@@ -255,6 +341,8 @@ def _task_role_arns(stack: Any, bucket: Any, steps: int, *, style: str) -> list[
     bucket_arn = bucket.bucket_arn
     account = Aws.ACCOUNT_ID
     jobs = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{account}:processing-job"
+    shared = _shared_task_policy(stack, bucket)
+    shared_arn = shared.managed_policy_arn
     arns = []
     for index in range(steps):
         conditions = {
@@ -290,7 +378,9 @@ def _task_role_arns(stack: Any, bucket: Any, steps: int, *, style: str) -> list[
                 stack,
                 f"Role{index}",
                 assumed_by=iam.ServicePrincipal(SAGEMAKER, conditions=conditions),
+                path=TASK_ROLE_PATH,
                 inline_policies={"Channels": iam.PolicyDocument.from_json(channels)},
+                managed_policies=[shared],
             )
             resource = role.node.default_child
             assert isinstance(resource, iam.CfnRole)
@@ -308,7 +398,9 @@ def _task_role_arns(stack: Any, bucket: Any, steps: int, *, style: str) -> list[
             stack,
             f"Role{index}",
             assume_role_policy_document={"Version": "2012-10-17", "Statement": [trust]},
+            path=TASK_ROLE_PATH,
             policies=[{"policyName": "Channels", "policyDocument": channels}],
+            managed_policy_arns=[shared_arn],
         )
         arns.append(cfn_role.attr_arn)
     return arns
@@ -702,12 +794,20 @@ def main(argv: list[str] | None = None) -> int:
         (kind, steps): [] for kind in ROLE_FLOORS for steps in args.steps
     }
     for steps in args.steps:
-        library, floor, library_quiet, floor_quiet = [], [], [], []
-        for _ in range(args.runs):
-            library.append(_run_child("library", steps, env))
-            floor.append(_run_child("floor", steps, env))
-            for kind in ROLE_FLOORS:
-                role_floors[kind, steps].append(_run_child(kind, steps, env))
+        library: list[dict[str, Any]] = []
+        floor: list[dict[str, Any]] = []
+        library_quiet: list[dict[str, Any]] = []
+        floor_quiet: list[dict[str, Any]] = []
+        kinds = ["library", "floor", *ROLE_FLOORS]
+        for round_index in range(args.runs):
+            # each round in another order (the machines are noisy, and a slot may be too)
+            turn = round_index % len(kinds)
+            for kind in kinds[turn:] + kinds[:turn]:
+                result = _run_child(kind, steps, env)
+                if kind in ROLE_FLOORS:
+                    role_floors[kind, steps].append(result)
+                else:
+                    (library if kind == "library" else floor).append(result)
             if args.without_cdk_validation:
                 library_quiet.append(_run_child("library", steps, quiet))
                 floor_quiet.append(_run_child("floor", steps, quiet))
