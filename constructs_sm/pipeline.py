@@ -68,16 +68,16 @@ from constructs_sm.model import (
     StepInput,
     env_spec,
 )
-from constructs_sm.nag.acknowledge import INLINE_POLICY_FINDINGS, acknowledge
+from constructs_sm.nag.acknowledge import acknowledge
 from constructs_sm.observability import PipelineObservability, add_outputs
 from constructs_sm.params import Param, ParamRef, validate_params
 from constructs_sm.passed import grant_passed_role, log_group_key, warn_jobs_without_key
 from constructs_sm.pipeline_args import check_pipeline_arguments, check_step_arguments
 from constructs_sm.plan import Plan, plan
 from constructs_sm.roles import (
-    INLINE_POLICY_REASON,
     Arns,
     SharedAccess,
+    acknowledge_machine_policies,
     create_state_machine_role,
     create_step_role,
     fill_steps_policy,
@@ -652,15 +652,7 @@ class ProcessingPipeline(PipelineObservability, Construct):
             acknowledge(self, sorted(self._prefix_findings), PREFIX_GRANT_REASON)
         if self._fan_outs:
             self._grant_fan_outs()
-        self._acknowledge_machine_policies()
-
-    def _acknowledge_machine_policies(self) -> None:
-        """The inline policies of the state machine's role: its default policy (every
-        grant the pipeline makes it; one of the app's lands there too, adding no resource)
-        and its tracing policy."""
-        for policy in (self._role.node.try_find_child("DefaultPolicy"), self._tracing_policy):
-            if policy is not None:
-                acknowledge(policy, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
+        acknowledge_machine_policies(self._role, self._tracing_policy)
 
     def _grant_fan_outs(self) -> None:
         """What the state machine needs for its fan-out steps: run its child executions,

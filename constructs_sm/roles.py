@@ -323,6 +323,15 @@ def grant_tracing_and_log_delivery(role: iam.IRole) -> iam.Policy | None:
     )
 
 
+def acknowledge_machine_policies(role: iam.IRole, tracing: iam.Policy | None) -> None:
+    """The inline-policy findings of the state machine role's policies, each on its own
+    resource: its default policy (every grant the pipeline makes it; one of the app's
+    lands there too, adding no resource) and its tracing policy."""
+    for policy in (role.node.try_find_child("DefaultPolicy"), tracing):
+        if policy is not None:
+            acknowledge(policy, INLINE_POLICY_FINDINGS, INLINE_POLICY_REASON)
+
+
 def create_state_machine_role(
     scope: Construct, construct_id: str, *, state_machine_name: str | None
 ) -> iam.Role:

@@ -110,9 +110,10 @@ def execute_change_set(backend: Any, change_set_name: str, stack_name: str | Non
         roll_back(backend.stacks[change_set.stack_id], *failed, reason=failure_reason(error))
 
 
-def roll_back(stack: Any, logical_id: str, resource_type: str, *, reason: str) -> None:
-    """Record ``logical_id``'s ``CREATE_FAILED``, delete what ``stack`` created, and end it
-    ``ROLLBACK_COMPLETE`` (``ROLLBACK_FAILED`` when a delete fails)."""
+def add_resource_event(
+    stack: Any, logical_id: str, resource_type: str, status: str, reason: str
+) -> None:
+    """A stack event of one of its resources (``CREATE_FAILED``, ``DELETE_FAILED``...)."""
     stack.events.append(
         cfn_models.Event(
             stack_id=stack.stack_id,
@@ -120,11 +121,17 @@ def roll_back(stack: Any, logical_id: str, resource_type: str, *, reason: str) -
             logical_resource_id=logical_id,
             physical_resource_id="",
             resource_type=resource_type,
-            resource_status="CREATE_FAILED",
+            resource_status=status,
             resource_status_reason=reason,
             resource_properties=None,
         )
     )
+
+
+def roll_back(stack: Any, logical_id: str, resource_type: str, *, reason: str) -> None:
+    """Record ``logical_id``'s ``CREATE_FAILED``, delete what ``stack`` created, and end it
+    ``ROLLBACK_COMPLETE`` (``ROLLBACK_FAILED`` when a delete fails)."""
+    add_resource_event(stack, logical_id, resource_type, "CREATE_FAILED", reason)
     stack.status = "ROLLBACK_IN_PROGRESS"
     stack._add_stack_event(
         "ROLLBACK_IN_PROGRESS",

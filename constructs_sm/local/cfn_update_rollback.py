@@ -48,7 +48,12 @@ from typing import Any, Final
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 
-from constructs_sm.local.cfn_rollback import failed_resource, failure_reason, mark_failed
+from constructs_sm.local.cfn_rollback import (
+    add_resource_event,
+    failed_resource,
+    failure_reason,
+    mark_failed,
+)
 from constructs_sm.local.extra import Patches, require_unmoved
 
 _UPDATE: Final = "update"
@@ -257,18 +262,8 @@ def _undo(resource_map: Any, before: _Before, touched: list[str]) -> str:
 
 def end_rolled_back(stack: Any, failure: StackUpdateError) -> None:
     """The events and status of ``stack`` after ``failure``."""
-    stack.events.append(
-        cfn_models.Event(
-            stack_id=stack.stack_id,
-            stack_name=stack.name,
-            logical_resource_id=failure.logical_id,
-            physical_resource_id="",
-            resource_type=failure.resource_type,
-            resource_status=f"{failure.action.upper()}_FAILED",
-            resource_status_reason=failure.reason,
-            resource_properties=None,
-        )
-    )
+    status = f"{failure.action.upper()}_FAILED"
+    add_resource_event(stack, failure.logical_id, failure.resource_type, status, failure.reason)
     stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
     stack._add_stack_event(
         "UPDATE_ROLLBACK_IN_PROGRESS",
@@ -288,18 +283,7 @@ def end_rolled_back(stack: Any, failure: StackUpdateError) -> None:
 def report_cleanup(stack: Any) -> None:
     """A ``DELETE_FAILED`` event for each resource the update's cleanup could not delete."""
     for logical_id, resource_type, reason in getattr(stack.resource_map, CLEANUP_FAILURES, []):
-        stack.events.append(
-            cfn_models.Event(
-                stack_id=stack.stack_id,
-                stack_name=stack.name,
-                logical_resource_id=logical_id,
-                physical_resource_id="",
-                resource_type=resource_type,
-                resource_status="DELETE_FAILED",
-                resource_status_reason=reason,
-                resource_properties=None,
-            )
-        )
+        add_resource_event(stack, logical_id, resource_type, "DELETE_FAILED", reason)
     setattr(stack.resource_map, CLEANUP_FAILURES, [])
 
 
