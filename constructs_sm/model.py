@@ -273,9 +273,14 @@ def literal_type(value: object) -> ParamType | None:
     return None
 
 
+#: How a CDK token (a CloudFormation value resolved at deploy) is written in a string.
+_STRING_TOKEN = "${Token["
+
+
 def env_spec(value: EnvValue) -> dict[str, str]:
     """An environment value as a step's spec records it: its type and where it comes from
-    (``param:<name>``, ``value:<step>.<name>``, ``item`` or ``literal``)."""
+    (``param:<name>``, ``value:<step>.<name>``, ``item``, ``reference`` for a string
+    holding a CloudFormation value such as ``table.table_name``, or ``literal``)."""
     if isinstance(value, ParamRef):
         return {"type": value.type, "source": f"param:{value.name}"}
     if isinstance(value, ValueRef):
@@ -284,7 +289,8 @@ def env_spec(value: EnvValue) -> dict[str, str]:
         return {"type": value.type, "source": "item"}
     kind = literal_type(value)
     assert kind is not None  # validated by add_step
-    return {"type": kind, "source": "literal"}
+    reference = isinstance(value, str) and _STRING_TOKEN in value
+    return {"type": kind, "source": "reference" if reference else "literal"}
 
 
 def env_literal(value: str | int | float | bool) -> str:

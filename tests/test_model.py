@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from constructs_sm.limits import has_local_storage
-from constructs_sm.model import Resources, StepInput, shown
+from constructs_sm.model import Resources, StepInput, env_spec, shown
 from constructs_sm.service_model import instance_types
 
 
@@ -91,3 +91,16 @@ def test_messages_name_declared_values_not_object_reprs() -> None:
     assert shown(object()) == "a builtins.object"
     assert shown("s3://b/k") == "'s3://b/k'"
     assert len(shown("x" * 500)) == 200
+
+
+def test_an_environment_value_holding_a_cloudformation_value_is_a_reference() -> None:
+    """``table.table_name`` is a token CloudFormation resolves at deploy: the report says
+    ``reference``, not ``literal``."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    bucket = s3.Bucket(cdk.Stack(cdk.App(), "S"), "B")
+    assert env_spec(bucket.bucket_name) == {"type": "string", "source": "reference"}
+    assert env_spec(f"s3://{bucket.bucket_name}/x/") == {"type": "string", "source": "reference"}
+    assert env_spec("plain") == {"type": "string", "source": "literal"}
+    assert env_spec(3) == {"type": "integer", "source": "literal"}
