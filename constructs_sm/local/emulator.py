@@ -60,8 +60,6 @@ from constructs_sm.local.faults import Fault, FaultPlan
 from constructs_sm.service_model import instance_types
 
 DEFAULT_REGION: Final = "us-east-1"
-#: moto's warning for a template resource its CloudFormation cannot create.
-_SKIPPED_TYPE_WARNING: Final = r"Tried to parse \S+ but it's not supported by moto"
 #: moto's only account (what ``sts get-caller-identity`` returns).
 ACCOUNT: Final = DEFAULT_ACCOUNT_ID
 _FAKE_KEY: Final = "testing"
@@ -222,7 +220,6 @@ class Emulator:
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         # Skipped resource types are reported by the run (deploy.not_created_resources).
         logging.getLogger("moto").setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", message=_SKIPPED_TYPE_WARNING, category=UserWarning)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         threaded = server.KeepAliveServer(ip_address="127.0.0.1", port=0, verbose=False)
         threaded.start()
