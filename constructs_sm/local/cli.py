@@ -78,7 +78,9 @@ from constructs_sm.local.deploy import (
     DeployError,
     assembly_dir,
     check_app,
+    looked_in,
     not_created_resources,
+    project_paths,
     stack_names,
     stack_templates,
 )
@@ -259,11 +261,10 @@ def _data_args(values: Sequence[str], project_dir: Path) -> list[tuple[Path, str
         local, sep, uri = value.partition("=")
         if not sep or not uri.startswith("s3://"):
             raise ValueError(f"--data must be LOCAL_DIR=s3://bucket/prefix/, got {value!r}")
-        places = [Path(local)] + ([] if Path(local).is_absolute() else [project_dir / local])
+        places = project_paths(local, project_dir)
         found = next((place for place in places if place.is_dir()), None)
         if found is None:
-            looked = " or ".join(dict.fromkeys(str(place.resolve()) for place in places))
-            raise ValueError(f"--data {value!r}: no directory {looked}")
+            raise ValueError(f"--data {value!r}: no directory {looked_in(places)}")
         pairs.append((found, uri))
     return pairs
 

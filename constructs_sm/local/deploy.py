@@ -109,9 +109,15 @@ class Deployer(Protocol):
         """The stacks as already deployed, or None unless every one of them is."""
 
 
-def _app_paths(app: str, project_dir: Path | None) -> list[Path]:
-    """Where a path ``app`` may be: the current folder, then the project's."""
-    return [Path(app)] + ([project_dir / app] if project_dir is not None else [])
+def project_paths(path: str, project_dir: Path | None) -> list[Path]:
+    """Where a relative ``path`` given on the command line may be: the current folder, then
+    the project's."""
+    return [Path(path)] + ([project_dir / path] if project_dir is not None else [])
+
+
+def looked_in(paths: Sequence[Path]) -> str:
+    """The places of :func:`project_paths` as a message names them, each once."""
+    return " or ".join(dict.fromkeys(str(path.resolve()) for path in paths))
 
 
 def assembly_dir(app: str | None, project_dir: Path | None = None) -> Path | None:
@@ -119,7 +125,7 @@ def assembly_dir(app: str | None, project_dir: Path | None = None) -> Path | Non
     the current folder or else the project's."""
     if not app:
         return None
-    for path in _app_paths(app, project_dir):
+    for path in project_paths(app, project_dir):
         if (path / "manifest.json").is_file():
             return path.resolve()
     return None
@@ -137,7 +143,7 @@ def check_app(project_dir: Path, app: str | None) -> None:
         )
     if app is None or len(app.split()) != 1 or assembly_dir(app, project_dir) is not None:
         return
-    paths = _app_paths(app, project_dir)
+    paths = project_paths(app, project_dir)
     path = next((p for p in paths if p.exists()), paths[0])
     if path.is_dir():
         raise DeployError(
@@ -146,10 +152,9 @@ def check_app(project_dir: Path, app: str | None) -> None:
             "e.g. --app 'python app.py'"
         )
     if not path.exists() and shutil.which(app) is None:
-        looked = " or ".join(dict.fromkeys(str(p.resolve()) for p in paths))
         raise DeployError(
-            f"--app {app}: no such cloud assembly directory ({looked}) and no such command; "
-            "synthesize the app first (cdk synth) or give the app's command, e.g. "
+            f"--app {app}: no such cloud assembly directory ({looked_in(paths)}) and no such "
+            "command; synthesize the app first (cdk synth) or give the app's command, e.g. "
             "--app 'python app.py'"
         )
 
