@@ -27,13 +27,14 @@ the engine lets the update go on.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import ValidationError
 
+from constructs_sm.local.cfn_rollback import executed_change_set
 from constructs_sm.local.extra import Patches, require_unmoved
 
 _BACKEND: Final = cfn_models.CloudFormationBackend
@@ -55,19 +56,11 @@ def sync_exports(backend: Any, stack: Any) -> None:
     """
     previous, stack.output_map = stack.output_map, stack._create_output_map()
     exports = stack.exports
-    taken = sorted(
-        export.name
-        for export in exports
-        if export.name in backend.exports
-        and backend.exports[export.name].exporting_stack_id != stack.stack_id
-    )
-    if taken:
+    try:
+        _refuse_taken(backend, stack.stack_id, sorted(export.name for export in exports))
+    except ValidationError:
         stack.output_map = previous
-        raise ValidationError(
-            stack.stack_id,
-            message=f"Export with name {taken[0]} is already exported by stack "
-            f"{backend.exports[taken[0]].exporting_stack_id}",
-        )
+        raise
     for name in _exported_by(backend, stack):
         del backend.exports[name]
     for export in exports:
@@ -90,6 +83,11 @@ def refuse_taken_exports(backend: Any, stack_id: str, template: Mapping[str, Any
         and isinstance(output.get("Export"), dict)
         and isinstance(output["Export"].get("Name"), str)
     ]
+    _refuse_taken(backend, stack_id, names)
+
+
+def _refuse_taken(backend: Any, stack_id: str, names: Iterable[str]) -> None:
+    """CloudFormation's ValidationError for the first of ``names`` another stack exports."""
     for name in names:
         exporter = backend.exports.get(name)
         if exporter is not None and exporter.exporting_stack_id != stack_id:
@@ -125,9 +123,7 @@ def create_change_set(backend: Any, *args: Any, **kwargs: Any) -> tuple[str, str
 def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
     """moto's (with the engine's rollbacks); a stack it deployed has its outputs and
     exports, and one whose export name another stack exports is refused before."""
-    change_set = backend.change_sets.get(change_set_name) or next(
-        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
-    )
+    change_set = executed_change_set(backend, change_set_name)
     if change_set is not None:
         refuse_taken_exports(backend, change_set.stack_id, change_set.template_dict or {})
     _patches.original(_BACKEND, _EXECUTE_CHANGE_SET)(backend, change_set_name, stack_name)

@@ -92,6 +92,14 @@ def create_resources(stack: Any) -> None:
         roll_back(stack, *failed, reason=failure_reason(error))
 
 
+def executed_change_set(backend: Any, change_set_name: str) -> Any | None:
+    """The change set moto's ExecuteChangeSet executes for ``change_set_name``: the one of
+    that id, else the first of that name (None if none)."""
+    return backend.change_sets.get(change_set_name) or next(
+        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
+    )
+
+
 def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
     """moto's ``ExecuteChangeSet``; a resource's failure in a change set that creates its
     stack rolls the stack back (the change set ends ``EXECUTE_FAILED``)."""
@@ -100,10 +108,7 @@ def execute_change_set(backend: Any, change_set_name: str, stack_name: str | Non
         original(backend, change_set_name, stack_name)
     except Exception as error:
         failed = failed_resource(error)
-        change_set = backend.change_sets.get(change_set_name) or next(
-            (c for c in backend.change_sets.values() if c.change_set_name == change_set_name),
-            None,
-        )
+        change_set = executed_change_set(backend, change_set_name)
         if failed is None or change_set is None or change_set.change_set_type != "CREATE":
             raise
         change_set.execution_status = "EXECUTE_FAILED"

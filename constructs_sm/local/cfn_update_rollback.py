@@ -50,6 +50,7 @@ from moto.cloudformation import parsing as cfn_parsing
 
 from constructs_sm.local.cfn_rollback import (
     add_resource_event,
+    executed_change_set,
     failed_resource,
     failure_reason,
     mark_failed,
@@ -306,9 +307,7 @@ def update_stack(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
 def execute_change_set(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
     """moto's ``ExecuteChangeSet`` (with :mod:`constructs_sm.local.cfn_rollback`'s); an
     update that rolled back ends the change set ``EXECUTE_FAILED``."""
-    change_set = backend.change_sets.get(change_set_name) or next(
-        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None
-    )
+    change_set = executed_change_set(backend, change_set_name)
     try:
         original = _patches.original(cfn_models.CloudFormationBackend, _EXECUTE_CHANGE_SET)
         original(backend, change_set_name, stack_name)
