@@ -80,7 +80,7 @@ def parse_resource_and_generate_name(
         return parsed
     resource_class, cleaned, name = parsed
     name_property = cfn_parsing.resource_name_property_from_type(str(resource_json.get("Type")))
-    if name_property and name_property in (resource_json.get("Properties") or {}):
+    if name_property and name_property in _properties(resource_json):
         return parsed  # named by the template
     key = (str(resources_map["AWS::StackId"]), logical_id)
     if getattr(_updating, "on", False) and key in _generated:

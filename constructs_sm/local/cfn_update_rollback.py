@@ -148,7 +148,8 @@ def _in_passes(names: list[str], attempt: Callable[[str], None]) -> list[tuple[s
     return [(name, errors[name]) for name in pending]
 
 
-def _raise_first(failures: list[tuple[str, Exception]]) -> None:
+def _raise_any(failures: list[tuple[str, Exception]]) -> None:
+    """Raise the error of the last of ``failures``, if there are some."""
     if failures:
         raise failures[-1][1]
 
@@ -182,7 +183,7 @@ def update_resources(
     try:
         for name in actions["Add"]:
             _ = self[name]  # moto creates a resource (and what it refers to) on lookup
-        _raise_first(_in_passes(actions["Modify"], update))
+        _raise_any(_in_passes(actions["Modify"], update))
     except Exception as error:
         failed = failed_resource(error)
         if failed is None or not before.resources:
@@ -255,7 +256,7 @@ def _undo(resource_map: Any, before: _Before, touched: list[str]) -> str:
         def delete(name: str) -> None:
             resource_map._delete_resource(current[name], added_json[name])
 
-        _raise_first(_in_passes(list(reversed(added)), delete))
+        _raise_any(_in_passes(list(reversed(added)), delete))
     except Exception as error:
         return failure_reason(error)
     return ""
