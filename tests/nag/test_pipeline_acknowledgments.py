@@ -11,7 +11,9 @@ compliance packs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -28,23 +30,34 @@ SCRIPT = Path(__file__).resolve().parents[2] / "stacks" / "scripts" / "prepare.p
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1"
 
 
-def _violations(extra_grant: bool) -> set[tuple[str, str]]:
+def _pipeline() -> tuple[cdk.App, cdk.Stack, ChannelBucket, ProcessingPipeline]:
+    """An app whose stack ``Acks`` holds pipeline ``Pipe`` on bucket ``Storage``."""
     app = cdk.App()
     stack = cdk.Stack(app, "Acks")
     storage = ChannelBucket(stack, "Storage")
     pipeline = ProcessingPipeline(
         stack, "Pipe", storage=storage, image=ProcessingImage.from_registry(IMAGE)
     )
+    return app, stack, storage, pipeline
+
+
+def _found(app: cdk.App, packs: Sequence[Any]) -> set[tuple[str, str]]:
+    """Each violation the packs report: ``(rule, construct path)``."""
+    return {
+        (violation.rule_name, resource.construct_path or "")
+        for pack in packs
+        for violation in pack.validate_scope(app).violations
+        for resource in violation.violating_resources
+    }
+
+
+def _violations(extra_grant: bool) -> set[tuple[str, str]]:
+    app, _, storage, pipeline = _pipeline()
     first = pipeline.add_step("a", code=SCRIPT, outputs=["shared", "secret"])
     second = pipeline.add_step("b", code=SCRIPT, inputs={"data": first.output("shared")})
     if extra_grant:
         storage.grant_read(second.role, "Pipe/a/secret/")
-    report = ProcessingPipelineChecks(app).validate_scope(app)
-    return {
-        (violation.rule_name, resource.construct_path or "")
-        for violation in report.violations
-        for resource in violation.violating_resources
-    }
+    return _found(app, [ProcessingPipelineChecks(app)])
 
 
 def test_pipeline_alone_has_no_violation() -> None:
@@ -64,24 +77,15 @@ def test_a_policy_the_app_adds_to_a_step_role_is_still_reported() -> None:
     compliance packs report it (they reported it on the app's own roles, not on a step
     role, while the pipeline acknowledged inline policies on itself); the pipeline's
     own roles and policies have none."""
-    app = cdk.App()
-    stack = cdk.Stack(app, "Acks")
-    pipeline = ProcessingPipeline(
-        stack,
-        "Pipe",
-        storage=ChannelBucket(stack, "Storage"),
-        image=ProcessingImage.from_registry(IMAGE),
-    )
+    app, stack, _, pipeline = _pipeline()
     step = pipeline.add_step("a", code=SCRIPT, outputs=["out"])
     key = dynamodb.Attribute(name="k", type=dynamodb.AttributeType.STRING)
     dynamodb.Table(stack, "Table", partition_key=key).grant_read_data(step.role)
     app.synth()
     found = {
-        (violation.rule_name, resource.construct_path or "")
-        for pack in default_packs(app)
-        for violation in pack.validate_scope(app).violations
-        for resource in violation.violating_resources
-        if "IAMNoInlinePolicy" in violation.rule_name
+        (rule, path)
+        for rule, path in _found(app, default_packs(app))
+        if "IAMNoInlinePolicy" in rule
     }
     assert found == {
         (finding, "Acks/Pipe/a/Role/DefaultPolicy/Resource") for finding in INLINE_POLICY_FINDINGS
